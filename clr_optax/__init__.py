@@ -1,0 +1,8 @@
+"""Cyclical learning rates for Optax, from a ``clr_spec.CyclicSpec`` or torch's keywords.
+
+Imports jax and optax, never torch.
+"""
+
+from ._schedules import cyclic_lr_schedule, cyclic_momentum_schedule
+
+__all__ = ["cyclic_lr_schedule", "cyclic_momentum_schedule"]
