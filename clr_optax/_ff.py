@@ -36,26 +36,28 @@ def pow2(k: jnp.ndarray) -> jnp.ndarray:
     return lax.bitcast_convert_type((k + 127) << 23, jnp.float32)
 
 
-def _opaque(x):
+def opaque(x):
     """Hide ``x`` from XLA's algebraic simplifier, which rewrites ``(a + b) - a`` to ``b``.
 
     That rewrite (measured on XLA CPU) deletes the rounding error that TwoSum exists to
-    capture. A float32 ``reduce_precision`` to float32's own widths changes no bit and
-    costs nothing measurable, but the simplifier cannot see through it.
+    capture, and changes where torch's float64 formula rounds. A ``reduce_precision`` to
+    the dtype's own widths changes no bit and costs nothing measurable, but the
+    simplifier cannot see through it.
     """
-    return lax.reduce_precision(x, exponent_bits=8, mantissa_bits=23)
+    info = jnp.finfo(x.dtype)
+    return lax.reduce_precision(x, exponent_bits=info.nexp, mantissa_bits=info.nmant)
 
 
 def two_sum(a, b) -> FF:
     """``a + b = s + e`` exactly (Knuth), for any ordering of magnitudes."""
-    s = _opaque(a + b)
-    bb = _opaque(s - a)
+    s = opaque(a + b)
+    bb = opaque(s - a)
     return s, (a - (s - bb)) + (b - bb)
 
 
 def fast_two_sum(a, b) -> FF:
     """TwoSum for ``|a| >= |b|`` (or ``a == 0``)."""
-    s = _opaque(a + b)
+    s = opaque(a + b)
     return s, b - (s - a)
 
 

@@ -16,6 +16,7 @@ from clr_spec import CyclicSpec
 from clr_spec import _validation
 
 from . import _ff, _position
+from ._div64 import divide_by_constant
 
 MAX_COUNT = 2**31 - 1
 _EXP2_TERMS = 9      # Taylor terms of 2**y for |y| <= 1/16: truncation < 2**-50
@@ -143,21 +144,24 @@ def _float64_schedule(spec: CyclicSpec, start: float, height: float, sign: float
     mode, gamma, scale_fn, by_cycle = spec.mode, spec.gamma, spec.scale_fn, spec.scale_mode == "cycle"
 
     def schedule(step):
-        q = step.astype(jnp.float64) / total
-        cycle = jnp.floor(1.0 + q)
-        x = 1.0 + q - cycle
-        factor = jnp.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
-        base_height = height * factor
-        cycle_int = cycle.astype(jnp.int32)
+        # IEEE divisions and an opaque 1 + q: XLA would otherwise move torch's roundings.
+        y = _ff.opaque(1.0 + divide_by_constant(step.astype(jnp.float64), total))
+        cycle = jnp.floor(y)
+        x = y - cycle
+        factor = jnp.where(x <= ratio, divide_by_constant(x, ratio),
+                           divide_by_constant(_ff.opaque(x - 1.0), ratio - 1.0))
+        # opaque products: no FMA contraction, so torch's two roundings happen as in torch.
+        base_height = _ff.opaque(height * factor)
         if scale_fn is not None:
-            s = _call_scale_fn(scale_fn, cycle_int if by_cycle else step, jnp.float64)
-        elif mode == "triangular":
-            s = 1.0
+            # int64 argument: JAX turns int32 into float32 even under x64.
+            arg = (cycle if by_cycle else step).astype(jnp.int64)
+            base_height = _ff.opaque(base_height * _call_scale_fn(scale_fn, arg, jnp.float64))
         elif mode == "triangular2":
-            s = jnp.ldexp(jnp.float64(1.0), jnp.maximum(1 - cycle_int, -1100))
-        else:
-            s = jnp.power(jnp.float64(gamma), step.astype(jnp.float64))
-        return start + base_height * s if sign > 0 else start - base_height * s
+            cycle_int = cycle.astype(jnp.int32)
+            base_height = base_height * jnp.ldexp(jnp.float64(1.0), jnp.maximum(1 - cycle_int, -1100))
+        elif mode == "exp_range":
+            base_height = _ff.opaque(base_height * jnp.power(jnp.float64(gamma), step.astype(jnp.float64)))
+        return start + base_height if sign > 0 else start - base_height
 
     return schedule
 

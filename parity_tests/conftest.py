@@ -1,0 +1,31 @@
+"""Fixtures for the parity suite; prints (and with CLR_PARITY_REPORT=path writes) the precision report."""
+
+from __future__ import annotations
+
+import jax
+import pytest
+
+from ._helpers import REPORT, write_report
+
+
+@pytest.fixture
+def x64():
+    """Run a test with jax_enable_x64 on, restoring the previous setting."""
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.fixture(params=[d for d in jax.devices()], ids=lambda d: f"{d.platform}{d.id}")
+def device(request):
+    """Every JAX device present (CPU in CI; a GPU's devices when run there)."""
+    return request.param
+
+
+def pytest_terminal_summary(terminalreporter):
+    if not REPORT.rows:
+        return
+    terminalreporter.section("CLR parity report (reference: torch.optim.lr_scheduler.CyclicLR)")
+    terminalreporter.write_line(REPORT.markdown())
+    path = write_report()
+    if path:
+        terminalreporter.write_line(f"written to {path}")
