@@ -42,16 +42,15 @@ def _per_group(name: str, optimizer: Optimizer, value: Any) -> list:
     return [v.clone() if isinstance(v, Tensor) else v for v in value]
 
 
-def _as_float(values: list) -> list:
-    """Plain floats for validation (a tensor lr is checked by its value)."""
-    out = []
-    for v in values:
-        if isinstance(v, Tensor):
-            if v.numel() != 1:
-                raise ValueError(f"a tensor learning rate or momentum must hold one value, got shape {tuple(v.shape)}")
-            v = v.item()
-        out.append(v)
-    return out
+def _as_float(name: str, value: Any) -> Any:
+    """The argument as the spec validates it: tensors by their value, sequences element-wise."""
+    if isinstance(value, (list, tuple)):
+        return [_as_float(f"{name}[{i}]", v) for i, v in enumerate(value)]
+    if isinstance(value, Tensor):
+        if value.numel() != 1:
+            raise ValueError(f"{name} must hold one value when it is a tensor, got shape {tuple(value.shape)}")
+        return value.item()
+    return value
 
 
 def _set(group: dict, key: str, value: Any) -> None:
@@ -101,17 +100,18 @@ class CyclicLR(LRScheduler):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
         if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
             raise ValueError(f"last_epoch must be an int >= -1, got {last_epoch!r}")
+        # Validate everything before touching the optimizer.
+        spec = CyclicSpec(
+            base_lr=_as_float("base_lr", base_lr), max_lr=_as_float("max_lr", max_lr),
+            step_size_up=step_size_up, step_size_down=step_size_down, mode=mode, gamma=gamma,
+            scale_fn=scale_fn, scale_mode=scale_mode, cycle_momentum=cycle_momentum,
+            base_momentum=_as_float("base_momentum", base_momentum),
+            max_momentum=_as_float("max_momentum", max_momentum),
+        )
         base_lrs = _per_group("base_lr", optimizer, base_lr)
         max_lrs = _per_group("max_lr", optimizer, max_lr)
         base_momentums = _per_group("base_momentum", optimizer, base_momentum)
         max_momentums = _per_group("max_momentum", optimizer, max_momentum)
-        # Validate everything before touching the optimizer.
-        spec = CyclicSpec(
-            base_lr=_as_float(base_lrs), max_lr=_as_float(max_lrs), step_size_up=step_size_up,
-            step_size_down=step_size_down, mode=mode, gamma=gamma, scale_fn=scale_fn,
-            scale_mode=scale_mode, cycle_momentum=cycle_momentum,
-            base_momentum=_as_float(base_momentums), max_momentum=_as_float(max_momentums),
-        )
         if cycle_momentum and "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
             raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
 

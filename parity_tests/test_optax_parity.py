@@ -66,7 +66,7 @@ def test_x64_matches_torch_to_1e12(name, what, x64):
         ours = np.asarray(jax.jit(make(spec, group=g))(jnp.asarray(steps)))
         assert ours.dtype == np.float64
         check_relative(name if g == 0 else f"{name}[group {g}]", what, ours, ref[:, g], rtol=1e-12,
-                       evaluator="clr_optax (x64)")
+                       evaluator="clr_optax (x64)", flush=True)
 
 
 def test_triangular2_past_torchs_overflow_reaches_base_lr():
