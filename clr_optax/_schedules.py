@@ -21,6 +21,7 @@ from ._div64 import divide_by_constant
 MAX_COUNT = 2**31 - 1
 _EXP2_TERMS = 9      # Taylor terms of 2**y for |y| <= 1/16: truncation < 2**-50
 _EXP2_SQUARINGS = 3  # 2**f = (2**(f/8))**8
+_PEAK_SNAP = np.float32(2.0**-40)  # below float32's resolution, far above torch's float64 noise
 
 
 def _spec_from(spec: Optional[CyclicSpec], kwargs: dict[str, Any]) -> CyclicSpec:
@@ -221,6 +222,10 @@ def _float32_schedule(spec: CyclicSpec, start: float, height: float, sign: float
         down = _ff.mul(one_minus_x, inv_one_minus_ratio)
         rising = _ff.less_equal(x, ratio_ff)
         factor = (jnp.where(rising, up[0], down[0]), jnp.where(rising, up[1], down[1]))
+        # At a peak the exact factor is 1; torch's float64 gets 1 +- 2**-52, which leaves pure
+        # rounding noise (~1e-16) where the far bound is 0. Return the exact bound there.
+        at_peak = jnp.abs((factor[0] - 1.0) + factor[1]) < _PEAK_SNAP
+        factor = (jnp.where(at_peak, np.float32(1.0), factor[0]), jnp.where(at_peak, np.float32(0.0), factor[1]))
         amplitude = _ff.mul(factor, signed_height)
         if scale_fn is not None:
             s = _call_scale_fn(scale_fn, cycle if by_cycle else step, jnp.float32)
