@@ -31,27 +31,36 @@ LIMB = 1 << LIMB_BITS
 LIMB_COUNT = 8  # 88 bits: holds step * 2**s for step < 2**31 and s <= 52, with a sign carry
 
 
-Position = tuple  # (c, frac, complement): int32 and two float-float pairs
+Position = tuple  # (c, frac, complement, at_peak): int32, two float-float pairs, bool
 
 
-def position_fn(total: float) -> Callable[[jnp.ndarray], Position]:
-    """Return ``f(step) -> (c, frac, 1 - frac)``: ``c = floor(step/total)`` exact, ``frac`` in [0, 1)."""
+def position_fn(total: float, up: float) -> Callable[[jnp.ndarray], Position]:
+    """Return ``f(step) -> (c, frac, 1 - frac, at_peak)``: ``c = floor(step/total)`` exact,
+    ``frac`` in [0, 1), and whether the remainder equals ``up`` exactly (the cycle's peak)."""
     exact = Fraction(total)
     num, den = exact.numerator, exact.denominator  # den is a power of two
     inv_total = _ff.constant(1 / exact)
     if total >= 2**31:
         # No int32 step completes a cycle (and none comes within 2**-21 of one).
+        peak = int(up) if float(up).is_integer() and up < 2**31 else -1
+
         def huge(step):
             frac = _ff.mul(_ff.from_int(step), inv_total)
-            return jnp.zeros_like(step), frac, _ff.add((np.float32(1), np.float32(0)), (-frac[0], -frac[1]))
+            one_minus = _ff.add((np.float32(1), np.float32(0)), (-frac[0], -frac[1]))
+            return jnp.zeros_like(step), frac, one_minus, step == peak
 
         return huge
     if num * den < 2**31:
-        return _int_position(num, den)
-    return _limb_position(num, den, inv_total)
+        return _int_position(num, den, _whole(Fraction(up) * den))
+    return _limb_position(num, den, inv_total, _whole(Fraction(up) * den))
 
 
-def _int_position(num: int, den: int):
+def _whole(value: Fraction) -> int:
+    """An exact integer remainder equal to ``value`` marks the peak; -1 if none can."""
+    return value.numerator if value.denominator == 1 else -1
+
+
+def _int_position(num: int, den: int, peak: int):
     """total = num/den with num*den < 2**31: pure int32 arithmetic."""
     inv_num = _ff.constant(Fraction(1, num))
 
@@ -63,7 +72,8 @@ def _int_position(num: int, den: int):
             scaled = rest * den                       # < num*den < 2**31
             c, pos_num = whole * den + scaled // num, scaled % num
         return (c, _ff.mul(_ff.from_int(pos_num), inv_num),          # pos_num / num
-                _ff.mul(_ff.from_int(num - pos_num), inv_num))       # (num - pos_num) / num
+                _ff.mul(_ff.from_int(num - pos_num), inv_num),       # (num - pos_num) / num
+                pos_num == peak)
 
     return position
 
@@ -92,10 +102,11 @@ def _normalize(limbs):
     return out, carry
 
 
-def _limb_position(num: int, den: int, inv_total: _ff.FF):
+def _limb_position(num: int, den: int, inv_total: _ff.FF, peak: int):
     """Arbitrary float64 total = num/den (num < 2**53): exact multi-limb remainder."""
     shift_bits = den.bit_length() - 1
     total_limbs = [(num >> (LIMB_BITS * j)) & (LIMB - 1) for j in range(LIMB_COUNT)]
+    peak_limbs = [(peak >> (LIMB_BITS * j)) & (LIMB - 1) for j in range(LIMB_COUNT)] if peak >= 0 else None
 
     def remainder(step, c):
         c_limbs = [c & (LIMB - 1), (c >> LIMB_BITS) & (LIMB - 1), c >> (2 * LIMB_BITS)]
@@ -119,7 +130,13 @@ def _limb_position(num: int, den: int, inv_total: _ff.FF):
         c = jnp.where(fits, c + 1, c)
         rem = [jnp.where(fits, o, r) for o, r in zip(over, rem)]
         complement, _ = _normalize([t - r for r, t in zip(rem, total_limbs)])
-        return c, _ff.mul(_limbs_value(rem), inv_total), _ff.mul(_limbs_value(complement), inv_total)
+        at_peak = jnp.zeros(step.shape, bool)
+        if peak_limbs is not None:
+            at_peak = ~at_peak
+            for r, p in zip(rem, peak_limbs):
+                at_peak = at_peak & (r == p)
+        return (c, _ff.mul(_limbs_value(rem), inv_total), _ff.mul(_limbs_value(complement), inv_total),
+                at_peak)
 
     def _limbs_value(limbs):
         zero = jnp.zeros(limbs[0].shape, jnp.float32)
@@ -132,8 +149,8 @@ def _limb_position(num: int, den: int, inv_total: _ff.FF):
     return position
 
 
-def _floor_log2(n):
-    """floor(log2(n)) for int32 n >= 1 (n == 2**31 wraps to negative and gives 31)."""
+def floor_log2(n):
+    """floor(log2(n)) for int32 n >= 1 (n == 2**31 wraps to negative and gives 31); -1 for 0."""
     return 31 - lax.clz(n)
 
 
@@ -147,8 +164,8 @@ def torch_cycle_position(c, frac: _ff.FF, complement: _ff.FF) -> tuple[jnp.ndarr
     """
     near_one = frac[0] > 0.5
     v = (jnp.where(near_one, complement[0], frac[0]), jnp.where(near_one, complement[1], frac[1]))
-    e1 = jnp.where(c > 0, _floor_log2(jnp.maximum(c, 1)), -30)  # c == 0: q keeps its bits
-    for grid_bits in (lambda c: 52 - e1, lambda c: 52 - _floor_log2(c + 1)):
+    e1 = jnp.where(c > 0, floor_log2(jnp.maximum(c, 1)), -30)  # c == 0: q keeps its bits
+    for grid_bits in (lambda c: 52 - e1, lambda c: 52 - floor_log2(c + 1)):
         v, reached_one = _ff.round_to_grid(v, grid_bits(c))
         # frac reaching 1, or its complement reaching 0: the step starts the next cycle.
         carry = jnp.where(near_one, (v[0] == 0.0) & (v[1] == 0.0), reached_one)

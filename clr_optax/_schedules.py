@@ -13,7 +13,6 @@ import numpy as np
 from jax import lax
 
 from clr_spec import CyclicSpec
-from clr_spec import _validation
 
 from . import _ff, _position
 from ._div64 import divide_by_constant
@@ -21,7 +20,6 @@ from ._div64 import divide_by_constant
 MAX_COUNT = 2**31 - 1
 _EXP2_TERMS = 9      # Taylor terms of 2**y for |y| <= 1/16: truncation < 2**-50
 _EXP2_SQUARINGS = 3  # 2**f = (2**(f/8))**8
-_PEAK_SNAP = np.float32(2.0**-40)  # below float32's resolution, far above torch's float64 noise
 
 
 def _spec_from(spec: Optional[CyclicSpec], kwargs: dict[str, Any]) -> CyclicSpec:
@@ -67,7 +65,7 @@ def cyclic_lr_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, **t
     """
     spec = _spec_from(spec, torch_kwargs)
     base, top, _, _ = spec.group_bounds(group)
-    return _build(spec, start=base, height=top - base, sign=1.0, bounds=(base, top))
+    return _build(spec, start=base, height=top - base, sign=1.0)
 
 
 def cyclic_momentum_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, **torch_kwargs: Any):
@@ -92,7 +90,7 @@ def cyclic_momentum_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 
             return jnp.full(jnp.shape(count), value, dtype=_float_dtype())
 
         return constant
-    return _build(spec, start=high, height=high - low, sign=-1.0, bounds=(low, high))
+    return _build(spec, start=high, height=high - low, sign=-1.0)
 
 
 def _float_dtype():
@@ -125,10 +123,10 @@ def _call_scale_fn(fn: Callable, arg: jnp.ndarray, dtype) -> jnp.ndarray:
     return jnp.broadcast_to(jnp.asarray(fn(arg), dtype=dtype), arg.shape)
 
 
-def _build(spec: CyclicSpec, *, start: float, height: float, sign: float, bounds: tuple[float, float]):
+def _build(spec: CyclicSpec, *, start: float, height: float, sign: float):
     if spec.scale_fn is not None:
         _check_scale_fn(spec.scale_fn)
-    f32 = _float32_schedule(spec, start, height, sign, bounds)
+    f32 = _float32_schedule(spec, start, height, sign)
     f64 = _float64_schedule(spec, start, height, sign)
 
     def schedule(count):
@@ -194,38 +192,92 @@ def _exp2_small(y: _ff.FF, coefficients: list[_ff.FF]) -> _ff.FF:
 
 
 def _scale_by_pow2(a: _ff.FF, n: jnp.ndarray) -> _ff.FF:
-    """a * 2**n for int32 n <= 0, in two exact steps (one factor cannot reach below 2**-126)."""
-    n = jnp.maximum(n, -252)
+    """a * 2**n for int32 n <= 127, in two steps (one factor cannot reach below 2**-126);
+    exact unless the result is subnormal."""
+    n = jnp.clip(n, -252, 127)
     first = jnp.maximum(n, -126)
     return _ff.scale(_ff.scale(a, _ff.pow2(first)), _ff.pow2(n - first))
 
 
-def _float32_schedule(spec: CyclicSpec, start: float, height: float, sign: float,
-                      bounds: tuple[float, float]):
+def _unit_exponent(values: list[float]) -> int:
+    """A power of two to divide the constants by: the largest lands near 1, and the smallest
+    nonzero one stays above 2**-100 (its float-float low part then stays normal) while the
+    largest stays below 2**120; both hold unless the values span more than 2**220."""
+    exponents = [math.frexp(abs(v))[1] for v in values if v]
+    if not exponents:
+        return 0
+    top, bottom = max(exponents), min(exponents)
+    return top if bottom - top >= -100 else max(bottom + 100, top - 120)
+
+
+def _peak_values(total: float, up: float, ratio: float, start: float, height: float, sign: float,
+                 unit: Fraction) -> np.ndarray:
+    """torch's own value at a cycle's peak (amplitude scale 1), per pair of binades of (c, c + 1).
+
+    At a peak (remainder == step_size_up) the exact factor is 1 and the value is the far end
+    of the cycle. torch's float64 rounds ``1 + step/total`` to a grid set by the binades of
+    c and c + 1 alone (the tie parity too), divides by its rounded ratio (1 - 2**-52 early
+    on, 1 - 6e-8 near step 2**31) and rounds twice more. Where the far end is 0 (momentum
+    down to base_momentum=0) those roundings are all there is to the value, so torch's
+    arithmetic is replayed here with Python floats, once per binade pair. Returns float32
+    (hi, lo) pairs of the value divided by ``unit``, indexed ``[e(c) + 1, e(c + 1)]``, e(0) = -1.
+    """
+    table = np.zeros((32, 32, 2), np.float32)
+    v = Fraction(up) / Fraction(total)
+    for e1 in range(-1, 31):
+        for e2 in (e1, e1 + 1):
+            if e1 == -1:
+                c = 0 if e2 == 0 else None
+            elif e2 == e1:
+                c = 2**e1 if e1 >= 1 else None
+            else:
+                c = 2**e2 - 1
+            if c is None or e2 > 31:
+                continue
+            y = 1.0 + float(c + v)                     # torch: 1 + last_epoch / total_size
+            x = y - math.floor(y)
+            factor = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
+            value = start + height * factor if sign > 0 else start - height * factor
+            table[e1 + 1, e2] = _ff.const(Fraction(value) / unit)
+    return table
+
+
+def _float32_schedule(spec: CyclicSpec, start: float, height: float, sign: float):
     total, ratio = spec.total_size, spec.step_ratio
-    position = _position.position_fn(total)
+    position = _position.position_fn(total, float(spec.step_size_up))
     ratio_ff = _ff.constant(ratio)
     inv_ratio = _ff.constant(1 / Fraction(ratio))
     # torch's down slope is (x - 1) / (ratio - 1), with ratio - 1 rounded in float64.
     inv_one_minus_ratio = _ff.constant(1 / -Fraction(ratio - 1.0))
-    start_ff = _ff.constant(start)
-    signed_height = _ff.constant(sign * Fraction(height))   # torch rounds max - base in float64
+    # The values torch's float64 reaches at the two ends of a cycle (its max - base is rounded,
+    # so the far end can differ from the bound given: 1 + (1e-38 - 1) is 0). Constants are
+    # divided by 2**unit_exp so that float-float's low parts and partial products stay clear
+    # of float32's subnormal range (XLA flushes it), even for lrs like 1e-36; exact scaling.
+    ends = (start, start + height if sign > 0 else start - height)
+    unit_exp = _unit_exponent([start, height, *ends])
+    unit = Fraction(2) ** unit_exp
+    start_ff = _ff.constant(Fraction(start) / unit)
+    signed_height = _ff.constant(sign * Fraction(height) / unit)   # torch rounds max - base in float64
     mode, scale_fn, by_cycle = spec.mode, spec.scale_fn, spec.scale_mode == "cycle"
     if scale_fn is None and mode == "exp_range":
         log2_gamma = _ff.constant(Fraction(_log2_decimal(spec.gamma)))
         coefficients = _exp2_coefficients()
-    low, high = np.float32(min(bounds)), np.float32(max(bounds))
+    # Modes whose amplitude scale can be exactly 1 at a peak (a custom scale_fn's cannot be known).
+    peak_values, scale_is_one = None, None
+    if scale_fn is None and (mode != "exp_range" or spec.gamma == 1.0):
+        peak_values = _peak_values(total, float(spec.step_size_up), ratio, start, height, sign, unit)
+        peak_values = peak_values.reshape(32 * 32, 2)
+        scale_is_one = (lambda cycle: cycle == 1) if mode == "triangular2" else None
+    rescale = max(min(unit_exp, 127), -252)
 
     def schedule(step):
-        cycle, x, one_minus_x = _position.torch_cycle_position(*position(step))
+        c, frac, complement, at_peak = position(step)
+        binades = (_position.floor_log2(c) + 1) * 32 + _position.floor_log2(c + 1)
+        cycle, x, one_minus_x = _position.torch_cycle_position(c, frac, complement)
         up = _ff.mul(x, inv_ratio)
         down = _ff.mul(one_minus_x, inv_one_minus_ratio)
         rising = _ff.less_equal(x, ratio_ff)
         factor = (jnp.where(rising, up[0], down[0]), jnp.where(rising, up[1], down[1]))
-        # At a peak the exact factor is 1; torch's float64 gets 1 +- 2**-52, which leaves pure
-        # rounding noise (~1e-16) where the far bound is 0. Return the exact bound there.
-        at_peak = jnp.abs((factor[0] - 1.0) + factor[1]) < _PEAK_SNAP
-        factor = (jnp.where(at_peak, np.float32(1.0), factor[0]), jnp.where(at_peak, np.float32(0.0), factor[1]))
         amplitude = _ff.mul(factor, signed_height)
         if scale_fn is not None:
             s = _call_scale_fn(scale_fn, cycle if by_cycle else step, jnp.float32)
@@ -241,11 +293,14 @@ def _float32_schedule(spec: CyclicSpec, start: float, height: float, sign: float
             amplitude = _ff.mul(amplitude, _exp2_small(frac, coefficients))
             amplitude = _scale_by_pow2(amplitude, n.astype(jnp.int32))
         hi, lo = _ff.two_sum(start_ff[0], amplitude[0])
-        value = hi + (lo + (start_ff[1] + amplitude[1]))
-        if scale_fn is None:
-            # Built-in modes stay within their bounds (torch's float64 can overshoot by an
-            # ulp of noise; clipping keeps a momentum of exactly 0 from going negative).
-            value = jnp.clip(value, low, high)
-        return value
+        value = _ff.fast_two_sum(hi, lo + (start_ff[1] + amplitude[1]))
+        if peak_values is not None:
+            # At a peak with amplitude scale 1, torch's value is the far end up to its float64
+            # roundings, which are all of it where that end is 0: take torch's own value.
+            unit_scale = at_peak if scale_is_one is None else at_peak & scale_is_one(cycle)
+            peak = jnp.take(peak_values, binades, axis=0)
+            value = (jnp.where(unit_scale, peak[..., 0], value[0]), jnp.where(unit_scale, peak[..., 1], value[1]))
+        value = value[0] + value[1]
+        return _scale_by_pow2((value, jnp.zeros_like(value)), jnp.int32(rescale))[0]
 
     return schedule

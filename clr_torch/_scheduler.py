@@ -269,12 +269,14 @@ class CyclicLR(LRScheduler):
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         """Load a state from ``state_dict()`` (ours or torch's) without modifying the argument."""
-        state = dict(state_dict)
-        fn_state = state.pop("_scale_fn_custom", None)
-        unknown = set(state) - set(_TORCH_STATE_KEYS)
-        if unknown:
-            raise ValueError(f"not a CyclicLR state: unexpected keys {sorted(unknown)}")
-        self.__dict__.update(state)
+        missing = [k for k in ("base_lrs", "max_lrs", "total_size", "step_ratio", "mode", "last_epoch")
+                   if k not in state_dict]
+        if missing:
+            raise ValueError(f"not a CyclicLR state: missing {missing}")
+        # Only torch's CyclicLR attributes are loaded (a newer torch's extra keys are ignored).
+        self.__dict__.update({k: state_dict[k] for k in _TORCH_STATE_KEYS if k in state_dict})
+        fn_state = state_dict.get("_scale_fn_custom")
         if fn_state is not None and self._scale_fn_custom is not None:
             self._scale_fn_custom.__dict__.update(fn_state)
+        CyclicSpec.from_torch(self)   # validates what was loaded (ValueError naming the field)
         self._prepare()

@@ -34,15 +34,20 @@ def evaluate(schedule, steps: np.ndarray, device=None) -> np.ndarray:
     return np.asarray(jax.jit(schedule)(counts))
 
 
-@pytest.mark.parametrize("what", ["lr", "momentum"])
-@pytest.mark.parametrize("name", sorted(CONFIGS))
-def test_float32_within_one_ulp_of_torch(name, what, device):
+def spec_and_maker(name: str, what: str):
+    """The named spec and the clr_optax function building its lr or momentum schedule."""
     spec = CyclicSpec(**CONFIGS[name])
     if what == "momentum" and not spec.cycle_momentum:
         pytest.skip("torch does not cycle momentum for this config")
+    return spec, (clr_optax.cyclic_lr_schedule if what == "lr" else clr_optax.cyclic_momentum_schedule)
+
+
+@pytest.mark.parametrize("what", ["lr", "momentum"])
+@pytest.mark.parametrize("name", sorted(CONFIGS))
+def test_float32_within_one_ulp_of_torch(name, what, device):
+    spec, make = spec_and_maker(name, what)
     steps = windows()
     ref = reference(name, what, "windows", steps)
-    make = clr_optax.cyclic_lr_schedule if what == "lr" else clr_optax.cyclic_momentum_schedule
     custom = spec.scale_fn is not None
     for g in groups_of(spec):
         ours = evaluate(make(spec, group=g), steps, device)
@@ -56,12 +61,9 @@ def test_float32_within_one_ulp_of_torch(name, what, device):
 @pytest.mark.parametrize("what", ["lr", "momentum"])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_x64_matches_torch_to_1e12(name, what, x64):
-    spec = CyclicSpec(**CONFIGS[name])
-    if what == "momentum" and not spec.cycle_momentum:
-        pytest.skip("torch does not cycle momentum for this config")
+    spec, make = spec_and_maker(name, what)
     steps = np.concatenate([np.arange(0, 20_000), np.arange(9_999_000, 10_000_000 - 1)])
     ref = reference(name, what, "x64", steps)
-    make = clr_optax.cyclic_lr_schedule if what == "lr" else clr_optax.cyclic_momentum_schedule
     for g in groups_of(spec):
         ours = np.asarray(jax.jit(make(spec, group=g))(jnp.asarray(steps)))
         assert ours.dtype == np.float64

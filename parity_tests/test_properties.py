@@ -15,13 +15,13 @@ import clr_optax
 import clr_torch
 from clr_spec import CyclicSpec
 
-from ._helpers import INT32_MAX, check_float32, exact_at_peaks, torch_reference
+from ._helpers import INT32_MAX, check_float32, torch_reference
 
 # No subnormal bounds: XLA flushes float32 subnormals (inputs and results) to zero, a
 # documented deviation of the float32 path (see README, "Precision").
 TINY32 = float(np.finfo(np.float32).tiny)
 unit = st.one_of(st.just(0.0), st.floats(TINY32, 1.0))
-lr = st.one_of(st.floats(TINY32, 10.0), st.sampled_from([0.0, 1e-4, 1e-3, 0.1]))
+lr = st.one_of(st.floats(TINY32, 10.0), st.floats(TINY32, 1e30), st.sampled_from([0.0, 1e-4, 1e-3, 0.1]))
 # integer step sizes, short dyadic fractions (2.5, 1000.25) and arbitrary float64 ones
 step_size = st.one_of(st.integers(1, 200_000), st.integers(2, 40_000).map(lambda n: n / 4),
                       st.floats(0.5, 50_000.0, allow_nan=False))
@@ -54,7 +54,7 @@ def test_random_specs_float32_within_one_ulp(data):
     spec = data.draw(specs())
     steps = _window(data.draw, spec)
     for what, make in (("lr", clr_optax.cyclic_lr_schedule), ("momentum", clr_optax.cyclic_momentum_schedule)):
-        ref = exact_at_peaks(spec, steps, torch_reference(spec, steps, what)[:, 0], what)
+        ref = torch_reference(spec, steps, what)[:, 0]
         ours = np.asarray(jax.jit(make(spec))(jnp.asarray(steps, jnp.int32)))
         check_float32("random spec", what, ours, ref, max_ulp=1, evaluator="clr_optax (hypothesis)")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import warnings
 
-import numpy as np
 import pytest
 import torch
 from torch.optim.lr_scheduler import CyclicLR as TorchCyclicLR
@@ -190,6 +189,17 @@ def test_resume_with_last_epoch_has_no_initial_lr_leak():
         ours.step()
         theirs.step()
         assert ours.get_last_lr() == theirs.get_last_lr() == [float(spec.lr(k))]
+
+
+def test_load_state_dict_refuses_what_is_not_a_valid_cyclic_state():
+    p = [torch.nn.Parameter(torch.zeros(1))]
+    sched = clr_torch.CyclicLR(torch.optim.SGD(p, lr=0.1, momentum=0.9), base_lr=0.01, max_lr=0.1)
+    step_lr = torch.optim.lr_scheduler.StepLR(torch.optim.SGD(p, lr=0.1), step_size=3)
+    with pytest.raises(ValueError, match="not a CyclicLR state"):
+        sched.load_state_dict(step_lr.state_dict())
+    bad = {**sched.state_dict(), "max_lrs": [float("nan")]}
+    with pytest.raises(ValueError, match="must be finite"):
+        sched.load_state_dict(bad)
 
 
 def test_get_lr_outside_step_warns_like_torch():
