@@ -55,6 +55,7 @@ def test_float32_within_one_ulp_of_torch(name, what, device):
         # the 99%-exact rule is for the built-in modes.
         check_float32(name if g == 0 else f"{name}[group {g}]", what, ours, ref[:, g],
                       max_ulp=4 if custom else 1, min_exact=0.5 if custom else 0.99,
+                      evaluator="clr_optax (custom scale_fn)" if custom else "clr_optax",
                       device=f"{device.platform}")
 
 
