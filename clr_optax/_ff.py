@@ -24,7 +24,8 @@ FF = Tuple[jnp.ndarray, jnp.ndarray]
 
 
 def const(value: Union[float, Fraction, Decimal, int]) -> tuple[np.float32, np.float32]:
-    """Host-side: the float32 pair nearest to an exact value (relative error < 2**-47)."""
+    """Host-side: the float32 pair nearest to an exact value (relative error < 2**-47), as
+    numpy scalars, so that they are embedded in the trace and live on no device."""
     exact = Fraction(value)
     hi = np.float32(float(exact))
     lo = np.float32(float(exact - Fraction(float(hi))))
@@ -102,11 +103,6 @@ def from_int(n: jnp.ndarray) -> FF:
     """An int32 in [0, 2**31) as an exact, normalized pair."""
     low = n & 127
     return fast_two_sum((n - low).astype(jnp.float32), low.astype(jnp.float32))
-
-
-def constant(value) -> FF:
-    """A host constant as a pair of numpy float32 scalars (embedded in the trace, on no device)."""
-    return const(value)
 
 
 def less_equal(a: FF, b: FF) -> jnp.ndarray:

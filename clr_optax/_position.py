@@ -39,7 +39,7 @@ def position_fn(total: float, up: float) -> Callable[[jnp.ndarray], Position]:
     ``frac`` in [0, 1), and whether the remainder equals ``up`` exactly (the cycle's peak)."""
     exact = Fraction(total)
     num, den = exact.numerator, exact.denominator  # den is a power of two
-    inv_total = _ff.constant(1 / exact)
+    inv_total = _ff.const(1 / exact)
     if total >= 2**31:
         # No int32 step completes a cycle (and none comes within 2**-21 of one).
         peak = int(up) if float(up).is_integer() and up < 2**31 else -1
@@ -62,7 +62,7 @@ def _whole(value: Fraction) -> int:
 
 def _int_position(num: int, den: int, peak: int):
     """total = num/den with num*den < 2**31: pure int32 arithmetic."""
-    inv_num = _ff.constant(Fraction(1, num))
+    inv_num = _ff.const(Fraction(1, num))
 
     def position(step):
         whole, rest = step // num, step % num

@@ -177,7 +177,7 @@ def _exp2_coefficients() -> list[_ff.FF]:
     with localcontext() as ctx:
         ctx.prec = 60
         ln2 = Decimal(2).ln()
-        return [_ff.constant(Fraction(ln2**k) / math.factorial(k)) for k in range(_EXP2_TERMS)]
+        return [_ff.const(Fraction(ln2**k) / math.factorial(k)) for k in range(_EXP2_TERMS)]
 
 
 def _exp2_small(y: _ff.FF, coefficients: list[_ff.FF]) -> _ff.FF:
@@ -245,10 +245,10 @@ def _peak_values(total: float, up: float, ratio: float, start: float, height: fl
 def _float32_schedule(spec: CyclicSpec, start: float, height: float, sign: float):
     total, ratio = spec.total_size, spec.step_ratio
     position = _position.position_fn(total, float(spec.step_size_up))
-    ratio_ff = _ff.constant(ratio)
-    inv_ratio = _ff.constant(1 / Fraction(ratio))
+    ratio_ff = _ff.const(ratio)
+    inv_ratio = _ff.const(1 / Fraction(ratio))
     # torch's down slope is (x - 1) / (ratio - 1), with ratio - 1 rounded in float64.
-    inv_one_minus_ratio = _ff.constant(1 / -Fraction(ratio - 1.0))
+    inv_one_minus_ratio = _ff.const(1 / -Fraction(ratio - 1.0))
     # The values torch's float64 reaches at the two ends of a cycle (its max - base is rounded,
     # so the far end can differ from the bound given: 1 + (1e-38 - 1) is 0). Constants are
     # divided by 2**unit_exp so that float-float's low parts and partial products stay clear
@@ -256,11 +256,11 @@ def _float32_schedule(spec: CyclicSpec, start: float, height: float, sign: float
     ends = (start, start + height if sign > 0 else start - height)
     unit_exp = _unit_exponent([start, height, *ends])
     unit = Fraction(2) ** unit_exp
-    start_ff = _ff.constant(Fraction(start) / unit)
-    signed_height = _ff.constant(sign * Fraction(height) / unit)   # torch rounds max - base in float64
+    start_ff = _ff.const(Fraction(start) / unit)
+    signed_height = _ff.const(sign * Fraction(height) / unit)   # torch rounds max - base in float64
     mode, scale_fn, by_cycle = spec.mode, spec.scale_fn, spec.scale_mode == "cycle"
     if scale_fn is None and mode == "exp_range":
-        log2_gamma = _ff.constant(Fraction(_log2_decimal(spec.gamma)))
+        log2_gamma = _ff.const(Fraction(_log2_decimal(spec.gamma)))
         coefficients = _exp2_coefficients()
     # Modes whose amplitude scale can be exactly 1 at a peak (a custom scale_fn's cannot be known).
     peak_values, scale_is_one = None, None
