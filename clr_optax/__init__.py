@@ -3,6 +3,7 @@
 Imports jax and optax, never torch.
 """
 
+from ._resume import set_count
 from ._schedules import cyclic_lr_schedule, cyclic_momentum_schedule
 
-__all__ = ["cyclic_lr_schedule", "cyclic_momentum_schedule"]
+__all__ = ["cyclic_lr_schedule", "cyclic_momentum_schedule", "set_count"]

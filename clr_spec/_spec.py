@@ -244,9 +244,11 @@ def _reject_constant(name: str) -> None:
 
 
 def _group_values(values: Any) -> Any:
-    """torch keeps per-group lists (maybe of tensors); turn them into floats."""
+    """torch keeps per-group lists (maybe of tensors): floats, or one float when all groups
+    agree (a scalar bound applies to every group, as in torch)."""
     if isinstance(values, (list, tuple)):
-        return [float(x) for x in values]
+        floats = [float(x) for x in values]
+        return floats[0] if floats and all(f == floats[0] for f in floats) else floats
     return float(values)
 
 

@@ -147,11 +147,27 @@ class CyclicLR(LRScheduler):
         self._prepare()
 
     @classmethod
-    def from_spec(cls, optimizer: Optimizer, spec: CyclicSpec, last_epoch: int = -1) -> "CyclicLR":
-        """Build the scheduler a ``clr_spec.CyclicSpec`` describes."""
+    def from_spec(cls, optimizer: Optimizer, spec: CyclicSpec, last_epoch: int = -1, *,
+                  step: Optional[int] = None) -> "CyclicLR":
+        """Build the scheduler a ``clr_spec.CyclicSpec`` describes.
+
+        ``step=k`` resumes at step k: the next ``optimizer.step()`` uses ``spec.lr(k)`` (and
+        ``spec.momentum(k)``), and ``scheduler.step()`` then moves to k + 1, as if the
+        scheduler had been stepped k times. Unlike torch's ``last_epoch=k - 1`` it needs no
+        ``initial_lr`` in the groups and no earlier ``initial_lr`` leaks into the first lr.
+        """
         if not isinstance(spec, CyclicSpec):
             raise TypeError(f"spec must be a clr_spec.CyclicSpec, got {type(spec).__name__}")
-        return cls(optimizer, **spec.torch_kwargs(), last_epoch=last_epoch)
+        if step is None:
+            return cls(optimizer, **spec.torch_kwargs(), last_epoch=last_epoch)
+        if last_epoch != -1:
+            raise TypeError("pass either step= or last_epoch=, not both")
+        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
+            raise ValueError(f"step must be an int >= 0 (optimizer steps already taken), got {step!r}")
+        scheduler = cls(optimizer, **spec.torch_kwargs())
+        scheduler.last_epoch = step
+        scheduler._apply(*scheduler._values(step))
+        return scheduler
 
     @property
     def spec(self) -> CyclicSpec:
