@@ -1,0 +1,37 @@
+"""The examples run and say what they claim (shortened where they take options)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_example(name: str, *args: str) -> str:
+    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), *args], capture_output=True,
+                         text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return out.stdout
+
+
+def worst_ulp(text: str) -> int:
+    """Worst ulp the example reports for this library (the demo also shows a naive port's)."""
+    lines = [line for line in text.splitlines() if "naive" not in line]
+    return max(int(m) for line in lines for m in re.findall(r"worst (\d+) ulp", line))
+
+
+@pytest.mark.parametrize("name,args", [
+    ("demo.py", ["--steps", "3000"]),
+    ("tutorial_adam_triangular2.py", ["--steps", "3000"]),
+    ("migrate_torch_to_optax.py", ["--switch-at", "537", "--steps", "1200"]),
+])
+def test_example(name, args, tmp_path):
+    png = tmp_path / "plot.png"
+    text = run_example(name, *args, "--out", str(png))
+    assert worst_ulp(text) <= 1, text
+    assert png.read_bytes()[:4] == b"\x89PNG"
