@@ -14,8 +14,10 @@ def interleaved(contenders: dict[str, Callable[[], object]], *, rounds: int = 15
         for _ in range(warmup):
             fn()
     samples: dict[str, list] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
+    order = list(contenders.items())
+    for r in range(rounds):
+        # alternate the order: whoever runs first in a round can be favoured (caches, clocks)
+        for name, fn in (order if r % 2 == 0 else order[::-1]):
             t0 = time.perf_counter()
             for _ in range(number):
                 fn()
