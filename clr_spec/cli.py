@@ -72,7 +72,7 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"  {key:15} {value}")
     print(f"cycle length:     {_fmt(total)} steps ({_fmt(up)} up, {_fmt(total - up)} down; "
           f"ratio {ratio:.6g})")
-    print(f"amplitude scale:  " + {"triangular": "1 (every cycle alike)",
+    print("amplitude scale:  " + {"triangular": "1 (every cycle alike)",
                                    "triangular2": "halves every cycle: 2**-(cycle-1)",
                                    "exp_range": f"gamma**step = {spec.gamma}**step"}[spec.mode])
     groups = spec.num_groups or 1

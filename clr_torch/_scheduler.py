@@ -141,10 +141,9 @@ class CyclicLR(LRScheduler):
                     group["base_momentum"] = low
         self.base_lrs = base_lrs
         self._get_lr_called_within_step = False   # torch's state_dict carries it
-        self._prepare()
+        self._prepare()                            # the initial step inside __init__ uses it
         super().__init__(optimizer, last_epoch)
         self.base_lrs = base_lrs  # LRScheduler.__init__ reset it to the groups' initial_lr
-        self._prepare()
 
     @classmethod
     def from_spec(cls, optimizer: Optimizer, spec: CyclicSpec, last_epoch: int = -1, *,
