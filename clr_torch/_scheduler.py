@@ -62,6 +62,17 @@ def _set(group: dict, key: str, value: Any) -> None:
         group[key] = value
 
 
+def _set_momentum(group: dict, key: str, value: float) -> None:
+    """Set ``momentum`` or ``betas[0]``; a tensor is filled in place, as tensor lrs are, so that a
+    compiled optimizer step does not recompile (torch's CyclicLR replaces it with a float)."""
+    if key == "momentum":
+        _set(group, key, value)
+    elif isinstance(group["betas"][0], Tensor):
+        group["betas"][0].fill_(value)
+    else:
+        group["betas"] = (value, *group["betas"][1:])
+
+
 class CyclicLR(LRScheduler):
     """Cyclical learning rate policy (Smith 2017), bit-for-bit equal to torch's ``CyclicLR``.
 
@@ -133,10 +144,7 @@ class CyclicLR(LRScheduler):
             self.max_momentums = max_momentums
             if last_epoch == -1:
                 for high, low, group in zip(max_momentums, base_momentums, optimizer.param_groups):
-                    if self.use_beta1:
-                        group["betas"] = (high, *group["betas"][1:])
-                    else:
-                        group["momentum"] = high
+                    _set_momentum(group, "betas" if self.use_beta1 else "momentum", high)
                     group["max_momentum"] = high
                     group["base_momentum"] = low
         self.base_lrs = base_lrs
@@ -237,12 +245,8 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def _apply_momenta(self, momenta: list) -> None:
-        if self._momentum_key == "betas":
-            for (_, _, group), m in zip(self._momentum_terms, momenta):
-                group["betas"] = (m, *group["betas"][1:])
-        else:
-            for (_, _, group), m in zip(self._momentum_terms, momenta):
-                group["momentum"] = m
+        for (_, _, group), m in zip(self._momentum_terms, momenta):
+            _set_momentum(group, self._momentum_key, m)
 
     def step(self, epoch: Optional[int] = None) -> None:
         """Advance one batch (call after ``optimizer.step()``); same warnings as torch."""
