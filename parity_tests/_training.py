@@ -21,6 +21,10 @@ from clr_spec import CyclicSpec
 
 N_IN, N_HIDDEN, N_SAMPLES = 6, 16, 96
 LAYERS = ("hidden", "out")
+# Three cycles of 40 up + 60 down in 300 steps, halving each cycle: used by the distributed runs.
+SGD_SPEC = CyclicSpec(base_lr=0.01, max_lr=0.2, step_size_up=40, step_size_down=60, mode="triangular2")
+SGD_MOMENTUM = 0.9
+STEPS = 300
 
 
 def problem(seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
@@ -57,10 +61,15 @@ def torch_param_groups(model: torch.nn.Module, grouped: bool) -> list:
 
 
 def torch_train(params, x, y, make_optimizer: Callable, spec: CyclicSpec, steps: int, *, grouped: bool = False,
-                sign: float = 1.0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Train with ``clr_torch.CyclicLR``; returns final params and per-step (group) lr and momentum."""
-    model = torch_model(params)
-    opt = make_optimizer(torch_param_groups(model, grouped))
+                sign: float = 1.0, wrap: Callable = lambda model: model,
+                ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Train with ``clr_torch.CyclicLR``; returns final params and per-step (group) lr and momentum.
+
+    ``wrap`` wraps the model before training (``DistributedDataParallel``, say).
+    """
+    module = torch_model(params)
+    opt = make_optimizer(torch_param_groups(module, grouped))
+    model = wrap(module)
     sched = clr_torch.CyclicLR.from_spec(opt, spec)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     lrs, momenta = [], []
@@ -72,7 +81,7 @@ def torch_train(params, x, y, make_optimizer: Callable, spec: CyclicSpec, steps:
         loss.backward()
         opt.step()
         sched.step()
-    final = {k: v.detach().numpy().copy() for k, v in model.state_dict().items()}
+    final = {k: v.detach().numpy().copy() for k, v in module.state_dict().items()}
     return final, np.array(lrs), np.array(momenta)
 
 
