@@ -35,3 +35,24 @@ def test_example(name, args, tmp_path):
     text = run_example(name, *args, "--out", str(png))
     assert worst_ulp(text) <= 1, text
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_digits_example_trains_both_frameworks_alike(tmp_path):
+    png = tmp_path / "digits.png"
+    text = run_example("digits_torch_vs_optax.py", "--out", str(png))
+    assert worst_ulp(text) == 0, text
+    accuracies = [float(a) for a in re.findall(r"test accuracy ([0-9.]+)", text)]
+    assert len(accuracies) == 2 and min(accuracies) > 0.9, text
+    weights_gap = float(re.search(r"weights differ by ([0-9.e+-]+)", text).group(1))
+    assert weights_gap < 1e-4, text
+    assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+@pytest.mark.parametrize("framework, absent", [("torch", "jax"), ("optax", "torch")])
+def test_digits_example_imports_one_framework(framework, absent, tmp_path):
+    out = subprocess.run([sys.executable, "-X", "importtime", os.path.join(ROOT, "examples", "digits_torch_vs_optax.py"),
+                          "--framework", framework, "--epochs", "1", "--out", str(tmp_path / "d.png")],
+                         capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
+    assert framework.replace("optax", "jax") in imported and absent not in imported
