@@ -4,8 +4,9 @@ Imports jax and optax, never torch.
 """
 
 from ._optimizers import adam, adamw, current_hyperparams, rmsprop, sgd
+from ._range_test import lr_range_test
 from ._resume import set_count
 from ._schedules import cyclic_lr_schedule, cyclic_momentum_schedule
 
 __all__ = ["cyclic_lr_schedule", "cyclic_momentum_schedule", "set_count",
-           "sgd", "adam", "adamw", "rmsprop", "current_hyperparams"]
+           "sgd", "adam", "adamw", "rmsprop", "current_hyperparams", "lr_range_test"]

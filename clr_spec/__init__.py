@@ -3,7 +3,8 @@
 Imports neither torch nor jax. ``clr_optax`` and ``clr_torch`` build on it.
 """
 
+from ._range_test import RangeTestResult
 from ._spec import FORMAT, FORMAT_VERSION, CyclicSpec
 
-__all__ = ["CyclicSpec", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["CyclicSpec", "RangeTestResult", "FORMAT", "FORMAT_VERSION"]
 __version__ = "0.1.0"

@@ -3,6 +3,7 @@
 Imports torch, never jax.
 """
 
+from ._range_test import lr_range_test
 from ._scheduler import CyclicLR
 
-__all__ = ["CyclicLR"]
+__all__ = ["CyclicLR", "lr_range_test"]

@@ -56,3 +56,15 @@ def test_digits_example_imports_one_framework(framework, absent, tmp_path):
     assert out.returncode == 0, out.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
     assert framework.replace("optax", "jax") in imported and absent not in imported
+
+
+def test_range_test_example_suggests_and_trains(tmp_path):
+    text = run_example("range_test_digits.py", "--no-progress", "--epochs", "2", "--out-dir", str(tmp_path))
+    suggestions = re.findall(r"suggests base_lr ([0-9.e+-]+), max_lr ([0-9.e+-]+)", text)
+    assert len(suggestions) == 2, text
+    for base_lr, max_lr in suggestions:
+        assert 0 < float(base_lr) < float(max_lr) < 10, text
+    accuracies = [float(a) for a in re.findall(r"test accuracy ([0-9.]+)", text)]
+    assert len(accuracies) == 2 and min(accuracies) > 0.8, text
+    for name in ("torch", "optax"):
+        assert (tmp_path / f"range_test_{name}.png").read_bytes()[:4] == b"\x89PNG"
