@@ -7,10 +7,10 @@ reads ``param_groups[i]["lr"]``. The other keywords are static, as plain Python 
 rules branch exactly where torch branches (``if weight_decay != 0``).
 
 Where optax's own optimizers differ from torch's, these follow torch:
-- SGD: torch's first momentum step stores the gradient itself (no dampening) and nesterov
-  adds ``momentum * buf`` to the gradient; ``optax.sgd`` has no dampening and a zero-started trace.
-- Adam: ``weight_decay`` is torch's L2 term added to the gradient; bias corrections use the
-  current ``beta1``, as torch does when CyclicLR cycles ``betas[0]``.
+- SGD: ``dampening`` (``optax.sgd`` has none; torch's first momentum step stores the gradient
+  undamped) and ``weight_decay``, torch's L2 term added to the gradient.
+- Adam: ``weight_decay`` is that L2 term too (``optax.adam`` has none) and ``amsgrad`` is a
+  flag; bias corrections use the current ``beta1``, as torch does when CyclicLR cycles it.
 - RMSprop: torch divides by ``sqrt(v) + eps`` (eps outside the root) and applies the lr after
   the momentum buffer (``buf = m*buf + g/avg; p -= lr*buf``); ``optax.rmsprop`` puts eps inside
   the root by default and scales by the lr before its momentum trace, which differs once the lr
