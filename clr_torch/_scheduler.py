@@ -245,8 +245,20 @@ class CyclicLR(LRScheduler):
         return lrs
 
     def _apply_momenta(self, momenta: list) -> None:
-        for (_, _, group), m in zip(self._momentum_terms, momenta):
-            _set_momentum(group, self._momentum_key, m)
+        # _set_momentum, inlined: this runs every step for every group.
+        if self._momentum_key == "betas":
+            for (_, _, group), m in zip(self._momentum_terms, momenta):
+                betas = group["betas"]
+                if isinstance(betas[0], Tensor):
+                    betas[0].fill_(m)
+                else:
+                    group["betas"] = (m, *betas[1:])
+        else:
+            for (_, _, group), m in zip(self._momentum_terms, momenta):
+                if isinstance(group["momentum"], Tensor):
+                    group["momentum"].fill_(m)
+                else:
+                    group["momentum"] = m
 
     def step(self, epoch: Optional[int] = None) -> None:
         """Advance one batch (call after ``optimizer.step()``); same warnings as torch."""
