@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 
 import jax
@@ -11,8 +12,8 @@ import torch
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-import clr_optax
 import clr_torch
+from clr_optax import _schedules
 from clr_spec import CyclicSpec
 
 from ._helpers import INT32_MAX, check_float32, torch_reference
@@ -48,15 +49,33 @@ def _window(draw, spec):
     return steps
 
 
+# The float-float path (TPUs) holds the bound while the nonzero bounds of a value span at most
+# 2**196 (base_lr=1e-38 with max_lr=1e30 spans 2**226): float32's exponent range, less the
+# precision float-float needs at both ends.
+FLOAT_FLOAT_MAX_SPAN = 196
+
+
+def _span_exponent(spec: CyclicSpec, what: str) -> int:
+    low, high = (spec.base_lr, spec.max_lr) if what == "lr" else (spec.base_momentum, spec.max_momentum)
+    exponents = [math.frexp(abs(v))[1] for v in (low, high, high - low) if v]
+    return max(exponents) - min(exponents) if exponents else 0
+
+
 @settings(max_examples=int(os.environ.get('CLR_HYPOTHESIS_EXAMPLES', 60)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.data())
 def test_random_specs_float32_within_one_ulp(data):
     spec = data.draw(specs())
     steps = _window(data.draw, spec)
-    for what, make in (("lr", clr_optax.cyclic_lr_schedule), ("momentum", clr_optax.cyclic_momentum_schedule)):
+    for what in ("lr", "momentum"):
         ref = torch_reference(spec, steps, what)[:, 0]
-        ours = np.asarray(jax.jit(make(spec))(jnp.asarray(steps, jnp.int32)))
-        check_float32("random spec", what, ours, ref, max_ulp=1, evaluator="clr_optax (hypothesis)")
+        for method in ("auto", "float-float"):
+            if method == "float-float" and _span_exponent(spec, what) > FLOAT_FLOAT_MAX_SPAN:
+                continue   # documented limit of the float-float path (README, Precision)
+            ours = np.asarray(jax.jit(_schedules.build_schedule(spec, what, 0, method))(jnp.asarray(steps, jnp.int32)))
+            # On CPU the default rounds torch's float64 value once: exact. float-float: DESIGN.md's bound.
+            exact = method == "auto" and jax.default_backend() in ("cpu", "gpu")
+            check_float32("random spec", what, ours, ref, max_ulp=0 if exact else 1, min_exact=1.0 if exact else 0.99,
+                          evaluator=f"clr_optax {method} (hypothesis)")
 
 
 @settings(max_examples=30, deadline=None)
