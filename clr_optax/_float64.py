@@ -62,8 +62,8 @@ def float64_schedule(spec: CyclicSpec, start: float, height: float, sign: float,
                      custom_scale: Optional[Callable] = None, exact_power: bool = False):
     """torch's formula, operation for operation, in float64 (trace it with 64-bit types enabled).
 
-    ``custom_scale(arg)`` evaluates a custom ``scale_fn`` as float64 on the int64 cycle or
-    step; required when the spec has one. ``exact_power`` computes exp_range's
+    ``custom_scale(arg)`` evaluates a custom ``scale_fn`` as float64 on the cycle or step,
+    given as a float64 holding the exact integer; required when the spec has one. ``exact_power`` computes exp_range's
     ``gamma**step`` with ``jnp.power`` (correctly rounded on CPU, as Python's is) instead
     of ``_power_of`` (within 1 ulp, much faster).
 
@@ -94,8 +94,10 @@ def float64_schedule(spec: CyclicSpec, start: float, height: float, sign: float,
         factor = jnp.where(rising, x, opaque(x - 1.0)) / jnp.where(rising, ratio, ratio - 1.0)
         base_height = height * factor
         if scale_fn is not None:
-            # int64 argument: JAX turns int32 into float32 even under x64.
-            arg = (cycle if by_cycle else step).astype(jnp.int64)
+            # torch calls scale_fn with a Python int; a float64 holding that exact integer makes
+            # torch-style code (2 ** (x - 1), x % 2, comparisons) compute what it computes there,
+            # where an integer array would wrap (2 ** 64 == 0 in int64).
+            arg = cycle if by_cycle else step.astype(jnp.float64)
             base_height = base_height * custom_scale(arg)
         elif mode == "triangular2":
             base_height = base_height * _pow2(1.0 - cycle)   # exact: 1 / 2**(cycle - 1)

@@ -116,8 +116,8 @@ def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: fl
                          custom_scale: Optional[Callable] = None):
     """``int32 step -> float32 value`` in float32 arithmetic; see the module docstring.
 
-    ``custom_scale(arg)`` evaluates a custom ``scale_fn`` as float32 on the int32 cycle or
-    step (``spec.scale_mode``); it is required when the spec has a ``scale_fn``.
+    ``custom_scale(arg)`` evaluates a custom ``scale_fn`` as float32 on the cycle or step
+    (``spec.scale_mode``), given as a float32 holding the integer; it is required when the spec has a ``scale_fn``.
     """
     total, ratio = spec.total_size, spec.step_ratio
     position = _position.position_fn(total, float(spec.step_size_up))
@@ -156,7 +156,8 @@ def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: fl
         factor = (jnp.where(rising, up[0], down[0]), jnp.where(rising, up[1], down[1]))
         amplitude = _ff.mul(factor, signed_height)
         if scale_fn is not None:
-            s = custom_scale(cycle if by_cycle else step)
+            # A float32 holding the integer (exact below 2**24), as on the float64 path.
+            s = custom_scale((cycle if by_cycle else step).astype(jnp.float32))
             amplitude = _ff.mul(amplitude, (s, jnp.zeros_like(s)))
         shift = None   # the amplitude's power-of-two scale
         if scale_fn is None and mode == "triangular2":

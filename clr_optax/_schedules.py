@@ -111,20 +111,21 @@ def _as_step(count) -> jnp.ndarray:
 
 
 def _check_scale_fn(fn: Callable) -> None:
-    """Trace ``fn`` on an abstract int32, and on an int64 with 64-bit types enabled (the two
+    """Trace ``fn`` on an abstract float32, and on a float64 with 64-bit types enabled (the two
     ways a schedule calls it), so that an untraceable function fails here, clearly."""
     try:
-        out = jax.eval_shape(fn, jax.ShapeDtypeStruct((), jnp.int32))
+        out = jax.eval_shape(fn, jax.ShapeDtypeStruct((), jnp.float32))
         with jax.enable_x64(True):
-            out64 = jax.eval_shape(fn, jax.ShapeDtypeStruct((), jnp.int64))
+            out64 = jax.eval_shape(fn, jax.ShapeDtypeStruct((), jnp.float64))
     except Exception as err:  # noqa: BLE001 - re-raised with the fix
         raise TypeError(
             "scale_fn must be traceable by JAX: it receives the cycle number (scale_mode='cycle') "
-            "or step (scale_mode='iterations') as a traced integer array, so use arithmetic and "
-            "jax.numpy functions on it (e.g. lambda x: 1 / (2.0 ** (x - 1)) or jnp.exp(-x / 1e4)), "
-            f"not math.*, numpy or Python if/else. Tracing it failed with: {type(err).__name__}: {err}"
+            "or step (scale_mode='iterations') as a traced float array holding a whole number, "
+            "so use arithmetic and jax.numpy functions on it (e.g. lambda x: 1 / (2 ** (x - 1)), "
+            "jnp.where(x % 2 == 0, 1.0, 0.5) or jnp.exp(-x / 1e4)), not math.*, numpy or Python "
+            f"if/else. Tracing it failed with: {type(err).__name__}: {err}"
         ) from err
-    for arg_dtype, result in (("int32", out), ("int64", out64)):
+    for arg_dtype, result in (("float32", out), ("float64", out64)):
         if not (isinstance(result, jax.ShapeDtypeStruct) and jnp.issubdtype(result.dtype, jnp.number)
                 and result.shape == ()):
             raise TypeError(f"scale_fn must map a scalar {arg_dtype} to a scalar number, got {result}")

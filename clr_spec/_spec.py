@@ -30,7 +30,7 @@ class CyclicSpec:
 
     Invalid values raise ``TypeError``/``ValueError`` naming the parameter: non-positive,
     NaN or infinite step sizes (and cycles shorter than one step), NaN/infinite/negative
-    learning rates, momentum bounds outside [0, 1], gamma outside (0, 1] for exp_range,
+    learning rates, negative momentum bounds, gamma outside (0, 1] for exp_range,
     unknown modes or scale modes, a non-callable ``scale_fn`` and per-group sequences of
     different lengths.
 
@@ -54,13 +54,14 @@ class CyclicSpec:
         set_ = object.__setattr__
         set_(self, "base_lr", v.bound("base_lr", self.base_lr, v.non_negative))
         set_(self, "max_lr", v.bound("max_lr", self.max_lr, v.non_negative))
-        set_(self, "base_momentum", v.bound("base_momentum", self.base_momentum, v.unit_interval))
-        set_(self, "max_momentum", v.bound("max_momentum", self.max_momentum, v.unit_interval))
+        set_(self, "base_momentum", v.bound("base_momentum", self.base_momentum, v.momentum))
+        set_(self, "max_momentum", v.bound("max_momentum", self.max_momentum, v.momentum))
         v.group_count(self._bounds())
         up, down, _, _ = v.step_sizes(self.step_size_up, self.step_size_down)
         # Keep ints as ints so that JSON shows 2000, not 2000.0; both give the same float.
         set_(self, "step_size_up", _keep_int(self.step_size_up, up))
-        set_(self, "step_size_down", None if down is None else _keep_int(self.step_size_down, down))
+        # torch's default (down = up), spelled out: specs of one schedule compare equal.
+        set_(self, "step_size_down", self.step_size_up if down is None else _keep_int(self.step_size_down, down))
         mode, gamma, scale_mode = v.mode_and_scale(self.mode, self.gamma, self.scale_fn, self.scale_mode)
         set_(self, "gamma", gamma)
         set_(self, "scale_mode", scale_mode)

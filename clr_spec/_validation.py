@@ -43,10 +43,12 @@ def non_negative(name: str, value: Any) -> float:
     return v
 
 
-def unit_interval(name: str, value: Any) -> float:
+def momentum(name: str, value: Any) -> float:
+    """A momentum bound: finite and >= 0. Its upper limit is the optimizer's to set (torch's SGD
+    takes any momentum >= 0, Adam's betas[0] must be < 1), so the optimizers check it."""
     v = finite(name, value)
-    if not 0.0 <= v <= 1.0:
-        raise ValueError(f"{name} must lie in [0, 1] (a momentum or beta1), got {v!r}")
+    if v < 0:
+        raise ValueError(f"{name} must be >= 0 (a momentum or beta1), got {v!r}")
     return v
 
 

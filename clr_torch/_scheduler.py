@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import types
 import warnings
+from functools import partial
 from typing import Any, Callable, Optional, Sequence, Union
 
 import torch
@@ -13,19 +14,13 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from clr_spec import CyclicSpec
+from clr_spec._validation import MODES
 
 Bound = Union[float, Tensor, Sequence[Union[float, Tensor]]]
 _EPOCH_DEPRECATION_WARNING = getattr(
     torch.optim.lr_scheduler, "EPOCH_DEPRECATION_WARNING",
     "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible.")
 
-# The keys torch's CyclicLR puts in its state_dict (besides _scale_fn_custom): ours has
-# exactly these, so each class loads the other's state.
-_TORCH_STATE_KEYS = (
-    "max_lrs", "total_size", "step_ratio", "mode", "gamma", "scale_mode", "cycle_momentum",
-    "use_beta1", "base_momentums", "max_momentums", "base_lrs", "last_epoch", "_step_count",
-    "_is_initial", "_get_lr_called_within_step", "_last_lr",
-)
 
 
 def _per_group(name: str, optimizer: Optimizer, value: Any) -> list:
@@ -54,41 +49,94 @@ def _as_float(name: str, value: Any) -> Any:
 
 
 def _set(group: dict, key: str, value: Any) -> None:
-    """torch's _update_param_group_val: fill a tensor in place (keeps torch.compile graphs valid)."""
+    """torch's _update_param_group_val: fill a tensor in place (keeps torch.compile graphs
+    valid). A tensor value is stored as a copy: torch stores the scheduler's own bound
+    tensor there, which its next in-place fill then moves (the lr leaves its bounds)."""
     current = group[key]
     if isinstance(current, Tensor):
         current.fill_(value.item() if isinstance(value, Tensor) else value)
     else:
-        group[key] = value
+        group[key] = value.clone() if isinstance(value, Tensor) else value
 
 
-def _set_momentum(group: dict, key: str, value: float) -> None:
+def _set_momentum(group: dict, use_beta1: bool, value: Any) -> None:
     """Set ``momentum`` or ``betas[0]``; a tensor is filled in place, as tensor lrs are, so that a
-    compiled optimizer step does not recompile (torch's CyclicLR replaces it with a float)."""
-    if key == "momentum":
-        _set(group, key, value)
+    compiled optimizer step does not recompile (torch's CyclicLR replaces it)."""
+    if not use_beta1:
+        _set(group, "momentum", value)
     elif isinstance(group["betas"][0], Tensor):
-        group["betas"][0].fill_(value)
+        group["betas"][0].fill_(value.item() if isinstance(value, Tensor) else value)
     else:
-        group["betas"] = (value, *group["betas"][1:])
+        group["betas"] = (value.clone() if isinstance(value, Tensor) else value, *group["betas"][1:])
+
+
+def _unshare_tensors(groups: list, use_beta1: Optional[bool]) -> None:
+    """Give each group its own lr (and momentum) tensor. An optimizer's default tensor is one
+    object shared by every group that does not set its own, so filling it in place for one
+    group would set it for all (torch's scheduler does that to a shared tensor lr)."""
+    seen: set = set()
+    for group in groups:
+        if isinstance(group["lr"], Tensor):
+            if id(group["lr"]) in seen:
+                group["lr"] = group["lr"].clone()
+            seen.add(id(group["lr"]))
+        if use_beta1 is False and isinstance(group.get("momentum"), Tensor):
+            if id(group["momentum"]) in seen:
+                group["momentum"] = group["momentum"].clone()
+            seen.add(id(group["momentum"]))
+        elif use_beta1 and isinstance(group["betas"][0], Tensor):
+            if id(group["betas"][0]) in seen:
+                group["betas"] = (group["betas"][0].clone(), *group["betas"][1:])
+            seen.add(id(group["betas"][0]))
+
+
+def _check_beta1_bounds(base_momentum: Any, max_momentum: Any) -> None:
+    """Adam-like optimizers divide by ``1 - beta1**t``: beta1 must stay in [0, 1)."""
+    for name, value in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
+        for i, v in enumerate(value if isinstance(value, list) else [value]):
+            if not 0.0 <= v < 1.0:
+                where = f"{name}[{i}]" if isinstance(value, list) else name
+                raise ValueError(
+                    f"{where} must lie in [0, 1) when it cycles an optimizer's betas[0] (Adam's bias "
+                    f"correction divides by 1 - beta1**t), got {v!r}")
 
 
 class CyclicLR(LRScheduler):
     """Cyclical learning rate policy (Smith 2017), bit-for-bit equal to torch's ``CyclicLR``.
 
-    Same arguments, defaults, attributes and ``state_dict`` as
+    Same arguments, defaults, public methods (``step``, ``get_lr``, ``get_last_lr``,
+    ``scale_fn``, ``state_dict``, ``load_state_dict``), attributes and ``state_dict`` as
     ``torch.optim.lr_scheduler.CyclicLR`` (see its documentation); call ``step()`` after
-    every batch. Differences, all where torch fails:
+    every batch. Differences, all where torch fails (README, "Differences from torch"):
 
     * invalid arguments raise ``ValueError``/``TypeError`` naming the parameter (torch:
       ``ZeroDivisionError`` for ``step_size_up=0``, silent NaN or garbage otherwise);
     * ``mode='triangular2'`` keeps working after 1024 cycles (torch raises
       ``OverflowError``): the amplitude halves to 0 and the lr stays at ``base_lr``;
+    * tensor bounds are never aliased by the param groups (torch's lr leaves its cycle
+      when ``base_lr`` is a tensor and the optimizer's lr a float), and groups sharing the
+      optimizer's default tensor lr each get their own (torch gives all the last group's lr);
+    * the first lr is ``base_lr`` even when the groups hold an ``initial_lr`` left by an
+      earlier scheduler (torch starts from that leftover value);
+    * tensor ``momentum``/``betas[0]`` are filled in place (torch replaces them), so that a
+      compiled optimizer step does not recompile;
     * ``load_state_dict`` leaves its argument untouched (torch pops a key from it).
 
-    ``step()`` does the same arithmetic as torch, in the same order, with the per-group
-    constants computed once, and skips torch's per-step bookkeeping, so it is faster
-    (see ``benchmarks/``).
+    Example (torch's own test values: up 1, 2, 3, 4, 5, then down):
+
+    >>> import torch, clr_torch
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    >>> sched = clr_torch.CyclicLR(opt, base_lr=1, max_lr=5, step_size_up=4,
+    ...                            base_momentum=1, max_momentum=5)
+    >>> lrs = []
+    >>> for _ in range(6):
+    ...     lrs.append(opt.param_groups[0]["lr"])
+    ...     opt.step()
+    ...     sched.step()
+    >>> lrs
+    [1.0, 2.0, 3.0, 4.0, 5.0, 4.0]
+    >>> opt.param_groups[0]["momentum"]   # cycled inversely: 5, 4, 3, 2, 1, 2, 3
+    3.0
     """
 
     def __init__(
@@ -123,10 +171,15 @@ class CyclicLR(LRScheduler):
         max_lrs = _per_group("max_lr", optimizer, max_lr)
         base_momentums = _per_group("base_momentum", optimizer, base_momentum)
         max_momentums = _per_group("max_momentum", optimizer, max_momentum)
-        if cycle_momentum and "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
-            raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+        if cycle_momentum:
+            if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
+                raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
+            if "betas" in optimizer.defaults:
+                _check_beta1_bounds(_as_float("base_momentum", base_momentum),
+                                    _as_float("max_momentum", max_momentum))
 
         self.optimizer = optimizer
+        _unshare_tensors(optimizer.param_groups, ("betas" in optimizer.defaults) if cycle_momentum else None)
         if last_epoch == -1:
             for lr, group in zip(base_lrs, optimizer.param_groups):
                 _set(group, "lr", lr)
@@ -136,7 +189,8 @@ class CyclicLR(LRScheduler):
         self.mode = mode
         self.gamma = spec.gamma
         self._scale_fn_custom = scale_fn
-        self.scale_mode = spec.scale_mode
+        self.scale_mode = scale_mode
+        self._init_scale_fn()
         self.cycle_momentum = spec.cycle_momentum
         if self.cycle_momentum:
             self.use_beta1 = "betas" in optimizer.defaults
@@ -144,14 +198,20 @@ class CyclicLR(LRScheduler):
             self.max_momentums = max_momentums
             if last_epoch == -1:
                 for high, low, group in zip(max_momentums, base_momentums, optimizer.param_groups):
-                    _set_momentum(group, "betas" if self.use_beta1 else "momentum", high)
+                    _set_momentum(group, self.use_beta1, high)
                     group["max_momentum"] = high
                     group["base_momentum"] = low
-        self.base_lrs = base_lrs
-        self._get_lr_called_within_step = False   # torch's state_dict carries it
-        self._prepare()                            # the initial step inside __init__ uses it
+        # LRScheduler.__init__ sets base_lrs to the groups' initial_lr, which an earlier
+        # scheduler may have left there, and then takes the first step: that step uses ours.
+        self.__dict__["_clr_base_lrs"] = base_lrs
+        self._get_lr_called_within_step = False   # torch's state carries it (its step sets it)
         super().__init__(optimizer, last_epoch)
-        self.base_lrs = base_lrs  # LRScheduler.__init__ reset it to the groups' initial_lr
+        self.base_lrs = base_lrs
+
+    def _initial_step(self) -> None:
+        if "_clr_base_lrs" in self.__dict__:
+            self.base_lrs = self.__dict__.pop("_clr_base_lrs")
+        super()._initial_step()
 
     @classmethod
     def from_spec(cls, optimizer: Optimizer, spec: CyclicSpec, last_epoch: int = -1, *,
@@ -181,58 +241,100 @@ class CyclicLR(LRScheduler):
         """This scheduler's schedule as a framework-free ``CyclicSpec``."""
         return CyclicSpec.from_torch(self)
 
-    # ------------------------------------------------------------------ arithmetic
-    def _prepare(self) -> None:
-        """Per-group constants and the scale function (recomputed after load_state_dict)."""
-        groups = self.optimizer.param_groups
-        self._lr_terms = [(base, top - base, group)
-                          for base, top, group in zip(self.base_lrs, self.max_lrs, groups)]
-        if self.cycle_momentum:
-            key = "betas" if self.use_beta1 else "momentum"
-            self._momentum_terms = [(high, high - low, group)
-                                    for low, high, group in zip(self.base_momentums, self.max_momentums, groups)]
-            self._momentum_key = key
-        custom = self._scale_fn_custom
-        if custom is not None:
-            self._scale_of = custom
-        elif self.mode == "triangular":
-            self._scale_of = None                      # scale 1: torch's x * 1.0 is x
+    # ------------------------------------------------------------------ scale functions
+    def _init_scale_fn(self) -> None:
+        """torch's: the built-in mode's scale function, and the scale mode it forces."""
+        if self._scale_fn_custom is not None:
+            return
+        if self.mode == "triangular":
+            self._scale_fn_ref = self._triangular_scale_fn
+            self.scale_mode = "cycle"
         elif self.mode == "triangular2":
-            # == torch's 1 / (2.0 ** (cycle - 1)) (exact powers of two), but no
-            # OverflowError after 1024 cycles: it reaches 0.0 instead.
-            self._scale_of = lambda cycle: math.ldexp(1.0, max(1 - cycle, -1100))
-        else:
-            gamma = self.gamma
-            self._scale_of = lambda step: gamma**step
-        self._scale_by_cycle = self.scale_mode == "cycle"
+            self._scale_fn_ref = self._triangular2_scale_fn
+            self.scale_mode = "cycle"
+        elif self.mode == "exp_range":
+            self._scale_fn_ref = partial(self._exp_range_scale_fn, self.gamma)
+            self.scale_mode = "iterations"
+        else:   # unreachable through the validated constructor and load_state_dict
+            raise ValueError(f"mode must be one of {MODES} (or pass scale_fn), got {self.mode!r}")
 
+    def scale_fn(self, x: Any) -> float:
+        """Get the scaling policy: the amplitude's scale at cycle (or step) ``x``."""
+        if self._scale_fn_custom is not None:
+            return self._scale_fn_custom(x)
+        return self._scale_fn_ref(x)
+
+    @staticmethod
+    def _triangular_scale_fn(x: Any) -> float:
+        return 1.0
+
+    @staticmethod
+    def _triangular2_scale_fn(x: Any) -> float:
+        try:
+            return 1 / (2.0 ** (x - 1))
+        except OverflowError:   # torch raises after 1024 cycles; the exact value is below 2**-1074
+            return 0.0
+
+    @staticmethod
+    def _exp_range_scale_fn(gamma: float, x: Any) -> float:
+        return gamma**x
+
+    # ------------------------------------------------------------------ arithmetic
     def _values(self, step: int) -> tuple[list, Optional[list]]:
-        """(lrs, momenta) after ``step`` updates, in torch's order of operations."""
-        cycle = math.floor(1 + step / self.total_size)
-        x = 1.0 + step / self.total_size - cycle
-        ratio = self.step_ratio
+        """(lrs, momenta) after ``step`` updates: torch's ``get_lr``, in its order of operations.
+
+        Read from the attributes on every call, as torch does, so that code that changes
+        ``base_lrs`` or ``max_lrs`` mid-run sees the change."""
+        total, ratio = self.total_size, self.step_ratio
+        cycle = math.floor(1 + step / total)
+        x = 1.0 + step / total - cycle
         factor = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
-        scale_of = self._scale_of
-        scale = None if scale_of is None else scale_of(cycle if self._scale_by_cycle else step)
-        if scale is None:
-            lrs = [base + height * factor for base, height, _ in self._lr_terms]
-        else:
-            lrs = [base + (height * factor) * scale for base, height, _ in self._lr_terms]
+        fn = self._scale_fn_custom
+        if fn is None:
+            fn = self._scale_fn_ref
+        if fn is _TRIANGULAR:   # x * 1.0 is x: skip the product (bitwise the same)
+            lrs = [base + (top - base) * factor for base, top in zip(self.base_lrs, self.max_lrs)]
+            momenta = None
+            if self.cycle_momentum:
+                momenta = [high - (high - low) * factor for low, high in zip(self.base_momentums, self.max_momentums)]
+            return lrs, momenta
+        scale = fn(cycle if self.scale_mode == "cycle" else step)
+        lrs = [base + ((top - base) * factor) * scale for base, top in zip(self.base_lrs, self.max_lrs)]
         momenta = None
         if self.cycle_momentum:
-            if scale is None:
-                momenta = [high - height * factor for high, height, _ in self._momentum_terms]
-            else:
-                momenta = [high - (height * factor) * scale for high, height, _ in self._momentum_terms]
+            momenta = [high - ((high - low) * factor) * scale
+                       for low, high in zip(self.base_momentums, self.max_momentums)]
         return lrs, momenta
 
     def _apply(self, lrs: list, momenta: Optional[list]) -> None:
-        for (_, _, group), lr in zip(self._lr_terms, lrs):
-            _set(group, "lr", lr)
+        # _set and _set_momentum, inlined: this runs every step for every group.
+        groups = self.optimizer.param_groups
+        for group, lr in zip(groups, lrs):
+            current = group["lr"]
+            if isinstance(current, Tensor):
+                current.fill_(lr.item() if isinstance(lr, Tensor) else lr)
+            else:
+                group["lr"] = lr   # a computed value: a new object, never a bound
         if momenta is not None:
             self._apply_momenta(momenta)
-        self._last_lr = [g["lr"].clone() if isinstance(g["lr"], Tensor) else g["lr"]
-                         for g in self.optimizer.param_groups]
+        self._last_lr = [g["lr"].clone() if isinstance(g["lr"], Tensor) else g["lr"] for g in groups]
+
+    def _apply_momenta(self, momenta: list) -> None:
+        groups = self.optimizer.param_groups
+        if self.use_beta1:
+            for group, m in zip(groups, momenta):
+                betas = group["betas"]
+                if isinstance(betas[0], Tensor):
+                    betas[0].fill_(m.item() if isinstance(m, Tensor) else m)
+                else:
+                    group["betas"] = (m, *betas[1:])
+        else:
+            for group, m in zip(groups, momenta):
+                current = group["momentum"]
+                if isinstance(current, Tensor):
+                    current.fill_(m.item() if isinstance(m, Tensor) else m)
+                else:
+                    group["momentum"] = m
 
     def get_lr(self) -> list:
         """The lrs for the current ``last_epoch`` (sets momentum as a side effect, like torch)."""
@@ -243,22 +345,6 @@ class CyclicLR(LRScheduler):
         if momenta is not None:
             self._apply_momenta(momenta)
         return lrs
-
-    def _apply_momenta(self, momenta: list) -> None:
-        # _set_momentum, inlined: this runs every step for every group.
-        if self._momentum_key == "betas":
-            for (_, _, group), m in zip(self._momentum_terms, momenta):
-                betas = group["betas"]
-                if isinstance(betas[0], Tensor):
-                    betas[0].fill_(m)
-                else:
-                    group["betas"] = (m, *betas[1:])
-        else:
-            for (_, _, group), m in zip(self._momentum_terms, momenta):
-                if isinstance(group["momentum"], Tensor):
-                    group["momentum"].fill_(m)
-                else:
-                    group["momentum"] = m
 
     def step(self, epoch: Optional[int] = None) -> None:
         """Advance one batch (call after ``optimizer.step()``); same warnings as torch."""
@@ -291,23 +377,30 @@ class CyclicLR(LRScheduler):
 
     # ------------------------------------------------------------------ state
     def state_dict(self) -> dict[str, Any]:
-        """torch's CyclicLR state (loads into torch's CyclicLR, and back)."""
-        state = {k: self.__dict__[k] for k in _TORCH_STATE_KEYS if k in self.__dict__}
-        fn = self._scale_fn_custom
-        # As torch: a callable object's attributes are saved, a function is not.
+        """torch's CyclicLR state: every attribute but the optimizer and the scale function
+        (a callable object's attributes are saved, a function is not). Loads into torch's
+        CyclicLR, and back."""
+        state = {k: v for k, v in self.__dict__.items() if k not in ("optimizer", "_scale_fn_ref")}
+        fn = state.pop("_scale_fn_custom")
         state["_scale_fn_custom"] = None if fn is None or isinstance(fn, types.FunctionType) else fn.__dict__.copy()
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        """Load a state from ``state_dict()`` (ours or torch's) without modifying the argument."""
+        """Load a state from ``state_dict()`` (ours or torch's) without modifying the argument.
+
+        The state is validated first (``ValueError`` naming the field); a bad one leaves the
+        scheduler as it was."""
         missing = [k for k in ("base_lrs", "max_lrs", "total_size", "step_ratio", "mode", "last_epoch")
                    if k not in state_dict]
         if missing:
             raise ValueError(f"not a CyclicLR state: missing {missing}")
-        # Only torch's CyclicLR attributes are loaded (a newer torch's extra keys are ignored).
-        self.__dict__.update({k: state_dict[k] for k in _TORCH_STATE_KEYS if k in state_dict})
+        CyclicSpec.from_torch(state_dict, scale_fn=self._scale_fn_custom)
+        state = {k: v for k, v in state_dict.items() if k not in ("_scale_fn_custom", "_scale_fn_ref")}
+        self.__dict__.update(state)
         fn_state = state_dict.get("_scale_fn_custom")
         if fn_state is not None and self._scale_fn_custom is not None:
             self._scale_fn_custom.__dict__.update(fn_state)
-        CyclicSpec.from_torch(self)   # validates what was loaded (ValueError naming the field)
-        self._prepare()
+        self._init_scale_fn()
+
+
+_TRIANGULAR = CyclicLR._triangular_scale_fn

@@ -116,9 +116,9 @@ def test_unknown_method_and_value_are_rejected():
 
 
 def test_scale_fn_checked_on_both_paths_arguments():
-    # A scalar on an int32 (the float-float path) but two float32s on the float64 path's int64.
+    # A scalar on a float32 (the float-float path) but two float32s on the float64 path's float64.
     fn = lambda x: jax.lax.bitcast_convert_type(x, jnp.float32)  # noqa: E731
-    with pytest.raises(TypeError, match="scale_fn must map a scalar int64 to a scalar number"):
+    with pytest.raises(TypeError, match="scale_fn must map a scalar float64 to a scalar number"):
         clr_optax.cyclic_lr_schedule(base_lr=0.1, max_lr=1.0, scale_fn=fn)
-    with pytest.raises(TypeError, match="scale_fn must map a scalar int32 to a scalar number"):
+    with pytest.raises(TypeError, match="scale_fn must map a scalar float32 to a scalar number"):
         clr_optax.cyclic_lr_schedule(base_lr=0.1, max_lr=1.0, scale_fn=lambda x: jnp.stack([x, x]))

@@ -169,8 +169,8 @@ INVALID = [
     (dict(mode=None), TypeError, "mode must be a str"),
     (dict(scale_mode="epoch"), ValueError, "scale_mode must be one of"),
     (dict(scale_fn=3.0), TypeError, "scale_fn must be callable"),
-    (dict(base_momentum=1.5), ValueError, r"base_momentum must lie in \[0, 1\]"),
-    (dict(max_momentum=-0.1), ValueError, r"max_momentum must lie in \[0, 1\]"),
+    (dict(base_momentum=-1.5), ValueError, r"base_momentum must be >= 0"),
+    (dict(max_momentum=-0.1), ValueError, r"max_momentum must be >= 0"),
     (dict(max_momentum=math.nan), ValueError, "max_momentum must be finite"),
     (dict(cycle_momentum="no"), TypeError, "cycle_momentum must be a bool"),
 ]
