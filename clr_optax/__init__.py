@@ -3,6 +3,11 @@
 Imports jax and optax, never torch.
 """
 
+from clr_spec._requirements import require as _require
+
+_require("jax", "jax", "clr_optax")
+_require("optax", "jax", "clr_optax")
+
 from ._optimizers import adam, adamw, current_hyperparams, rmsprop, sgd
 from ._range_test import lr_range_test
 from ._resume import set_count

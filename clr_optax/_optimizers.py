@@ -32,6 +32,7 @@ import jax.numpy as jnp
 import optax
 
 from clr_spec import CyclicSpec
+from clr_spec import _validation as v
 
 from ._schedules import cyclic_lr_schedule, cyclic_momentum_schedule
 
@@ -59,14 +60,7 @@ def _with_clr(rule, spec: CyclicSpec, group: int, momentum_name: str, momentum: 
 
 
 def _check_range(name: str, value: Any, low: float, high: float = math.inf, *, high_open: bool = False) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise TypeError(f"{name} must be a number, got {value!r}")
-    value = float(value)
-    inside = low <= value < high if high_open else low <= value <= high
-    if not inside:
-        interval = f"[{low}, {high})" if high_open else (f">= {low}" if high == math.inf else f"[{low}, {high}]")
-        raise ValueError(f"{name} must be {'in ' if '[' in interval else ''}{interval}, got {value!r}")
-    return value
+    return v.in_range(name, value, low, high, high_open=high_open)
 
 
 def _check_momentum_bounds(spec: CyclicSpec, group: int, name: str) -> None:

@@ -35,6 +35,8 @@ from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 
+from . import _validation as v
+from ._requirements import require
 from ._spec import CyclicSpec
 
 MODES = ("linear", "exp")
@@ -46,17 +48,14 @@ _BASE_DIVISOR = 4.0       # the paper: base_lr can be a third or a quarter of ma
 def check_sweep(start_lr: Any, end_lr: Any, num_steps: Any, mode: Any, smoothing: Any,
                 diverge_threshold: Any) -> None:
     """Validate the arguments both frameworks' ``lr_range_test`` take; errors name the argument."""
-    for name, value in (("start_lr", start_lr), ("end_lr", end_lr), ("smoothing", smoothing),
-                        ("diverge_threshold", diverge_threshold)):
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise TypeError(f"{name} must be a number, got {value!r}")
+    start_lr, end_lr, smoothing, diverge_threshold = (
+        v.real(name, value) for name, value in (("start_lr", start_lr), ("end_lr", end_lr),
+                                                ("smoothing", smoothing), ("diverge_threshold", diverge_threshold)))
     if not (math.isfinite(start_lr) and start_lr > 0):
         raise ValueError(f"start_lr must be a finite number > 0, got {start_lr!r}")
     if not (math.isfinite(end_lr) and end_lr > start_lr):
         raise ValueError(f"end_lr must be finite and > start_lr ({start_lr!r}), got {end_lr!r}")
-    if isinstance(num_steps, bool) or not isinstance(num_steps, int):
-        raise TypeError(f"num_steps must be an int, got {num_steps!r}")
-    if num_steps < 2:
+    if v.integer("num_steps", num_steps) < 2:
         raise ValueError(f"num_steps must be >= 2 (a sweep needs a start and an end), got {num_steps}")
     if mode not in MODES:
         raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
@@ -222,11 +221,9 @@ class RangeTestResult:
                 base_lr: Optional[float] = None, max_lr: Optional[float] = None, **spec_kwargs: Any) -> CyclicSpec:
         """A ``CyclicSpec`` with the suggested bounds (or the ones given) and
         ``step_size_up = epochs_per_step * steps_per_epoch`` (the paper: 2-10 epochs)."""
-        if isinstance(steps_per_epoch, bool) or not isinstance(steps_per_epoch, int) or steps_per_epoch < 1:
-            raise ValueError(f"steps_per_epoch must be an int >= 1, got {steps_per_epoch!r}")
-        if isinstance(epochs_per_step, bool) or not isinstance(epochs_per_step, (int, float)) or \
-                not (math.isfinite(epochs_per_step) and epochs_per_step > 0):
-            raise ValueError(f"epochs_per_step must be a number > 0 (the paper suggests 2-10), got {epochs_per_step!r}")
+        steps_per_epoch = v.integer("steps_per_epoch", steps_per_epoch, low=1)
+        epochs_per_step = v.in_range("epochs_per_step", epochs_per_step, 0.0, math.inf, low_open=True,
+                                     high_open=True, why=" (the paper suggests 2-10)")
         if base_lr is None or max_lr is None:
             suggested_base, suggested_max = self.suggest()
             base_lr = suggested_base if base_lr is None else base_lr
@@ -237,11 +234,10 @@ class RangeTestResult:
 
     def plot(self, path: str, *, title: Optional[str] = None) -> str:
         """Write a PNG of loss against lr (raw and smoothed) with the suggested bounds marked."""
-        import matplotlib
-        matplotlib.use("Agg")
-        import matplotlib.pyplot as plt
-
-        fig, ax = plt.subplots(figsize=(7, 4.2))
+        # A bare Figure draws with Agg and leaves the user's pyplot backend alone.
+        Figure = require("matplotlib.figure", "plot", "RangeTestResult.plot").Figure
+        fig = Figure(figsize=(7, 4.2))
+        ax = fig.subplots()
         ax.plot(self.lrs, self.losses, color="0.75", lw=1, label="loss")
         ax.plot(self.lrs, self.smoothed_losses, color="tab:blue", lw=1.8, label="smoothed")
         try:
@@ -265,7 +261,6 @@ class RangeTestResult:
         ax.legend()
         fig.tight_layout()
         fig.savefig(path, dpi=100)
-        plt.close(fig)
         return path
 
     # ------------------------------------------------------------------ serialization

@@ -29,6 +29,33 @@ def real(name: str, value: Any) -> float:
     return float(value)
 
 
+def in_range(name: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
+             low_open: bool = False, high_open: bool = False, why: str = "") -> float:
+    """A real number (numpy scalars included) in an interval; the message names both."""
+    v = real(name, value)
+    above = low < v if low_open else low <= v
+    below = v < high if high_open else v <= high
+    if not (above and below):   # NaN fails both
+        if high == math.inf:
+            interval = f"{'>' if low_open else '>='} {low}"
+        elif low == -math.inf:
+            interval = f"{'<' if high_open else '<='} {high}"
+        else:
+            interval = f"in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+        raise ValueError(f"{name} must be {interval}{why}, got {v!r}")
+    return v
+
+
+def integer(name: str, value: Any, low: int | None = None) -> int:
+    """A whole number given as an int (numpy integers included, bools and floats refused)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+    v = int(value)
+    if low is not None and v < low:
+        raise ValueError(f"{name} must be an int >= {low}, got {v}")
+    return v
+
+
 def finite(name: str, value: Any) -> float:
     v = real(name, value)
     if not math.isfinite(v):

@@ -19,6 +19,7 @@ from typing import Any, Optional, Sequence
 
 import numpy as np
 
+from ._requirements import require
 from ._spec import CyclicSpec
 
 
@@ -42,9 +43,9 @@ def _load_spec(path: str) -> CyclicSpec:
 
 def _need(module: str, extra: str):
     try:
-        return __import__(module)
+        return require(module, extra, "this command")
     except ImportError as err:
-        raise UsageError(f"this command needs {module}: pip install 'clr[{extra}]'") from err
+        raise UsageError(str(err)) from err
 
 
 def _default_steps(spec: CyclicSpec) -> int:

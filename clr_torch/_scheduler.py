@@ -14,6 +14,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from clr_spec import CyclicSpec
+from clr_spec import _validation as v
 from clr_spec._validation import MODES
 
 Bound = Union[float, Tensor, Sequence[Union[float, Tensor]]]
@@ -157,8 +158,7 @@ class CyclicLR(LRScheduler):
     ) -> None:
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"{type(optimizer).__name__} is not an Optimizer")
-        if isinstance(last_epoch, bool) or not isinstance(last_epoch, int) or last_epoch < -1:
-            raise ValueError(f"last_epoch must be an int >= -1, got {last_epoch!r}")
+        last_epoch = v.integer("last_epoch", last_epoch, low=-1)
         # Validate everything before touching the optimizer.
         spec = CyclicSpec(
             base_lr=_as_float("base_lr", base_lr), max_lr=_as_float("max_lr", max_lr),
@@ -229,8 +229,7 @@ class CyclicLR(LRScheduler):
             return cls(optimizer, **spec.torch_kwargs(), last_epoch=last_epoch)
         if last_epoch != -1:
             raise TypeError("pass either step= or last_epoch=, not both")
-        if isinstance(step, bool) or not isinstance(step, int) or step < 0:
-            raise ValueError(f"step must be an int >= 0 (optimizer steps already taken), got {step!r}")
+        step = v.integer("step (optimizer steps already taken)", step, low=0)
         scheduler = cls(optimizer, **spec.torch_kwargs())
         scheduler.last_epoch = step
         scheduler._apply(*scheduler._values(step))
