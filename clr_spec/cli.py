@@ -1,12 +1,8 @@
 """The ``clr`` command line: inspect, plot and check a JSON spec; extract one from a torch checkpoint.
 
-    clr show SPEC.json
-    clr plot SPEC.json -o lr.png [--steps N]
-    clr check SPEC.json [--steps N]
-    clr from-torch CHECKPOINT.pt -o SPEC.json [--key scheduler]
-
 Exit status: 0 on success, 1 when ``check`` finds the precision bound broken, 2 for bad
-arguments or files. torch, jax and matplotlib are imported only by the commands that need them.
+arguments or files (one line on stderr). torch, jax and matplotlib are imported only by the
+commands that use them, and ``plot``/``check`` use whichever frameworks are installed.
 """
 
 from __future__ import annotations
@@ -15,24 +11,42 @@ import argparse
 import json
 import math
 import sys
+import warnings
 from typing import Any, Optional, Sequence
 
 import numpy as np
 
-from ._requirements import require
+from . import __version__
+from ._requirements import DISTRIBUTION, require
 from ._spec import CyclicSpec
+
+DESCRIPTION = """\
+Cyclical learning rates, one spec for PyTorch and Optax.
+
+A SPEC.json file is the JSON form of a clr_spec.CyclicSpec, as CyclicSpec.to_json() writes it:
+  {"format": "clr.CyclicSpec", "version": 1, "base_lr": 0.001, "max_lr": 0.006,
+   "step_size_up": 2000, "step_size_down": 2000, "mode": "triangular", "gamma": 1.0,
+   "scale_mode": "cycle", "cycle_momentum": true, "base_momentum": 0.8, "max_momentum": 0.9}
+with torch's CyclicLR keywords; lrs and momenta may be lists, one value per param group.
+
+exit status: 0 success, 1 check found the precision bound broken, 2 bad arguments or files."""
 
 
 class UsageError(Exception):
-    """A bad file or argument: reported on stderr with exit status 2."""
+    """A bad file or argument: reported on stderr in one line with exit status 2."""
 
 
 def _load_spec(path: str) -> CyclicSpec:
     try:
-        with open(path) as fh:
-            text = fh.read()
+        with open(path, "rb") as fh:
+            raw = fh.read()
     except OSError as err:
         raise UsageError(f"cannot read spec file {path!r}: {err.strerror or err}") from err
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise UsageError(f"{path}: not a JSON spec (binary data, not UTF-8 text); for a torch checkpoint "
+                         "use: clr from-torch CHECKPOINT -o SPEC.json") from None
     try:
         return CyclicSpec.from_json(text)
     except json.JSONDecodeError as err:
@@ -48,6 +62,12 @@ def _need(module: str, extra: str):
         raise UsageError(str(err)) from err
 
 
+def _available(module: str) -> bool:
+    import importlib.util
+
+    return importlib.util.find_spec(module) is not None
+
+
 def _default_steps(spec: CyclicSpec) -> int:
     return int(min(max(3 * spec.total_size, 100), 1_000_000))
 
@@ -60,6 +80,14 @@ def _positive_int(text: str) -> int:
     if not 2 <= value <= 2**31 - 1:
         raise argparse.ArgumentTypeError(f"expected an integer in [2, 2**31 - 1], got {value}")
     return value
+
+
+def _group_of(spec: CyclicSpec, group: int) -> int:
+    groups = spec.num_groups or 1
+    if not 0 <= group < groups:
+        raise UsageError(f"--group must be in [0, {groups - 1}] (the spec has {groups} param group"
+                         f"{'s' if groups > 1 else ''}), got {group}")
+    return group
 
 
 # ------------------------------------------------------------------------------ show
@@ -82,7 +110,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         label = f"group {g}: " if groups > 1 else ""
         momentum = f", momentum {high} -> {low}" if spec.cycle_momentum else ", momentum not cycled"
         print(f"{label}lr {base} -> {top}{momentum}")
-    print("first cycles (step: lr of group 0):")
+    print(f"first cycles (step: lr{' of group 0' if groups > 1 else ''}):")
     for n in range(3):
         trough, peak = n * total, n * total + up
         print(f"  cycle {n + 1}: trough at step {_fmt(trough)} (lr {_lr_at(spec, trough)}), "
@@ -102,40 +130,57 @@ def _lr_at(spec: CyclicSpec, step: float) -> str:
 
 
 # ------------------------------------------------------------------------------ check / plot
-def _trajectories(spec: CyclicSpec, steps: int) -> dict[str, np.ndarray]:
-    """torch's own CyclicLR (stepped in a loop) and clr_optax in float32, for group 0."""
+def _torch_trajectory(spec: CyclicSpec, steps: int, group: int) -> dict[str, np.ndarray]:
+    """torch's own CyclicLR, stepped in a loop (NaN past its triangular2 OverflowError)."""
     torch = _need("torch", "torch")
-    _need("jax", "jax")
-    import warnings
+    groups = spec.num_groups or 1
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(groups)]
+    opt = torch.optim.SGD([{"params": [p]} for p in params], lr=0.1, momentum=0.9)
+    lr, mom = np.full(steps, np.nan), np.full(steps, np.nan)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = torch.optim.lr_scheduler.CyclicLR(opt, **spec.torch_kwargs())
+        opt._opt_called = True
+        for k in range(steps):
+            lr[k], mom[k] = opt.param_groups[group]["lr"], opt.param_groups[group]["momentum"]
+            try:
+                sched.step()
+            except OverflowError:   # torch's triangular2 past ~1024 cycles
+                break
+    return {"lr": lr, "momentum": mom}
 
+
+def _optax_trajectory(spec: CyclicSpec, steps: int, group: int) -> dict[str, np.ndarray]:
+    _need("jax", "jax")
+    _need("optax", "jax")
     import jax
     import jax.numpy as jnp
 
     import clr_optax
 
-    param = torch.nn.Parameter(torch.zeros(1))
-    opt = torch.optim.SGD([param], lr=0.1, momentum=0.9)
-    kwargs = spec.torch_kwargs()
-    for k in ("base_lr", "max_lr", "base_momentum", "max_momentum"):
-        if isinstance(kwargs[k], list):
-            kwargs[k] = kwargs[k][0]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = torch.optim.lr_scheduler.CyclicLR(opt, **kwargs)
-        opt._opt_called = True
-        lr, mom = np.empty(steps), np.empty(steps)
-        for k in range(steps):
-            try:
-                lr[k], mom[k] = opt.param_groups[0]["lr"], opt.param_groups[0]["momentum"]
-                sched.step()
-            except OverflowError:   # torch's triangular2 past ~1024 cycles
-                lr[k:], mom[k:] = np.nan, np.nan
-                break
     counts = jnp.arange(steps, dtype=jnp.int32)
-    out = {"torch lr": lr, "torch momentum": mom,
-           "optax lr": np.asarray(jax.jit(clr_optax.cyclic_lr_schedule(spec))(counts)),
-           "optax momentum": np.asarray(jax.jit(clr_optax.cyclic_momentum_schedule(spec))(counts))}
+    return {"lr": np.asarray(jax.jit(clr_optax.cyclic_lr_schedule(spec, group=group))(counts)),
+            "momentum": np.asarray(jax.jit(clr_optax.cyclic_momentum_schedule(spec, group=group))(counts))}
+
+
+def _trajectories(spec: CyclicSpec, steps: int, group: int = 0) -> dict[str, dict[str, np.ndarray]]:
+    """Every evaluator installed, for one param group: ``{name: {"lr": ..., "momentum": ...}}``.
+
+    clr_spec's float64 closed form is always there (it is torch's arithmetic, bitwise);
+    torch's own CyclicLR and clr_optax (float32) where their frameworks are installed."""
+    k = np.arange(steps)
+    out = {"clr_spec": {"lr": spec.lr(k, group), "momentum": spec.momentum(k, group)}}
+    if _available("torch"):
+        out["torch"] = _torch_trajectory(spec, steps, group)
+    if _available("jax") and _available("optax"):
+        out["clr_optax"] = _optax_trajectory(spec, steps, group)
     return out
+
+
+def _reference(t: dict[str, dict[str, np.ndarray]], what: str) -> tuple[str, np.ndarray]:
+    """torch's own values where torch is installed, else clr_spec's (bitwise the same)."""
+    name = "torch" if "torch" in t else "clr_spec"
+    return name, t[name][what]
 
 
 def _ulps(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
@@ -151,80 +196,133 @@ def _ulps(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def cmd_check(args: argparse.Namespace) -> int:
     spec = _load_spec(args.spec)
+    group = _group_of(spec, args.group)
+    if not (_available("torch") or (_available("jax") and _available("optax"))):
+        raise UsageError("check compares frameworks, and neither torch nor jax is installed: "
+                         f"pip install '{DISTRIBUTION}[torch]' or '{DISTRIBUTION}[jax]'")
     steps = args.steps or _default_steps(spec)
-    t = _trajectories(spec, steps)
-    status = 0
+    t = _trajectories(spec, steps, group)
     values = ["lr", "momentum"] if spec.cycle_momentum else ["lr"]
-    print(f"{args.spec}: torch's CyclicLR vs clr_optax (float32), steps 0..{steps - 1}")
+    groups = spec.num_groups or 1
+    where = f", param group {group} of {groups}" if groups > 1 else ""
+    status = 0
+    ref_name, _ = _reference(t, "lr")
+    print(f"{args.spec}: steps 0..{steps - 1}{where}; reference: {ref_name}"
+          + ("" if ref_name == "torch" else " (torch is not installed; clr_spec is torch's arithmetic, bitwise)"))
     for what in values:
-        ref = t[f"torch {what}"]
+        _, ref = _reference(t, what)
         valid = ~np.isnan(ref)
-        d = _ulps(t[f"optax {what}"][valid], ref[valid])
-        worst, exact = int(d.max(initial=0)), float(np.mean(d == 0)) if d.size else 1.0
-        ok = worst <= 1 and exact >= 0.99
-        status = status or (0 if ok else 1)
         skipped = f" ({int((~valid).sum())} steps past torch's OverflowError skipped)" if (~valid).any() else ""
-        print(f"  {what:9} worst {worst} ulp, exact on {100 * exact:.2f}% of steps: "
-              f"{'OK' if ok else 'FAILS the bound (<= 1 ulp, >= 99% exact)'}{skipped}")
+        if ref_name == "torch":
+            exact = bool(np.array_equal(t["clr_spec"][what][valid], ref[valid]))
+            status = status or (0 if exact else 1)
+            print(f"  {what:9} clr_spec (float64) vs torch: {'bitwise equal' if exact else 'DIFFERS'}{skipped}")
+        if "clr_optax" in t:
+            d = _ulps(t["clr_optax"][what][valid], ref[valid])
+            worst, share = int(d.max(initial=0)), float(np.mean(d == 0)) if d.size else 1.0
+            ok = worst <= 1 and share >= 0.99
+            status = status or (0 if ok else 1)
+            print(f"  {what:9} clr_optax (float32) vs {ref_name}: worst {worst} ulp, exact on {100 * share:.2f}% "
+                  f"of steps: {'OK' if ok else 'FAILS the bound (<= 1 ulp, >= 99% exact)'}{skipped}")
+    missing = [name for name, ok in (("torch", _available("torch")), ("jax", _available("jax"))) if not ok]
+    if missing:
+        print(f"  not compared: {', '.join(missing)} (not installed)")
     return status
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
     spec = _load_spec(args.spec)
+    group = _group_of(spec, args.group)
     steps = args.steps or _default_steps(spec)
-    _need("matplotlib", "plot")
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    Figure = _need("matplotlib.figure", "plot").Figure
 
-    t = _trajectories(spec, steps)
+    t = _trajectories(spec, steps, group)
     x = np.arange(steps)
     panels = ["lr", "momentum"] if spec.cycle_momentum else ["lr"]
-    fig, axes = plt.subplots(len(panels) + 1, 1, figsize=(10, 3 + 2.2 * len(panels)), sharex=True)
+    compared = [name for name in ("torch", "clr_optax") if name in t]
+    fig = Figure(figsize=(10, 3 + 2.2 * len(panels) + (1.8 if "clr_optax" in t else 0)))
+    axes = fig.subplots(len(panels) + ("clr_optax" in t), 1, sharex=True, squeeze=False)[:, 0]
+    styles = {"torch": dict(lw=3, color="tab:orange", label="torch CyclicLR {} (float64)"),
+              "clr_spec": dict(lw=1.5, color="tab:green", label="clr_spec {} (numpy float64)"),
+              "clr_optax": dict(lw=1, color="tab:blue", label="clr_optax {} (float32)")}
     for ax, what in zip(axes, panels):
-        ax.plot(x, t[f"torch {what}"], lw=3, color="tab:orange", label=f"torch CyclicLR {what} (float64)")
-        ax.plot(x, t[f"optax {what}"], lw=1, color="tab:blue", label=f"clr_optax {what} (float32)")
+        for name in ("torch", "clr_spec", "clr_optax"):
+            if name in t:
+                style = dict(styles[name])
+                ax.plot(x, t[name][what], **{**style, "label": style["label"].format(what)})
         ax.set_ylabel(what)
         ax.legend(loc="upper right")
-    for what, color in zip(panels, ("tab:blue", "tab:green")):
-        ref = t[f"torch {what}"]
-        valid = ~np.isnan(ref)
-        axes[-1].plot(x[valid], _ulps(t[f"optax {what}"][valid], ref[valid]), lw=1, color=color, label=what)
-    axes[-1].set_ylabel("ulps (optax vs torch)")
+    if "clr_optax" in t:
+        ref_name, _ = _reference(t, "lr")
+        for what, color in zip(panels, ("tab:blue", "tab:green")):
+            _, ref = _reference(t, what)
+            valid = ~np.isnan(ref)
+            axes[-1].plot(x[valid], _ulps(t["clr_optax"][what][valid], ref[valid]), lw=1, color=color, label=what)
+        axes[-1].set_ylabel(f"ulps (optax vs {ref_name})")
+        axes[-1].legend(loc="upper right")
     axes[-1].set_xlabel("optimizer step")
-    axes[-1].legend(loc="upper right")
-    axes[0].set_title(f"{args.spec}: mode={spec.mode}, cycle of {_fmt(spec.total_size)} steps")
+    groups = spec.num_groups or 1
+    title = f"{args.spec}: mode={spec.mode}, cycle of {_fmt(spec.total_size)} steps"
+    axes[0].set_title(title + (f", param group {group} of {groups}" if groups > 1 else ""))
     fig.tight_layout()
     try:
         fig.savefig(args.output, dpi=110)
     except (OSError, ValueError) as err:
         raise UsageError(f"cannot write {args.output!r}: {err}") from err
-    print(f"wrote {args.output} ({steps} steps)")
+    shown = ", ".join(["clr_spec"] + compared)
+    print(f"wrote {args.output} ({steps} steps; {shown})")
     return 0
 
 
 # ------------------------------------------------------------------------------ from-torch
-def _find_state(obj: Any, key: Optional[str], path: str) -> dict:
-    def is_cyclic(d: Any) -> bool:
-        return isinstance(d, dict) and "total_size" in d and "step_ratio" in d and "base_lrs" in d
+def _is_cyclic(d: Any) -> bool:
+    return isinstance(d, dict) and "total_size" in d and "step_ratio" in d and "base_lrs" in d
 
+
+def _cyclic_states(obj: Any, path: str = "", depth: int = 0) -> list[tuple[str, dict]]:
+    """Every CyclicLR state in a checkpoint, with its key path (``lr_schedulers.0``,
+    ``scheduler._schedulers.1``): top level, Lightning's list, SequentialLR/ChainedScheduler."""
+    if _is_cyclic(obj):
+        return [(path, obj)]
+    if depth > 6:
+        return []
+    items = obj.items() if isinstance(obj, dict) else enumerate(obj) if isinstance(obj, (list, tuple)) else ()
+    found = []
+    for key, value in items:
+        if isinstance(value, (dict, list, tuple)):
+            found += _cyclic_states(value, f"{path}.{key}" if path else str(key), depth + 1)
+    return found
+
+
+def _at_path(obj: Any, key: str, where: str) -> Any:
+    node = obj
+    for i, part in enumerate(key.split(".")):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, (list, tuple)) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            here = ".".join(key.split(".")[:i]) or "the top level"
+            keys = sorted(map(str, node)) if isinstance(node, dict) else (
+                f"indices 0..{len(node) - 1}" if isinstance(node, (list, tuple)) else type(node).__name__)
+            raise UsageError(f"{where}: no key {part!r} at {here} (it has: {keys})")
+    return node
+
+
+def _find_state(obj: Any, key: Optional[str], where: str) -> tuple[str, dict]:
     if key is not None:
-        if not isinstance(obj, dict) or key not in obj:
-            keys = sorted(obj) if isinstance(obj, dict) else []
-            raise UsageError(f"{path}: no key {key!r} in the checkpoint (top-level keys: {keys})")
-        if not is_cyclic(obj[key]):
-            raise UsageError(f"{path}: {key!r} is not a CyclicLR state_dict")
-        return obj[key]
-    if is_cyclic(obj):
-        return obj
-    if isinstance(obj, dict):
-        found = [k for k, v in obj.items() if is_cyclic(v)]
-        if len(found) == 1:
-            return obj[found[0]]
-        if len(found) > 1:
-            raise UsageError(f"{path}: several CyclicLR states ({found}); pick one with --key")
-        raise UsageError(f"{path}: no CyclicLR state in the checkpoint (top-level keys: {sorted(map(str, obj))})")
-    raise UsageError(f"{path}: no CyclicLR state in the checkpoint (it holds a {type(obj).__name__})")
+        state = _at_path(obj, key, where)
+        if not _is_cyclic(state):
+            raise UsageError(f"{where}: {key!r} is not a CyclicLR state_dict")
+        return key, state
+    found = _cyclic_states(obj)
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise UsageError(f"{where}: several CyclicLR states ({', '.join(p or '<top level>' for p, _ in found)}); "
+                         "pick one with --key")
+    keys = sorted(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
+    raise UsageError(f"{where}: no CyclicLR state in the checkpoint (top-level keys: {keys})")
 
 
 def cmd_from_torch(args: argparse.Namespace) -> int:
@@ -234,9 +332,14 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
     except FileNotFoundError as err:
         raise UsageError(f"cannot read checkpoint {args.checkpoint!r}: no such file") from err
     except Exception as err:  # noqa: BLE001 - torch raises many kinds for unreadable files
+        first = str(err).splitlines()[0] if str(err) else ""
         raise UsageError(f"cannot load {args.checkpoint!r} safely (weights_only=True): "
-                         f"{type(err).__name__}: {str(err).splitlines()[0] if str(err) else ''}") from err
-    state = _find_state(obj, args.key, args.checkpoint)
+                         f"{type(err).__name__}: {first}") from err
+    path, state = _find_state(obj, args.key, args.checkpoint)
+    if isinstance(state.get("_scale_fn_custom"), dict):
+        raise UsageError(f"{args.checkpoint}: this CyclicLR had a custom scale_fn (a callable object); torch "
+                         "saves its attributes, not its code, so no JSON spec can hold it. In Python: "
+                         "CyclicSpec.from_torch(state, scale_fn=your_function)")
     try:
         spec = CyclicSpec.from_torch(state)
     except (TypeError, ValueError) as err:
@@ -247,6 +350,11 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
             fh.write(spec.to_json(indent=2) + "\n")
     except OSError as err:
         raise UsageError(f"cannot write {args.output!r}: {err.strerror or err}") from err
+    print(f"read the CyclicLR state at {path or 'the top level'}{'' if args.key else ' (found)'}")
+    if spec.mode == "triangular" and spec.scale_mode == "cycle":
+        print("warning: torch does not save a custom scale_fn that is a function: if this scheduler was "
+              "built with one (scale_mode='cycle'), this spec is plain triangular, not its schedule",
+              file=sys.stderr)
     print(f"wrote {args.output}")
     print(f"step: {step}  (the next update uses lr({step}); resume with "
           f"CyclicLR.from_spec(opt, spec, step={step}) or clr_optax.set_count(state, {step}))")
@@ -254,26 +362,45 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clr", description=__doc__,
+    parser = argparse.ArgumentParser(prog="clr", description=DESCRIPTION,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"clr ({DISTRIBUTION}) {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    show = sub.add_parser("show", help="the spec, its cycle length, where peaks and troughs fall")
+
+    def command(name: str, summary: str, details: str) -> argparse.ArgumentParser:
+        return sub.add_parser(name, help=summary, description=f"{summary}.\n\n{details}",
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
+
+    show = command("show", "print a spec: its values, cycle length, and where peaks and troughs fall",
+                   "SPEC.json is a spec file (clr --help shows its format). Needs no framework.")
     show.add_argument("spec", metavar="SPEC.json")
     show.set_defaults(run=cmd_show)
-    plot = sub.add_parser("plot", help="lr and momentum, torch and optax overlaid, with their ulp difference")
+    groups_help = "param group to show, for specs with per-group values (default: 0)"
+    plot = command("plot", "plot lr and momentum step by step, from every framework installed",
+                   "Draws clr_spec's float64 closed form, torch's own CyclicLR if torch is installed and\n"
+                   "clr_optax's float32 schedule if jax is, with their distance in float32 ulps. Needs\n"
+                   f"matplotlib: pip install '{DISTRIBUTION}[plot]'.")
     plot.add_argument("spec", metavar="SPEC.json")
     plot.add_argument("-o", "--output", required=True, metavar="PNG")
     plot.add_argument("--steps", type=_positive_int, help="steps to plot (default: 3 cycles, at most 1e6)")
+    plot.add_argument("--group", type=int, default=0, help=groups_help)
     plot.set_defaults(run=cmd_plot)
-    check = sub.add_parser("check", help="run both frameworks; worst ulp and share of exact steps; "
-                                         "exit 1 past the bound")
+    check = command("check", "compare the frameworks installed step by step; exit 1 past the precision bound",
+                    "Compares clr_spec (float64) with torch's own CyclicLR (bitwise), and clr_optax's float32\n"
+                    "schedule with float32(torch) (at most 1 ulp, exact on at least 99% of steps). Without\n"
+                    "torch the reference is clr_spec, which is torch's arithmetic. Needs torch or jax.")
     check.add_argument("spec", metavar="SPEC.json")
     check.add_argument("--steps", type=_positive_int, help="steps to compare (default: 3 cycles, at most 1e6)")
+    check.add_argument("--group", type=int, default=0, help=groups_help)
     check.set_defaults(run=cmd_check)
-    extract = sub.add_parser("from-torch", help="extract the spec and current step from a torch checkpoint")
+    extract = command("from-torch", "write the spec and step of a torch CyclicLR saved in a checkpoint",
+                      "Finds the CyclicLR state_dict in a torch.save file (loaded with weights_only=True):\n"
+                      "at the top level, under a key, in a Lightning checkpoint's lr_schedulers list or\n"
+                      "inside a SequentialLR/ChainedScheduler state; --key picks one by its path.")
     extract.add_argument("checkpoint", metavar="CHECKPOINT.pt")
     extract.add_argument("-o", "--output", required=True, metavar="SPEC.json")
-    extract.add_argument("--key", help="the checkpoint's key holding the scheduler state (default: found)")
+    extract.add_argument("--key", help="path to the scheduler state, dots between keys and list indices "
+                                       "(e.g. scheduler, lr_schedulers.0); default: found")
     extract.set_defaults(run=cmd_from_torch)
     return parser
 

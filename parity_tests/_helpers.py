@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from typing import Callable, Optional
 
 import numpy as np
-import torch
-from torch.optim.lr_scheduler import CyclicLR as TorchCyclicLR
 
 from clr_spec import CyclicSpec
 
@@ -52,7 +50,10 @@ def groups_of(spec: CyclicSpec) -> range:
     return range(spec.num_groups or 1)
 
 
-def _torch_scheduler(spec: CyclicSpec, last_epoch: int) -> tuple[TorchCyclicLR, torch.optim.Optimizer]:
+def _torch_scheduler(spec: CyclicSpec, last_epoch: int):
+    import torch
+    from torch.optim.lr_scheduler import CyclicLR as TorchCyclicLR
+
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in groups_of(spec)]
     opt = torch.optim.SGD([{"params": [p], "initial_lr": 0.0} for p in params], lr=0.1, momentum=0.9)
     with warnings.catch_warnings():

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
-import jax
 import pytest
 
+from ._frameworks import HAS_JAX
 from ._helpers import REPORT, write_report
 
 
 @pytest.fixture
 def x64():
     """Run a test with jax_enable_x64 on, restoring the previous setting."""
+    import jax
+
     with jax.enable_x64(True):
         yield
 
 
-@pytest.fixture(params=[d for d in jax.devices()], ids=lambda d: f"{d.platform}{d.id}")
+def _devices() -> list:
+    if not HAS_JAX:
+        return []
+    import jax
+
+    return list(jax.devices())
+
+
+@pytest.fixture(params=_devices(), ids=lambda d: f"{d.platform}{d.id}")
 def device(request):
     """Every JAX device present (CPU in CI; a GPU's devices when run there)."""
     return request.param

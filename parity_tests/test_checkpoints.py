@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="needs torch: pip install 'clr-spec[torch]'")
+pytest.importorskip("jax", reason="needs jax: pip install 'clr-spec[jax]'")
+pytest.importorskip("optax", reason="needs optax: pip install 'clr-spec[jax]'")
+
 import copy
 import warnings
 
@@ -9,7 +15,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pytest
 import torch
 
 import clr_optax

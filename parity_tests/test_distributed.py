@@ -3,6 +3,12 @@ and torch DistributedDataParallel (gloo) over 2 CPU processes. Each runs in a fr
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="needs torch: pip install 'clr-spec[torch]'")
+pytest.importorskip("jax", reason="needs jax: pip install 'clr-spec[jax]'")
+pytest.importorskip("optax", reason="needs optax: pip install 'clr-spec[jax]'")
+
 import os
 import socket
 import subprocess

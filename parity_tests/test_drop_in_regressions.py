@@ -4,12 +4,17 @@ on the same inputs (or, where torch is wrong, against torch on inputs where it i
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="needs torch: pip install 'clr-spec[torch]'")
+pytest.importorskip("jax", reason="needs jax: pip install 'clr-spec[jax]'")
+pytest.importorskip("optax", reason="needs optax: pip install 'clr-spec[jax]'")
+
 import math
 import warnings
 
 import jax
 import numpy as np
-import pytest
 import torch
 from torch.optim.lr_scheduler import CyclicLR as TorchCyclicLR
 

@@ -7,11 +7,15 @@ arithmetic. The precision of both against torch is in test_optax_parity.py.
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("jax", reason="needs jax: pip install 'clr-spec[jax]'")
+pytest.importorskip("optax", reason="needs optax: pip install 'clr-spec[jax]'")
+
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

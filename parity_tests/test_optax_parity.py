@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="needs torch: pip install 'clr-spec[torch]'")
+pytest.importorskip("jax", reason="needs jax: pip install 'clr-spec[jax]'")
+pytest.importorskip("optax", reason="needs optax: pip install 'clr-spec[jax]'")
+
 import math
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
-import pytest
 import torch
 
 import clr_optax

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import math
 
-import jax.numpy as jnp
 import numpy as np
-import optax
 import pytest
-import torch
 
-import clr_optax
-import clr_torch
 from clr_spec import CyclicSpec, RangeTestResult
+
+from ._frameworks import HAS_JAX, HAS_TORCH, needs_both, needs_jax, needs_matplotlib, needs_torch, optional
+
+torch = optional("torch")
+clr_torch = optional("clr_torch") if HAS_TORCH else None
+jnp = optional("jax.numpy") if HAS_JAX else None
+optax = optional("optax") if HAS_JAX else None
+clr_optax = optional("clr_optax") if HAS_JAX else None
+FRAMEWORKS = [pytest.param("torch", marks=needs_torch), pytest.param("optax", marks=needs_jax)]
 
 N, D, BATCH = 512, 10, 32
 
@@ -55,7 +59,7 @@ SWEEPS = {
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("mode", sorted(SWEEPS))
-@pytest.mark.parametrize("framework", ["torch", "optax"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_suggested_max_lr_is_just_below_the_stability_limit(framework, mode, seed):
     batches, limit = least_squares(seed)
     result = (torch_sweep if framework == "torch" else optax_sweep)(batches, **SWEEPS[mode](limit))
@@ -66,6 +70,7 @@ def test_suggested_max_lr_is_just_below_the_stability_limit(framework, mode, see
     assert 0 < base_lr < max_lr
 
 
+@needs_both
 def test_both_frameworks_measure_the_same_curve():
     batches, limit = least_squares(0)
     sweep = SWEEPS["linear"](limit)
@@ -75,6 +80,7 @@ def test_both_frameworks_measure_the_same_curve():
     assert from_torch.suggest() == pytest.approx(from_optax.suggest(), rel=0.05)
 
 
+@needs_torch
 def test_torch_model_and_optimizer_are_left_untouched():
     batches, limit = least_squares(0)
     torch.manual_seed(0)
@@ -103,6 +109,7 @@ def test_torch_model_and_optimizer_are_left_untouched():
         assert torch.equal(p.grad, grad)
 
 
+@needs_jax
 def test_optax_sweep_compiles_once():
     batches, limit = least_squares(0)
     traces = []
@@ -115,6 +122,7 @@ def test_optax_sweep_compiles_once():
     assert len(result.lrs) > 100 and len(traces) == 1
 
 
+@needs_jax
 def test_progress_bar_can_be_turned_off(capsys):
     batches, limit = least_squares(0)
     optax_sweep(batches, start_lr=1e-3, end_lr=1e-2, num_steps=5, mode="linear")
@@ -144,6 +152,7 @@ def test_suggest_falls_back_to_a_quarter_when_the_start_is_unclear():
     assert hand_result([5, 1, 0.9, 0.8, 3]).suggest() == (0.3 / 4, 0.3)
 
 
+@needs_matplotlib
 def test_suggest_and_plot_refuse_curves_without_a_fall(tmp_path):
     with pytest.raises(ValueError, match="never fell"):
         hand_result([1, 2, 3, 4]).suggest()
@@ -159,6 +168,7 @@ def test_zero_lag_smoothing_keeps_the_minimum_in_place():
     assert int(np.argmin(result.smoothed_losses)) in (49, 50)
 
 
+@needs_matplotlib
 def test_to_spec_plot_and_json(tmp_path):
     result = hand_result([5, 5, 5, 4, 3, 2, 1, 2, 10], stop_reason="diverged")
     spec = result.to_spec(steps_per_epoch=25)
@@ -188,7 +198,7 @@ BAD_SWEEPS = [
 ]
 
 
-@pytest.mark.parametrize("framework", ["torch", "optax"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 @pytest.mark.parametrize("sweep, error, message", BAD_SWEEPS)
 def test_bad_sweep_arguments(framework, sweep, error, message):
     batches, _ = least_squares(0)
@@ -196,7 +206,7 @@ def test_bad_sweep_arguments(framework, sweep, error, message):
         (torch_sweep if framework == "torch" else optax_sweep)(batches, **sweep)
 
 
-@pytest.mark.parametrize("framework", ["torch", "optax"])
+@pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_empty_exhausted_and_non_finite_input(framework):
     batches, _ = least_squares(0)
     sweep = dict(start_lr=1e-3, end_lr=1.0, num_steps=10)

@@ -8,15 +8,18 @@ import math
 
 import numpy as np
 import pytest
-import torch
 
-import clr_optax
-import clr_torch
 from clr_spec import CyclicSpec
 
+from ._frameworks import HAS_JAX, HAS_TORCH, needs_both, needs_jax, needs_torch, optional
 from ._helpers import CONFIGS, check_relative, groups_of, torch_reference, windows
 
+torch = optional("torch")
+clr_torch = optional("clr_torch") if HAS_TORCH else None
+clr_optax = optional("clr_optax") if HAS_JAX else None
 
+
+@needs_torch
 @pytest.mark.parametrize("what", ["lr", "momentum"])
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_closed_form_matches_torch(name, what):
@@ -97,6 +100,7 @@ def test_custom_scale_fn_cannot_be_serialized():
     np.testing.assert_array_equal(again.lr(np.arange(500)), spec.lr(np.arange(500)))
 
 
+@needs_torch
 # --------------------------------------------------------------------------- from_torch
 @pytest.mark.parametrize("name", sorted(CONFIGS))
 def test_from_torch_dict_and_scheduler(name):
@@ -115,6 +119,7 @@ def test_from_torch_dict_and_scheduler(name):
             np.testing.assert_array_equal(s.lr(np.arange(3000), g), spec.lr(np.arange(3000), g))
 
 
+@needs_torch
 def test_from_torch_needs_the_custom_function_again():
     kwargs = CONFIGS["custom_iterations"]
     p = [torch.nn.Parameter(torch.zeros(1))]
@@ -196,7 +201,8 @@ def _entry_points():
 ENTRY_POINTS = _entry_points()
 
 
-@pytest.mark.parametrize("entry", sorted(ENTRY_POINTS))
+@pytest.mark.parametrize("entry", [pytest.param(e, marks=needs_torch if e == "torch" else needs_jax if e.startswith("optax")
+                                                  else []) for e in sorted(ENTRY_POINTS)])
 @pytest.mark.parametrize("bad,error,match", INVALID, ids=[f"{sorted(b)[0]}={list(b.values())[0]!r}" for b, _, _ in INVALID])
 def test_invalid_input_gets_a_clear_error(entry, bad, error, match):
     kwargs = {**GOOD, **bad}
@@ -206,6 +212,7 @@ def test_invalid_input_gets_a_clear_error(entry, bad, error, match):
         ENTRY_POINTS[entry](**kwargs)
 
 
+@needs_both
 def test_torch_side_group_count_must_match():
     groups = [{"params": [torch.nn.Parameter(torch.zeros(1))]} for _ in range(2)]
     opt = torch.optim.SGD(groups, lr=0.1, momentum=0.9)
@@ -219,6 +226,7 @@ def test_torch_side_group_count_must_match():
         clr_optax.cyclic_lr_schedule(base_lr=0.1, max_lr=1.0, group="0")
 
 
+@needs_torch
 def test_torch_itself_fails_where_we_raise_clearly():
     """Documents why the validation exists: what torch does with the same input."""
     p = [torch.nn.Parameter(torch.zeros(1))]
@@ -232,6 +240,7 @@ def test_torch_itself_fails_where_we_raise_clearly():
         clr_torch.CyclicLR(torch.optim.SGD(p, lr=0.1, momentum=0.9), 0.001, math.nan)
 
 
+@needs_torch
 def test_optimizer_without_momentum_is_refused_like_torch():
     p = [torch.nn.Parameter(torch.zeros(1))]
     with pytest.raises(ValueError, match="optimizer must support momentum or beta1"):

@@ -8,9 +8,12 @@ tensors in place, so one compiled graph serves every step. Counted with dynamo's
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="needs torch: pip install 'clr-spec[torch]'")
+
 import warnings
 
-import pytest
 import torch
 from torch._dynamo.testing import CompileCounterWithBackend
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="needs torch: pip install 'clr-spec[torch]'")
+
 import copy
 import warnings
 
-import pytest
 import torch
 from torch.optim.lr_scheduler import CyclicLR as TorchCyclicLR
 

@@ -11,6 +11,10 @@ and reference cycles.
 
 from __future__ import annotations
 
+import pytest
+
+pytest.importorskip("torch", reason="needs torch: pip install 'clr-spec[torch]'")
+
 import copy
 import gc
 import math
@@ -20,7 +24,6 @@ import types
 import warnings
 import weakref
 
-import pytest
 import torch
 import torch.nn.functional as F
 from torch.optim import SGD, Adam, AdamW, Rprop

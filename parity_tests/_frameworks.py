@@ -1,0 +1,27 @@
+"""Which frameworks this run has: the suite runs with torch only, jax only, or both.
+
+A test that needs a missing framework is skipped with the extra that installs it; every
+other test runs. Without torch, float32 exactness is still checked against torch's values,
+frozen in ``golden/`` (``test_golden.py``).
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+
+import pytest
+
+HAS_TORCH = importlib.util.find_spec("torch") is not None
+HAS_JAX = importlib.util.find_spec("jax") is not None and importlib.util.find_spec("optax") is not None
+HAS_MATPLOTLIB = importlib.util.find_spec("matplotlib") is not None
+
+needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="needs torch: pip install 'clr-spec[torch]'")
+needs_jax = pytest.mark.skipif(not HAS_JAX, reason="needs jax and optax: pip install 'clr-spec[jax]'")
+needs_both = pytest.mark.skipif(not (HAS_TORCH and HAS_JAX), reason="compares torch with jax: needs both")
+needs_matplotlib = pytest.mark.skipif(not HAS_MATPLOTLIB, reason="needs matplotlib: pip install 'clr-spec[plot]'")
+
+
+def optional(module: str):
+    """The module, or None where it is not installed (tests using it carry a needs_* mark)."""
+    return importlib.import_module(module) if importlib.util.find_spec(module.split(".")[0]) else None
