@@ -19,6 +19,7 @@ import jax.numpy as jnp
 from jax import lax
 
 from clr_spec import CyclicSpec
+from clr_spec._modes import dispatch
 
 from ._ff import opaque
 
@@ -83,6 +84,12 @@ def float64_schedule(spec: CyclicSpec, start: float, height: float, sign: float,
     else:
         power = _power_of(spec.gamma)
 
+    # The amplitude scale of each built-in mode, applied to base_height as torch does.
+    scales = {"triangular": lambda height, cycle, step: height,                   # torch's x * 1.0
+              "triangular2": lambda height, cycle, step: height * _pow2(1.0 - cycle),  # exact 1 / 2**(c-1)
+              "exp_range": lambda height, cycle, step: height * power(step)}
+    scale = None if scale_fn is not None else dispatch(scales, mode, "clr_optax's float64 path")
+
     def schedule(step, count):
         """``step``: the int32 step; ``count``: the count it was clipped from (see _ieee_divide)."""
         # opaque sums: XLA's simplifier would otherwise reassociate across torch's roundings.
@@ -99,10 +106,8 @@ def float64_schedule(spec: CyclicSpec, start: float, height: float, sign: float,
             # where an integer array would wrap (2 ** 64 == 0 in int64).
             arg = cycle if by_cycle else step.astype(jnp.float64)
             base_height = base_height * custom_scale(arg)
-        elif mode == "triangular2":
-            base_height = base_height * _pow2(1.0 - cycle)   # exact: 1 / 2**(cycle - 1)
-        elif mode == "exp_range":
-            base_height = base_height * power(step)
+        else:
+            base_height = scale(base_height, cycle, step)
         base_height = _unfused(base_height, count)
         return start + base_height if sign > 0 else start - base_height
 

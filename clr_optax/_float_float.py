@@ -27,6 +27,7 @@ import numpy as np
 from jax import lax
 
 from clr_spec import CyclicSpec
+from clr_spec._modes import dispatch
 
 from . import _ff, _position
 
@@ -112,6 +113,34 @@ def _peak_values(total: float, up: float, ratio: float, start: float, height: fl
     return table
 
 
+def _triangular(spec: CyclicSpec):
+    return (lambda amplitude, step, cycle: (amplitude, None)), (lambda cycle: True)
+
+
+def _triangular2(spec: CyclicSpec):
+    # 2**-(cycle-1) is exact: scale by powers of two instead of forming it. Scale 1 in cycle 1 only.
+    return (lambda amplitude, step, cycle: (amplitude, jnp.maximum(1 - cycle, -300))), (lambda cycle: cycle == 1)
+
+
+def _exp_range(spec: CyclicSpec):
+    log2_gamma = _ff.const(Fraction(_log2_decimal(spec.gamma)))
+    coefficients = _exp2_coefficients()
+
+    def scale(amplitude, step, cycle):
+        t = _ff.mul(_ff.from_int(step), log2_gamma)              # log2(gamma**step) <= 0
+        t_hi = jnp.maximum(t[0], -300.0)
+        n = lax.round(t_hi, lax.RoundingMethod.TO_NEAREST_EVEN)
+        frac = _ff.fast_two_sum(t_hi - n, jnp.where(t[0] < -300.0, 0.0, t[1]))
+        return _ff.mul(amplitude, _exp2_small(frac, coefficients)), n.astype(jnp.int32)
+
+    return scale, ((lambda cycle: True) if spec.gamma == 1.0 else None)
+
+
+# Per built-in mode: ``(scale(amplitude, step, cycle) -> (amplitude, power-of-two shift or None),
+# unit_scale_at(cycle) -> where the scale is exactly 1, or None if it never is)``.
+_MODE_SCALES = {"triangular": _triangular, "triangular2": _triangular2, "exp_range": _exp_range}
+
+
 def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: float,
                          custom_scale: Optional[Callable] = None):
     """``int32 step -> float32 value`` in float32 arithmetic; see the module docstring.
@@ -134,16 +163,15 @@ def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: fl
     unit = Fraction(2) ** unit_exp
     start_ff = _ff.const(Fraction(start) / unit)
     signed_height = _ff.const(sign * Fraction(height) / unit)   # torch rounds max - base in float64
-    mode, scale_fn, by_cycle = spec.mode, spec.scale_fn, spec.scale_mode == "cycle"
-    if scale_fn is None and mode == "exp_range":
-        log2_gamma = _ff.const(Fraction(_log2_decimal(spec.gamma)))
-        coefficients = _exp2_coefficients()
-    # Modes whose amplitude scale can be exactly 1 at a peak (a custom scale_fn's cannot be known).
-    peak_values, scale_is_one = None, None
-    if scale_fn is None and (mode != "exp_range" or spec.gamma == 1.0):
+    scale_fn, by_cycle = spec.scale_fn, spec.scale_mode == "cycle"
+    # A built-in mode's amplitude scale; where it can be exactly 1 at a peak, torch's own peak
+    # values are replayed (a custom scale_fn's cannot be known, so it gets none).
+    mode_scale, unit_scale_at = (None, None) if scale_fn is not None else \
+        dispatch(_MODE_SCALES, spec.mode, "clr_optax's float-float path")(spec)
+    peak_values = None
+    if unit_scale_at is not None:
         peak_values = _peak_values(total, float(spec.step_size_up), ratio, start, height, sign, unit)
         peak_values = peak_values.reshape(32 * 32, 2)
-        scale_is_one = (lambda cycle: cycle == 1) if mode == "triangular2" else None
     rescale = max(min(unit_exp, 127), -252)
 
     def schedule(step):
@@ -160,16 +188,8 @@ def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: fl
             s = custom_scale((cycle if by_cycle else step).astype(jnp.float32))
             amplitude = _ff.mul(amplitude, (s, jnp.zeros_like(s)))
         shift = None   # the amplitude's power-of-two scale
-        if scale_fn is None and mode == "triangular2":
-            # 2**-(cycle-1) is exact: scale by powers of two instead of forming it.
-            shift = jnp.maximum(1 - cycle, -300)
-        elif scale_fn is None and mode == "exp_range":
-            t = _ff.mul(_ff.from_int(step), log2_gamma)              # log2(gamma**step) <= 0
-            t_hi = jnp.maximum(t[0], -300.0)
-            n = lax.round(t_hi, lax.RoundingMethod.TO_NEAREST_EVEN)
-            frac = _ff.fast_two_sum(t_hi - n, jnp.where(t[0] < -300.0, 0.0, t[1]))
-            amplitude = _ff.mul(amplitude, _exp2_small(frac, coefficients))
-            shift = n.astype(jnp.int32)
+        if mode_scale is not None:
+            amplitude, shift = mode_scale(amplitude, step, cycle)
         final_shift = jnp.int32(rescale)
         if shift is not None and start == 0.0:
             # The value is the amplitude alone: scale it once, at the end, so that it does not
@@ -182,7 +202,7 @@ def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: fl
         if peak_values is not None:
             # At a peak with amplitude scale 1, torch's value is the far end up to its float64
             # roundings, which are all of it where that end is 0: take torch's own value.
-            unit_scale = at_peak if scale_is_one is None else at_peak & scale_is_one(cycle)
+            unit_scale = at_peak & unit_scale_at(cycle)
             peak = jnp.take(peak_values, binades, axis=0)
             value = (jnp.where(unit_scale, peak[..., 0], value[0]), jnp.where(unit_scale, peak[..., 1], value[1]))
         value = value[0] + value[1]

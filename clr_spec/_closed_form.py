@@ -28,6 +28,8 @@ from typing import Callable
 
 import numpy as np
 
+from ._modes import dispatch
+
 
 def cycle_and_factor(steps: np.ndarray, total: float, ratio: float) -> tuple[np.ndarray, np.ndarray]:
     """Return (cycle as int64, scale_factor as float64) for int64 ``steps``, as torch computes them."""
@@ -39,18 +41,29 @@ def cycle_and_factor(steps: np.ndarray, total: float, ratio: float) -> tuple[np.
     return cycle.astype(np.int64), factor
 
 
-def builtin_scale(mode: str, gamma: float, arg: np.ndarray) -> np.ndarray:
-    """torch's built-in scale functions; ``arg`` is the cycle (1-based) or the step."""
-    if mode == "triangular":
-        return np.ones(arg.shape)
-    if mode == "triangular2":
-        # torch: 1 / (2.0 ** (cycle - 1)); equal wherever torch does not overflow
-        # (ldexp is exact), and going on to 0 where torch raises OverflowError.
-        return np.ldexp(1.0, (1 - np.minimum(arg, 1 << 20)).astype(np.int32))
-    # exp_range: torch evaluates Python's float ** int (C pow()); numpy's SIMD power differs
+def _triangular(gamma: float, arg: np.ndarray) -> np.ndarray:
+    return np.ones(arg.shape)
+
+
+def _triangular2(gamma: float, arg: np.ndarray) -> np.ndarray:
+    # torch: 1 / (2.0 ** (cycle - 1)); equal wherever torch does not overflow
+    # (ldexp is exact), and going on to 0 where torch raises OverflowError.
+    return np.ldexp(1.0, (1 - np.minimum(arg, 1 << 20)).astype(np.int32))
+
+
+def _exp_range(gamma: float, arg: np.ndarray) -> np.ndarray:
+    # torch evaluates Python's float ** int (C pow()); numpy's SIMD power differs
     # by up to 1e-14 relative, so call the same pow (about 60 ns a step).
     flat = arg.ravel().tolist()
     return np.fromiter((gamma**k for k in flat), dtype=np.float64, count=len(flat)).reshape(arg.shape)
+
+
+SCALES = {"triangular": _triangular, "triangular2": _triangular2, "exp_range": _exp_range}
+
+
+def builtin_scale(mode: str, gamma: float, arg: np.ndarray) -> np.ndarray:
+    """torch's built-in scale functions; ``arg`` is the cycle (1-based) or the step."""
+    return dispatch(SCALES, mode, "clr_spec's closed form")(gamma, arg)
 
 
 def custom_scale(scale_fn: Callable, arg: np.ndarray) -> np.ndarray:

@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _closed_form, _validation as v
+from ._modes import MODES
 
 FORMAT = "clr.CyclicSpec"
 FORMAT_VERSION = 1
@@ -218,8 +219,7 @@ class CyclicSpec:
         if missing:
             raise ValueError(f"not a CyclicLR state: missing {missing}")
         if scale_fn is None and state["mode"] in v.MODES:
-            forced = "iterations" if state["mode"] == "exp_range" else "cycle"
-            if state["scale_mode"] != forced:
+            if state["scale_mode"] != MODES[state["mode"]].scale_mode:
                 raise ValueError(
                     "this CyclicLR state was made with a custom scale_fn (its scale_mode does not "
                     "match its mode); pass it again as from_torch(..., scale_fn=fn)"

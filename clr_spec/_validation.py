@@ -14,7 +14,9 @@ from typing import Any, Sequence, Union
 
 Bound = Union[float, tuple]
 
-MODES = ("triangular", "triangular2", "exp_range")
+from ._modes import MODES as _REGISTERED
+
+MODES = tuple(_REGISTERED)
 SCALE_MODES = ("cycle", "iterations")
 # A cycle must span at least one optimizer step (the schedule is sampled once per step),
 # and step sizes beyond 2**53 cannot be told apart from their neighbours in float64.
@@ -46,13 +48,13 @@ def in_range(name: str, value: Any, low: float = -math.inf, high: float = math.i
     return v
 
 
-def integer(name: str, value: Any, low: int | None = None) -> int:
+def integer(name: str, value: Any, low: int | None = None, *, why: str = "") -> int:
     """A whole number given as an int (numpy integers included, bools and floats refused)."""
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__} {value!r}")
+        raise TypeError(f"{name} must be an int{why}, got {type(value).__name__} {value!r}")
     v = int(value)
     if low is not None and v < low:
-        raise ValueError(f"{name} must be an int >= {low}, got {v}")
+        raise ValueError(f"{name} must be an int >= {low}{why}, got {v}")
     return v
 
 
@@ -125,13 +127,13 @@ def mode_and_scale(mode: Any, gamma: Any, scale_fn: Any, scale_mode: Any) -> tup
     if not isinstance(scale_mode, str) or scale_mode not in SCALE_MODES:
         raise ValueError(f"scale_mode must be one of {SCALE_MODES}, got {scale_mode!r}")
     g = real("gamma", gamma)
-    if scale_fn is None and mode == "exp_range" and not (0.0 < g <= 1.0):
+    if scale_fn is None and _REGISTERED[mode].uses_gamma and not (0.0 < g <= 1.0):
         raise ValueError(
-            f"gamma must lie in (0, 1] for mode='exp_range' (the amplitude gamma**step must not grow), got {g!r}"
+            f"gamma must lie in (0, 1] for mode={mode!r} (the amplitude gamma**step must not grow), got {g!r}"
         )
     if scale_fn is None:
         # As in torch: a built-in mode decides its own scale_mode.
-        scale_mode = "iterations" if mode == "exp_range" else "cycle"
+        scale_mode = _REGISTERED[mode].scale_mode
     return mode, g, scale_mode
 
 

@@ -17,6 +17,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from . import __version__
+from ._modes import MODES
 from ._requirements import DISTRIBUTION, require
 from ._spec import CyclicSpec
 
@@ -101,9 +102,9 @@ def cmd_show(args: argparse.Namespace) -> int:
             print(f"  {key:15} {value}")
     print(f"cycle length:     {_fmt(total)} steps ({_fmt(up)} up, {_fmt(total - up)} down; "
           f"ratio {ratio:.6g})")
-    print("amplitude scale:  " + {"triangular": "1 (every cycle alike)",
-                                   "triangular2": "halves every cycle: 2**-(cycle-1)",
-                                   "exp_range": f"gamma**step = {spec.gamma}**step"}[spec.mode])
+    if spec.scale_fn is None:
+        formula = MODES[spec.mode].formula
+        print(f"amplitude scale:  {formula}" + (f" = {spec.gamma}**step" if "gamma" in formula else ""))
     groups = spec.num_groups or 1
     for g in range(groups):
         base, top, low, high = spec.group_bounds(g)

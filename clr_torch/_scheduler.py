@@ -15,7 +15,7 @@ from torch.optim.lr_scheduler import LRScheduler
 
 from clr_spec import CyclicSpec
 from clr_spec import _validation as v
-from clr_spec._validation import MODES
+from clr_spec._modes import MODES, dispatch
 
 Bound = Union[float, Tensor, Sequence[Union[float, Tensor]]]
 _EPOCH_DEPRECATION_WARNING = getattr(
@@ -229,7 +229,7 @@ class CyclicLR(LRScheduler):
             return cls(optimizer, **spec.torch_kwargs(), last_epoch=last_epoch)
         if last_epoch != -1:
             raise TypeError("pass either step= or last_epoch=, not both")
-        step = v.integer("step (optimizer steps already taken)", step, low=0)
+        step = v.integer("step", step, low=0, why=" (optimizer steps already taken)")
         scheduler = cls(optimizer, **spec.torch_kwargs())
         scheduler.last_epoch = step
         scheduler._apply(*scheduler._values(step))
@@ -245,17 +245,10 @@ class CyclicLR(LRScheduler):
         """torch's: the built-in mode's scale function, and the scale mode it forces."""
         if self._scale_fn_custom is not None:
             return
-        if self.mode == "triangular":
-            self._scale_fn_ref = self._triangular_scale_fn
-            self.scale_mode = "cycle"
-        elif self.mode == "triangular2":
-            self._scale_fn_ref = self._triangular2_scale_fn
-            self.scale_mode = "cycle"
-        elif self.mode == "exp_range":
-            self._scale_fn_ref = partial(self._exp_range_scale_fn, self.gamma)
-            self.scale_mode = "iterations"
-        else:   # unreachable through the validated constructor and load_state_dict
-            raise ValueError(f"mode must be one of {MODES} (or pass scale_fn), got {self.mode!r}")
+        scale_fns = {"triangular": self._triangular_scale_fn, "triangular2": self._triangular2_scale_fn,
+                     "exp_range": partial(self._exp_range_scale_fn, self.gamma)}
+        self._scale_fn_ref = dispatch(scale_fns, self.mode, "clr_torch.CyclicLR")
+        self.scale_mode = MODES[self.mode].scale_mode
 
     def scale_fn(self, x: Any) -> float:
         """Get the scaling policy: the amplitude's scale at cycle (or step) ``x``."""
