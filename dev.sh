@@ -3,7 +3,8 @@
 # constraints.txt: torch 2.13.0, jax, optax), then runs what you ask for.
 #   bash dev.sh demo    torch-vs-optax trajectory comparison (prints a table, writes out/demo.png)
 #   bash dev.sh test    the full test suite (what .ci/run runs): the source tree, then the built
-#                       wheel in fresh torch-only and jax-only environments
+#                       wheel in fresh torch-only and jax-only environments (pytest arguments,
+#                       if given, run just those tests on the source tree)
 #   bash dev.sh bench   the benchmarks (ratios against torch's CyclicLR and optax's schedules)
 #
 # pip's own settings (pip.conf, PIP_INDEX_URL, PIP_EXTRA_INDEX_URL, PIP_FIND_LINKS) are used as
@@ -34,11 +35,42 @@ setup() {
   fi
 }
 
+dist_check() {
+  # The built artifacts, not the source tree: wheel and sdist metadata, then the wheel alone in
+  # fresh environments with one framework each, running the tests that apply there.
+  local out=build/dist-check
+  rm -rf "$out" && mkdir -p "$out/tests"
+  "$venv/bin/python" -m build --no-isolation --outdir "$out/dist" . > "$out/build.log" 2>&1 \
+    || { cat "$out/build.log"; return 1; }
+  "$venv/bin/python" tools/check_dist.py "$out/dist"
+  local wheel; wheel="$(ls "$out"/dist/clr_spec-*.whl)"
+  cp -r parity_tests pyproject.toml "$out/tests/"   # pyproject: pytest's settings only
+  # The jax-only environment gets the oldest jax and optax that pyproject.toml admits.
+  { grep -v -E '^(jax|jaxlib|optax)==' constraints.txt; grep -E '^[a-z]' constraints-oldest.txt; } \
+    > "$out/constraints-jax-oldest.txt"
+  for extra in torch jax; do
+    python3 -m venv "$out/venv-$extra"
+    local python="$out/venv-$extra/bin/python" tests=(pytest hypothesis pytest-xdist)
+    if [ "$extra" = torch ]; then
+      install_torch "$python"
+      pip_install "$python" "$wheel[torch]" "${tests[@]}"
+    else
+      "$python" -m pip install --quiet --disable-pip-version-check -c "$out/constraints-jax-oldest.txt" \
+        "$wheel[jax]" "${tests[@]}"
+    fi
+    echo "== the wheel with only the [$extra] extra, in a fresh environment:" \
+      "$("$python" -m pip list 2>/dev/null | grep -E '^(torch|jax|optax) ' | tr -s ' ' | paste -sd, -)"
+    (cd "$out/tests" && "../venv-$extra/bin/python" -m pytest -q -p no:cacheprovider -n 2 parity_tests)
+  done
+}
+
 command="${1:-}"
 [ $# -gt 0 ] && shift
 case "$command" in
   demo)  setup; exec "$venv/bin/python" examples/demo.py "$@" ;;
-  test)  setup; exec "$venv/bin/python" -m pytest "$@" ;;
+  test)  # With no arguments: the whole suite, then the built wheel (dist_check). With pytest
+         # arguments (a file, -k ...): just those tests, on the source tree.
+         setup; "$venv/bin/python" -m pytest "$@"; [ $# -gt 0 ] || dist_check ;;
   bench) setup; exec "$venv/bin/python" benchmarks/run_all.py "$@" ;;
   *) echo "usage: bash dev.sh {demo|test|bench} [args...]" >&2; exit 2 ;;
 esac

@@ -59,6 +59,11 @@ def _with_clr(rule, spec: CyclicSpec, group: int, momentum_name: str, momentum: 
                     **{momentum_name: scheduled_momentum}, **static)
 
 
+def _zeros_like(tree):
+    # optax.tree.zeros_like is newer than the oldest optax supported (0.2.3).
+    return jax.tree.map(jnp.zeros_like, tree)
+
+
 def _check_range(name: str, value: Any, low: float, high: float = math.inf, *, high_open: bool = False) -> float:
     return v.in_range(name, value, low, high, high_open=high_open)
 
@@ -108,7 +113,7 @@ class SGDState(NamedTuple):
 def _sgd_rule(learning_rate, momentum, *, dampening: float, weight_decay: float, nesterov: bool,
               maximize: bool, uses_momentum: bool) -> optax.GradientTransformation:
     def init(params):
-        buffer = optax.tree.zeros_like(params) if uses_momentum else None
+        buffer = _zeros_like(params) if uses_momentum else None
         return SGDState(momentum_buffer=buffer, has_buffer=jnp.zeros([], jnp.bool_))
 
     def update(grads, state, params=None):
@@ -184,7 +189,7 @@ def _adam_rule(learning_rate, b1, *, b2: float, eps: float, weight_decay: float,
     log_b2 = math.log(b2) if b2 > 0 else -math.inf
 
     def init(params):
-        zeros = optax.tree.zeros_like
+        zeros = _zeros_like
         return AdamState(count=jnp.zeros([], jnp.int32), exp_avg=zeros(params), exp_avg_sq=zeros(params),
                          max_exp_avg_sq=zeros(params) if amsgrad else None)
 
@@ -270,7 +275,7 @@ class RMSpropState(NamedTuple):
 def _rmsprop_rule(learning_rate, momentum, *, alpha: float, eps: float, weight_decay: float,
                   centered: bool, maximize: bool, uses_momentum: bool) -> optax.GradientTransformation:
     def init(params):
-        zeros = optax.tree.zeros_like
+        zeros = _zeros_like
         return RMSpropState(square_avg=zeros(params), grad_avg=zeros(params) if centered else None,
                             momentum_buffer=zeros(params) if uses_momentum else None)
 

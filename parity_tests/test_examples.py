@@ -9,7 +9,15 @@ import sys
 
 import pytest
 
+from ._frameworks import HAS_JAX, HAS_TORCH
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+if not os.path.isdir(os.path.join(ROOT, "examples")):
+    pytest.skip("the examples are in the source tree, not in the wheel", allow_module_level=True)
+if not (HAS_TORCH and HAS_JAX):
+    pytest.skip("the examples run both frameworks: pip install 'clr-spec[all]'", allow_module_level=True)
+pytest.importorskip("sklearn", reason="the examples need scikit-learn: pip install 'clr-spec[examples]'")
+pytest.importorskip("matplotlib", reason="the examples plot: pip install 'clr-spec[examples]'")
 
 
 def run_example(name: str, *args: str) -> str:
