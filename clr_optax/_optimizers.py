@@ -35,6 +35,7 @@ from clr_spec import CyclicSpec
 from clr_spec import _validation as v
 
 from ._schedules import cyclic_lr_schedule, cyclic_momentum_schedule
+from ._variables import value_of
 
 _MAP = jax.tree_util.tree_map
 
@@ -330,21 +331,42 @@ def rmsprop(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None, alp
 def current_hyperparams(opt_state: Any) -> dict:
     """The hyperparameters (lr, momentum, ...) of the last update, as torch's ``param_groups``.
 
-    For one of these optimizers, ``{"learning_rate": ..., "momentum": ..., ...}``; for an
-    ``optax.multi_transform`` of them, ``{label: {...}}`` keyed by the multi_transform labels.
-    Right after ``init`` they hold the values the first update will use.
+    For one of these optimizers, ``{"learning_rate": ..., "momentum": ..., ...}`` as plain
+    arrays, also when it sits inside ``optax.chain``, ``optax.MultiSteps`` or a Flax NNX
+    ``Optimizer``'s state (pass ``nnx_optimizer.opt_state``). ``"momentum"`` is the cycled
+    momentum for every optimizer: Adam's and AdamW's ``b1`` (torch's ``betas[0]``) is also
+    given under that name. For several of them (an ``optax.multi_transform``), ``{label: {...}}``
+    keyed by the multi_transform labels. Right after ``init`` they hold the values the first
+    update will use.
+
+    >>> import jax.numpy as jnp, optax, clr_optax
+    >>> from clr_spec import CyclicSpec
+    >>> tx = optax.chain(optax.clip_by_global_norm(1.0),
+    ...                  clr_optax.adam(CyclicSpec(base_lr=1, max_lr=5, step_size_up=4)))
+    >>> state = tx.init(jnp.zeros(2))
+    >>> {k: float(v) for k, v in clr_optax.current_hyperparams(state).items()
+    ...  if k in ("learning_rate", "momentum")}
+    {'learning_rate': 1.0, 'momentum': 0.8999999761581421}
     """
-    is_state = (lambda node: isinstance(node, optax.InjectStatefulHyperparamsState))
+    is_state = (lambda node: isinstance(node, (optax.InjectStatefulHyperparamsState, optax.InjectHyperparamsState)))
     found = [(path, node) for path, node in jax.tree_util.tree_flatten_with_path(opt_state, is_leaf=is_state)[0]
              if is_state(node)]
     if not found:
         raise ValueError("opt_state holds no inject_hyperparams state (build the optimizer with clr_optax.sgd, "
                          "adam, adamw, rmsprop or optax.inject_hyperparams)")
-    if len(found) == 1 and not found[0][0]:
-        return dict(found[0][1].hyperparams)
+    if len(found) == 1:
+        return _plain(found[0][1].hyperparams)
 
     def label(path) -> str:
         keys = [k.key for k in path if isinstance(k, jax.tree_util.DictKey)]
         return keys[-1] if keys else jax.tree_util.keystr(path)
 
-    return {label(path): dict(node.hyperparams) for path, node in found}
+    return {label(path): _plain(node.hyperparams) for path, node in found}
+
+
+def _plain(hyperparams: dict) -> dict:
+    """Arrays, not the Variables a Flax NNX optimizer wraps them in; ``momentum`` for ``b1`` too."""
+    out = {k: jnp.asarray(value_of(v)) for k, v in hyperparams.items()}
+    if "b1" in out and "momentum" not in out:
+        out["momentum"] = out["b1"]
+    return out

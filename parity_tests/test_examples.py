@@ -76,3 +76,25 @@ def test_range_test_example_suggests_and_trains(tmp_path):
     assert len(accuracies) == 2 and min(accuracies) > 0.8, text
     for name in ("torch", "optax"):
         assert (tmp_path / f"range_test_{name}.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_flax_nnx_example_resumes_exactly():
+    pytest.importorskip("flax", reason="needs flax: pip install 'clr-spec[flax]'")
+    text = run_example("flax_nnx_digits.py", "--epochs", "4")
+    assert "resumed at step 46 with clr_optax.set_count(optimizer, 46)" in text, text
+    assert "lr vs spec.lr: max difference 0.0e+00; momentum vs spec.momentum: 0.0e+00" in text, text
+    assert "optimizer.step after training: 92" in text, text
+    assert float(re.search(r"test accuracy ([0-9.]+)", text).group(1)) > 0.85, text
+
+
+def test_lightning_example_resumes_from_its_checkpoint(tmp_path):
+    pytest.importorskip("pytorch_lightning", reason="needs pytorch-lightning: pip install 'clr-spec[lightning]'")
+    text = run_example("lightning_digits.py", "--epochs", "4", "--out-dir", str(tmp_path))
+    assert "resumed from a Lightning checkpoint at step 46" in text, text
+    assert "lr vs spec.lr: max difference 0.0e+00; momentum vs spec.momentum: 0.0e+00" in text, text
+    assert "spec read from the checkpoint equals the spec: True; its last_epoch: 46" in text, text
+    # The command line finds the scheduler in Lightning's lr_schedulers list.
+    cli = subprocess.run([sys.executable, "-m", "clr_spec.cli", "from-torch", str(tmp_path / "lightning_digits.ckpt"),
+                          "-o", str(tmp_path / "spec.json")], capture_output=True, text=True, timeout=120)
+    assert cli.returncode == 0, cli.stderr
+    assert "read the CyclicLR state at lr_schedulers.0 (found)" in cli.stdout and "step: 46" in cli.stdout
