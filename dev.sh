@@ -60,7 +60,8 @@ dist_check() {
     fi
     echo "== the wheel with only the [$extra] extra, in a fresh environment:" \
       "$("$python" -m pip list 2>/dev/null | grep -E '^(torch|jax|optax) ' | tr -s ' ' | paste -sd, -)"
-    (cd "$out/tests" && "../venv-$extra/bin/python" -m pytest -q -p no:cacheprovider -n 2 parity_tests)
+    (cd "$out/tests" && "../venv-$extra/bin/python" -m pytest -q -p no:cacheprovider -n 2 -o addopts=-ra \
+      parity_tests)
   done
 }
 

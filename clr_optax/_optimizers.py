@@ -159,6 +159,21 @@ def sgd(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None, momentu
     Returns:
       An optax ``GradientTransformationExtraArgs``; ``state.hyperparams["learning_rate"]`` and
       ``["momentum"]`` hold the values used by the last update.
+
+    Example (lr 1, 2, 3; momentum held at 0.5; a constant gradient of 1): torch's buffer is
+    1, then 0.5 * 1 + 1 = 1.5, then 0.5 * 1.5 + 1 = 1.75, times the lr:
+
+    >>> import jax.numpy as jnp, clr_optax
+    >>> from clr_spec import CyclicSpec
+    >>> tx = clr_optax.sgd(CyclicSpec(base_lr=1, max_lr=5, step_size_up=4, base_momentum=0.5, max_momentum=0.5))
+    >>> params = jnp.zeros(1)
+    >>> state = tx.init(params)
+    >>> for _ in range(3):
+    ...     updates, state = tx.update(jnp.ones(1), state, params)
+    ...     print(updates.tolist())
+    [-1.0]
+    [-3.0]
+    [-5.25]
     """
     del lr, foreach, differentiable, fused
     spec = _require_spec(spec, group)

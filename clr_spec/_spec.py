@@ -37,6 +37,19 @@ class CyclicSpec:
 
     Reference: L. N. Smith, "Cyclical Learning Rates for Training Neural Networks",
     WACV 2017, https://arxiv.org/abs/1506.01186.
+
+    Example: base 1, max 5, 4 steps up and 4 down; momentum cycles the other way.
+
+    >>> from clr_spec import CyclicSpec
+    >>> spec = CyclicSpec(base_lr=1, max_lr=5, step_size_up=4, base_momentum=0.5, max_momentum=0.9)
+    >>> spec.lr(range(10)).tolist()
+    [1.0, 2.0, 3.0, 4.0, 5.0, 4.0, 3.0, 2.0, 1.0, 2.0]
+    >>> spec.momentum(range(5)).tolist()
+    [0.9, 0.8, 0.7, 0.6, 0.5]
+    >>> spec.replace(mode="triangular2").lr([4, 12, 20]).tolist()   # peaks halve each cycle
+    [5.0, 3.0, 2.0]
+    >>> spec == CyclicSpec.from_json(spec.to_json())
+    True
     """
 
     base_lr: Bound
@@ -202,6 +215,12 @@ class CyclicSpec:
         store plain functions in its state dict, so for a scheduler built with a custom
         function pass it again as ``scale_fn=``; given the scheduler object, it is taken
         from the scheduler.
+
+        >>> state = {"base_lrs": [0.001], "max_lrs": [0.006], "total_size": 4000.0, "step_ratio": 0.5,
+        ...          "mode": "triangular", "gamma": 1.0, "scale_mode": "cycle", "cycle_momentum": False}
+        >>> spec = CyclicSpec.from_torch(state)
+        >>> spec.step_size_up, spec.step_size_down, spec.lr(1000).item()   # halfway up: 0.001 + 0.005 / 2
+        (2000, 2000, 0.0035)
         """
         if isinstance(scheduler_or_state, Mapping):
             state = scheduler_or_state

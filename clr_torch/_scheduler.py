@@ -222,6 +222,13 @@ class CyclicLR(LRScheduler):
         ``spec.momentum(k)``), and ``scheduler.step()`` then moves to k + 1, as if the
         scheduler had been stepped k times. Unlike torch's ``last_epoch=k - 1`` it needs no
         ``initial_lr`` in the groups and no earlier ``initial_lr`` leaks into the first lr.
+
+        >>> import torch, clr_torch
+        >>> from clr_spec import CyclicSpec
+        >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+        >>> sched = clr_torch.CyclicLR.from_spec(opt, CyclicSpec(base_lr=1, max_lr=5, step_size_up=4), step=3)
+        >>> opt.param_groups[0]["lr"], sched.last_epoch     # the next update is the 4th: lr(3)
+        (4.0, 3)
         """
         if not isinstance(spec, CyclicSpec):
             raise TypeError(f"spec must be a clr_spec.CyclicSpec, got {type(spec).__name__}")

@@ -6,9 +6,11 @@ is the tutorial's, a scheduler step after every batch (on a small regression mod
 The optax schedule evaluates the whole run in one jitted call. Both are drawn to one PNG,
 with their distance in float32 ulps.
 
-    python examples/tutorial_adam_triangular2.py [--steps N] [--out out/tutorial.png]
+    python examples/tutorial_adam_triangular2.py [--steps N] [--out out/tutorial.png] [--no-progress]
 
-The full run is 1,343,000 torch steps (about 6 minutes on 2 cores); --steps shortens it.
+The full run is 1,343,000 torch training steps: 8 to 12 minutes on 2 cores (the benchmarks
+measure this loop at 0.35-0.53 ms a step), with a progress bar and its estimate of the time
+left; --steps shortens it. The optax side takes milliseconds.
 """
 
 from __future__ import annotations
@@ -32,8 +34,10 @@ SPEC = CyclicSpec(base_lr=MAX_LR / 4, max_lr=MAX_LR, step_size_up=STEPS_PER_EPOC
                   cycle_momentum=False)
 
 
-def torch_loop(steps: int) -> np.ndarray:
+def torch_loop(steps: int, progress: bool = True) -> np.ndarray:
     """The tutorial's loop: Adam + CyclicLR stepped after every batch; records each step's lr."""
+    from tqdm.auto import tqdm
+
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(8, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
     optimizer = torch.optim.Adam(model.parameters(), lr=MAX_LR)
@@ -42,9 +46,12 @@ def torch_loop(steps: int) -> np.ndarray:
     y = x.sum(dim=1, keepdim=True).sin()
     lrs = np.empty(steps)
     step = 0
+    bar = tqdm(total=steps, desc="torch loop", unit="step", unit_scale=True, disable=not progress, mininterval=1.0)
     for epoch in range(EPOCHS):
         for batch in range(STEPS_PER_EPOCH):
             if step == steps:
+                bar.update(steps - bar.n)
+                bar.close()
                 return lrs
             lrs[step] = optimizer.param_groups[0]["lr"]
             loss = torch.nn.functional.mse_loss(model(x), y)
@@ -53,6 +60,9 @@ def torch_loop(steps: int) -> np.ndarray:
             optimizer.step()
             scheduler.step()
             step += 1
+            if step % 1000 == 0:
+                bar.update(1000)
+    bar.close()
     return lrs
 
 
@@ -60,12 +70,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--steps", type=int, default=EPOCHS * STEPS_PER_EPOCH)
     parser.add_argument("--out", default="out/tutorial.png")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = parser.parse_args()
     if not 1 <= args.steps <= EPOCHS * STEPS_PER_EPOCH:
         parser.error(f"--steps must be in [1, {EPOCHS * STEPS_PER_EPOCH}]")
 
     t0 = time.perf_counter()
-    torch_lrs = torch_loop(args.steps)
+    torch_lrs = torch_loop(args.steps, progress=not args.no_progress)
     t_torch = time.perf_counter() - t0
     schedule = jax.jit(clr_optax.cyclic_lr_schedule(SPEC))
     optax_lrs = np.asarray(schedule(jnp.arange(args.steps, dtype=jnp.int32)))
