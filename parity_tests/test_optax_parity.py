@@ -50,7 +50,7 @@ def spec_and_maker(name: str, what: str):
 
 # How the float32 schedule is computed: the default picks "float64" on CPU and GPU (one float64
 # evaluation of torch's formula, rounded once) and "float-float" on other platforms (TPU); both
-# run here. "float64" is exact by construction; "float-float" has DESIGN.md's float32 bound.
+# run here. "float64" is exact by construction; "float-float" has docs/design.md's float32 bound.
 FLOAT32_METHODS = ["auto", "float-float"]
 
 
@@ -77,7 +77,7 @@ def test_float32_against_torch(name, what, method, device):
                           evaluator=f"clr_optax {method}" + (" (custom scale_fn)" if custom else ""),
                           device=device.platform)
         else:
-            # A custom scale_fn's own float32 rounding adds in: DESIGN.md's bound is 4 ulps, and
+            # A custom scale_fn's own float32 rounding adds in: docs/design.md's bound is 4 ulps, and
             # the 99%-exact rule is for the built-in modes.
             check_float32(label, what, ours, ref[:, g], max_ulp=4 if custom else 1, min_exact=0.5 if custom else 0.99,
                           evaluator=f"clr_optax {method}" + (" (custom scale_fn)" if custom else ""),

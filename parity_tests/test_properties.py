@@ -78,7 +78,7 @@ def test_random_specs_float32_within_one_ulp(data):
             if method == "float-float" and _span_exponent(spec, what) > FLOAT_FLOAT_MAX_SPAN:
                 continue   # documented limit of the float-float path (README, Precision)
             ours = np.asarray(jax.jit(_schedules.build_schedule(spec, what, 0, method))(jnp.asarray(steps, jnp.int32)))
-            # On CPU the default rounds torch's float64 value once: exact. float-float: DESIGN.md's bound.
+            # On CPU the default rounds torch's float64 value once: exact. float-float: docs/design.md's bound.
             exact = method == "auto" and jax.default_backend() in ("cpu", "gpu")
             check_float32("random spec", what, ours, ref, max_ulp=0 if exact else 1, min_exact=1.0 if exact else 0.99,
                           evaluator=f"clr_optax {method} (hypothesis)")
