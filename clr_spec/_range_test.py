@@ -15,15 +15,13 @@ the lr where the loss starts falling, or ``max_lr / 4`` (the paper's rule of thu
 unclear. The analysis smooths with a zero-lag (forward-backward) exponential average, so the
 minimum is not shifted to later, larger lrs the way a causal average shifts it.
 
-Limits: the loss only shows an instability once the unstable direction dominates it. With
-mini-batch noise (the usual case) that is soon, and on noisy mini-batch least squares the
-suggestion lands at 0.33-0.65x the stability limit 2/L (12 problems, exp and linear sweeps,
-both frameworks; parity_tests/test_range_test.py checks (1/3, 1) on three). Without noise
-(full-batch, or a model that fits the data exactly), a sweep passing through lr ~ 1/L first
-damps that direction almost to zero, and the loss keeps falling past 2/L until the direction has
-grown back: the minimum, hence ``max_lr``, can then overshoot 2/L (by 1.1-2x for linear sweeps
-in our simulations, more for fast exponential ones). Read the plot; lower ``max_lr`` when the
-curve turns ragged before its minimum.
+The curve's ``max_lr`` is a candidate: a stability probe (``_range_probe``) trains a few
+dozen steps at it from the starting point and backs off until training is stable, because
+without gradient noise the loss curve's minimum overshoots the divergence point (a sweep
+that passes lr ~ 1/L damps the unstable direction, which then grows back only after the
+limit has been passed). With a ``metric_fn`` (higher is better, e.g. accuracy) the curve is
+the smoothed metric instead of the loss. README, "The LR range test", has the measured
+ratios to the stability limit of least-squares problems.
 """
 
 from __future__ import annotations
@@ -36,6 +34,7 @@ from typing import Any, Iterable, Iterator, Optional
 import numpy as np
 
 from . import _validation as v
+from ._range_probe import probed_max_lr
 from ._requirements import require
 from ._spec import CyclicSpec
 
@@ -106,6 +105,7 @@ class Recorder:
         self.settings = dict(start_lr=float(start_lr), end_lr=float(end_lr), num_steps=num_steps, mode=mode,
                              smoothing=float(smoothing), diverge_threshold=float(diverge_threshold))
         self.losses: list[float] = []
+        self.metrics: list[float] = []
         self._average = 0.0
         self._best = math.inf
         self.stop_reason: Optional[str] = None
@@ -113,10 +113,12 @@ class Recorder:
 
         self._bar = tqdm(total=num_steps, desc=f"lr range test ({framework})", disable=not progress, leave=False)
 
-    def record(self, loss: float) -> bool:
-        """Record the loss of the step that uses ``lrs[len(losses)]``; True means stop now."""
+    def record(self, loss: float, metric: Optional[float] = None) -> bool:
+        """Record the loss (and metric) of the step that uses ``lrs[len(losses)]``; True means stop now."""
         step = len(self.losses)
         loss = float(loss)
+        if metric is not None:
+            self.metrics.append(float(metric))
         if step == 0 and not math.isfinite(loss):
             self.close()
             raise ValueError(f"the loss is not finite ({loss}) before any update: check the model, the data "
@@ -140,11 +142,13 @@ class Recorder:
     def close(self) -> None:
         self._bar.close()
 
-    def result(self) -> "RangeTestResult":
+    def result(self, probes: tuple = (), probe_steps: int = 0, probe_backoff: float = 0.8) -> "RangeTestResult":
         self.close()
         n = len(self.losses)
         return RangeTestResult(lrs=self.lrs[:n].copy(), losses=np.array(self.losses),
-                               stop_reason=self.stop_reason, **self.settings)
+                               metrics=np.array(self.metrics) if self.metrics else None,
+                               stop_reason=self.stop_reason, probes=probes, probe_steps=probe_steps,
+                               probe_backoff=probe_backoff, **self.settings)
 
 
 # --------------------------------------------------------------------------- the analysis
@@ -170,6 +174,11 @@ class RangeTestResult:
       smoothed_losses: ``losses`` smoothed without lag (non-finite tail excluded).
       stop_reason: why the sweep stopped before ``num_steps``, or None.
       start_lr, end_lr, num_steps, mode, smoothing, diverge_threshold: the sweep's settings.
+      metrics: the metric of each step (higher is better, e.g. accuracy) when a ``metric_fn``
+        was given; the bounds are then read from it instead of the loss. None otherwise.
+      probes: the stability probes, ``((lr, stable), ...)`` in the order run (see
+        ``clr_spec._range_probe``); empty when the probe was off.
+      probe_steps, probe_backoff: the probe's settings.
     """
 
     lrs: np.ndarray
@@ -181,6 +190,10 @@ class RangeTestResult:
     smoothing: float
     diverge_threshold: float
     stop_reason: Optional[str] = None
+    metrics: Optional[np.ndarray] = None
+    probes: tuple = ()
+    probe_steps: int = 0
+    probe_backoff: float = 0.8
     smoothed_losses: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
@@ -192,16 +205,55 @@ class RangeTestResult:
         object.__setattr__(self, "lrs", np.asarray(self.lrs, dtype=np.float64))
         object.__setattr__(self, "losses", losses)
         object.__setattr__(self, "smoothed_losses", smoothed)
+        if self.metrics is not None:
+            metrics = np.asarray(self.metrics, dtype=np.float64)
+            if metrics.shape != losses.shape:
+                raise ValueError(f"metrics must have one value per step ({len(losses)}), got {metrics.shape}")
+            object.__setattr__(self, "metrics", metrics)
+        object.__setattr__(self, "probes", tuple((float(lr), bool(ok)) for lr, ok in self.probes))
 
     @property
     def diverged(self) -> bool:
         return self.stop_reason is not None
 
+    def curve_bounds(self) -> tuple[Optional[float], float]:
+        """``(base_lr or None if unclear, max_lr)`` read off the curve alone, before any probe.
+
+        The curve is the smoothed loss, or the smoothed metric (negated: higher is better)
+        when one was recorded; ``max_lr`` is the lr of the update just before its best point,
+        ``base_lr`` the one that did 10% of the improvement."""
+        if self.metrics is None:
+            curve, what = self.smoothed_losses, "loss"
+        else:
+            finite = len(self.smoothed_losses) - int(np.isnan(self.smoothed_losses).sum())
+            curve, what = np.full(len(self.metrics), np.nan), "metric"
+            if finite:
+                curve[:finite] = -zero_lag_smooth(self.metrics[:finite], self.smoothing)
+        finite = np.isfinite(curve)
+        if finite.sum() < 3:
+            raise ValueError(f"too few finite losses ({int(finite.sum())}) to suggest bounds: start the sweep "
+                             "at a smaller start_lr or give it more steps")
+        lowest = int(np.nanargmin(curve))
+        if lowest == 0:
+            raise ValueError(f"the {what} never {'fell below' if what == 'loss' else 'rose above'} its value at "
+                             "start_lr: start the sweep at a smaller start_lr (or check that the model trains at all)")
+        max_lr = float(self.lrs[lowest - 1])        # the last update that still improved it
+        drop = curve[0] - curve[lowest]
+        started = int(np.argmax(curve[:lowest + 1] <= curve[0] - _START_FRACTION * drop))
+        base_lr = float(self.lrs[started - 1])     # the update that brought it that far
+        # Unclear: the very first update already did it (the fall began at or before start_lr),
+        # or the curve hardly moved.
+        clear = started >= 2 and drop > _START_FRACTION * abs(curve[0])
+        return (base_lr if clear else None), max_lr
+
     def suggest(self) -> tuple[float, float]:
-        """``(base_lr, max_lr)`` read off the smoothed loss curve (see the module docstring).
+        """``(base_lr, max_lr)``: the curve's, with ``max_lr`` lowered by the stability probe
+        where the probe found the curve's candidate unstable (see the module docstring and
+        ``clr_spec._range_probe``). ``base_lr`` is where the curve starts improving, or
+        ``max_lr / 4`` when that is unclear or within a factor 2 of ``max_lr``.
 
         By hand: the lowest loss comes after the update with lr 0.6 (the last that helped);
-        10% of the fall (5 -> 1) is done after the update with lr 0.3.
+        10% of the fall (5 -> 1) is done after the update with lr 0.3. No probe here.
 
         >>> from clr_spec import RangeTestResult
         >>> result = RangeTestResult(lrs=[0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
@@ -211,24 +263,19 @@ class RangeTestResult:
         (0.3, 0.6)
         >>> result.to_spec(steps_per_epoch=25)     # step_size_up: 4 epochs
         CyclicSpec(base_lr=0.3, max_lr=0.6, step_size_up=100, step_size_down=100, mode='triangular', gamma=1.0, scale_fn=None, scale_mode='cycle', cycle_momentum=True, base_momentum=0.8, max_momentum=0.9)
+
+        With a probe that found 0.6 unstable and 0.48 stable, ``max_lr`` is 0.48 * 0.8:
+
+        >>> import dataclasses
+        >>> dataclasses.replace(result, probes=((0.6, False), (0.48, True))).suggest()[1]
+        0.384
         """
-        smoothed = self.smoothed_losses
-        finite = np.isfinite(smoothed)
-        if finite.sum() < 3:
-            raise ValueError(f"too few finite losses ({int(finite.sum())}) to suggest bounds: start the sweep "
-                             "at a smaller start_lr or give it more steps")
-        lowest = int(np.nanargmin(smoothed))
-        if lowest == 0:
-            raise ValueError("the loss never fell below its value at start_lr: start the sweep at a smaller "
-                             "start_lr (or check that the model trains at all)")
-        max_lr = float(self.lrs[lowest - 1])        # the last update that still lowered the loss
-        drop = smoothed[0] - smoothed[lowest]
-        started = int(np.argmax(smoothed[:lowest + 1] <= smoothed[0] - _START_FRACTION * drop))
-        base_lr = float(self.lrs[started - 1])     # the update that brought the loss down that far
-        # Unclear: the very first update already did it (the fall began at or before start_lr),
-        # the loss hardly fell, or the fall began within a factor 2 of max_lr.
-        clear = started >= 2 and drop > _START_FRACTION * abs(smoothed[0]) and base_lr <= max_lr / 2
-        return (base_lr if clear else max_lr / _BASE_DIVISOR), max_lr
+        base_lr, max_lr = self.curve_bounds()
+        if self.probes:
+            max_lr = probed_max_lr(max_lr, self.probes, self.probe_backoff)
+        if base_lr is None or base_lr > max_lr / 2:
+            base_lr = max_lr / _BASE_DIVISOR
+        return base_lr, max_lr
 
     def to_spec(self, steps_per_epoch: int, *, epochs_per_step: float = 4, mode: str = "triangular",
                 base_lr: Optional[float] = None, max_lr: Optional[float] = None, **spec_kwargs: Any) -> CyclicSpec:
@@ -259,6 +306,16 @@ class RangeTestResult:
             ax.axvline(max_lr, color="tab:red", ls="--", label=f"max_lr {max_lr:.3g}")
         except ValueError as err:
             ax.set_title(f"no suggestion: {err}", fontsize=8)
+        for i, (lr, stable) in enumerate(self.probes):
+            ax.axvline(lr, color="tab:green" if stable else "tab:red", ls=":", lw=1,
+                       label=None if i else f"probes ({self.probe_steps} steps): red unstable, green stable")
+            ax.annotate("stable" if stable else "unstable", (lr, 1.0), xycoords=("data", "axes fraction"),
+                        rotation=90, va="top", ha="right", fontsize=7,
+                        color="tab:green" if stable else "tab:red")
+        if self.metrics is not None:
+            metric_ax = ax.twinx()
+            metric_ax.plot(self.lrs, self.metrics, color="tab:purple", lw=1, alpha=0.7, label="metric")
+            metric_ax.set_ylabel("metric (higher is better)", color="tab:purple")
         if self.mode == "exp":
             ax.set_xscale("log")
         finite = self.losses[np.isfinite(self.losses)]
@@ -278,18 +335,27 @@ class RangeTestResult:
 
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict[str, Any]:
-        return {"format": "clr.RangeTestResult", "version": 1, "lrs": self.lrs.tolist(),
-                "losses": [v if math.isfinite(v) else None for v in self.losses.tolist()],
+        """A JSON-able dict, version 2 (version 1, without metrics and probes, still loads)."""
+        def finite_or_none(values):
+            return [x if math.isfinite(x) else None for x in values.tolist()]
+
+        return {"format": "clr.RangeTestResult", "version": 2, "lrs": self.lrs.tolist(),
+                "losses": finite_or_none(self.losses),
+                "metrics": None if self.metrics is None else finite_or_none(self.metrics),
                 "start_lr": self.start_lr, "end_lr": self.end_lr, "num_steps": self.num_steps, "mode": self.mode,
                 "smoothing": self.smoothing, "diverge_threshold": self.diverge_threshold,
-                "stop_reason": self.stop_reason}
+                "stop_reason": self.stop_reason, "probes": [list(p) for p in self.probes],
+                "probe_steps": self.probe_steps, "probe_backoff": self.probe_backoff}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RangeTestResult":
-        if data.get("format") != "clr.RangeTestResult" or data.get("version") != 1:
-            raise ValueError("not a clr.RangeTestResult version 1 dict")
+        if data.get("format") != "clr.RangeTestResult" or data.get("version") not in (1, 2):
+            raise ValueError("not a clr.RangeTestResult dict of version 1 or 2")
         fields = {k: v for k, v in data.items() if k not in ("format", "version")}
         fields["losses"] = [math.nan if v is None else v for v in fields["losses"]]
+        if fields.get("metrics") is not None:
+            fields["metrics"] = [math.nan if v is None else v for v in fields["metrics"]]
+        fields["probes"] = tuple(tuple(p) for p in fields.get("probes", ()))
         return cls(**fields)
 
     def to_json(self) -> str:

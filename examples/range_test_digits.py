@@ -2,7 +2,8 @@
 with the suggested schedule.
 
 1. Sweep the lr exponentially from 1e-4 to 10 over 200 mini-batches (SGD, momentum 0.9) with
-   clr_torch.lr_range_test and clr_optax.lr_range_test; print both suggestions, plot both.
+   clr_torch.lr_range_test and clr_optax.lr_range_test, each ending with its stability probe
+   of the candidate max_lr; print both suggestions and probes, plot both.
 2. Turn the torch suggestion into a CyclicSpec (step_size_up = 4 epochs) and train with it in
    both frameworks (the digits example's training loops), printing test accuracy.
 
@@ -54,8 +55,10 @@ def main() -> None:
     for name, result in (("torch", from_torch), ("optax", from_optax)):
         base_lr, max_lr = result.suggest()
         path = result.plot(os.path.join(args.out_dir, f"range_test_{name}.png"), title=f"LR range test ({name})")
+        probes = ", ".join(f"{lr:.4g} {'stable' if ok else 'unstable'}" for lr, ok in result.probes)
         print(f"{name:6s} {len(result.lrs)} steps ({result.stop_reason or 'no divergence'}); "
               f"suggests base_lr {base_lr:.4g}, max_lr {max_lr:.4g}; plot {path}")
+        print(f"{'':6s} stability probes of {result.probe_steps} steps: {probes}")
 
     spec = from_torch.to_spec(D.steps_per_epoch(len(x_train)), epochs_per_step=4, cycle_momentum=False)
     print(f"spec from the torch sweep: {spec.to_json()}")
