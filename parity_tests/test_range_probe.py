@@ -181,3 +181,11 @@ def test_the_plot_marks_the_probes(tmp_path):
                              probes=((0.4, False), (0.32, True)), probe_steps=50)
     path = result.plot(str(tmp_path / "probe.png"))
     assert open(path, "rb").read(4) == b"\x89PNG"
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_numpy_scalars_are_numbers(framework):
+    batches, limit = least_squares(0, 10, noisy=True)
+    result = run(framework, batches, start_lr=np.float32(limit / 100), end_lr=np.float64(limit * 10),
+                 num_steps=np.int64(60), mode="exp", smoothing=np.float32(0.5), probe_steps=np.int64(8))
+    assert len(result.lrs) >= 2 and result.probe_steps == 8

@@ -181,3 +181,15 @@ def test_type_errors_and_missing_params():
     params = {"w": jnp.ones(2)}
     with pytest.raises(ValueError, match="needs the params"):
         tx.update(params, tx.init(params))
+
+
+def test_numbers_as_users_pass_them():
+    """numpy scalars are numbers everywhere, as CyclicSpec takes them (one validator)."""
+    spec = CyclicSpec(base_lr=np.float32(0.01), max_lr=np.float64(0.1), step_size_up=np.int64(10))
+    for tx in (clr_optax.adam(spec, eps=np.float32(1e-8), betas=(np.float32(0.9), np.float64(0.999))),
+               clr_optax.sgd(spec, momentum=np.float32(0.9), weight_decay=np.float64(1e-4)),
+               clr_optax.rmsprop(spec, alpha=np.float32(0.99), eps=np.float32(1e-8))):
+        params = jnp.zeros(3)
+        tx.update(jnp.ones(3), tx.init(params), params)
+    with pytest.raises(TypeError, match="eps must be a real number"):
+        clr_optax.adam(spec, eps="1e-8")
