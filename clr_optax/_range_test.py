@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import math
 from typing import Any, Callable, Iterable, Optional
 
 import jax
 import optax
 
 from clr_spec import RangeTestResult
-from clr_spec._range_probe import check_probe, probe_candidate, probe_stability
+from clr_spec._range_probe import check_probe, losses_at_constant_lr, probe_candidate, probe_stability
 from clr_spec._range_test import Recorder, cycle_batches
 
 
@@ -64,15 +63,8 @@ def lr_range_test(loss_fn: Callable[[Any, Any], Any], params: Any,
             if on_loss(float(loss), float(metric)):
                 break
 
-    def probe(lr: float, steps: int) -> list:
-        losses: list = []
-
-        def on_loss(loss, metric):
-            losses.append(loss)
-            return not math.isfinite(loss)
-
-        train([lr] * steps, on_loss)
-        return losses
+    def probe(lr: float, steps: int) -> list:   # from the initial params: train() starts there
+        return losses_at_constant_lr(train, lr, steps)
 
     probes: tuple = ()
     try:

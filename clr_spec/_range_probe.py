@@ -51,6 +51,20 @@ def is_stable(losses: Sequence[float], steps: int) -> bool:
     return bool(losses[-quarter:].mean() <= losses[0])
 
 
+def losses_at_constant_lr(train: Callable, lr: float, steps: int) -> list:
+    """Run ``train([lr] * steps, on_loss)`` (an adapter's training loop, which calls
+    ``on_loss(loss, extra)`` before each update and stops when it returns True) and return
+    the losses, up to the first non-finite one."""
+    losses: list = []
+
+    def on_loss(loss: float, extra: Any = None) -> bool:
+        losses.append(loss)
+        return not math.isfinite(loss)
+
+    train([lr] * steps, on_loss)
+    return losses
+
+
 def probe_stability(candidate: float, train: Callable[[float, int], list], steps: int, backoff: float,
                     max_probes: int, progress: bool = False, framework: str = "") -> tuple:
     """Probe ``candidate``, backing off until a probe is stable: ``((lr, stable), ...)``.

@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import copy
-import math
 from typing import Any, Callable, Iterable, Optional
 
 import torch
 from torch.optim import Optimizer
 
 from clr_spec import RangeTestResult
-from clr_spec._range_probe import check_probe, probe_candidate, probe_stability
+from clr_spec._range_probe import check_probe, losses_at_constant_lr, probe_candidate, probe_stability
 from clr_spec._range_test import Recorder, cycle_batches
 
 from ._scheduler import _set
@@ -86,14 +85,7 @@ def lr_range_test(model: torch.nn.Module, optimizer: Optimizer, loss_fn: Callabl
 
     def probe(lr: float, steps: int) -> list:
         restore()
-        losses: list = []
-
-        def on_loss(loss, batch):
-            losses.append(loss)
-            return not math.isfinite(loss)
-
-        train([lr] * steps, on_loss)
-        return losses
+        return losses_at_constant_lr(train, lr, steps)
 
     def sweep_step(loss, batch):
         metric = None

@@ -47,6 +47,18 @@ def steps_per_epoch(n_train: int) -> int:
     return n_train // BATCH
 
 
+def resume_example(epochs: int):
+    """The resume examples' run: data, steps per epoch, the spec (triangular2, half cycles of
+    two epochs, momentum 0.95 -> 0.85) and the batch order."""
+    from clr_spec import CyclicSpec
+
+    data = load()
+    per_epoch = steps_per_epoch(len(data[0]))
+    spec = CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=2 * per_epoch, mode="triangular2",
+                      base_momentum=0.85, max_momentum=0.95)
+    return data, per_epoch, spec, batch_order(len(data[0]), epochs)
+
+
 # ----------------------------------------------------------------------------- torch
 def torch_model(params: dict[str, np.ndarray]):
     import torch

@@ -18,7 +18,6 @@ import argparse
 import numpy as np
 
 import _digits as D
-from clr_spec import CyclicSpec
 
 
 def main() -> None:
@@ -32,11 +31,7 @@ def main() -> None:
 
     import clr_optax
 
-    x_train, y_train, x_test, y_test = D.load()
-    per_epoch = D.steps_per_epoch(len(x_train))
-    spec = CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=2 * per_epoch, mode="triangular2",
-                      base_momentum=0.85, max_momentum=0.95)
-    batches = D.batch_order(len(x_train), args.epochs)
+    (x_train, y_train, x_test, y_test), per_epoch, spec, batches = D.resume_example(args.epochs)
 
     class MLP(nnx.Module):
         def __init__(self, rngs: nnx.Rngs):

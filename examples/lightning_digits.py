@@ -35,11 +35,7 @@ def main() -> None:
 
     import clr_torch
 
-    x_train, y_train, x_test, y_test = D.load()
-    per_epoch = D.steps_per_epoch(len(x_train))
-    spec = CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=2 * per_epoch, mode="triangular2",
-                      base_momentum=0.85, max_momentum=0.95)
-    batches = D.batch_order(len(x_train), args.epochs)
+    (x_train, y_train, x_test, y_test), per_epoch, spec, batches = D.resume_example(args.epochs)
     epoch = [(torch.from_numpy(x_train[idx]), torch.from_numpy(y_train[idx])) for idx in batches[:per_epoch]]
     loader = torch.utils.data.DataLoader(epoch, batch_size=None)   # the prepared batches, in order
 

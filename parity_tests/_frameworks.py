@@ -25,3 +25,12 @@ needs_matplotlib = pytest.mark.skipif(not HAS_MATPLOTLIB, reason="needs matplotl
 def optional(module: str):
     """The module, or None where it is not installed (tests using it carry a needs_* mark)."""
     return importlib.import_module(module) if importlib.util.find_spec(module.split(".")[0]) else None
+
+
+# The frameworks' modules where installed, else None; tests that use one carry its needs_* mark.
+torch = optional("torch")
+clr_torch = optional("clr_torch") if HAS_TORCH else None
+jnp = optional("jax.numpy") if HAS_JAX else None
+optax = optional("optax") if HAS_JAX else None
+clr_optax = optional("clr_optax") if HAS_JAX else None
+FRAMEWORKS = [pytest.param("torch", marks=needs_torch), pytest.param("optax", marks=needs_jax)]

@@ -14,17 +14,8 @@ import pytest
 from clr_spec import RangeTestResult
 from clr_spec._range_probe import check_probe, is_stable, probe_stability, probed_max_lr
 
-from ._frameworks import HAS_JAX, HAS_TORCH, needs_matplotlib, needs_torch, optional
+from ._frameworks import FRAMEWORKS, clr_optax, clr_torch, jnp, needs_matplotlib, optax, torch
 
-torch = optional("torch")
-clr_torch = optional("clr_torch") if HAS_TORCH else None
-jnp = optional("jax.numpy") if HAS_JAX else None
-optax = optional("optax") if HAS_JAX else None
-clr_optax = optional("clr_optax") if HAS_JAX else None
-
-from ._frameworks import needs_jax  # noqa: E402
-
-FRAMEWORKS = [pytest.param("torch", marks=needs_torch), pytest.param("optax", marks=needs_jax)]
 N, D, BATCH = 256, 10, 32
 
 

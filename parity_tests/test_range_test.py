@@ -10,14 +10,8 @@ import pytest
 
 from clr_spec import CyclicSpec, RangeTestResult
 
-from ._frameworks import HAS_JAX, HAS_TORCH, needs_both, needs_jax, needs_matplotlib, needs_torch, optional
-
-torch = optional("torch")
-clr_torch = optional("clr_torch") if HAS_TORCH else None
-jnp = optional("jax.numpy") if HAS_JAX else None
-optax = optional("optax") if HAS_JAX else None
-clr_optax = optional("clr_optax") if HAS_JAX else None
-FRAMEWORKS = [pytest.param("torch", marks=needs_torch), pytest.param("optax", marks=needs_jax)]
+from ._frameworks import (FRAMEWORKS, clr_optax, clr_torch, jnp, needs_both, needs_jax, needs_matplotlib, needs_torch,
+                          optax, torch)
 
 N, D, BATCH = 512, 10, 32
 
