@@ -1,4 +1,5 @@
-"""Cyclical learning rates for Optax, from a ``clr_spec.CyclicSpec`` or torch's keywords.
+"""Schedules for Optax from clr_spec specs (cyclical, warmups, tails and their sequences), and
+optimizers with torch's update rules driven by them.
 
 Imports jax and optax, never torch.
 """
@@ -8,10 +9,11 @@ from clr_spec._requirements import require as _require
 _require("jax", "jax", "clr_optax")
 _require("optax", "jax", "clr_optax")
 
+from ._family import lr_schedule, momentum_schedule
 from ._optimizers import adam, adamw, current_hyperparams, rmsprop, sgd
 from ._range_test import lr_range_test
 from ._resume import set_count
 from ._schedules import cyclic_lr_schedule, cyclic_momentum_schedule
 
-__all__ = ["cyclic_lr_schedule", "cyclic_momentum_schedule", "set_count",
+__all__ = ["lr_schedule", "momentum_schedule", "cyclic_lr_schedule", "cyclic_momentum_schedule", "set_count",
            "sgd", "adam", "adamw", "rmsprop", "current_hyperparams", "lr_range_test"]

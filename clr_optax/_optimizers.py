@@ -31,10 +31,11 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from clr_spec import CyclicSpec
+from clr_spec import CyclicSpec, SequentialSpec
 from clr_spec import _validation as v
+from clr_spec._family import check_spec
 
-from ._schedules import cyclic_lr_schedule, cyclic_momentum_schedule
+from ._family import lr_schedule, momentum_schedule
 from ._variables import value_of
 
 _MAP = jax.tree_util.tree_map
@@ -45,19 +46,25 @@ def _hyperparam_dtype():
     return jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
 
 
-def _require_spec(spec: Any, group: int) -> CyclicSpec:
-    if not isinstance(spec, CyclicSpec):
-        raise TypeError(f"spec must be a clr_spec.CyclicSpec, got {type(spec).__name__}")
-    spec.group_bounds(group)   # a clear error for a group the spec does not have
+def _require_spec(spec: Any, group: int) -> Any:
+    check_spec(spec)
+    v.group_index(group, spec.num_groups)   # a clear error for a group the spec does not have
     return spec
 
 
-def _with_clr(rule, spec: CyclicSpec, group: int, momentum_name: str, momentum: float,
+def _with_clr(rule, spec: Any, group: int, momentum_name: str, momentum: float,
               **static: Any) -> optax.GradientTransformationExtraArgs:
-    scheduled_momentum = cyclic_momentum_schedule(spec, group=group) if spec.cycle_momentum else momentum
+    """torch's rule with the spec's lr and, where the spec sets momentum, its momentum."""
+    scheduled_momentum = momentum_schedule(spec, group=group) if spec.sets_momentum else momentum
     injected = optax.inject_hyperparams(rule, static_args=tuple(static), hyperparam_dtype=_hyperparam_dtype())
-    return injected(learning_rate=cyclic_lr_schedule(spec, group=group),
-                    **{momentum_name: scheduled_momentum}, **static)
+    return injected(learning_rate=lr_schedule(spec, group=group), **{momentum_name: scheduled_momentum}, **static)
+
+
+def _momentum_range(spec: Any, group: int) -> tuple[float, float]:
+    """The lowest and highest momentum of a momentum-setting spec (over its cycling phases)."""
+    phases = spec.specs if isinstance(spec, SequentialSpec) else (spec,)
+    bounds = [p.group_bounds(group)[2:] for p in phases if isinstance(p, CyclicSpec) and p.cycle_momentum]
+    return min(min(b) for b in bounds), max(max(b) for b in bounds)
 
 
 def _zeros_like(tree):
@@ -69,10 +76,10 @@ def _check_range(name: str, value: Any, low: float, high: float = math.inf, *, h
     return v.in_range(name, value, low, high, high_open=high_open)
 
 
-def _check_momentum_bounds(spec: CyclicSpec, group: int, name: str) -> None:
+def _check_momentum_bounds(spec: Any, group: int, name: str) -> None:
     """beta1 == 1 makes Adam's bias correction 1 - beta1**t zero, as it does in torch."""
-    if spec.cycle_momentum:
-        _, _, low, high = spec.group_bounds(group)
+    if spec.sets_momentum:
+        _, high = _momentum_range(spec, group)
         if high >= 1:
             raise ValueError(f"max_momentum must be < 1 when it cycles {name} (Adam's bias correction "
                              f"1 - beta1**t is 0 at beta1 = 1), got {high!r} for group {group}")
@@ -137,7 +144,7 @@ def _sgd_rule(learning_rate, momentum, *, dampening: float, weight_decay: float,
     return optax.GradientTransformation(init, update)
 
 
-def sgd(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None, momentum: float = 0.0,
+def sgd(spec: Any, group: int = 0, *, lr: Optional[float] = None, momentum: float = 0.0,
         dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False,
         foreach: Optional[bool] = None, differentiable: bool = False, fused: Optional[bool] = None,
         ) -> optax.GradientTransformationExtraArgs:
@@ -148,9 +155,10 @@ def sgd(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None, momentu
     ``g = g + momentum * buf`` (nesterov) or ``g = buf``; then ``p -= lr * g``.
 
     Args:
-      spec: the cyclical schedule; its lr (group ``group``) replaces ``lr``, and when
-        ``spec.cycle_momentum`` its cycled momentum replaces ``momentum``, exactly as
-        torch's ``CyclicLR`` overwrites ``param_groups[group]``.
+      spec: any clr_spec spec (``CyclicSpec``, ``SequentialSpec`` of a warmup, the cycles and
+        a tail, ...); its lr (group ``group``) replaces ``lr``, and where it sets momentum
+        (a ``CyclicSpec`` with ``cycle_momentum``) its momentum replaces ``momentum``,
+        exactly as torch's schedulers overwrite ``param_groups[group]``.
       group: which param group's bounds to use (one optimizer per ``optax.multi_transform`` label).
       lr: accepted for torch's signature and ignored: the spec sets the lr.
       momentum, dampening, weight_decay, nesterov, maximize: torch's keywords and defaults.
@@ -181,13 +189,13 @@ def sgd(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None, momentu
     dampening = _check_range("dampening", dampening, -math.inf)
     weight_decay = _check_range("weight_decay", weight_decay, 0.0)
     if nesterov:
-        low = spec.group_bounds(group)[2] if spec.cycle_momentum else momentum
+        low = _momentum_range(spec, group)[0] if spec.sets_momentum else momentum
         if low <= 0 or dampening != 0:
             raise ValueError("nesterov needs a momentum > 0 at every step (momentum, or base_momentum when "
                              f"the spec cycles it) and dampening == 0; got momentum {low!r}, dampening {dampening!r}")
     return _with_clr(_sgd_rule, spec, group, "momentum", momentum, dampening=dampening,
                      weight_decay=weight_decay, nesterov=bool(nesterov), maximize=bool(maximize),
-                     uses_momentum=spec.cycle_momentum or momentum != 0)
+                     uses_momentum=spec.sets_momentum or momentum != 0)
 
 
 # --------------------------------------------------------------------------- torch.optim.Adam / AdamW
@@ -248,7 +256,7 @@ def _adam_family(spec, group, betas, eps, weight_decay, amsgrad, maximize, decou
                      amsgrad=bool(amsgrad), maximize=bool(maximize), decoupled_weight_decay=bool(decoupled))
 
 
-def adam(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None,
+def adam(spec: Any, group: int = 0, *, lr: Optional[float] = None,
          betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
          amsgrad: bool = False, maximize: bool = False, decoupled_weight_decay: bool = False,
          foreach: Optional[bool] = None, capturable: bool = False, differentiable: bool = False,
@@ -261,7 +269,7 @@ def adam(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None,
     ``p -= lr / (1 - beta1**t) * m / (sqrt(v) / sqrt(1 - beta2**t) + eps)`` (``v`` replaced by its
     running maximum with ``amsgrad``).
 
-    When ``spec.cycle_momentum``, ``beta1`` is the cycled momentum (torch's CyclicLR sets
+    Where the spec sets momentum, ``beta1`` is its momentum (torch's CyclicLR sets
     ``betas[0]``) and ``betas[0]`` is ignored; it is in ``state.hyperparams["b1"]`` either way.
     ``lr`` is ignored (the spec sets it); ``foreach``, ``capturable``, ``differentiable`` and
     ``fused`` are torch implementation switches with no effect here. Other arguments as in
@@ -271,7 +279,7 @@ def adam(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None,
     return _adam_family(spec, group, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay)
 
 
-def adamw(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None,
+def adamw(spec: Any, group: int = 0, *, lr: Optional[float] = None,
           betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
           amsgrad: bool = False, maximize: bool = False, foreach: Optional[bool] = None,
           capturable: bool = False, differentiable: bool = False, fused: Optional[bool] = None,
@@ -319,7 +327,7 @@ def _rmsprop_rule(learning_rate, momentum, *, alpha: float, eps: float, weight_d
     return optax.GradientTransformation(init, update)
 
 
-def rmsprop(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None, alpha: float = 0.99,
+def rmsprop(spec: Any, group: int = 0, *, lr: Optional[float] = None, alpha: float = 0.99,
             eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
             maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
             differentiable: bool = False) -> optax.GradientTransformationExtraArgs:
@@ -339,7 +347,7 @@ def rmsprop(spec: CyclicSpec, group: int = 0, *, lr: Optional[float] = None, alp
     momentum = _check_range("momentum", momentum, 0.0)
     return _with_clr(_rmsprop_rule, spec, group, "momentum", momentum, alpha=alpha, eps=eps,
                      weight_decay=weight_decay, centered=bool(centered), maximize=bool(maximize),
-                     uses_momentum=spec.cycle_momentum or momentum > 0)
+                     uses_momentum=spec.sets_momentum or momentum > 0)
 
 
 # --------------------------------------------------------------------------- reading the state

@@ -11,6 +11,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _closed_form, _validation as v
+from ._family import register
 from ._modes import MODES
 
 FORMAT = "clr.CyclicSpec"
@@ -52,6 +53,10 @@ class CyclicSpec:
     True
     """
 
+    FORMAT = FORMAT
+    TORCH_CLASS = "CyclicLR"
+    STATE_KEYS = ("base_lrs", "max_lrs", "total_size", "step_ratio")
+
     base_lr: Bound
     max_lr: Bound
     step_size_up: float = 2000
@@ -92,6 +97,11 @@ class CyclicSpec:
     def num_groups(self) -> Optional[int]:
         """Length of the per-group bound sequences, or None when every bound is a scalar."""
         return v.group_count(self._bounds())
+
+    @property
+    def sets_momentum(self) -> bool:
+        """Whether torch's scheduler writes the optimizer's momentum (or beta1)."""
+        return self.cycle_momentum
 
     @property
     def total_size(self) -> float:
@@ -208,13 +218,15 @@ class CyclicSpec:
         return cls.from_dict(data, scale_fn=scale_fn)
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, *, scale_fn: Optional[Callable] = None) -> "CyclicSpec":
+    def from_torch(cls, scheduler_or_state: Any, *, scale_fn: Optional[Callable] = None,
+                   optimizer_state: Optional[Mapping] = None) -> "CyclicSpec":
         """Spec of a torch ``CyclicLR`` (ours or torch's), or of its ``state_dict()``.
 
         A dict is read without importing torch and without being modified. Torch does not
         store plain functions in its state dict, so for a scheduler built with a custom
         function pass it again as ``scale_fn=``; given the scheduler object, it is taken
-        from the scheduler.
+        from the scheduler. (``optimizer_state`` is accepted for ``clr_spec.from_torch``'s
+        sake: a CyclicLR's state holds all it needs.)
 
         >>> state = {"base_lrs": [0.001], "max_lrs": [0.006], "total_size": 4000.0, "step_ratio": 0.5,
         ...          "mode": "triangular", "gamma": 1.0, "scale_mode": "cycle", "cycle_momentum": False}
@@ -291,3 +303,6 @@ def _step_sizes_from(total: float, ratio: float) -> tuple[float, float]:
         if down > 0 and up + down == total and up / (up + down) == ratio:
             return (int(up) if up.is_integer() else up), (int(down) if down.is_integer() else down)
     raise ValueError(f"cannot recover step sizes from total_size={total!r} and step_ratio={ratio!r}")
+
+
+register(CyclicSpec)

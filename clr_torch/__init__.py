@@ -1,4 +1,5 @@
-"""Cyclical learning rates for PyTorch: a drop-in ``CyclicLR`` driven by a ``clr_spec.CyclicSpec``.
+"""Schedules for PyTorch: a drop-in ``CyclicLR`` and ``scheduler(optimizer, spec)`` for every
+clr_spec spec (warmups, tails and their sequences with torch's own classes).
 
 Imports torch, never jax.
 """
@@ -7,7 +8,8 @@ from clr_spec._requirements import require as _require
 
 _require("torch", "torch", "clr_torch")
 
-from ._range_test import lr_range_test
-from ._scheduler import CyclicLR
+from ._family import scheduler  # noqa: E402
+from ._range_test import lr_range_test  # noqa: E402
+from ._scheduler import CyclicLR  # noqa: E402
 
-__all__ = ["CyclicLR", "lr_range_test"]
+__all__ = ["CyclicLR", "scheduler", "lr_range_test"]

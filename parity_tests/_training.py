@@ -61,16 +61,17 @@ def torch_param_groups(model: torch.nn.Module, grouped: bool) -> list:
 
 
 def torch_train(params, x, y, make_optimizer: Callable, spec: CyclicSpec, steps: int, *, grouped: bool = False,
-                sign: float = 1.0, wrap: Callable = lambda model: model,
+                sign: float = 1.0, wrap: Callable = lambda model: model, make_scheduler: Optional[Callable] = None,
                 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Train with ``clr_torch.CyclicLR``; returns final params and per-step (group) lr and momentum.
+    """Train with ``clr_torch.CyclicLR`` (or ``make_scheduler(optimizer)``); returns final params
+    and per-step (group) lr and momentum.
 
     ``wrap`` wraps the model before training (``DistributedDataParallel``, say).
     """
     module = torch_model(params)
     opt = make_optimizer(torch_param_groups(module, grouped))
     model = wrap(module)
-    sched = clr_torch.CyclicLR.from_spec(opt, spec)
+    sched = clr_torch.CyclicLR.from_spec(opt, spec) if make_scheduler is None else make_scheduler(opt)
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     lrs, momenta = [], []
     for _ in range(steps):

@@ -10,6 +10,7 @@ import sys
 import numpy as np
 import pytest
 
+import clr_spec
 from clr_spec import CyclicSpec, cli
 
 from ._frameworks import HAS_JAX, HAS_MATPLOTLIB, HAS_TORCH, needs_jax, needs_matplotlib, needs_torch, optional
@@ -153,23 +154,43 @@ def _lightning(state):
     return [state]            # Lightning keeps one state per scheduler in a list
 
 
-def _sequential(state):
-    return {"_schedulers": [{"factor": 0.1, "total_iters": 5, "last_epoch": 4}, state], "_milestones": [5],
-            "last_epoch": 27}
-
-
 @needs_torch
-@pytest.mark.parametrize("wrap, key, path", [(_lightning, "lr_schedulers", "lr_schedulers.0"),
-                                             (_sequential, "scheduler", "scheduler._schedulers.1")])
-def test_from_torch_finds_nested_states(tmp_path, wrap, key, path):
-    ckpt = _checkpoint(tmp_path, key=key, wrap=wrap)
-    for extra in ([], ["--key", path]):
+def test_from_torch_finds_nested_states(tmp_path):
+    ckpt = _checkpoint(tmp_path, key="lr_schedulers", wrap=_lightning)
+    for extra in ([], ["--key", "lr_schedulers.0"]):
         out_json = tmp_path / "out.json"
         out = clr("from-torch", ckpt, "-o", str(out_json), *extra)
         assert out.returncode == 0, out.stderr
-        assert f"read the CyclicLR state at {path}" in out.stdout
+        assert "read the CyclicLR state at lr_schedulers.0" in out.stdout
         assert ("(found)" in out.stdout) == (not extra)
         assert CyclicSpec.from_json(out_json.read_text()) == SPEC
+
+
+@needs_torch
+def test_from_torch_reads_a_sequential_lr_or_one_of_its_phases(tmp_path):
+    """A warmup then the cycles: the whole SequentialLR is found; --key picks its CyclicLR."""
+    param = torch.nn.Parameter(torch.zeros(2))
+    opt = torch.optim.SGD([param], lr=0.1, momentum=0.9)
+    warmup = torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, total_iters=5)
+    cycles = clr_torch.CyclicLR.from_spec(opt, SPEC)
+    sequential = torch.optim.lr_scheduler.SequentialLR(opt, [warmup, cycles], milestones=[5])
+    for _ in range(9):
+        opt.step()
+        sequential.step()
+    torch.save({"scheduler": sequential.state_dict(), "optimizer": opt.state_dict()}, tmp_path / "seq.pt")
+    out = clr("from-torch", str(tmp_path / "seq.pt"), "-o", str(tmp_path / "seq.json"))
+    assert out.returncode == 0, out.stderr
+    assert "read the SequentialLR state at scheduler (found), and the optimizer's at optimizer" in out.stdout
+    assert "step: 9" in out.stdout
+    spec = clr_spec.from_json((tmp_path / "seq.json").read_text())
+    assert spec == clr_spec.SequentialSpec([clr_spec.LinearSpec(lr=0.1, start_factor=0.1, total_iters=5), SPEC], [5])
+    out = clr("from-torch", str(tmp_path / "seq.pt"), "-o", str(tmp_path / "cyc.json"), "--key", "scheduler._schedulers.1")
+    assert out.returncode == 0 and "read the CyclicLR state at scheduler._schedulers.1" in out.stdout
+    assert CyclicSpec.from_json((tmp_path / "cyc.json").read_text()) == SPEC
+    for command in ("show", "check"):
+        shown = clr(command, str(tmp_path / "seq.json"), *(["--steps", "60"] if command == "check" else []))
+        assert shown.returncode == 0, shown.stderr
+    assert "phase 2: steps 5 to on: CyclicSpec (CyclicLR)" in clr("show", str(tmp_path / "seq.json")).stdout
 
 
 @needs_torch
@@ -221,15 +242,18 @@ def test_bad_input_exit_2_with_a_clear_message(tmp_path, spec_file):
     unknown = tmp_path / "unknown.json"
     unknown.write_text(json.dumps({**SPEC.to_dict(), "warmup": 3}))
     cases[("show", str(unknown))] = "unknown CyclicSpec field"
+    unknown_type = tmp_path / "unknown_type.json"
+    unknown_type.write_text(json.dumps({"format": "clr.WarmupSpec", "version": 1}))
+    cases[("show", str(unknown_type))] = "format must be one of"
     cases[("check", spec_file, "--steps", "-4")] = "expected an integer in"
     cases[("plot", spec_file)] = "required: -o/--output"
     if HAS_TORCH:
         no_sched = tmp_path / "plain.pt"
         torch.save({"model": {"w": torch.zeros(2)}}, no_sched)
-        cases[("from-torch", str(no_sched), "-o", str(tmp_path / "x.json"))] = "no CyclicLR state in the checkpoint"
+        cases[("from-torch", str(no_sched), "-o", str(tmp_path / "x.json"))] = "no scheduler state in the checkpoint"
         ckpt = _checkpoint(tmp_path)
         cases[("from-torch", ckpt, "-o", str(tmp_path / "x.json"), "--key", "sched")] = "no key 'sched' at the top level"
-        cases[("from-torch", ckpt, "-o", str(tmp_path / "x.json"), "--key", "model.w")] = "'model.w' is not a CyclicLR"
+        cases[("from-torch", ckpt, "-o", str(tmp_path / "x.json"), "--key", "model.w")] = "'model.w' is not the state_dict"
         cases[("from-torch", missing, "-o", str(tmp_path / "x.json"))] = "no such file"
         not_torch = tmp_path / "garbage.pt"
         not_torch.write_bytes(b"this is not a checkpoint")

@@ -1,0 +1,128 @@
+"""``lr_schedule(spec)`` and ``momentum_schedule(spec)`` for every clr_spec spec.
+
+A ``CyclicSpec`` has its own exact machinery (``_schedules``). A phase (``LinearSpec``, ...)
+is its spec's own formula, evaluated over ``jax.numpy``: in float64 and rounded once to
+float32 on CPU and GPU (as the cyclic schedule), in float32 on other platforms (TPUs have no
+float64). A ``SequentialSpec`` picks its phase by the step and evaluates it at the phase's own
+step; its momentum where a phase leaves it alone is a constant the spec computes. Dispatch is
+by spec type and fails closed.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax import lax
+
+from clr_spec import CyclicSpec, SequentialSpec
+from clr_spec._family import PhaseSpec, check_spec
+
+from ._schedules import Float32Method, _as_step, _rounded_to_float32, build_schedule
+
+
+def lr_schedule(spec: Any, group: int = 0) -> Callable:
+    """The lr of any clr_spec spec as an optax schedule ``count -> lr``.
+
+    ``lr(k)`` is the lr of the (k+1)-th update, as torch's scheduler gives it after ``k``
+    calls of ``step()``. float32 by default (float64 under ``jax_enable_x64``); jittable and
+    vmappable; counts are clipped to ``[0, 2**31 - 1]``.
+
+    >>> import jax.numpy as jnp, clr_optax
+    >>> from clr_spec import CyclicSpec, LinearSpec, SequentialSpec
+    >>> spec = SequentialSpec([LinearSpec(lr=1.0, start_factor=0.5, total_iters=2),
+    ...                        CyclicSpec(base_lr=1, max_lr=3, step_size_up=2)], milestones=[2])
+    >>> clr_optax.lr_schedule(spec)(jnp.arange(8)).tolist()
+    [0.5, 0.75, 1.0, 2.0, 3.0, 2.0, 1.0, 2.0]
+    """
+    return _dispatch(spec, "lr", group)
+
+
+def momentum_schedule(spec: Any, group: int = 0) -> Callable:
+    """The momentum (or Adam's beta1) of any spec that sets it, as an optax schedule.
+
+    For a ``SequentialSpec``, phases that do not cycle momentum hold what torch's optimizer
+    holds there (``SequentialSpec.momentum``). A spec that never sets momentum (a lone
+    ``LinearSpec``, say) has none: the optimizer's own momentum applies, and this raises."""
+    return _dispatch(spec, "momentum", group)
+
+
+def _dispatch(spec: Any, what: str, group: int, method: Float32Method = "auto") -> Callable:
+    """The schedule of ``spec``; ``method`` picks the float32 path as for the cyclic schedule
+    (the tests run the float32-only path of TPUs on CPU with "float-float")."""
+    check_spec(spec)
+    if method not in ("auto", "float64", "float-float"):
+        raise ValueError(f"float32_method must be 'auto', 'float64' or 'float-float', got {method!r}")
+    if isinstance(spec, PhaseSpec):
+        return _phase_schedule(spec, what, group, method)
+    builder = _BUILDERS.get(type(spec))
+    if builder is None:
+        raise TypeError(f"clr_optax has no schedule for {type(spec).__name__}")
+    return builder(spec, what, group, method)
+
+
+def _phase_schedule(spec: PhaseSpec, what: str, group: int, method: Float32Method) -> Callable:
+    if what != "lr":
+        spec.momentum(0, group)          # raises: the phase does not set momentum
+    initial_lr = spec.group_lr(group)
+
+    def float64_value(step, count):
+        return spec.lr_at(jnp, step.astype(jnp.float64), initial_lr)
+
+    via_float64 = _rounded_to_float32(float64_value)
+
+    def float32_value(step, count):      # TPU: float32 arithmetic throughout
+        return jnp.asarray(spec.lr_at(jnp, step.astype(jnp.float32), np.float32(initial_lr)), jnp.float32)
+
+    def schedule(count):
+        count = jnp.asarray(count)
+        step = _as_step(count)
+        if jax.config.jax_enable_x64:
+            return jnp.asarray(float64_value(step, count), jnp.float64)
+        if method != "auto":
+            return (via_float64 if method == "float64" else float32_value)(step, count)
+        return lax.platform_dependent(step, count, cpu=via_float64, cuda=via_float64, rocm=via_float64,
+                                      default=float32_value)
+
+    return schedule
+
+
+def _cyclic_schedule(spec: CyclicSpec, what: str, group: int, method: Float32Method) -> Callable:
+    if what == "momentum" and not spec.cycle_momentum:
+        raise ValueError("this CyclicSpec does not cycle momentum (cycle_momentum=False): the optimizer keeps its "
+                         "own; use clr_optax.cyclic_momentum_schedule for the cycle its bounds describe")
+    return build_schedule(spec, what, group, method)
+
+
+def _sequential_schedule(spec: SequentialSpec, what: str, group: int, method: Float32Method) -> Callable:
+    if what == "momentum":
+        spec.momentum(0, group)          # raises where no phase sets momentum and none was given
+    pieces = []
+    for i, phase in enumerate(spec.specs):
+        if what == "momentum" and not phase.sets_momentum:
+            pieces.append(_constant(spec.held_momentum(i, group)))
+        else:
+            pieces.append(_dispatch(phase, what, group, method))
+    starts = np.asarray(spec.starts, np.int32)
+    milestones = np.asarray(spec.milestones, np.int32)
+
+    def schedule(count):
+        step = _as_step(count)
+        phase = jnp.searchsorted(milestones, step, side="right")
+        values = [piece(step - start) for piece, start in zip(pieces, starts.tolist())]
+        return jnp.select([phase == i for i in range(len(values))], values, values[-1])
+
+    return schedule
+
+
+def _constant(value: float) -> Callable:
+    def schedule(count):
+        dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
+        return jnp.full(jnp.shape(count), value, dtype=dtype)
+
+    return schedule
+
+
+_BUILDERS = {CyclicSpec: _cyclic_schedule, SequentialSpec: _sequential_schedule}

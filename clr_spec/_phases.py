@@ -1,0 +1,147 @@
+"""The phases real runs chain around the cycles: torch's ``LinearLR`` (a warmup),
+``ConstantLR`` and ``CosineAnnealingLR`` (tails), each a spec with torch's keywords.
+
+torch's ``LinearLR``, ``ConstantLR`` and ``CosineAnnealingLR`` scale the lr the optimizer had
+when the scheduler was built (its ``initial_lr``), not anything another scheduler set: the spec
+takes that lr explicitly (``lr=``). Each formula is written once over an array namespace ``xp``
+and follows torch's closed form (``_get_closed_form_lr``) operation for operation; torch
+itself steps ``LinearLR`` and ``CosineAnnealingLR`` recursively (each lr from the last), so its
+values carry rounding the closed form does not (measured: within 1e-14 relative), while
+``ConstantLR``'s recursion is replayed exactly.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from . import _validation as v
+from ._family import PhaseSpec, register
+
+
+def _step_count(name: str, value: Any) -> int:
+    return v.integer(name, value, low=1)
+
+
+@register
+class LinearSpec(PhaseSpec):
+    r"""torch's ``LinearLR``: the lr moves linearly from ``start_factor * lr`` to ``end_factor * lr``
+    over ``total_iters`` steps, then stays.
+
+    .. math:: \text{lr}(k) = \text{lr} \cdot \big(s + (e - s) \cdot \min(T, k) / T\big)
+
+    Args:
+      lr: the lr torch scales: the optimizer's lr when ``LinearLR`` was built (its
+        ``initial_lr``), a float or one per param group. Note: not a ``CyclicLR``'s
+        ``base_lr``; to warm up to a cycle's ``base_lr``, pass ``lr=base_lr``.
+      start_factor: in (0, 1], torch's default 1/3.
+      end_factor: in [0, 1], default 1.
+      total_iters: steps of the ramp, an int >= 1, default 5.
+
+    >>> from clr_spec import LinearSpec
+    >>> LinearSpec(lr=1.0, start_factor=0.25, total_iters=3).lr(range(5)).tolist()
+    [0.25, 0.5, 0.75, 1.0, 1.0]
+    """
+
+    FORMAT = "clr.LinearSpec"
+    TORCH_CLASS = "LinearLR"
+    STATE_KEYS = ("start_factor", "end_factor", "total_iters")
+    FIELDS = (("start_factor", 1.0 / 3), ("end_factor", 1.0), ("total_iters", 5))
+
+    def __init__(self, lr: Any, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5):
+        self._init(lr, start_factor=start_factor, end_factor=end_factor, total_iters=total_iters)
+
+    def _check(self) -> None:
+        set_ = object.__setattr__
+        set_(self, "start_factor", v.in_range("start_factor", self.start_factor, 0.0, 1.0, low_open=True,
+                                              why=" (torch's LinearLR: the ramp's first lr over lr)"))
+        set_(self, "end_factor", v.in_range("end_factor", self.end_factor, 0.0, 1.0))
+        set_(self, "total_iters", _step_count("total_iters", self.total_iters))
+
+    def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
+        # torch: base_lr * (start + (end - start) * min(total_iters, last_epoch) / total_iters)
+        ramp = (self.end_factor - self.start_factor) * xp.minimum(steps, self.total_iters) / self.total_iters
+        return initial_lr * (self.start_factor + ramp)
+
+
+@register
+class ConstantSpec(PhaseSpec):
+    r"""torch's ``ConstantLR``: ``factor * lr`` for ``total_iters`` steps, then ``lr``.
+
+    torch gets back to ``lr`` by dividing, ``(lr * factor) * (1 / factor)``, which can differ
+    from ``lr`` in the last bit; so does this.
+
+    Args:
+      lr: the lr torch scales (the optimizer's ``initial_lr``), a float or one per group.
+      factor: in (0, 1], torch's default 1/3 (torch takes 0, then divides by it).
+      total_iters: an int >= 1, default 5.
+
+    >>> from clr_spec import ConstantSpec
+    >>> ConstantSpec(lr=1.0, factor=0.5, total_iters=2).lr(range(4)).tolist()
+    [0.5, 0.5, 1.0, 1.0]
+    """
+
+    FORMAT = "clr.ConstantSpec"
+    TORCH_CLASS = "ConstantLR"
+    STATE_KEYS = ("factor", "total_iters")
+    FIELDS = (("factor", 1.0 / 3), ("total_iters", 5))
+
+    def __init__(self, lr: Any, factor: float = 1.0 / 3, total_iters: int = 5):
+        self._init(lr, factor=factor, total_iters=total_iters)
+
+    def _check(self) -> None:
+        object.__setattr__(self, "factor", v.in_range(
+            "factor", self.factor, 0.0, 1.0, low_open=True, why=" (torch divides by it at total_iters)"))
+        object.__setattr__(self, "total_iters", _step_count("total_iters", self.total_iters))
+
+    def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
+        during = initial_lr * self.factor
+        after = during * (1.0 / self.factor)     # torch's recursion: group["lr"] * (1.0 / factor)
+        return xp.where(steps < self.total_iters, during, after)
+
+
+@register
+class CosineAnnealingSpec(PhaseSpec):
+    r"""torch's ``CosineAnnealingLR``: half a cosine from ``lr`` down to ``eta_min`` over
+    ``T_max`` steps (and, as torch, back up after, with period ``2 * T_max``).
+
+    .. math:: \text{lr}(k) = \eta_{min} + (\text{lr} - \eta_{min}) \cdot (1 + \cos(\pi k / T_{max})) / 2
+              = \eta_{min} + (\text{lr} - \eta_{min}) \cdot \cos^2(\pi k / (2 T_{max}))
+
+    (evaluated in the second form, from the step's distance to the nearest multiple of
+    ``2 * T_max``, which keeps its precision near ``eta_min`` and far into training).
+
+    Args:
+      lr: the lr torch anneals from (the optimizer's ``initial_lr``), a float or one per group.
+      T_max: steps to ``eta_min``, an int >= 1.
+      eta_min: the lowest lr, >= 0, default 0.
+
+    >>> from clr_spec import CosineAnnealingSpec
+    >>> CosineAnnealingSpec(lr=1.0, T_max=2, eta_min=0.5).lr(range(5)).tolist()
+    [1.0, 0.75, 0.5, 0.75, 1.0]
+    """
+
+    FORMAT = "clr.CosineAnnealingSpec"
+    TORCH_CLASS = "CosineAnnealingLR"
+    STATE_KEYS = ("T_max", "eta_min")
+    FIELDS = (("T_max", None), ("eta_min", 0.0))
+
+    def __init__(self, lr: Any, T_max: int, eta_min: float = 0.0):  # noqa: N803 - torch's name
+        self._init(lr, T_max=T_max, eta_min=eta_min)
+
+    def _check(self) -> None:
+        object.__setattr__(self, "T_max", _step_count("T_max", self.T_max))
+        object.__setattr__(self, "eta_min", v.non_negative("eta_min", self.eta_min))
+
+    def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
+        # torch: eta_min + (base_lr - eta_min) * (1 + cos(pi * last_epoch / T_max)) / 2, which is
+        # cos(pi * k / (2 T))**2 with period 2T. Evaluated as cos or sin of an angle at most pi/4,
+        # from the exact distance d of k to the nearest multiple of 2T: no cancellation near
+        # eta_min (1 + cos -> 0) and no loss for large k. In float32, where TPUs evaluate it,
+        # torch's form is tens of ulps off near the end of the anneal; this is a few.
+        period = 2 * self.T_max
+        rest = steps % period
+        d = xp.minimum(rest, period - rest)                       # in [0, T], cos**2 symmetric
+        near_start = 2 * d <= self.T_max
+        half = xp.where(near_start, xp.cos(math.pi * d / period), xp.sin(math.pi * (self.T_max - d) / period))
+        return self.eta_min + (initial_lr - self.eta_min) * (half * half)

@@ -1,0 +1,105 @@
+"""``clr_torch.scheduler(optimizer, spec, step=k)``: the torch scheduler a spec describes.
+
+torch's own classes where they are right (``LinearLR``, ``ConstantLR``, ``CosineAnnealingLR``,
+``SequentialLR``), ``clr_torch.CyclicLR`` for a ``CyclicSpec`` (torch's, with its defects fixed:
+README, "Differences from torch"). A phase's ``lr`` is written into the groups as their ``lr``
+and ``initial_lr`` first, since torch's class scales that. Dispatch is by spec type and fails
+closed.
+"""
+
+from __future__ import annotations
+
+import warnings
+from typing import Any
+
+import torch
+from torch.optim import Optimizer
+
+from clr_spec import CyclicSpec, SequentialSpec
+from clr_spec import _validation as v
+from clr_spec._family import PhaseSpec, check_spec
+
+from ._scheduler import CyclicLR, _set
+
+
+def scheduler(optimizer: Optimizer, spec: Any, step: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
+    """The torch scheduler ``spec`` describes, as if stepped ``step`` times: the next
+    ``optimizer.step()`` uses ``spec.lr(step)``.
+
+    A ``CyclicSpec`` resumes directly (``CyclicLR.from_spec(step=k)``). torch steps
+    ``LinearLR`` and ``CosineAnnealingLR`` recursively (each lr from the last), so to give
+    torch's own values bit for bit, the others are built at step 0 and stepped ``step``
+    times (about 10 µs a step). The optimizer's lr (and momentum, where a phase cycles it)
+    is set as torch's schedulers set it.
+
+    >>> import torch, clr_torch
+    >>> from clr_spec import CyclicSpec, LinearSpec, SequentialSpec
+    >>> opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    >>> spec = SequentialSpec([LinearSpec(lr=1.0, start_factor=0.5, total_iters=2),
+    ...                        CyclicSpec(base_lr=1, max_lr=3, step_size_up=2)], milestones=[2])
+    >>> sched = clr_torch.scheduler(opt, spec, step=1)      # resumed mid-warmup
+    >>> opt.param_groups[0]["lr"], type(sched).__name__
+    (0.75, 'SequentialLR')
+    """
+    if not isinstance(optimizer, Optimizer):
+        raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
+    check_spec(spec)
+    step = v.integer("step", step, low=0, why=" (optimizer steps already taken)")
+    _check_groups(optimizer, spec)
+    if isinstance(spec, CyclicSpec):
+        return CyclicLR.from_spec(optimizer, spec, step=step)
+    built = _build(optimizer, spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")     # call-order warnings: nothing is trained while replaying
+        for _ in range(step):
+            built.step()
+    return built
+
+
+def _check_groups(optimizer: Optimizer, spec: Any) -> None:
+    groups = spec.num_groups
+    if groups is not None and groups != len(optimizer.param_groups):
+        raise ValueError(f"the spec has values for {groups} param groups, the optimizer has "
+                         f"{len(optimizer.param_groups)}")
+
+
+def _set_initial_lr(optimizer: Optimizer, spec: PhaseSpec) -> None:
+    """Write a phase's lr as each group's ``lr`` and ``initial_lr``: what torch's class scales.
+    A tensor lr stays a tensor (filled in place), and so is its initial_lr, as torch makes it."""
+    for g, group in enumerate(optimizer.param_groups):
+        _set(group, "lr", spec.group_lr(g))
+        group["initial_lr"] = group["lr"].clone() if isinstance(group["lr"], torch.Tensor) else group["lr"]
+
+
+def _initial_lrs(optimizer: Optimizer) -> list:
+    return [g["initial_lr"].clone() if isinstance(g["initial_lr"], torch.Tensor) else g["initial_lr"]
+            for g in optimizer.param_groups]
+
+
+def _build_phase(optimizer: Optimizer, spec: PhaseSpec) -> torch.optim.lr_scheduler.LRScheduler:
+    _set_initial_lr(optimizer, spec)
+    built = getattr(torch.optim.lr_scheduler, spec.TORCH_CLASS)(optimizer, **spec.torch_kwargs())
+    built.base_lrs = _initial_lrs(optimizer)    # this phase's lr, even where a later phase rewrites initial_lr
+    return built
+
+
+def _build_sequential(optimizer: Optimizer, spec: SequentialSpec) -> torch.optim.lr_scheduler.SequentialLR:
+    phases = [_build(optimizer, phase) for phase in spec.specs]
+    first = spec.specs[0]
+    if isinstance(first, PhaseSpec):
+        _set_initial_lr(optimizer, first)    # SequentialLR restarts the first phase from initial_lr
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, phases, milestones=list(spec.milestones))
+
+
+_BUILDERS = {CyclicSpec: lambda optimizer, spec: CyclicLR.from_spec(optimizer, spec),
+             SequentialSpec: _build_sequential}
+
+
+def _build(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.LRScheduler:
+    """The scheduler at step 0 (each phase type's builder; every PhaseSpec maps to its torch class)."""
+    if isinstance(spec, PhaseSpec):
+        return _build_phase(optimizer, spec)
+    builder = _BUILDERS.get(type(spec))
+    if builder is None:
+        raise TypeError(f"clr_torch has no scheduler for {type(spec).__name__}")
+    return builder(optimizer, spec)
