@@ -30,15 +30,16 @@ def make_spec(steps_per_epoch: int) -> CyclicSpec:
                       base_momentum=0.85, max_momentum=0.95)
 
 
-def train_torch(spec: CyclicSpec, data, batches: np.ndarray) -> dict:
+def train_torch(spec, data, batches: np.ndarray) -> dict:
+    """torch.optim.SGD and the spec's scheduler, stepped after every batch (any clr_spec spec)."""
     import torch
 
     import clr_torch
 
     x_train, y_train, x_test, y_test = (torch.from_numpy(a) for a in data)
     model = D.torch_model(D.initial_params())
-    opt = torch.optim.SGD(model.parameters(), lr=spec.max_lr, momentum=0.9)   # CyclicLR sets both
-    sched = clr_torch.CyclicLR.from_spec(opt, spec)
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)   # the spec's schedulers set both
+    sched = clr_torch.scheduler(opt, spec)                              # CyclicLR.from_spec for a CyclicSpec
     lrs, momenta, losses = [], [], []
     for index in torch.from_numpy(batches):
         lrs.append(opt.param_groups[0]["lr"])
@@ -56,7 +57,8 @@ def train_torch(spec: CyclicSpec, data, batches: np.ndarray) -> dict:
                 weights=weights)
 
 
-def train_optax(spec: CyclicSpec, data, batches: np.ndarray) -> dict:
+def train_optax(spec, data, batches: np.ndarray) -> dict:
+    """clr_optax.sgd(spec), the whole run one jitted lax.scan (any clr_spec spec that sets momentum)."""
     import jax
     import jax.numpy as jnp
     import optax
@@ -90,7 +92,7 @@ def worst_ulp(float32_values: np.ndarray, reference: np.ndarray) -> int:
     return int(np.max(np.abs(a - b)))
 
 
-def plot(runs: dict, spec: CyclicSpec, path: str) -> None:
+def plot(runs: dict, title: str, path: str, milestones=()) -> None:
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
@@ -104,11 +106,13 @@ def plot(runs: dict, spec: CyclicSpec, path: str) -> None:
             ax = axes[row][column]
             ax.plot(steps, run[key], lw=1, color="tab:blue" if name == "torch" else "tab:orange")
             ax.set_ylabel(label if column == 0 else "")
+            for milestone in milestones:
+                ax.axvline(milestone, color="0.6", ls=":", lw=1)
             if key == "loss":
                 ax.set_yscale("log")
                 ax.set_xlabel("optimizer step")
         axes[0][column].set_title(f"{name}: test accuracy {run['accuracy']:.3f}")
-    fig.suptitle(f"digits MLP, SGD + CLR {spec.mode}, step_size_up={spec.step_size_up:g}")
+    fig.suptitle(title)
     fig.tight_layout()
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     fig.savefig(path, dpi=100)
@@ -142,7 +146,7 @@ def main() -> None:
         print(f"optax vs torch: lr worst {worst_ulp(o['lr'], t['lr'])} ulp, momentum worst "
               f"{worst_ulp(o['momentum'], t['momentum'])} ulp, weights differ by "
               f"{max(np.max(np.abs(o['weights'][k] - t['weights'][k])) for k in t['weights']):.1e} at most")
-    plot(runs, spec, args.out)
+    plot(runs, f"digits MLP, SGD + CLR {spec.mode}, step_size_up={spec.step_size_up:g}", args.out)
     print(f"plot written to {args.out}")
 
 

@@ -98,3 +98,13 @@ def test_lightning_example_resumes_from_its_checkpoint(tmp_path):
                           "-o", str(tmp_path / "spec.json")], capture_output=True, text=True, timeout=120)
     assert cli.returncode == 0, cli.stderr
     assert "read the CyclicLR state at lr_schedulers.0 (found)" in cli.stdout and "step: 46" in cli.stdout
+
+
+def test_warmup_cycles_anneal_example_trains_both_frameworks_alike(tmp_path):
+    png = tmp_path / "warmup.png"
+    text = run_example("digits_warmup_clr_anneal.py", "--out", str(png))
+    assert worst_ulp(text) == 0, text
+    accuracies = [float(a) for a in re.findall(r"test accuracy ([0-9.]+)", text)]
+    assert len(accuracies) == 2 and min(accuracies) > 0.9, text
+    assert float(re.search(r"weights differ by ([0-9.e+-]+)", text).group(1)) < 1e-4, text
+    assert png.read_bytes()[:4] == b"\x89PNG"
