@@ -1,7 +1,7 @@
 """``lr_schedule(spec)`` and ``momentum_schedule(spec)`` for every clr_spec spec.
 
-A ``CyclicSpec`` has its own exact machinery (``_schedules``). A phase (``LinearSpec``, ...)
-is its spec's own formula, evaluated over ``jax.numpy``: in float64 and rounded once to
+A ``CyclicSpec`` has its own exact machinery (``_schedules``). Any other spec with a closed
+form (``LinearSpec``, ``OneCycleSpec``, ...) is evaluated from its own formula over ``jax.numpy``: in float64 and rounded once to
 float32 on CPU and GPU (as the cyclic schedule), in float32 on other platforms (TPUs have no
 float64). A ``SequentialSpec`` picks its phase by the step and evaluates it at the phase's own
 step; its momentum where a phase leaves it alone is a constant the spec computes. Dispatch is
@@ -18,7 +18,7 @@ import numpy as np
 from jax import lax
 
 from clr_spec import CyclicSpec, SequentialSpec
-from clr_spec._family import PhaseSpec, check_spec
+from clr_spec._family import FormulaSpec, check_spec
 
 from ._schedules import Float32Method, _as_step, _rounded_to_float32, build_schedule
 
@@ -55,26 +55,26 @@ def _dispatch(spec: Any, what: str, group: int, method: Float32Method = "auto") 
     check_spec(spec)
     if method not in ("auto", "float64", "float-float"):
         raise ValueError(f"float32_method must be 'auto', 'float64' or 'float-float', got {method!r}")
-    if isinstance(spec, PhaseSpec):
-        return _phase_schedule(spec, what, group, method)
+    if isinstance(spec, FormulaSpec):
+        return _formula_schedule(spec, what, group, method)
     builder = _BUILDERS.get(type(spec))
     if builder is None:
         raise TypeError(f"clr_optax has no schedule for {type(spec).__name__}")
     return builder(spec, what, group, method)
 
 
-def _phase_schedule(spec: PhaseSpec, what: str, group: int, method: Float32Method) -> Callable:
-    if what != "lr":
-        spec.momentum(0, group)          # raises: the phase does not set momentum
-    initial_lr = spec.group_lr(group)
+def _formula_schedule(spec: FormulaSpec, what: str, group: int, method: Float32Method) -> Callable:
+    """A spec's own closed form (``values_at``) over ``jax.numpy``: float64, rounded once to
+    float32 on CPU and GPU; float32 throughout on other platforms (TPUs have no float64)."""
+    spec.values_at(np, np.zeros(1, np.int64), what, group)      # a clear error now, not when traced
 
     def float64_value(step, count):
-        return spec.lr_at(jnp, step.astype(jnp.float64), initial_lr)
+        return spec.values_at(jnp, step.astype(jnp.float64), what, group)
 
     via_float64 = _rounded_to_float32(float64_value)
 
-    def float32_value(step, count):      # TPU: float32 arithmetic throughout
-        return jnp.asarray(spec.lr_at(jnp, step.astype(jnp.float32), np.float32(initial_lr)), jnp.float32)
+    def float32_value(step, count):
+        return jnp.asarray(spec.values_at(jnp, step.astype(jnp.float32), what, group), jnp.float32)
 
     def schedule(count):
         count = jnp.asarray(count)

@@ -15,6 +15,7 @@ package holding its spec, its formula and its torch mapping.
 from __future__ import annotations
 
 import json
+import math
 from typing import Any, Mapping, Optional
 
 import numpy as np
@@ -97,8 +98,62 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"JSON constant {name} is not a valid spec value")
 
 
+# ------------------------------------------------------------------------------ formula specs
+class FormulaSpec:
+    """Base of the specs whose values are one closed form over an array namespace ``xp``
+    (``values_at``): numpy gives ``spec.lr``/``spec.momentum``, ``jax.numpy`` gives clr_optax's
+    schedules, and clr_torch builds torch's class ``TORCH_CLASS`` from ``torch_kwargs()`` (after
+    writing the spec's lr into the groups where ``NEEDS_INITIAL_LR``: torch's class scales it)."""
+
+    FORMAT = ""
+    TORCH_CLASS = ""
+    STATE_KEYS: tuple = ()
+    NEEDS_INITIAL_LR = False
+    VERSION = 1
+
+    def values_at(self, xp: Any, steps: Any, what: str, group: int) -> Any:
+        """``what`` ("lr" or "momentum") of param group ``group`` after ``steps`` updates, over ``xp``."""
+        raise NotImplementedError
+
+    @property
+    def sets_momentum(self) -> bool:
+        return False
+
+    def lr(self, steps: Any, group: int = 0) -> np.ndarray:
+        """The lr of the update after ``steps`` updates (numpy float64, any shape of whole steps)."""
+        return np.asarray(self.values_at(np, v.steps_array(steps), "lr", group), dtype=np.float64)
+
+    def momentum(self, steps: Any, group: int = 0) -> np.ndarray:
+        """The momentum (or beta1) of the update after ``steps`` updates, where the spec sets it."""
+        if not self.sets_momentum:
+            raise ValueError(f"{self.TORCH_CLASS} does not set momentum here: the optimizer keeps its own. In a "
+                             "SequentialSpec, the momentum of this phase is what the others leave.")
+        return np.asarray(self.values_at(np, v.steps_array(steps), "momentum", group), dtype=np.float64)
+
+    def to_json(self, **json_kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False, **json_kwargs)
+
+    @classmethod
+    def from_json(cls, text: str) -> Any:
+        return cls.from_dict(json.loads(text, parse_constant=_reject_constant))
+
+
+def cosine_anneal(xp: Any, position: Any, length: Any) -> Any:
+    """``(1 + cos(pi * position / length)) / 2``, the cosine anneal's factor, for ``position`` in
+    [0, length]. In float64 as torch writes it (to round as torch does); in float32 (the TPU
+    path) as ``cos(pi * position / (2 * length))**2``, the same value taken through an angle of
+    at most pi/4, because ``1 + cos`` cancels near the end of the anneal, which in float32 costs
+    thousands of ulps where the lr nears its floor."""
+    if getattr(position, "dtype", None) != xp.float32:
+        return (1 + xp.cos(math.pi * position / length)) / 2
+    near_start = 2 * position <= length
+    half = xp.where(near_start, xp.cos(math.pi * position / (2 * length)),
+                    xp.sin(math.pi * (length - position) / (2 * length)))
+    return half * half
+
+
 # ------------------------------------------------------------------------------ phases
-class PhaseSpec:
+class PhaseSpec(FormulaSpec):
     """Base of the specs of torch's lr-scaling schedulers (``LinearLR``, ``ConstantLR``,
     ``CosineAnnealingLR``): ``lr`` is the lr torch takes from the optimizer (its
     ``initial_lr``: a float, or one per param group), the rest are torch's keywords.
@@ -110,11 +165,8 @@ class PhaseSpec:
     are immutable and compare by value.
     """
 
-    FORMAT = ""
-    TORCH_CLASS = ""
-    STATE_KEYS: tuple = ()
     FIELDS: tuple = ()       # ((name, default), ...) after lr
-    VERSION = 1
+    NEEDS_INITIAL_LR = True
 
     def _init(self, lr: Any, **values: Any) -> None:
         object.__setattr__(self, "initial_lr", v.bound("lr", lr, v.non_negative))
@@ -156,19 +208,10 @@ class PhaseSpec:
         """The lr after ``steps`` updates, for a group whose lr is ``initial_lr``, over ``xp``."""
         raise NotImplementedError
 
-    def lr(self, steps: Any, group: int = 0) -> np.ndarray:
-        """The lr of the update after ``steps`` updates (numpy float64, any shape of whole steps)."""
-        arr = v.steps_array(steps)
-        return np.asarray(self.lr_at(np, arr, self.group_lr(group)), dtype=np.float64)
-
-    def momentum(self, steps: Any, group: int = 0) -> np.ndarray:
-        raise ValueError(f"{self.TORCH_CLASS} does not set momentum: the optimizer keeps its own. In a "
-                         "SequentialSpec, the momentum of this phase is what the others leave.")
-
-    @property
-    def sets_momentum(self) -> bool:
-        """torch's lr-scaling schedulers never touch momentum."""
-        return False
+    def values_at(self, xp: Any, steps: Any, what: str, group: int) -> Any:
+        if what != "lr":
+            self.momentum(0, group)           # raises: torch's lr-scaling schedulers never set momentum
+        return self.lr_at(xp, steps, self.group_lr(group))
 
     # -------------------------------------------------------------- torch
     def torch_kwargs(self) -> dict[str, Any]:
@@ -192,18 +235,11 @@ class PhaseSpec:
             out[name] = list(value) if isinstance(value, tuple) else value
         return out
 
-    def to_json(self, **json_kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), allow_nan=False, **json_kwargs)
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "PhaseSpec":
         required = ("lr", *(name for name, default in cls.FIELDS if default is None))
         check_document(cls, data, names={"lr", *(name for name, _ in cls.FIELDS)}, required=required)
         return cls(**{k: val for k, val in data.items() if k not in ("format", "version")})
-
-    @classmethod
-    def from_json(cls, text: str) -> "PhaseSpec":
-        return cls.from_dict(json.loads(text, parse_constant=_reject_constant))
 
 
 def check_document(cls: type, data: Mapping[str, Any], names: set, required: tuple) -> None:

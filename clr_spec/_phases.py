@@ -12,11 +12,10 @@ values carry rounding the closed form does not (measured: within 1e-14 relative)
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 from . import _validation as v
-from ._family import PhaseSpec, register
+from ._family import PhaseSpec, cosine_anneal, register
 
 
 def _step_count(name: str, value: Any) -> int:
@@ -106,10 +105,9 @@ class CosineAnnealingSpec(PhaseSpec):
     ``T_max`` steps (and, as torch, back up after, with period ``2 * T_max``).
 
     .. math:: \text{lr}(k) = \eta_{min} + (\text{lr} - \eta_{min}) \cdot (1 + \cos(\pi k / T_{max})) / 2
-              = \eta_{min} + (\text{lr} - \eta_{min}) \cdot \cos^2(\pi k / (2 T_{max}))
 
-    (evaluated in the second form, from the step's distance to the nearest multiple of
-    ``2 * T_max``, which keeps its precision near ``eta_min`` and far into training).
+    (evaluated at the step's exact distance to the nearest multiple of ``2 * T_max``, which
+    keeps its precision far into training).
 
     Args:
       lr: the lr torch anneals from (the optimizer's ``initial_lr``), a float or one per group.
@@ -134,14 +132,10 @@ class CosineAnnealingSpec(PhaseSpec):
         object.__setattr__(self, "eta_min", v.non_negative("eta_min", self.eta_min))
 
     def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
-        # torch: eta_min + (base_lr - eta_min) * (1 + cos(pi * last_epoch / T_max)) / 2, which is
-        # cos(pi * k / (2 T))**2 with period 2T. Evaluated as cos or sin of an angle at most pi/4,
-        # from the exact distance d of k to the nearest multiple of 2T: no cancellation near
-        # eta_min (1 + cos -> 0) and no loss for large k. In float32, where TPUs evaluate it,
-        # torch's form is tens of ulps off near the end of the anneal; this is a few.
+        # torch: eta_min + (base_lr - eta_min) * (1 + cos(pi * last_epoch / T_max)) / 2, periodic in
+        # 2 T_max and symmetric: evaluated at the exact distance d of k to the nearest multiple of
+        # 2 T_max, without cancellation near eta_min and without loss for large k.
         period = 2 * self.T_max
         rest = steps % period
-        d = xp.minimum(rest, period - rest)                       # in [0, T], cos**2 symmetric
-        near_start = 2 * d <= self.T_max
-        half = xp.where(near_start, xp.cos(math.pi * d / period), xp.sin(math.pi * (self.T_max - d) / period))
-        return self.eta_min + (initial_lr - self.eta_min) * (half * half)
+        d = xp.minimum(rest, period - rest)                       # in [0, T_max]
+        return self.eta_min + (initial_lr - self.eta_min) * cosine_anneal(xp, d, self.T_max)

@@ -17,7 +17,7 @@ from torch.optim import Optimizer
 
 from clr_spec import CyclicSpec, SequentialSpec
 from clr_spec import _validation as v
-from clr_spec._family import PhaseSpec, check_spec
+from clr_spec._family import FormulaSpec, PhaseSpec, check_spec
 
 from ._scheduler import CyclicLR, _set
 
@@ -45,6 +45,9 @@ def scheduler(optimizer: Optimizer, spec: Any, step: int = 0) -> torch.optim.lr_
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     check_spec(spec)
     step = v.integer("step", step, low=0, why=" (optimizer steps already taken)")
+    total = getattr(spec, "total_steps", None)
+    if total is not None and step > total:
+        raise ValueError(f"step must be <= total_steps ({total}): torch's {spec.TORCH_CLASS} raises past it")
     _check_groups(optimizer, spec)
     if isinstance(spec, CyclicSpec):
         return CyclicLR.from_spec(optimizer, spec, step=step)
@@ -76,17 +79,20 @@ def _initial_lrs(optimizer: Optimizer) -> list:
             for g in optimizer.param_groups]
 
 
-def _build_phase(optimizer: Optimizer, spec: PhaseSpec) -> torch.optim.lr_scheduler.LRScheduler:
-    _set_initial_lr(optimizer, spec)
+def _build_formula(optimizer: Optimizer, spec: FormulaSpec) -> torch.optim.lr_scheduler.LRScheduler:
+    """torch's own class for the spec; a phase's lr goes into the groups first (torch scales it)."""
+    if spec.NEEDS_INITIAL_LR:
+        _set_initial_lr(optimizer, spec)
     built = getattr(torch.optim.lr_scheduler, spec.TORCH_CLASS)(optimizer, **spec.torch_kwargs())
-    built.base_lrs = _initial_lrs(optimizer)    # this phase's lr, even where a later phase rewrites initial_lr
+    if spec.NEEDS_INITIAL_LR:
+        built.base_lrs = _initial_lrs(optimizer)    # this phase's lr, even where a later phase rewrites it
     return built
 
 
 def _build_sequential(optimizer: Optimizer, spec: SequentialSpec) -> torch.optim.lr_scheduler.SequentialLR:
     phases = [_build(optimizer, phase) for phase in spec.specs]
     first = spec.specs[0]
-    if isinstance(first, PhaseSpec):
+    if isinstance(first, FormulaSpec) and first.NEEDS_INITIAL_LR:
         _set_initial_lr(optimizer, first)    # SequentialLR restarts the first phase from initial_lr
     return torch.optim.lr_scheduler.SequentialLR(optimizer, phases, milestones=list(spec.milestones))
 
@@ -97,8 +103,8 @@ _BUILDERS = {CyclicSpec: lambda optimizer, spec: CyclicLR.from_spec(optimizer, s
 
 def _build(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.LRScheduler:
     """The scheduler at step 0 (each phase type's builder; every PhaseSpec maps to its torch class)."""
-    if isinstance(spec, PhaseSpec):
-        return _build_phase(optimizer, spec)
+    if isinstance(spec, FormulaSpec):
+        return _build_formula(optimizer, spec)
     builder = _BUILDERS.get(type(spec))
     if builder is None:
         raise TypeError(f"clr_torch has no scheduler for {type(spec).__name__}")

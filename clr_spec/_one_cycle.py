@@ -1,0 +1,262 @@
+"""Smith's 1cycle (super-convergence): torch's ``OneCycleLR`` as a spec.
+
+torch's ``get_lr`` is a closed form of the step: the phase the step falls in, ``pct`` along
+it, and a cosine or linear anneal between the phase's ends, the same for momentum (cycled
+inversely). Here it is written once over an array namespace, in torch's order of operations
+(in float32, on TPUs, from the fraction of the phase left where that is the smaller one).
+torch extrapolates to ``total_steps`` and raises past it; the spec (and clr_optax) hold the
+schedule's final value (step ``total_steps - 1``) from there on.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Mapping, Optional
+
+from . import _validation as v
+from ._family import FormulaSpec, check_document, group_values, register
+
+ANNEAL_STRATEGIES = ("cos", "linear")
+
+
+@register
+class OneCycleSpec(FormulaSpec):
+    r"""torch's ``OneCycleLR``: the lr rises from ``max_lr / div_factor`` to ``max_lr`` over the
+    first ``pct_start`` of ``total_steps``, then anneals to ``max_lr / div_factor /
+    final_div_factor`` (with ``three_phase``: back down to the start first, then to the end);
+    momentum moves the other way between ``max_momentum`` and ``base_momentum``.
+
+    Same keywords and defaults as torch's, minus the optimizer and ``last_epoch``: ``max_lr``
+    (a float or one per param group), ``total_steps`` or ``epochs`` and ``steps_per_epoch``
+    (kept as ``total_steps = epochs * steps_per_epoch``), ``pct_start=0.3``,
+    ``anneal_strategy="cos"`` or ``"linear"``, ``cycle_momentum=True``, ``base_momentum=0.85``,
+    ``max_momentum=0.95`` (floats or one per group), ``div_factor=25.0``,
+    ``final_div_factor=1e4``, ``three_phase=False``.
+
+    The schedule's last update is step ``total_steps - 1``. torch computes one more lr, at
+    ``total_steps``, by extrapolating the last phase (below ``min_lr``; with
+    ``anneal_strategy="linear"`` it can be negative), and raises past it. ``spec.lr`` and
+    clr_optax hold the final value from ``total_steps - 1`` on (clr_torch keeps torch's class
+    and its behaviour).
+
+    Reference: L. N. Smith and N. Topin, "Super-Convergence", 2017, https://arxiv.org/abs/1708.07120.
+
+    >>> from clr_spec import OneCycleSpec
+    >>> spec = OneCycleSpec(max_lr=25, total_steps=10, final_div_factor=2, anneal_strategy="linear",
+    ...                     base_momentum=1, max_momentum=22)     # torch's own test
+    >>> spec.lr(range(10)).tolist()
+    [1.0, 13.0, 25.0, 21.5, 18.0, 14.5, 11.0, 7.5, 4.0, 0.5]
+    >>> spec.momentum(range(4)).tolist()
+    [22.0, 11.5, 1.0, 4.0]
+    """
+
+    FORMAT = "clr.OneCycleSpec"
+    TORCH_CLASS = "OneCycleLR"
+    STATE_KEYS = ("total_steps", "_schedule_phases")
+    FIELDS = ("max_lr", "total_steps", "pct_start", "anneal_strategy", "cycle_momentum", "base_momentum",
+              "max_momentum", "div_factor", "final_div_factor", "three_phase")
+
+    def __init__(self, max_lr: Any, total_steps: Optional[int] = None, epochs: Optional[int] = None,
+                 steps_per_epoch: Optional[int] = None, pct_start: float = 0.3, anneal_strategy: str = "cos",
+                 cycle_momentum: bool = True, base_momentum: Any = 0.85, max_momentum: Any = 0.95,
+                 div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False):
+        set_ = object.__setattr__
+        set_(self, "max_lr", v.bound("max_lr", max_lr, v.non_negative))
+        if total_steps is not None:
+            total = v.integer("total_steps", total_steps, low=1)
+            if epochs is not None or steps_per_epoch is not None:
+                if v.integer("epochs", epochs, low=1) * v.integer("steps_per_epoch", steps_per_epoch, low=1) != total:
+                    raise ValueError("total_steps and epochs * steps_per_epoch disagree: give one of them")
+        elif epochs is not None and steps_per_epoch is not None:
+            total = v.integer("epochs", epochs, low=1) * v.integer("steps_per_epoch", steps_per_epoch, low=1)
+        else:
+            raise ValueError("give total_steps, or epochs and steps_per_epoch (torch's OneCycleLR needs one)")
+        set_(self, "total_steps", total)
+        set_(self, "pct_start", v.in_range("pct_start", pct_start, 0.0, 1.0))
+        if anneal_strategy not in ANNEAL_STRATEGIES:
+            raise ValueError(f"anneal_strategy must be one of {ANNEAL_STRATEGIES}, got {anneal_strategy!r}")
+        set_(self, "anneal_strategy", anneal_strategy)
+        for name, flag in (("cycle_momentum", cycle_momentum), ("three_phase", three_phase)):
+            if not isinstance(flag, (bool, numbers.Integral)) or flag not in (0, 1):
+                raise TypeError(f"{name} must be a bool, got {flag!r}")
+            set_(self, name, bool(flag))
+        set_(self, "base_momentum", v.bound("base_momentum", base_momentum, v.momentum))
+        set_(self, "max_momentum", v.bound("max_momentum", max_momentum, v.momentum))
+        set_(self, "div_factor", v.in_range("div_factor", div_factor, 0.0, math.inf, low_open=True, high_open=True))
+        set_(self, "final_div_factor", v.in_range("final_div_factor", final_div_factor, 0.0, math.inf,
+                                                  low_open=True, high_open=True))
+        counts = {len(b) for b in (self.max_lr, self.base_momentum, self.max_momentum) if isinstance(b, tuple)}
+        if len(counts) > 1:
+            raise ValueError(f"per-group values must all have the same length, got lengths {sorted(counts)}")
+        ends = self.phase_ends()
+        starts = (0.0, *ends[:-1])
+        for i, (start, end) in enumerate(zip(starts, ends)):
+            if end == start:
+                raise ValueError(
+                    f"phase {i + 1} of the cycle has no length (it ends at step {end:g}, where it starts): "
+                    f"torch divides by zero there; change pct_start ({self.pct_start}) or total_steps ({total})")
+
+    # ------------------------------------------------------------------ value semantics
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"OneCycleSpec is immutable: use replace({name}=...)")
+
+    def _values(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self.FIELDS}
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is type(self) and other._values() == self._values()
+
+    def __hash__(self) -> int:
+        return hash(tuple(self._values().items()))
+
+    def __repr__(self) -> str:
+        return f"OneCycleSpec({', '.join(f'{k}={val!r}' for k, val in self._values().items())})"
+
+    def replace(self, **changes: Any) -> "OneCycleSpec":
+        return OneCycleSpec(**{**self._values(), **changes})
+
+    # ------------------------------------------------------------------ structure
+    @property
+    def num_groups(self) -> Optional[int]:
+        return next((len(b) for b in (self.max_lr, self.base_momentum, self.max_momentum) if isinstance(b, tuple)),
+                    None)
+
+    @property
+    def sets_momentum(self) -> bool:
+        return self.cycle_momentum
+
+    def phase_ends(self) -> tuple:
+        """torch's ``end_step`` of each phase, floats, as torch computes them."""
+        total, pct = self.total_steps, self.pct_start
+        if self.three_phase:
+            return (float(pct * total) - 1, float(2 * pct * total) - 2, total - 1)
+        return (float(pct * total) - 1, total - 1)
+
+    def group_values(self, group: int = 0) -> dict[str, float]:
+        """torch's per-group values: initial_lr, max_lr, min_lr, max_momentum, base_momentum."""
+        g = v.group_index(group, self.num_groups)
+
+        def pick(bound):
+            return bound[g] if isinstance(bound, tuple) else bound
+
+        initial_lr = pick(self.max_lr) / self.div_factor
+        return {"initial_lr": initial_lr, "max_lr": pick(self.max_lr), "min_lr": initial_lr / self.final_div_factor,
+                "max_momentum": pick(self.max_momentum), "base_momentum": pick(self.base_momentum)}
+
+    def _phases(self) -> list:
+        """(end_step, start_lr, end_lr, start_momentum, end_momentum) names, as torch lists them."""
+        if self.three_phase:
+            names = [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                     ("max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                     ("initial_lr", "min_lr", "max_momentum", "max_momentum")]
+        else:
+            names = [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                     ("max_lr", "min_lr", "base_momentum", "max_momentum")]
+        return [(end, *n) for end, n in zip(self.phase_ends(), names)]
+
+    # ------------------------------------------------------------------ values
+    def values_at(self, xp: Any, steps: Any, what: str, group: int) -> Any:
+        if what == "momentum" and not self.cycle_momentum:
+            self.momentum(0, group)        # raises with the reason
+        values = self.group_values(group)
+        # The schedule ends at total_steps - 1. torch extrapolates its last phase one step further
+        # (at total_steps, after the last update; a linear anneal goes below min_lr there, even
+        # below 0) and raises past it: the spec holds the final value from total_steps - 1 on.
+        steps = xp.minimum(steps, self.total_steps - 1)
+        phases = self._phases()
+        out = None
+        for i in reversed(range(len(phases))):
+            end_step, start_lr, end_lr, start_m, end_m = phases[i]
+            start_step = 0.0 if i == 0 else phases[i - 1][0]
+            first, last = (values[start_lr], values[end_lr]) if what == "lr" else (values[start_m], values[end_m])
+            value = self._anneal(xp, first, last, steps, start_step, end_step)
+            out = value if out is None else xp.where(steps <= end_step, value, out)
+        return out
+
+    def _anneal(self, xp: Any, start: float, end: float, steps: Any, start_step: float, end_step: float) -> Any:
+        pct = (steps - start_step) / (end_step - start_step)     # torch's
+        if getattr(steps, "dtype", None) != xp.float32:
+            if self.anneal_strategy == "cos":   # torch's _annealing_cos (halving is exact)
+                return end + (start - end) * ((xp.cos(math.pi * pct) + 1) / 2)
+            return (end - start) * pct + start  # torch's _annealing_linear
+        # float32 (TPUs): past the middle, from the fraction left, computed directly: 1 - pct
+        # cancels there, and the far end is min_lr, thousands of float32 ulps below the start.
+        rest = (end_step - steps) / (end_step - start_step)
+        first_half = 2 * pct <= 1
+        if self.anneal_strategy == "cos":
+            half = xp.where(first_half, xp.cos(math.pi * pct / 2), xp.sin(math.pi * rest / 2))
+            return end + (start - end) * (half * half)
+        return xp.where(first_half, (end - start) * pct + start, (start - end) * rest + end)
+
+    def torch_kwargs(self) -> dict[str, Any]:
+        out = self._values()
+        for k in ("max_lr", "base_momentum", "max_momentum"):
+            if isinstance(out[k], tuple):
+                out[k] = list(out[k])
+        return out
+
+    # ------------------------------------------------------------------ torch
+    @classmethod
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None) -> "OneCycleSpec":
+        """torch keeps ``max_lr``, ``min_lr``, ``initial_lr`` and the momentum bounds in the
+        optimizer's param groups, not in the scheduler's state: pass ``optimizer.state_dict()``
+        with a state dict (given the scheduler object, its optimizer is read)."""
+        if isinstance(scheduler_or_state, Mapping):
+            state = scheduler_or_state
+        else:
+            state = scheduler_or_state.state_dict()
+            optimizer_state = optimizer_state or scheduler_or_state.optimizer.state_dict()
+        missing = [k for k in cls.STATE_KEYS if k not in state]
+        if missing:
+            raise ValueError(f"not a OneCycleLR state: missing {missing}")
+        if optimizer_state is None:
+            raise ValueError("a OneCycleLR keeps max_lr, min_lr and its momentum bounds in the optimizer's param "
+                             "groups: pass optimizer_state=optimizer.state_dict() too")
+        groups = optimizer_state["param_groups"]
+        missing = [k for k in ("max_lr", "min_lr", "initial_lr") if k not in groups[0]]
+        if missing:
+            raise ValueError(f"the optimizer state has no {missing} in its param groups: not the optimizer this "
+                             "OneCycleLR drove")
+        total = int(state["total_steps"])
+        phases = state["_schedule_phases"]
+        max_lrs = [float(g["max_lr"]) for g in groups]
+        div = _recovered(lambda d: [m / d for m in max_lrs] == [float(g["initial_lr"]) for g in groups],
+                         max_lrs[0] / float(groups[0]["initial_lr"]), "div_factor")
+        final = _recovered(lambda f: [float(g["initial_lr"]) / f for g in groups] == [float(g["min_lr"]) for g in groups],
+                           float(groups[0]["initial_lr"]) / float(groups[0]["min_lr"]), "final_div_factor")
+        pct = _recovered(lambda p: float(p * total) - 1 == phases[0]["end_step"], (phases[0]["end_step"] + 1) / total,
+                         "pct_start")
+        momenta = {}
+        if state.get("cycle_momentum", True) and "max_momentum" in groups[0]:
+            momenta = {"max_momentum": group_values([g["max_momentum"] for g in groups]),
+                       "base_momentum": group_values([g["base_momentum"] for g in groups])}
+        return cls(max_lr=group_values(max_lrs), total_steps=total, pct_start=pct,
+                   anneal_strategy=state.get("_anneal_func_type", "cos"), cycle_momentum=bool(state["cycle_momentum"]),
+                   div_factor=div, final_div_factor=final, three_phase=len(phases) == 3, **momenta)
+
+    # ------------------------------------------------------------------ serialization
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"format": self.FORMAT, "version": self.VERSION}
+        for name, value in self._values().items():
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "OneCycleSpec":
+        check_document(cls, data, names=set(cls.FIELDS), required=("max_lr", "total_steps"))
+        return cls(**{k: val for k, val in data.items() if k not in ("format", "version")})
+
+
+def _recovered(holds, guess: float, name: str) -> float:
+    """The float near ``guess`` for which torch's derived values come out bit for bit (torch
+    stores ``max_lr / div_factor``, not ``div_factor``); the round guess first."""
+    candidates = [float(f"{guess:.12g}"), guess]
+    x = y = guess
+    for _ in range(8):
+        x, y = math.nextafter(x, math.inf), math.nextafter(y, -math.inf)
+        candidates += [x, y]
+    for candidate in candidates:
+        if candidate > 0 and holds(candidate):
+            return candidate
+    raise ValueError(f"cannot recover {name} from the state (near {guess!r})")

@@ -1,0 +1,75 @@
+"""SGDR (Loshchilov & Hutter 2017): torch's ``CosineAnnealingWarmRestarts`` as a spec.
+
+torch steps it with integers, ``T_cur += 1``, and at ``T_cur >= T_i`` restarts (``T_cur -= T_i``,
+``T_i *= T_mult``), then takes ``eta_min + (lr - eta_min) * (1 + cos(pi * T_cur / T_i)) / 2``.
+Here ``T_cur`` and ``T_i`` come from the step in exact integer arithmetic (the restarts fall at
+``T_0 * (T_mult**n - 1) / (T_mult - 1)``), so step 2**31 - 1 is as exact as step 1.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import _validation as v
+from ._family import PhaseSpec, cosine_anneal, register
+
+_MAX_STEP = 2**53   # steps beyond are not whole float64 numbers
+
+
+@register
+class WarmRestartsSpec(PhaseSpec):
+    r"""torch's ``CosineAnnealingWarmRestarts`` (SGDR): cosine anneals from ``lr`` to ``eta_min``,
+    restarting after ``T_0`` steps, then ``T_0 * T_mult``, ``T_0 * T_mult**2``, ...
+
+    .. math:: \text{lr}(k) = \eta_{min} + (\text{lr} - \eta_{min}) (1 + \cos(\pi T_{cur} / T_i)) / 2
+
+    Args:
+      lr: the lr torch anneals from (the optimizer's ``initial_lr``), a float or one per group.
+      T_0: steps to the first restart, an int >= 1.
+      T_mult: the factor by which each period grows, an int >= 1, default 1.
+      eta_min: the lowest lr, >= 0, default 0.
+
+    >>> from clr_spec import WarmRestartsSpec
+    >>> WarmRestartsSpec(lr=1.0, T_0=2, T_mult=2).lr(range(7)).round(6).tolist()   # periods 2, 4, ...
+    [1.0, 0.5, 1.0, 0.853553, 0.5, 0.146447, 1.0]
+    """
+
+    FORMAT = "clr.WarmRestartsSpec"
+    TORCH_CLASS = "CosineAnnealingWarmRestarts"
+    STATE_KEYS = ("T_0", "T_mult", "T_i", "T_cur")
+    FIELDS = (("T_0", None), ("T_mult", 1), ("eta_min", 0.0))
+
+    def __init__(self, lr: Any, T_0: int, T_mult: int = 1, eta_min: float = 0.0):  # noqa: N803 - torch's names
+        self._init(lr, T_0=T_0, T_mult=T_mult, eta_min=eta_min)
+
+    def _check(self) -> None:
+        object.__setattr__(self, "T_0", v.integer("T_0", self.T_0, low=1))
+        object.__setattr__(self, "T_mult", v.integer("T_mult", self.T_mult, low=1))
+        object.__setattr__(self, "eta_min", v.non_negative("eta_min", self.eta_min))
+        # The steps where each period starts, exact integers, while they stay below 2**53.
+        starts, length = [0], self.T_0
+        while self.T_mult > 1 and starts[-1] + length < _MAX_STEP:
+            starts.append(starts[-1] + length)
+            length *= self.T_mult
+        object.__setattr__(self, "_period_starts", np.array(starts, dtype=np.float64))
+        object.__setattr__(self, "_period_lengths", np.array(
+            [self.T_0 * self.T_mult**n for n in range(len(starts))], dtype=np.float64))
+
+    def position(self, xp: Any, steps: Any) -> tuple[Any, Any]:
+        """``(T_cur, T_i)`` after ``steps`` updates, as torch's integer recursion has them."""
+        if self.T_mult == 1:
+            return steps % self.T_0, self.T_0
+        starts = xp.asarray(self._period_starts, dtype=_float_dtype(xp, steps))
+        n = xp.searchsorted(starts, steps, side="right") - 1
+        return steps - xp.take(starts, n), xp.take(xp.asarray(self._period_lengths, dtype=starts.dtype), n)
+
+    def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
+        t_cur, t_i = self.position(xp, steps)
+        return self.eta_min + (initial_lr - self.eta_min) * cosine_anneal(xp, t_cur, t_i)
+
+
+def _float_dtype(xp: Any, steps: Any) -> Any:
+    dtype = getattr(steps, "dtype", None)
+    return dtype if dtype is not None and xp.issubdtype(dtype, xp.floating) else xp.float64
