@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jax  # noqa: E402
 import torch  # noqa: E402
 
+import bench_one_cycle_sgdr  # noqa: E402
 import bench_optax_schedule  # noqa: E402
 import bench_torch_step  # noqa: E402
 import bench_train_step  # noqa: E402
@@ -50,6 +51,18 @@ def tables() -> str:
             "(`jax.jit(jax.vmap(schedule))`, one call; ratio against `optax.cosine_decay_schedule`; target ≤ 1.0)", "",
             "| schedule | ms | cosine_decay (ms) | ratio |", "|---|---:|---:|---:|"]
     out += [f"| {n} | {a:.2f} | {b:.2f} | {r:.2f} |" for n, a, b, r in bench_optax_schedule.run()]
+    out += ["", "**1cycle and SGDR: optax's own schedules vs clr_optax, against torch** (float32 values vs "
+            "float32 of torch's `OneCycleLR(max_lr=0.1, total_steps=10_000)` and "
+            "`CosineAnnealingWarmRestarts(T_0=1000, T_mult=2, eta_min=1e-4)`; optax's onecycle at its defaults, "
+            "its sgdr built with one cosine per period)", "",
+            "| schedule | evaluator | steps | steps equal | worst ulp | max rel. error |",
+            "|---|---|---:|---:|---:|---:|"]
+    out += [f"| {n} | {e} | {s:,} | {100 * x:.2f}% | {w:,} | {r:.1e} |" for n, e, s, x, w, r in
+            bench_one_cycle_sgdr.precision()]
+    out += ["", "| schedule | counts | clr_optax (ms) | optax's own | its time (ms) | ratio |",
+            "|---|---:|---:|---|---:|---:|"]
+    out += [f"| {n} | {c:,} | {a:.2f} | `{o}` | {b:.2f} | {r:.2f} |" for n, c, a, o, b, r in
+            bench_one_cycle_sgdr.speed()]
     out += ["", "**The tutorial's whole trajectory** (1,343,000 steps; torch loops timed over "
             f"{bench_trajectory.SLICE} steps and extrapolated; target ≥ 1000× the tutorial loop)", "",
             "| how | seconds | speed-up vs the tutorial loop |", "|---|---:|---:|"]

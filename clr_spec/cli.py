@@ -81,6 +81,10 @@ def _default_steps(spec: Any) -> int:
         steps = 3 * spec.total_size
     elif isinstance(spec, SequentialSpec):
         steps = spec.milestones[-1] + _default_steps(spec.specs[-1])
+    elif hasattr(spec, "total_steps"):
+        steps = spec.total_steps
+    elif hasattr(spec, "T_0"):
+        steps = spec.T_0 * (1 + spec.T_mult + spec.T_mult**2)       # three periods
     else:
         steps = 2 * getattr(spec, "T_max", getattr(spec, "total_iters", 50)) + 10
     return int(min(max(steps, 100), 1_000_000))
@@ -132,7 +136,8 @@ def cmd_show(args: argparse.Namespace) -> int:
         for key, value in spec.to_dict().items():
             if key not in ("format", "version"):
                 print(f"  {key:15} {value}")
-        steps = [0, 1, *sorted({s for s in (getattr(spec, "total_iters", 0), getattr(spec, "T_max", 0)) if s})]
+        marks = (getattr(spec, n, 0) for n in ("total_iters", "T_max", "T_0", "total_steps"))
+        steps = [0, 1, *sorted({s for s in marks if s})]
         print("lr of group 0: " + ", ".join(f"step {k}: {float(spec.lr(k)):.6g}" for k in steps))
     return 0
 

@@ -108,3 +108,11 @@ def test_warmup_cycles_anneal_example_trains_both_frameworks_alike(tmp_path):
     assert len(accuracies) == 2 and min(accuracies) > 0.9, text
     assert float(re.search(r"weights differ by ([0-9.e+-]+)", text).group(1)) < 1e-4, text
     assert png.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_cycle_migration_example(tmp_path):
+    png = tmp_path / "migrate.png"
+    text = run_example("migrate_one_cycle.py", "--switch-at", "300", "--steps", "700", "--out", str(png))
+    assert "moved to optax at step 300" in text and worst_ulp(text) == 0, text
+    assert float(re.search(r"loss curves agree to ([0-9.e+-]+)", text).group(1)) < 1e-5, text
+    assert png.read_bytes()[:4] == b"\x89PNG"

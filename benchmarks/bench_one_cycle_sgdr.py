@@ -1,0 +1,99 @@
+"""1cycle and SGDR: clr_optax against optax's own schedules, for precision and for speed.
+
+    python benchmarks/bench_one_cycle_sgdr.py
+
+Precision: float32 values against float32 of torch's own OneCycleLR(max_lr=0.1,
+total_steps=10_000) and CosineAnnealingWarmRestarts(T_0=1000, T_mult=2, eta_min=1e-4), for
+``optax.cosine_onecycle_schedule`` (at its defaults, which are torch's numbers),
+``optax.sgdr_schedule`` (built to match: one cosine per period) and clr_optax. Speed: one jitted
+``vmap`` over the steps, ratio against the optax schedule.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import torch
+
+import clr_optax
+from clr_spec import OneCycleSpec, WarmRestartsSpec
+
+from _timing import median_ratio
+
+ONE_CYCLE_STEPS, SGDR_STEPS = 10_000, 31_000     # SGDR: periods of 1000, 2000, 4000, 8000, 16000
+
+
+def torch_values(make, steps: int) -> np.ndarray:
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = make(opt)
+        out = np.empty(steps)
+        for k in range(steps):
+            out[k] = opt.param_groups[0]["lr"]
+            opt.step()
+            if k + 1 < steps:
+                sched.step()
+    return out
+
+
+def contenders() -> dict:
+    sgdr_periods = [1000 * 2**n for n in range(5)]
+    return {
+        "1cycle": (lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=ONE_CYCLE_STEPS),
+                   ONE_CYCLE_STEPS, "optax.cosine_onecycle_schedule",
+                   optax.cosine_onecycle_schedule(ONE_CYCLE_STEPS, 0.1),
+                   clr_optax.lr_schedule(OneCycleSpec(max_lr=0.1, total_steps=ONE_CYCLE_STEPS))),
+        "SGDR": (lambda opt: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=1000, T_mult=2,
+                                                                                  eta_min=1e-4),
+                 SGDR_STEPS, "optax.sgdr_schedule",
+                 optax.sgdr_schedule([dict(init_value=0.1, peak_value=0.1, warmup_steps=0, decay_steps=t,
+                                           end_value=1e-4) for t in sgdr_periods]),
+                 clr_optax.lr_schedule(WarmRestartsSpec(lr=0.1, T_0=1000, T_mult=2, eta_min=1e-4))),
+    }
+
+
+def _ulps(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    def ordered(x):
+        i = np.asarray(x, np.float32).view(np.int32).astype(np.int64)
+        return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+    return np.abs(ordered(ours) - ordered(reference))
+
+
+def precision() -> list[tuple]:
+    rows = []
+    for name, (make, steps, optax_name, theirs, ours) in contenders().items():
+        reference = torch_values(make, steps)
+        counts = jnp.arange(steps)
+        for label, schedule in ((optax_name, theirs), ("clr_optax", ours)):
+            values = np.asarray(jax.jit(jax.vmap(schedule))(counts), np.float32)
+            ulps = _ulps(values, reference.astype(np.float32))
+            rel = np.max(np.abs(values - reference) / np.abs(reference))
+            rows.append((name, label, steps, float(np.mean(ulps == 0)), int(ulps.max()), float(rel)))
+    return rows
+
+
+def speed(rounds: int = 11) -> list[tuple]:
+    rows = []
+    for name, (_, steps, optax_name, theirs, ours) in contenders().items():
+        counts = jnp.arange(steps * 30, dtype=jnp.int32) % steps     # enough work to time
+        fns = {}
+        for label, schedule in ((optax_name, theirs), ("clr_optax", ours)):
+            jitted = jax.jit(jax.vmap(schedule))
+            jitted(counts).block_until_ready()
+            fns[label] = (lambda j: (lambda: j(counts).block_until_ready()))(jitted)
+        ratio, times = median_ratio(fns, "clr_optax", optax_name, rounds=rounds, repeats=3)
+        rows.append((name, len(counts), times["clr_optax"] * 1e3, optax_name, times[optax_name] * 1e3, ratio))
+    return rows
+
+
+if __name__ == "__main__":
+    print(f"{'schedule':8} {'evaluator':32} {'steps':>7} {'equal':>8} {'worst ulp':>10} {'max rel':>9}")
+    for name, label, steps, exact, worst, rel in precision():
+        print(f"{name:8} {label:32} {steps:7d} {100 * exact:7.2f}% {worst:10d} {rel:9.1e}")
+    for name, n, ours, optax_name, theirs, ratio in speed():
+        print(f"{name}: clr_optax {ours:.2f} ms vs {optax_name} {theirs:.2f} ms over {n} counts: ratio {ratio:.2f}")
