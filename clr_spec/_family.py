@@ -130,6 +130,29 @@ class FormulaSpec:
                              "SequentialSpec, the momentum of this phase is what the others leave.")
         return np.asarray(self.values_at(np, v.steps_array(steps), "momentum", group), dtype=np.float64)
 
+    def _values(self) -> dict[str, Any]:
+        """The spec's values by keyword (what equality, hashing, repr and JSON use)."""
+        raise NotImplementedError
+
+    @classmethod
+    def _document_fields(cls) -> tuple[set, tuple]:
+        """(the fields a JSON document may have, the ones it must have)."""
+        raise NotImplementedError
+
+    def to_dict(self) -> dict[str, Any]:
+        """A plain JSON-able dict with a format tag and version."""
+        out: dict[str, Any] = {"format": self.FORMAT, "version": self.VERSION}
+        for name, value in self._values().items():
+            out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+        """Inverse of ``to_dict``: unknown fields, missing fields and other versions are refused."""
+        names, required = cls._document_fields()
+        check_document(cls, data, names=names, required=required)
+        return cls(**{k: val for k, val in data.items() if k not in ("format", "version")})
+
     def to_json(self, **json_kwargs: Any) -> str:
         return json.dumps(self.to_dict(), allow_nan=False, **json_kwargs)
 
@@ -228,18 +251,10 @@ class PhaseSpec(FormulaSpec):
             raise ValueError(f"not a {cls.TORCH_CLASS} state: missing {missing}")
         return cls(lr=group_values(state["base_lrs"]), **{name: state[name] for name, _ in cls.FIELDS})
 
-    # -------------------------------------------------------------- serialization
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"format": self.FORMAT, "version": self.VERSION}
-        for name, value in self._values().items():
-            out[name] = list(value) if isinstance(value, tuple) else value
-        return out
-
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "PhaseSpec":
-        required = ("lr", *(name for name, default in cls.FIELDS if default is None))
-        check_document(cls, data, names={"lr", *(name for name, _ in cls.FIELDS)}, required=required)
-        return cls(**{k: val for k, val in data.items() if k not in ("format", "version")})
+    def _document_fields(cls) -> tuple[set, tuple]:
+        return ({"lr", *(name for name, _ in cls.FIELDS)},
+                ("lr", *(name for name, default in cls.FIELDS if default is None)))
 
 
 def check_document(cls: type, data: Mapping[str, Any], names: set, required: tuple) -> None:

@@ -15,7 +15,7 @@ import numbers
 from typing import Any, Mapping, Optional
 
 from . import _validation as v
-from ._family import FormulaSpec, check_document, group_values, register
+from ._family import FormulaSpec, group_values, register
 
 ANNEAL_STRATEGIES = ("cos", "linear")
 
@@ -235,17 +235,9 @@ class OneCycleSpec(FormulaSpec):
                    anneal_strategy=state.get("_anneal_func_type", "cos"), cycle_momentum=bool(state["cycle_momentum"]),
                    div_factor=div, final_div_factor=final, three_phase=len(phases) == 3, **momenta)
 
-    # ------------------------------------------------------------------ serialization
-    def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"format": self.FORMAT, "version": self.VERSION}
-        for name, value in self._values().items():
-            out[name] = list(value) if isinstance(value, tuple) else value
-        return out
-
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "OneCycleSpec":
-        check_document(cls, data, names=set(cls.FIELDS), required=("max_lr", "total_steps"))
-        return cls(**{k: val for k, val in data.items() if k not in ("format", "version")})
+    def _document_fields(cls) -> tuple[set, tuple]:
+        return set(cls.FIELDS), ("max_lr", "total_steps")
 
 
 def _recovered(holds, guess: float, name: str) -> float:

@@ -217,3 +217,21 @@ def naive_float32_schedule(spec: CyclicSpec, group: int = 0) -> Callable:
         return jnp.float32(base) + jnp.float32(top - base) * factor * scale
 
     return schedule
+
+
+def torch_trace(opt, build, steps: int, step_after_last: bool = True) -> np.ndarray:
+    """(steps, groups, [lr, momentum]) as torch's optimizer holds them before each update, with
+    the scheduler ``build(opt)`` stepped after each (not after the last, where stepping past
+    the end raises, as OneCycleLR's does)."""
+    import torch  # noqa: F401 - the optimizer and scheduler are torch's
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = build(opt)
+        out = []
+        for k in range(steps):
+            out.append([(float(g["lr"]), float(g["momentum"])) for g in opt.param_groups])
+            opt.step()
+            if step_after_last or k + 1 < steps:
+                sched.step()
+    return np.array(out)

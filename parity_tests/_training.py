@@ -126,3 +126,22 @@ def jax_train(params, x, y, tx: optax.GradientTransformation, steps: int, *, sig
 
     final, lrs, momenta = jax.jit(run)(params, x, y)
     return {k: np.asarray(v) for k, v in final.items()}, np.asarray(lrs), np.asarray(momenta)
+
+
+def assert_trains_like_torch(make_torch: Callable, make_scheduler: Callable, tx: optax.GradientTransformation,
+                             steps: int = 300) -> None:
+    """torch's optimizer with ``make_scheduler(optimizer)`` against ``tx``, float32: lr within
+    1 ulp, momentum equal at every step, parameters within 1e-5 after ``steps`` updates."""
+    import warnings
+
+    params, x, y = problem()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        torch_final, torch_lrs, torch_momenta = torch_train(params, x, y, make_torch, None, steps,
+                                                            make_scheduler=make_scheduler)
+    jax_final, jax_lrs, jax_momenta = jax_train(params, x, y, tx, steps)
+    np.testing.assert_array_max_ulp(jax_lrs[:, 0], torch_lrs[:, 0].astype(np.float32), maxulp=1)
+    np.testing.assert_array_equal(jax_momenta[:, 0], torch_momenta[:, 0].astype(np.float32))
+    gap = max(float(np.max(np.abs(torch_final[k] - jax_final[k])) / np.max(np.abs(torch_final[k])))
+              for k in torch_final)
+    assert gap < 1e-5

@@ -25,7 +25,7 @@ from clr_optax import _family as optax_family  # noqa: E402
 from clr_spec import ConstantSpec, CosineAnnealingSpec, CyclicSpec, LinearSpec, SequentialSpec  # noqa: E402
 
 from . import _training  # noqa: E402
-from ._helpers import REPORT, ParityRow, check_float32, check_relative  # noqa: E402
+from ._helpers import REPORT, ParityRow, check_float32, check_relative, torch_trace  # noqa: E402
 
 GROUP_LRS = [0.05, 0.1]          # the optimizer's lr per group: what LinearLR & co. scale
 MOMENTUM = 0.9                   # the optimizer's momentum
@@ -85,17 +85,7 @@ def optimizer(tensor_lr: bool = False):
 
 
 def trace(build, steps: int = STEPS, tensor_lr: bool = False) -> np.ndarray:
-    """(steps, groups, [lr, momentum]) as torch's optimizer holds them before each update."""
-    opt = optimizer(tensor_lr)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = build(opt)
-        out = []
-        for _ in range(steps):
-            out.append([(float(g["lr"]), float(g["momentum"])) for g in opt.param_groups])
-            opt.step()
-            sched.step()
-    return np.array(out)
+    return torch_trace(optimizer(tensor_lr), build, steps)
 
 
 @pytest.mark.parametrize("build, spec", CASES)
@@ -189,17 +179,7 @@ def test_training_with_warmup_cycles_and_tail(optimizer_name):
                                     T.CyclicLR(opt, **phases[1].torch_kwargs()),
                                     T.CosineAnnealingLR(opt, T_max=70)], milestones=[30, 230])
 
-    params, x, y = _training.problem()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch_final, torch_lrs, torch_momenta = _training.torch_train(params, x, y, make_torch, phases[1], 300,
-                                                                      make_scheduler=torch_sequential)
-    jax_final, jax_lrs, jax_momenta = _training.jax_train(params, x, y, tx, 300)
-    np.testing.assert_array_max_ulp(jax_lrs[:, 0], torch_lrs[:, 0].astype(np.float32), maxulp=1)
-    np.testing.assert_array_equal(jax_momenta[:, 0], torch_momenta[:, 0].astype(np.float32))
-    gap = max(float(np.max(np.abs(torch_final[k] - jax_final[k])) / np.max(np.abs(torch_final[k])))
-              for k in torch_final)
-    assert gap < 1e-5
+    _training.assert_trains_like_torch(make_torch, torch_sequential, tx)
 
 
 # ------------------------------------------------------------------ the traps, as torch has them

@@ -26,7 +26,7 @@ from clr_optax import _family as optax_family  # noqa: E402
 from clr_spec import LinearSpec, OneCycleSpec, SequentialSpec, WarmRestartsSpec  # noqa: E402
 
 from . import _training  # noqa: E402
-from ._helpers import INT32_MAX, check_float32, check_relative  # noqa: E402
+from ._helpers import INT32_MAX, check_float32, check_relative, torch_trace  # noqa: E402
 
 
 def one_cycle_configs(count: int = 12, seed: int = 0) -> list:
@@ -65,17 +65,7 @@ def optimizer(groups: int = 2):
 
 
 def trace(build, steps: int) -> np.ndarray:
-    opt = optimizer()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = build(opt)
-        out = []
-        for k in range(steps):
-            out.append([(float(g["lr"]), float(g["momentum"])) for g in opt.param_groups])
-            opt.step()
-            if k + 1 < steps:
-                sched.step()
-    return np.array(out)
+    return torch_trace(optimizer(), build, steps, step_after_last=False)
 
 
 @pytest.mark.parametrize("kw", ONE_CYCLE, ids=[f"onecycle{i}" for i in range(len(ONE_CYCLE))])
@@ -209,14 +199,4 @@ def test_training(name):
         make_torch = (lambda groups: torch.optim.Adam(groups, lr=0.01))
         build = (lambda opt: T.CosineAnnealingWarmRestarts(opt, T_0=40, T_mult=2))
         tx = clr_optax.adam(spec)
-    params, x, y = _training.problem()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        torch_final, torch_lrs, torch_momenta = _training.torch_train(params, x, y, make_torch, None, 300,
-                                                                      make_scheduler=build)
-    jax_final, jax_lrs, jax_momenta = _training.jax_train(params, x, y, tx, 300)
-    np.testing.assert_array_max_ulp(jax_lrs[:, 0], torch_lrs[:, 0].astype(np.float32), maxulp=1)
-    np.testing.assert_array_equal(jax_momenta[:, 0], torch_momenta[:, 0].astype(np.float32))
-    gap = max(float(np.max(np.abs(torch_final[k] - jax_final[k])) / np.max(np.abs(torch_final[k])))
-              for k in torch_final)
-    assert gap < 1e-5
+    _training.assert_trains_like_torch(make_torch, build, tx)
