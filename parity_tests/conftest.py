@@ -34,7 +34,7 @@ def device(request):
 def pytest_terminal_summary(terminalreporter):
     if not REPORT.rows:
         return
-    terminalreporter.section("CLR parity report (reference: torch.optim.lr_scheduler.CyclicLR)")
+    terminalreporter.section("CLR parity report (reference: torch's own schedulers)")
     terminalreporter.write_line(REPORT.markdown())
     path = write_report()
     if path:
