@@ -1,9 +1,9 @@
 """``lr_schedule(spec)`` and ``momentum_schedule(spec)`` for every clr_spec spec.
 
 A ``CyclicSpec`` has its own exact machinery (``_schedules``). Any other spec with a closed
-form (``LinearSpec``, ``OneCycleSpec``, ...) is evaluated from its own formula over ``jax.numpy``: in float64 and rounded once to
-float32 on CPU and GPU (as the cyclic schedule), in float32 on other platforms (TPUs have no
-float64). A ``SequentialSpec`` picks its phase by the step and evaluates it at the phase's own
+form (``LinearSpec``, ``OneCycleSpec``, ...) is evaluated from its own formula over
+``jax.numpy``: in float64 and rounded once to float32 on CPU and GPU (as the cyclic schedule),
+in float32 on other platforms (TPUs have no float64). A ``SequentialSpec`` picks its phase by the step and evaluates it at the phase's own
 step; its momentum where a phase leaves it alone is a constant the spec computes. Dispatch is
 by spec type and fails closed.
 """
