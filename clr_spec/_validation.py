@@ -12,9 +12,9 @@ import math
 import numbers
 from typing import Any, Sequence, Union
 
-Bound = Union[float, tuple]
-
 from ._modes import MODES as _REGISTERED
+
+Bound = Union[float, tuple]
 
 MODES = tuple(_REGISTERED)
 SCALE_MODES = ("cycle", "iterations")
