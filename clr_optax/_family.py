@@ -74,7 +74,8 @@ def _formula_schedule(spec: FormulaSpec, what: str, group: int, method: Float32M
     via_float64 = _rounded_to_float32(float64_value)
 
     def float32_value(step, count):
-        return jnp.asarray(spec.values_at(jnp, step.astype(jnp.float32), what, group), jnp.float32)
+        # int32 steps: the formulas keep positions exact in integers, the rest is float32.
+        return jnp.asarray(spec.values_at(jnp, step, what, group), jnp.float32)
 
     def schedule(count):
         count = jnp.asarray(count)

@@ -161,13 +161,19 @@ class FormulaSpec:
         return cls.from_dict(json.loads(text, parse_constant=_reject_constant))
 
 
+def in_float64(values: Any) -> bool:
+    """Whether a formula computes in float64: numpy's int64 steps, or jax's float64 ones (the
+    float32-only path of TPUs gives int32 steps, and float32 arithmetic follows)."""
+    return str(getattr(values, "dtype", "float64")) in ("float64", "int64")
+
+
 def cosine_anneal(xp: Any, position: Any, length: Any) -> Any:
     """``(1 + cos(pi * position / length)) / 2``, the cosine anneal's factor, for ``position`` in
     [0, length]. In float64 as torch writes it (to round as torch does); in float32 (the TPU
     path) as ``cos(pi * position / (2 * length))**2``, the same value taken through an angle of
     at most pi/4, because ``1 + cos`` cancels near the end of the anneal, which in float32 costs
     thousands of ulps where the lr nears its floor."""
-    if getattr(position, "dtype", None) != xp.float32:
+    if in_float64(position):
         return (1 + xp.cos(math.pi * position / length)) / 2
     near_start = 2 * position <= length
     half = xp.where(near_start, xp.cos(math.pi * position / (2 * length)),

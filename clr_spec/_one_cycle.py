@@ -15,7 +15,7 @@ import numbers
 from typing import Any, Mapping, Optional
 
 from . import _validation as v
-from ._family import FormulaSpec, group_values, register
+from ._family import FormulaSpec, group_values, in_float64, register
 
 ANNEAL_STRATEGIES = ("cos", "linear")
 
@@ -176,7 +176,7 @@ class OneCycleSpec(FormulaSpec):
 
     def _anneal(self, xp: Any, start: float, end: float, steps: Any, start_step: float, end_step: float) -> Any:
         pct = (steps - start_step) / (end_step - start_step)     # torch's
-        if getattr(steps, "dtype", None) != xp.float32:
+        if in_float64(steps):
             if self.anneal_strategy == "cos":   # torch's _annealing_cos (halving is exact)
                 return end + (start - end) * ((xp.cos(math.pi * pct) + 1) / 2)
             return (end - start) * pct + start  # torch's _annealing_linear

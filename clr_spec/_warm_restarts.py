@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import _validation as v
-from ._family import PhaseSpec, cosine_anneal, register
+from ._family import PhaseSpec, cosine_anneal, in_float64, register
 
 _MAX_STEP = 2**53   # steps beyond are not whole float64 numbers
 
@@ -61,15 +61,18 @@ class WarmRestartsSpec(PhaseSpec):
         """``(T_cur, T_i)`` after ``steps`` updates, as torch's integer recursion has them."""
         if self.T_mult == 1:
             return steps % self.T_0, self.T_0
-        starts = xp.asarray(self._period_starts, dtype=_float_dtype(xp, steps))
+        if in_float64(steps):
+            starts = xp.asarray(self._period_starts, dtype=xp.float64)
+            lengths = xp.asarray(self._period_lengths, dtype=xp.float64)
+        else:
+            # int32 steps (the float32-only path): exact integer positions; no int32 step
+            # reaches a period starting at or past 2**31.
+            reachable = self._period_starts < 2**31
+            starts = xp.asarray(self._period_starts[reachable].astype(np.int32))
+            lengths = xp.asarray(self._period_lengths[reachable].astype(np.float32))
         n = xp.searchsorted(starts, steps, side="right") - 1
-        return steps - xp.take(starts, n), xp.take(xp.asarray(self._period_lengths, dtype=starts.dtype), n)
+        return steps - xp.take(starts, n), xp.take(lengths, n)
 
     def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
         t_cur, t_i = self.position(xp, steps)
         return self.eta_min + (initial_lr - self.eta_min) * cosine_anneal(xp, t_cur, t_i)
-
-
-def _float_dtype(xp: Any, steps: Any) -> Any:
-    dtype = getattr(steps, "dtype", None)
-    return dtype if dtype is not None and xp.issubdtype(dtype, xp.floating) else xp.float64

@@ -135,6 +135,9 @@ def test_warm_restarts_against_torch(kw):
         check_relative("sgdr", "lr", spec.lr(k, g), ref, rtol=1e-12, evaluator="WarmRestartsSpec (numpy)")
         ours = np.asarray(jax.jit(clr_optax.lr_schedule(spec, g))(k))
         check_float32("sgdr", "lr", ours, ref, max_ulp=1, min_exact=0.999, evaluator="clr_optax WarmRestartsSpec")
+        tpu = np.asarray(jax.jit(optax_family._dispatch(spec, "lr", g, "float-float"))(k))
+        check_float32("sgdr", "lr", tpu, ref, max_ulp=8, min_exact=0.2,
+                      evaluator="clr_optax WarmRestartsSpec, float32-only (TPU) path")
 
 
 def exact_sgdr(lr: float, kw: dict, steps: np.ndarray) -> np.ndarray:
@@ -158,6 +161,9 @@ def test_warm_restarts_far_into_training(kw):
     ours = np.asarray(jax.jit(clr_optax.lr_schedule(spec))(steps.astype(np.int32)))
     check_float32("sgdr far", "lr", ours, reference, max_ulp=1, min_exact=0.999,
                   evaluator="clr_optax WarmRestartsSpec")
+    tpu = np.asarray(jax.jit(optax_family._dispatch(spec, "lr", 0, "float-float"))(steps.astype(np.int32)))
+    check_float32("sgdr far", "lr", tpu, reference, max_ulp=8, min_exact=0.2,
+                  evaluator="clr_optax WarmRestartsSpec, float32-only (TPU) path")
 
 
 def test_state_to_json_to_optax_and_in_a_sequence():
