@@ -29,5 +29,5 @@ def require(module: str, extra: str, needed_by: str) -> ModuleType:
         return importlib.import_module(module)
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError(
-            f"{needed_by} needs {_EXTRA_CONTENTS.get(extra, module)}, which is not installed "
-            f"(No module named {err.name!r}): {install_hint(extra)}", name=err.name) from err
+            f"{needed_by} needs {_EXTRA_CONTENTS.get(extra, module)} (No module named {err.name!r}): "
+            f"{install_hint(extra)}", name=err.name) from err
