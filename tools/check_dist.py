@@ -31,7 +31,7 @@ def problems_of_wheel(path: str) -> list[str]:
         problems.append(f"wheel metadata names {meta['Name']} {meta['Version']}, expected {NAME} {VERSION}")
     if not meta.get("Requires-Python"):
         problems.append("no Requires-Python")
-    if "# clr: cyclical learning rates" not in (meta.get_payload() or ""):
+    if "# clr-spec: cyclical learning rates" not in (meta.get_payload() or ""):
         problems.append("the README is not the long description")
     requires = meta.get_all("Requires-Dist") or []
     extras = set(meta.get_all("Provides-Extra") or [])
