@@ -63,9 +63,14 @@ def from_dict(data: Mapping[str, Any], **kwargs: Any) -> Any:
 
 def from_json(text: Any, **kwargs: Any) -> Any:
     """The spec a ``to_json()`` text describes, of the type its ``format`` names."""
+    return from_dict(parse_json(text), **kwargs)
+
+
+def parse_json(text: Any) -> Any:
+    """A spec document's JSON: a string, and no NaN or Infinity (every ``from_json`` reads it so)."""
     if not isinstance(text, (str, bytes, bytearray)):
         raise TypeError(f"from_json takes a JSON string, got {type(text).__name__}")
-    return from_dict(json.loads(text, parse_constant=_reject_constant), **kwargs)
+    return json.loads(text, parse_constant=_reject_constant)
 
 
 def torch_class_of(scheduler_or_state: Any) -> str:
@@ -98,8 +103,37 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"JSON constant {name} is not a valid spec value")
 
 
+# ------------------------------------------------------------------------------ value semantics
+class ValueSpec:
+    """Immutable, compared, hashed and shown by its ``_values()`` (its keywords), so that specs
+    of one schedule compare equal and ``replace(**changes)`` builds a validated new one."""
+
+    def _values(self) -> dict[str, Any]:
+        """The spec's values by keyword (what equality, hashing, repr and JSON use)."""
+        raise NotImplementedError
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise AttributeError(f"{type(self).__name__} is immutable: use replace({name}=...)")
+
+    def __eq__(self, other: Any) -> bool:
+        return type(other) is type(self) and other._values() == self._values()
+
+    def __hash__(self) -> int:
+        return hash((type(self), tuple((k, tuple(val) if isinstance(val, list) else val)
+                                       for k, val in self._values().items())))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({', '.join(f'{k}={val!r}' for k, val in self._values().items())})"
+
+    def replace(self, **changes: Any) -> Any:
+        return type(self)(**{**self._values(), **changes})
+
+    def to_json(self, **json_kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False, **json_kwargs)
+
+
 # ------------------------------------------------------------------------------ formula specs
-class FormulaSpec:
+class FormulaSpec(ValueSpec):
     """Base of the specs whose values are one closed form over an array namespace ``xp``
     (``values_at``): numpy gives ``spec.lr``/``spec.momentum``, ``jax.numpy`` gives clr_optax's
     schedules, and clr_torch builds torch's class ``TORCH_CLASS`` from ``torch_kwargs()`` (after
@@ -130,10 +164,6 @@ class FormulaSpec:
                              "SequentialSpec, the momentum of this phase is what the others leave.")
         return np.asarray(self.values_at(np, v.steps_array(steps), "momentum", group), dtype=np.float64)
 
-    def _values(self) -> dict[str, Any]:
-        """The spec's values by keyword (what equality, hashing, repr and JSON use)."""
-        raise NotImplementedError
-
     @classmethod
     def _document_fields(cls) -> tuple[set, tuple]:
         """(the fields a JSON document may have, the ones it must have)."""
@@ -153,12 +183,9 @@ class FormulaSpec:
         check_document(cls, data, names=names, required=required)
         return cls(**{k: val for k, val in data.items() if k not in ("format", "version")})
 
-    def to_json(self, **json_kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), allow_nan=False, **json_kwargs)
-
     @classmethod
     def from_json(cls, text: str) -> Any:
-        return cls.from_dict(json.loads(text, parse_constant=_reject_constant))
+        return cls.from_dict(parse_json(text))
 
 
 def in_float64(values: Any) -> bool:
@@ -203,23 +230,8 @@ class PhaseSpec(FormulaSpec):
             object.__setattr__(self, name, value)
         self._check()
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"{type(self).__name__} is immutable: use replace({name}=...)")
-
     def _values(self) -> dict[str, Any]:
         return {"lr": self.initial_lr, **{name: getattr(self, name) for name, _ in self.FIELDS}}
-
-    def __eq__(self, other: Any) -> bool:
-        return type(other) is type(self) and other._values() == self._values()
-
-    def __hash__(self) -> int:
-        return hash((type(self), tuple(self._values().items())))
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}({', '.join(f'{k}={val!r}' for k, val in self._values().items())})"
-
-    def replace(self, **changes: Any) -> "PhaseSpec":
-        return type(self)(**{**self._values(), **changes})
 
     def _check(self) -> None:
         raise NotImplementedError

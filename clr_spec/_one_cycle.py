@@ -97,24 +97,8 @@ class OneCycleSpec(FormulaSpec):
                     f"phase {i + 1} of the cycle has no length (it ends at step {end:g}, where it starts): "
                     f"torch divides by zero there; change pct_start ({self.pct_start}) or total_steps ({total})")
 
-    # ------------------------------------------------------------------ value semantics
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"OneCycleSpec is immutable: use replace({name}=...)")
-
     def _values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.FIELDS}
-
-    def __eq__(self, other: Any) -> bool:
-        return type(other) is type(self) and other._values() == self._values()
-
-    def __hash__(self) -> int:
-        return hash(tuple(self._values().items()))
-
-    def __repr__(self) -> str:
-        return f"OneCycleSpec({', '.join(f'{k}={val!r}' for k, val in self._values().items())})"
-
-    def replace(self, **changes: Any) -> "OneCycleSpec":
-        return OneCycleSpec(**{**self._values(), **changes})
 
     # ------------------------------------------------------------------ structure
     @property
@@ -133,7 +117,7 @@ class OneCycleSpec(FormulaSpec):
             return (float(pct * total) - 1, float(2 * pct * total) - 2, total - 1)
         return (float(pct * total) - 1, total - 1)
 
-    def group_values(self, group: int = 0) -> dict[str, float]:
+    def settings_of_group(self, group: int = 0) -> dict[str, float]:
         """torch's per-group values: initial_lr, max_lr, min_lr, max_momentum, base_momentum."""
         g = v.group_index(group, self.num_groups)
 
@@ -159,7 +143,7 @@ class OneCycleSpec(FormulaSpec):
     def values_at(self, xp: Any, steps: Any, what: str, group: int) -> Any:
         if what == "momentum" and not self.cycle_momentum:
             self.momentum(0, group)        # raises with the reason
-        values = self.group_values(group)
+        values = self.settings_of_group(group)
         # The schedule ends at total_steps - 1. torch extrapolates its last phase one step further
         # (at total_steps, after the last update; a linear anneal goes below min_lr there, even
         # below 0) and raises past it: the spec holds the final value from total_steps - 1 on.

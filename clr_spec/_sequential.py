@@ -12,7 +12,6 @@ sets momentum, it is the optimizer's own, given as ``momentum`` (or unknown).
 
 from __future__ import annotations
 
-import json
 from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
@@ -22,7 +21,7 @@ from ._family import register
 
 
 @register
-class SequentialSpec:
+class SequentialSpec(_family.ValueSpec):
     """torch's ``SequentialLR(optimizer, schedulers, milestones)`` as a spec.
 
     Args:
@@ -69,24 +68,8 @@ class SequentialSpec:
         object.__setattr__(self, "milestones", milestones)
         object.__setattr__(self, "momentum_", momentum)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError(f"SequentialSpec is immutable: use replace({name}=...)")
-
     def _values(self) -> dict[str, Any]:
         return {"specs": list(self.specs), "milestones": list(self.milestones), "momentum": self.momentum_}
-
-    def __eq__(self, other: Any) -> bool:
-        return type(other) is type(self) and other._values() == self._values()
-
-    def __hash__(self) -> int:
-        return hash((self.specs, self.milestones, self.momentum_))
-
-    def __repr__(self) -> str:
-        return f"SequentialSpec(specs={list(self.specs)!r}, milestones={list(self.milestones)!r}" + (
-            f", momentum={self.momentum_!r})" if self.momentum_ is not None else ")")
-
-    def replace(self, **changes: Any) -> "SequentialSpec":
-        return SequentialSpec(**{**self._values(), **changes})
 
     # ------------------------------------------------------------------ structure
     @property
@@ -182,9 +165,6 @@ class SequentialSpec:
         return {"format": self.FORMAT, "version": self.VERSION, "specs": [s.to_dict() for s in self.specs],
                 "milestones": list(self.milestones), "momentum": momentum}
 
-    def to_json(self, **json_kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), allow_nan=False, **json_kwargs)
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "SequentialSpec":
         _family.check_document(cls, data, names={"specs", "milestones", "momentum"}, required=("specs", "milestones"))
@@ -194,7 +174,7 @@ class SequentialSpec:
 
     @classmethod
     def from_json(cls, text: str) -> "SequentialSpec":
-        return cls.from_dict(json.loads(text))
+        return cls.from_dict(_family.parse_json(text))
 
 
 def _optimizer_momentum(optimizer_state: Mapping) -> Any:

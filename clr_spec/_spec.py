@@ -11,7 +11,7 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _closed_form, _validation as v
-from ._family import register
+from ._family import group_values, parse_json, register
 from ._modes import MODES
 
 FORMAT = "clr.CyclicSpec"
@@ -212,10 +212,7 @@ class CyclicSpec:
 
     @classmethod
     def from_json(cls, text: str, *, scale_fn: Optional[Callable] = None) -> "CyclicSpec":
-        if not isinstance(text, (str, bytes, bytearray)):
-            raise TypeError(f"from_json takes a JSON string, got {type(text).__name__}")
-        data = json.loads(text, parse_constant=_reject_constant)
-        return cls.from_dict(data, scale_fn=scale_fn)
+        return cls.from_dict(parse_json(text), scale_fn=scale_fn)
 
     @classmethod
     def from_torch(cls, scheduler_or_state: Any, *, scale_fn: Optional[Callable] = None,
@@ -258,9 +255,9 @@ class CyclicSpec:
         up, down = _step_sizes_from(float(state["total_size"]), float(state["step_ratio"]))
         momenta = {}
         if state["cycle_momentum"]:
-            momenta = {"base_momentum": _group_values(state["base_momentums"]),
-                       "max_momentum": _group_values(state["max_momentums"])}
-        return cls(base_lr=_group_values(state["base_lrs"]), max_lr=_group_values(state["max_lrs"]),
+            momenta = {"base_momentum": group_values(state["base_momentums"]),
+                       "max_momentum": group_values(state["max_momentums"])}
+        return cls(base_lr=group_values(state["base_lrs"]), max_lr=group_values(state["max_lrs"]),
                    step_size_up=up, step_size_down=down, mode=state["mode"], gamma=state["gamma"],
                    scale_fn=scale_fn, scale_mode=state["scale_mode"],
                    cycle_momentum=bool(state["cycle_momentum"]), **momenta)
@@ -269,19 +266,6 @@ class CyclicSpec:
 def _keep_int(original: Any, as_float: float) -> float:
     """An int step size stays an int (JSON shows 2000, not 2000.0); torch uses float() of either."""
     return int(original) if isinstance(original, numbers.Integral) else as_float  # type: ignore[return-value]
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"JSON constant {name} is not a valid CyclicSpec value")
-
-
-def _group_values(values: Any) -> Any:
-    """torch keeps per-group lists (maybe of tensors): floats, or one float when all groups
-    agree (a scalar bound applies to every group, as in torch)."""
-    if isinstance(values, (list, tuple)):
-        floats = [float(x) for x in values]
-        return floats[0] if floats and all(f == floats[0] for f in floats) else floats
-    return float(values)
 
 
 def _step_sizes_from(total: float, ratio: float) -> tuple[float, float]:
