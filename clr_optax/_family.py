@@ -12,15 +12,14 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-import jax
 import jax.numpy as jnp
 import numpy as np
-from jax import lax
 
 from clr_spec import CyclicSpec, SequentialSpec
 from clr_spec._family import FormulaSpec, check_spec
 
-from ._schedules import Float32Method, _as_step, _rounded_to_float32, build_schedule
+from ._schedules import (Float32Method, _as_step, _rounded_to_float32, build_schedule, constant_schedule,
+                         path_schedule)
 
 
 def lr_schedule(spec: Any, group: int = 0) -> Callable:
@@ -53,8 +52,6 @@ def _dispatch(spec: Any, what: str, group: int, method: Float32Method = "auto") 
     """The schedule of ``spec``; ``method`` picks the float32 path as for the cyclic schedule
     (the tests run the float32-only path of TPUs on CPU with "float-float")."""
     check_spec(spec)
-    if method not in ("auto", "float64", "float-float"):
-        raise ValueError(f"float32_method must be 'auto', 'float64' or 'float-float', got {method!r}")
     if isinstance(spec, FormulaSpec):
         return _formula_schedule(spec, what, group, method)
     builder = _BUILDERS.get(type(spec))
@@ -71,23 +68,12 @@ def _formula_schedule(spec: FormulaSpec, what: str, group: int, method: Float32M
     def float64_value(step, count):
         return spec.values_at(jnp, step.astype(jnp.float64), what, group)
 
-    via_float64 = _rounded_to_float32(float64_value)
-
     def float32_value(step, count):
         # int32 steps: the formulas keep positions exact in integers, the rest is float32.
         return jnp.asarray(spec.values_at(jnp, step, what, group), jnp.float32)
 
-    def schedule(count):
-        count = jnp.asarray(count)
-        step = _as_step(count)
-        if jax.config.jax_enable_x64:
-            return jnp.asarray(float64_value(step, count), jnp.float64)
-        if method != "auto":
-            return (via_float64 if method == "float64" else float32_value)(step, count)
-        return lax.platform_dependent(step, count, cpu=via_float64, cuda=via_float64, rocm=via_float64,
-                                      default=float32_value)
-
-    return schedule
+    return path_schedule(method, x64=lambda step, count: jnp.asarray(float64_value(step, count), jnp.float64),
+                         via_float64=_rounded_to_float32(float64_value), float32=float32_value)
 
 
 def _cyclic_schedule(spec: CyclicSpec, what: str, group: int, method: Float32Method) -> Callable:
@@ -103,7 +89,7 @@ def _sequential_schedule(spec: SequentialSpec, what: str, group: int, method: Fl
     pieces = []
     for i, phase in enumerate(spec.specs):
         if what == "momentum" and not phase.sets_momentum:
-            pieces.append(_constant(spec.held_momentum(i, group)))
+            pieces.append(constant_schedule(spec.held_momentum(i, group)))
         else:
             pieces.append(_dispatch(phase, what, group, method))
     starts = np.asarray(spec.starts, np.int32)
@@ -114,14 +100,6 @@ def _sequential_schedule(spec: SequentialSpec, what: str, group: int, method: Fl
         phase = jnp.searchsorted(milestones, step, side="right")
         values = [piece(step - start) for piece, start in zip(pieces, starts.tolist())]
         return jnp.select([phase == i for i in range(len(values))], values, values[-1])
-
-    return schedule
-
-
-def _constant(value: float) -> Callable:
-    def schedule(count):
-        dtype = jnp.float64 if jax.config.jax_enable_x64 else jnp.float32
-        return jnp.full(jnp.shape(count), value, dtype=dtype)
 
     return schedule
 

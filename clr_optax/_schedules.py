@@ -110,11 +110,40 @@ def build_schedule(spec: CyclicSpec, what: Literal["lr", "momentum"], group: int
     if what != "momentum":
         raise ValueError(f"what must be 'lr' or 'momentum', got {what!r}")
     if not spec.cycle_momentum:
-        def constant(count):
-            return jnp.full(jnp.shape(count), high, dtype=jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
-
-        return constant
+        return constant_schedule(high)
     return _build(spec, float32_method, start=high, height=high - low, sign=-1.0)
+
+
+def constant_schedule(value: float) -> Callable:
+    """``count -> value`` in the schedules' dtype (float64 under x64, else float32)."""
+    def constant(count):
+        return jnp.full(jnp.shape(count), value, dtype=jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
+
+    return constant
+
+
+def path_schedule(method: Float32Method, x64: Callable, via_float64: Callable, float32: Callable) -> Callable:
+    """``count -> value`` from one of a schedule's evaluations, each ``(step, count) -> value``:
+    ``x64`` under ``jax_enable_x64``; otherwise ``via_float64`` (float64 rounded once to float32)
+    on CPU and GPU and ``float32`` (float32 arithmetic alone) elsewhere (TPUs have no float64
+    hardware), chosen when lowering for a platform; ``method`` forces one (tests, benchmarks)."""
+    if method not in ("auto", "float64", "float-float"):
+        raise ValueError(f"float32_method must be 'auto', 'float64' or 'float-float', got {method!r}")
+
+    def schedule(count):
+        count = jnp.asarray(count)
+        step = _as_step(count)
+        if jax.config.jax_enable_x64:
+            return x64(step, count)
+        if method == "float64":
+            return via_float64(step, count)
+        if method == "float-float":
+            return float32(step, count)
+        # Chosen when lowering for a platform, so the compiled code holds one of the two.
+        return lax.platform_dependent(step, count, cpu=via_float64, cuda=via_float64, rocm=via_float64,
+                                      default=float32)
+
+    return schedule
 
 
 def _as_step(count) -> jnp.ndarray:
@@ -150,32 +179,17 @@ def _call_scale_fn(fn: Callable, arg: jnp.ndarray, dtype) -> jnp.ndarray:
 
 
 def _build(spec: CyclicSpec, method: Float32Method, *, start: float, height: float, sign: float):
-    if method not in ("auto", "float64", "float-float"):
-        raise ValueError(f"float32_method must be 'auto', 'float64' or 'float-float', got {method!r}")
     if spec.scale_fn is not None:
         _check_scale_fn(spec.scale_fn)
     scale32 = scale64 = None
     if spec.scale_fn is not None:
         scale32, scale64 = (functools.partial(_call_scale_fn, spec.scale_fn, dtype=dtype)
                             for dtype in (jnp.float32, jnp.float64))
-    f64 = float64_schedule(spec, start, height, sign, scale64, exact_power=True)
-    via_float64 = _rounded_to_float32(float64_schedule(spec, start, height, sign, scale64))
     float_float = float_float_schedule(spec, start, height, sign, scale32)
-
-    def schedule(count):
-        count = jnp.asarray(count)
-        step = _as_step(count)
-        if jax.config.jax_enable_x64:   # float64 values: torch's, bitwise for the built-in modes
-            return f64(step, count)
-        if method == "float64":
-            return via_float64(step, count)
-        if method == "float-float":
-            return float_float(step)
-        # Chosen when lowering for a platform, so the compiled code holds one of the two.
-        return lax.platform_dependent(step, count, cpu=via_float64, cuda=via_float64, rocm=via_float64,
-                                      default=lambda step, count: float_float(step))
-
-    return schedule
+    # Under x64 the float64 values are the result: torch's, bitwise for the built-in modes.
+    return path_schedule(method, x64=float64_schedule(spec, start, height, sign, scale64, exact_power=True),
+                         via_float64=_rounded_to_float32(float64_schedule(spec, start, height, sign, scale64)),
+                         float32=lambda step, count: float_float(step))
 
 
 def _rounded_to_float32(f64_schedule: Callable) -> Callable:
