@@ -23,6 +23,7 @@ import clr_optax
 from clr_spec import OneCycleSpec, WarmRestartsSpec
 
 from _timing import median_ratio
+from precision_naive import ulps as ulp_distance
 
 ONE_CYCLE_STEPS, SGDR_STEPS = 10_000, 31_000     # SGDR: periods of 1000, 2000, 4000, 8000, 16000
 
@@ -57,13 +58,6 @@ def contenders() -> dict:
     }
 
 
-def _ulps(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    def ordered(x):
-        i = np.asarray(x, np.float32).view(np.int32).astype(np.int64)
-        return np.where(i < 0, -(i & 0x7FFFFFFF), i)
-    return np.abs(ordered(ours) - ordered(reference))
-
-
 def precision() -> list[tuple]:
     rows = []
     for name, (make, steps, optax_name, theirs, ours) in contenders().items():
@@ -71,7 +65,7 @@ def precision() -> list[tuple]:
         counts = jnp.arange(steps)
         for label, schedule in ((optax_name, theirs), ("clr_optax", ours)):
             values = np.asarray(jax.jit(jax.vmap(schedule))(counts), np.float32)
-            ulps = _ulps(values, reference.astype(np.float32))
+            ulps = ulp_distance(values, reference)        # lrs are positive
             rel = np.max(np.abs(values - reference) / np.abs(reference))
             rows.append((name, label, steps, float(np.mean(ulps == 0)), int(ulps.max()), float(rel)))
     return rows

@@ -27,6 +27,7 @@ import torch
 
 import clr_optax
 import clr_spec
+from digits_torch_vs_optax import worst_ulp
 
 rng = np.random.default_rng(0)
 X = rng.normal(size=(256, 8)).astype(np.float32)
@@ -98,10 +99,6 @@ def main() -> None:
     buffer.seek(0)
     spec, k, rest = optax_continue(torch.load(buffer, weights_only=True), args.steps - args.switch_at)
     joined = np.concatenate([first, rest])
-
-    def worst_ulp(ours, reference):
-        a = ours.astype(np.float32).view(np.int32).astype(np.int64)
-        return int(np.max(np.abs(a - reference.astype(np.float32).view(np.int32))))
 
     print(f"spec read from the checkpoint: {spec}")
     print(f"moved to optax at step {k}; joined vs uninterrupted torch: lr worst {worst_ulp(joined[:, 0], uninterrupted[:, 0])} "
