@@ -15,14 +15,16 @@ from typing import Any, Callable
 import jax.numpy as jnp
 import numpy as np
 
-from clr_spec import CyclicSpec, SequentialSpec
-from clr_spec._family import FormulaSpec, check_spec
+from clr_spec import Spec
+from clr_spec._family import check_spec
+from clr_spec._ops import NUMPY
 
+from ._ops import JaxFloat32Ops, JaxFloat64Ops
 from ._schedules import (Float32Method, _as_step, _rounded_to_float32, build_schedule, constant_schedule,
                          path_schedule)
 
 
-def lr_schedule(spec: Any, group: int = 0) -> Callable:
+def lr_schedule(spec: Spec, group: int = 0) -> Callable:
     """The lr of any clr_spec spec as an optax schedule ``count -> lr``.
 
     ``lr(k)`` is the lr of the (k+1)-th update, as torch's scheduler gives it after ``k``
@@ -36,72 +38,73 @@ def lr_schedule(spec: Any, group: int = 0) -> Callable:
     >>> clr_optax.lr_schedule(spec)(jnp.arange(8)).tolist()
     [0.5, 0.75, 1.0, 2.0, 3.0, 2.0, 1.0, 2.0]
     """
-    return _dispatch(spec, "lr", group)
+    return schedule_of(spec, "lr", group)
 
 
-def momentum_schedule(spec: Any, group: int = 0) -> Callable:
+def momentum_schedule(spec: Spec, group: int = 0) -> Callable:
     """The momentum (or Adam's beta1) of any spec that sets it, as an optax schedule.
 
     For a ``SequentialSpec``, phases that do not cycle momentum hold what torch's optimizer
     holds there (``SequentialSpec.momentum``). A spec that never sets momentum (a lone
-    ``LinearSpec``, say) has none: the optimizer's own momentum applies, and this raises."""
-    return _dispatch(spec, "momentum", group)
+    ``LinearSpec``, a ``CyclicSpec`` with ``cycle_momentum=False``) has none: the optimizer's
+    own momentum applies, and this raises, as ``spec.momentum`` does."""
+    return schedule_of(spec, "momentum", group)
 
 
-def _dispatch(spec: Any, what: str, group: int, method: Float32Method = "auto") -> Callable:
-    """The schedule of ``spec``; ``method`` picks the float32 path as for the cyclic schedule
-    (the tests run the float32-only path of TPUs on CPU with "float-float")."""
+def schedule_of(spec: Spec, what: str, group: int, method: Float32Method = "auto") -> Callable:
+    """The schedule of ``spec``, built as its ``EVALUATOR`` says; ``method`` picks the float32
+    path as for the cyclic schedule (the tests run the float32-only path of TPUs on CPU with
+    "float-float")."""
     check_spec(spec)
-    if isinstance(spec, FormulaSpec):
-        return _formula_schedule(spec, what, group, method)
-    builder = _BUILDERS.get(type(spec))
+    if what not in ("lr", "momentum"):
+        raise ValueError(f"what must be 'lr' or 'momentum', got {what!r}")
+    if what == "momentum":
+        spec.momentum(0, group)        # a clear error now where the spec does not set momentum
+    builder = _BUILDERS.get(spec.EVALUATOR)
     if builder is None:
-        raise TypeError(f"clr_optax has no schedule for {type(spec).__name__}")
+        raise TypeError(f"clr_optax has no schedule builder {spec.EVALUATOR!r} (for {type(spec).__name__}); "
+                        f"it has {sorted(_BUILDERS)}")
     return builder(spec, what, group, method)
 
 
-def _formula_schedule(spec: FormulaSpec, what: str, group: int, method: Float32Method) -> Callable:
-    """A spec's own closed form (``values_at``) over ``jax.numpy``: float64, rounded once to
-    float32 on CPU and GPU; float32 throughout on other platforms (TPUs have no float64)."""
-    spec.values_at(np, np.zeros(1, np.int64), what, group)      # a clear error now, not when traced
+def _formula_schedule(spec: Any, what: str, group: int, method: Float32Method) -> Callable:
+    """A spec's own closed form (``values_at``) over jax ops: float64, rounded once to float32
+    on CPU and GPU; float32 throughout on other platforms (TPUs have no float64)."""
+    spec.values_at(NUMPY, np.zeros(1, np.int64), what, group)      # a clear error now, not when traced
 
     def float64_value(step, count):
-        return spec.values_at(jnp, step.astype(jnp.float64), what, group)
+        return spec.values_at(JaxFloat64Ops(count), step.astype(jnp.float64), what, group)
 
     def float32_value(step, count):
         # int32 steps: the formulas keep positions exact in integers, the rest is float32.
-        return jnp.asarray(spec.values_at(jnp, step, what, group), jnp.float32)
+        return jnp.asarray(spec.values_at(JaxFloat32Ops(), step, what, group), jnp.float32)
 
     return path_schedule(method, x64=lambda step, count: jnp.asarray(float64_value(step, count), jnp.float64),
                          via_float64=_rounded_to_float32(float64_value), float32=float32_value)
 
 
-def _cyclic_schedule(spec: CyclicSpec, what: str, group: int, method: Float32Method) -> Callable:
-    if what == "momentum" and not spec.cycle_momentum:
-        raise ValueError("this CyclicSpec does not cycle momentum (cycle_momentum=False): the optimizer keeps its "
-                         "own; use clr_optax.cyclic_momentum_schedule for the cycle its bounds describe")
+def _cyclic_schedule(spec: Any, what: str, group: int, method: Float32Method) -> Callable:
     return build_schedule(spec, what, group, method)
 
 
-def _sequential_schedule(spec: SequentialSpec, what: str, group: int, method: Float32Method) -> Callable:
-    if what == "momentum":
-        spec.momentum(0, group)          # raises where no phase sets momentum and none was given
+def _sequential_schedule(spec: Any, what: str, group: int, method: Float32Method) -> Callable:
     pieces = []
-    for i, phase in enumerate(spec.specs):
+    for i, (start, phase) in enumerate(spec.phases):
         if what == "momentum" and not phase.sets_momentum:
             pieces.append(constant_schedule(spec.held_momentum(i, group)))
         else:
-            pieces.append(_dispatch(phase, what, group, method))
-    starts = np.asarray(spec.starts, np.int32)
-    milestones = np.asarray(spec.milestones, np.int32)
+            pieces.append(schedule_of(phase, what, group, method))
+    starts = [start for start, _ in spec.phases]
+    milestones = np.asarray(starts[1:], np.int32)
 
     def schedule(count):
         step = _as_step(count)
         phase = jnp.searchsorted(milestones, step, side="right")
-        values = [piece(step - start) for piece, start in zip(pieces, starts.tolist())]
+        values = [piece(step - start) for piece, start in zip(pieces, starts)]
         return jnp.select([phase == i for i in range(len(values))], values, values[-1])
 
     return schedule
 
 
-_BUILDERS = {CyclicSpec: _cyclic_schedule, SequentialSpec: _sequential_schedule}
+# One builder per EVALUATOR a spec can name (clr_spec._contract.EVALUATORS).
+_BUILDERS = {"formula": _formula_schedule, "cyclic": _cyclic_schedule, "sequence": _sequential_schedule}

@@ -35,7 +35,7 @@ _EXP2_TERMS = 9      # Taylor terms of 2**y for |y| <= 1/16: truncation < 2**-50
 _EXP2_SQUARINGS = 3  # 2**f = (2**(f/8))**8
 
 
-def _log2_decimal(value: float) -> Decimal:
+def log2_decimal(value: float) -> Decimal:
     with localcontext() as ctx:
         ctx.prec = 60
         return Decimal(value).ln() / Decimal(2).ln()
@@ -49,6 +49,9 @@ def _exp2_coefficients() -> list[_ff.FF]:
         return [_ff.const(Fraction(ln2**k) / math.factorial(k)) for k in range(_EXP2_TERMS)]
 
 
+_EXP2_COEFFICIENTS = _exp2_coefficients()
+
+
 def _exp2_small(y: _ff.FF, coefficients: list[_ff.FF]) -> _ff.FF:
     """2**y for |y| <= 1/2 in float-float: Horner on y/8, then three squarings."""
     z = _ff.scale(y, jnp.float32(1.0 / 2**_EXP2_SQUARINGS))
@@ -60,7 +63,7 @@ def _exp2_small(y: _ff.FF, coefficients: list[_ff.FF]) -> _ff.FF:
     return acc
 
 
-def _scale_by_pow2(a: _ff.FF, n: jnp.ndarray) -> _ff.FF:
+def scale_by_pow2(a: _ff.FF, n: jnp.ndarray) -> _ff.FF:
     """a * 2**n for int32 n <= 127, in two steps (one factor cannot reach below 2**-126);
     exact unless the result is subnormal."""
     n = jnp.clip(n, -252, 127)
@@ -122,16 +125,23 @@ def _triangular2(spec: CyclicSpec):
     return (lambda amplitude, step, cycle: (amplitude, jnp.maximum(1 - cycle, -300))), (lambda cycle: cycle == 1)
 
 
+def exp2_parts(t: _ff.FF) -> tuple[_ff.FF, jnp.ndarray]:
+    """``2**t`` for a float-float ``t`` (an exponent that float32 alone would round by up to
+    64): ``(2**frac as float-float, n)`` with ``t = n + frac``, ``n`` whole (an int32, at least
+    -300: below, every float32 result is 0) and ``|frac| <= 1/2``."""
+    t_hi = jnp.maximum(t[0], -300.0)
+    n = lax.round(t_hi, lax.RoundingMethod.TO_NEAREST_EVEN)
+    frac = _ff.fast_two_sum(t_hi - n, jnp.where(t[0] < -300.0, 0.0, t[1]))
+    return _exp2_small(frac, _EXP2_COEFFICIENTS), n.astype(jnp.int32)
+
+
 def _exp_range(spec: CyclicSpec):
-    log2_gamma = _ff.const(Fraction(_log2_decimal(spec.gamma)))
-    coefficients = _exp2_coefficients()
+    log2_gamma = _ff.const(Fraction(log2_decimal(spec.gamma)))
 
     def scale(amplitude, step, cycle):
         t = _ff.mul(_ff.from_int(step), log2_gamma)              # log2(gamma**step) <= 0
-        t_hi = jnp.maximum(t[0], -300.0)
-        n = lax.round(t_hi, lax.RoundingMethod.TO_NEAREST_EVEN)
-        frac = _ff.fast_two_sum(t_hi - n, jnp.where(t[0] < -300.0, 0.0, t[1]))
-        return _ff.mul(amplitude, _exp2_small(frac, coefficients)), n.astype(jnp.int32)
+        mantissa, exponent = exp2_parts(t)
+        return _ff.mul(amplitude, mantissa), exponent
 
     return scale, ((lambda cycle: True) if spec.gamma == 1.0 else None)
 
@@ -196,7 +206,7 @@ def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: fl
             # fall below float32's normal range in units while it is still a normal lr.
             final_shift = jnp.maximum(shift + final_shift, -300)
         elif shift is not None:
-            amplitude = _scale_by_pow2(amplitude, shift)
+            amplitude = scale_by_pow2(amplitude, shift)
         hi, lo = _ff.two_sum(start_ff[0], amplitude[0])
         value = _ff.fast_two_sum(hi, lo + (start_ff[1] + amplitude[1]))
         if peak_values is not None:
@@ -206,6 +216,6 @@ def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: fl
             peak = jnp.take(peak_values, binades, axis=0)
             value = (jnp.where(unit_scale, peak[..., 0], value[0]), jnp.where(unit_scale, peak[..., 1], value[1]))
         value = value[0] + value[1]
-        return _scale_by_pow2((value, jnp.zeros_like(value)), final_shift)[0]
+        return scale_by_pow2((value, jnp.zeros_like(value)), final_shift)[0]
 
     return schedule

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from clr_spec import CyclicSpec, SequentialSpec
+from clr_spec import Spec
 from clr_spec import _validation as v
 from clr_spec._family import check_spec
 
@@ -60,11 +60,12 @@ def _with_clr(rule, spec: Any, group: int, momentum_name: str, momentum: float,
     return injected(learning_rate=lr_schedule(spec, group=group), **{momentum_name: scheduled_momentum}, **static)
 
 
-def _momentum_range(spec: Any, group: int) -> tuple[float, float]:
-    """The lowest and highest momentum of a momentum-setting spec (over its cycling phases)."""
-    phases = spec.specs if isinstance(spec, SequentialSpec) else (spec,)
-    bounds = [p.group_bounds(group)[2:] for p in phases if isinstance(p, CyclicSpec) and p.cycle_momentum]
-    return min(min(b) for b in bounds), max(max(b) for b in bounds)
+def _momentum_range(spec: Spec, group: int) -> tuple[float, float]:
+    """The lowest and highest momentum a momentum-setting spec sets (the spec says)."""
+    bounds = spec.momentum_range(group)
+    if bounds is None:
+        raise ValueError(f"{type(spec).__name__} sets no momentum")
+    return bounds
 
 
 def _zeros_like(tree):

@@ -7,12 +7,14 @@ from typing import Any, Callable, Literal, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from clr_spec import CyclicSpec
+from clr_spec._ops import NUMPY
 
-from ._float64 import float64_schedule
 from ._float_float import float_float_schedule
+from ._ops import JaxFloat64Ops
 
 MAX_COUNT = 2**31 - 1
 # How a float32 schedule is computed: "auto" is "float64" on CPU and GPU (one float64 evaluation
@@ -106,12 +108,12 @@ def build_schedule(spec: CyclicSpec, what: Literal["lr", "momentum"], group: int
     """
     base, top, low, high = spec.group_bounds(group)
     if what == "lr":
-        return _build(spec, float32_method, start=base, height=top - base, sign=1.0)
+        return _build(spec, float32_method, what, group, start=base, height=top - base, sign=1.0)
     if what != "momentum":
         raise ValueError(f"what must be 'lr' or 'momentum', got {what!r}")
     if not spec.cycle_momentum:
         return constant_schedule(high)
-    return _build(spec, float32_method, start=high, height=high - low, sign=-1.0)
+    return _build(spec, float32_method, what, group, start=high, height=high - low, sign=-1.0)
 
 
 def constant_schedule(value: float) -> Callable:
@@ -178,17 +180,28 @@ def _call_scale_fn(fn: Callable, arg: jnp.ndarray, dtype) -> jnp.ndarray:
     return jnp.broadcast_to(jnp.asarray(fn(arg), dtype=dtype), arg.shape)
 
 
-def _build(spec: CyclicSpec, method: Float32Method, *, start: float, height: float, sign: float):
+def _float64_cyclic(spec: CyclicSpec, what: str, group: int, exact_power: bool) -> Callable:
+    """``(step, count) -> value``: the spec's formula (``clr_spec._closed_form``) over
+    ``JaxFloat64Ops``, to be traced with 64-bit types on."""
+    def value(step, count):
+        return spec.values_at(JaxFloat64Ops(count, exact_power), step.astype(jnp.float64), what, group)
+
+    return value
+
+
+def _build(spec: CyclicSpec, method: Float32Method, what: str, group: int, *, start: float, height: float,
+           sign: float):
     if spec.scale_fn is not None:
         _check_scale_fn(spec.scale_fn)
-    scale32 = scale64 = None
+    else:
+        spec.values_at(NUMPY, np.zeros(1, np.int64), what, group)     # an unknown mode fails here, clearly
+    scale32 = None
     if spec.scale_fn is not None:
-        scale32, scale64 = (functools.partial(_call_scale_fn, spec.scale_fn, dtype=dtype)
-                            for dtype in (jnp.float32, jnp.float64))
+        scale32 = functools.partial(_call_scale_fn, spec.scale_fn, dtype=jnp.float32)
     float_float = float_float_schedule(spec, start, height, sign, scale32)
     # Under x64 the float64 values are the result: torch's, bitwise for the built-in modes.
-    return path_schedule(method, x64=float64_schedule(spec, start, height, sign, scale64, exact_power=True),
-                         via_float64=_rounded_to_float32(float64_schedule(spec, start, height, sign, scale64)),
+    return path_schedule(method, x64=_float64_cyclic(spec, what, group, exact_power=True),
+                         via_float64=_rounded_to_float32(_float64_cyclic(spec, what, group, exact_power=False)),
                          float32=lambda step, count: float_float(step))
 
 

@@ -1,8 +1,8 @@
-r"""The CLR formula, in float64, in torch's order of operations.
+r"""The CLR formula, written once, over an ``Ops`` namespace, in torch's order of operations.
 
-This is the one place the formula lives for float64 users (``CyclicSpec.lr``,
-``CyclicSpec.momentum`` and the x64 optax path mirror it). With ``step`` the number of
-optimizer updates already applied:
+numpy float64 (``CyclicSpec.lr``, ``.momentum``) and clr_optax's float64 path (under x64, and
+rounded once to float32 on CPU/GPU) both evaluate ``cyclic_value``; only their ``Ops`` differ
+(plain numpy; XLA with its guards). With ``step`` the number of optimizer updates applied:
 
 .. math::
 
@@ -18,71 +18,57 @@ optimizer updates already applied:
 
 with ``s = 1`` (triangular, per cycle), ``2**-(cycle-1)`` (triangular2, per cycle),
 ``gamma**step`` (exp_range, per iteration) or a custom ``scale_fn`` of ``cycle`` or ``step``.
-Evaluated in float64 in the same order as torch's ``CyclicLR.get_lr``, so that the
-results agree with torch's to the last bit (not merely to 1e-12).
+Evaluated in float64 in the same order as torch's ``CyclicLR.get_lr``, so that the results
+agree with torch's to the last bit. (The float32-only path of TPUs is the one override:
+``clr_optax._float_float``; ``clr_torch.CyclicLR`` is torch's ``get_lr`` on the groups' own
+values, as a drop-in must be.)
 """
 
 from __future__ import annotations
 
-from typing import Callable
-
-import numpy as np
+from typing import Any, Callable, Optional
 
 from ._modes import dispatch
+from ._ops import Ops
 
 
-def cycle_and_factor(steps: np.ndarray, total: float, ratio: float) -> tuple[np.ndarray, np.ndarray]:
-    """Return (cycle as int64, scale_factor as float64) for int64 ``steps``, as torch computes them."""
-    q = steps / total                     # int64 -> float64 is exact below 2**53
-    cycle = np.floor(1.0 + q)
-    x = 1.0 + q - cycle
-    with np.errstate(divide="ignore", invalid="ignore"):
-        factor = np.where(x <= ratio, x / ratio, (x - 1.0) / (ratio - 1.0))
-    return cycle.astype(np.int64), factor
+def _triangular(ops: Ops, height: Any, cycle: Any, step: Any, gamma: float) -> Any:
+    return height                                   # torch's x * 1.0 is x
 
 
-def _triangular(gamma: float, arg: np.ndarray) -> np.ndarray:
-    return np.ones(arg.shape)
+def _triangular2(ops: Ops, height: Any, cycle: Any, step: Any, gamma: float) -> Any:
+    # torch: 1 / (2.0 ** (cycle - 1)); equal wherever torch does not overflow (a power of two
+    # is exact), and going on to 0 where torch raises OverflowError.
+    return height * ops.pow2(1.0 - cycle)
 
 
-def _triangular2(gamma: float, arg: np.ndarray) -> np.ndarray:
-    # torch: 1 / (2.0 ** (cycle - 1)); equal wherever torch does not overflow
-    # (ldexp is exact), and going on to 0 where torch raises OverflowError.
-    return np.ldexp(1.0, (1 - np.minimum(arg, 1 << 20)).astype(np.int32))
-
-
-def _exp_range(gamma: float, arg: np.ndarray) -> np.ndarray:
-    # torch evaluates Python's float ** int (C pow()); numpy's SIMD power differs
-    # by up to 1e-14 relative, so call the same pow (about 60 ns a step).
-    flat = arg.ravel().tolist()
-    return np.fromiter((gamma**k for k in flat), dtype=np.float64, count=len(flat)).reshape(arg.shape)
+def _exp_range(ops: Ops, height: Any, cycle: Any, step: Any, gamma: float) -> Any:
+    return height * ops.power(gamma, step)
 
 
 SCALES = {"triangular": _triangular, "triangular2": _triangular2, "exp_range": _exp_range}
 
 
-def builtin_scale(mode: str, gamma: float, arg: np.ndarray) -> np.ndarray:
-    """torch's built-in scale functions; ``arg`` is the cycle (1-based) or the step."""
-    return dispatch(SCALES, mode, "clr_spec's closed form")(gamma, arg)
+def cyclic_value(ops: Ops, steps: Any, *, total: float, ratio: float, start: float, height: float, sign: float,
+                 mode: str, gamma: float, scale_fn: Optional[Callable] = None, by_cycle: bool = True) -> Any:
+    """``start + sign * (height * factor) * scale`` in torch's order, over ``ops``.
 
-
-def custom_scale(scale_fn: Callable, arg: np.ndarray) -> np.ndarray:
-    """Call ``scale_fn`` on Python ints, once per distinct argument, as torch does."""
-    uniq, inverse = np.unique(arg, return_inverse=True)
-    values = np.array([float(scale_fn(int(a))) for a in uniq], dtype=np.float64)
-    return values[inverse].reshape(arg.shape)
-
-
-def evaluate(steps: np.ndarray, *, total: float, ratio: float, start: float, height: float,
-             sign: float, scale: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
-    """``start + sign * (height * factor) * scale(cycle, steps)`` in torch's order.
-
-    lr: ``start=base_lr, height=max_lr-base_lr, sign=+1``;
-    momentum: ``start=max_momentum, height=max_momentum-base_momentum, sign=-1``.
+    lr: ``start=base_lr, height=max_lr-base_lr, sign=+1``; momentum: ``start=max_momentum,
+    height=max_momentum-base_momentum, sign=-1``. ``steps`` are whole numbers (int64 in numpy,
+    float64 under XLA); ``scale_fn`` (if given) gets the cycle or the step, whole floats.
     """
-    cycle, factor = cycle_and_factor(steps, total, ratio)
+    scale = None if scale_fn is not None else dispatch(SCALES, mode, "clr_spec's closed form")
+    # opaque: a compiler would otherwise reassociate 1 + q - cycle across torch's roundings.
+    y = ops.opaque(1.0 + ops.divide(steps, total))
+    cycle = ops.floor(y)
+    x = y - cycle
+    rising = x <= ratio
+    # One division, of the branch torch takes (ratio - 1 never divides: x < 1 <= ratio then).
+    factor = ops.where(rising, x, ops.opaque(x - 1.0)) / ops.where(rising, ratio, ratio - 1.0)
     base_height = height * factor
-    s = scale(cycle, steps)
-    if sign > 0:
-        return start + base_height * s
-    return start - base_height * s
+    if scale_fn is not None:
+        base_height = base_height * ops.call_scale_fn(scale_fn, cycle if by_cycle else steps)
+    else:
+        base_height = scale(ops, base_height, cycle, steps, gamma)
+    base_height = ops.unfused(base_height)
+    return start + base_height if sign > 0 else start - base_height

@@ -7,28 +7,37 @@ closed: an unknown format or torch class is a ``ValueError`` that lists the know
 
 A phase spec (``PhaseSpec``) describes one of torch's schedulers that scale the lr the
 optimizer had (its ``initial_lr``, given explicitly here as ``lr``) by a factor of the step.
-Its factor is written once, over an array namespace ``xp`` (numpy here, ``jax.numpy`` in
+Its factor is written once, over an ``Ops`` namespace (``clr_spec._ops``: numpy here, jax in
 clr_optax), in torch's closed-form order of operations; a phase is one module of this
-package holding its spec, its formula and its torch mapping.
+package holding its spec, its formula and its torch mapping. The interface every spec
+implements is ``clr_spec._contract.Spec``.
 """
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any, Mapping, Optional
 
 import numpy as np
 
 from . import _validation as v
+from ._contract import BASE_STATE_KEYS, Spec, torch_state
+from ._ops import NUMPY, Ops
 
 _BY_FORMAT: dict[str, type] = {}
 _BY_TORCH_CLASS: dict[str, type] = {}
 
 
 def register(cls: type) -> type:
-    """Register a spec type under ``cls.FORMAT`` and ``cls.TORCH_CLASS``."""
+    """Register a spec type under ``cls.FORMAT`` and ``cls.TORCH_CLASS``: a ``Spec`` whose
+    abstract methods are all filled in."""
+    if not (isinstance(cls, type) and issubclass(cls, Spec)) or getattr(cls, "__abstractmethods__", None):
+        missing = sorted(getattr(cls, "__abstractmethods__", ()))
+        raise TypeError(f"{getattr(cls, '__name__', cls)!r} is not a complete clr_spec Spec"
+                        + (f" (it does not define {missing})" if missing else ""))
     for table, key in ((_BY_FORMAT, cls.FORMAT), (_BY_TORCH_CLASS, cls.TORCH_CLASS)):
+        if not key:
+            raise ValueError(f"{cls.__name__} must name its FORMAT and TORCH_CLASS")
         if key in table and table[key] is not cls:
             raise ValueError(f"{key!r} is registered twice ({table[key].__name__}, {cls.__name__})")
         table[key] = cls
@@ -38,6 +47,11 @@ def register(cls: type) -> type:
 def spec_types() -> tuple:
     """Every registered spec type."""
     return tuple(_BY_FORMAT.values())
+
+
+def torch_classes() -> tuple[str, ...]:
+    """The torch scheduler classes a registered spec describes, sorted (for help and errors)."""
+    return tuple(sorted(_BY_TORCH_CLASS))
 
 
 def is_spec(obj: Any) -> bool:
@@ -56,7 +70,7 @@ def from_dict(data: Mapping[str, Any], **kwargs: Any) -> Any:
     if not isinstance(data, Mapping):
         raise TypeError(f"a spec document must be a mapping, got {type(data).__name__}")
     fmt = data.get("format")
-    if fmt not in _BY_FORMAT:
+    if not isinstance(fmt, str) or fmt not in _BY_FORMAT:
         raise ValueError(f"format must be one of {sorted(_BY_FORMAT)}, got {fmt!r}")
     return _BY_FORMAT[fmt].from_dict(data, **kwargs)
 
@@ -74,29 +88,45 @@ def parse_json(text: Any) -> Any:
 
 
 def torch_class_of(scheduler_or_state: Any) -> str:
-    """The torch scheduler class an object is, or a state dict was made by (from its keys)."""
+    """The torch scheduler class an object is, or a state dict was made by.
+
+    An object by its class (or a base class) name. A state dict by its exact key signature:
+    its keys minus ``LRScheduler``'s own must hold each key of a type's ``TORCH_STATE_KEYS``
+    and none outside those and its ``TORCH_STATE_OPTIONAL``. No match, or more than one, is a
+    ValueError naming the candidates: this never guesses."""
     if not isinstance(scheduler_or_state, Mapping):
         for klass in type(scheduler_or_state).__mro__:
             if klass.__name__ in _BY_TORCH_CLASS:
                 return klass.__name__
         raise ValueError(f"no spec for torch scheduler {type(scheduler_or_state).__name__}; known: "
-                         f"{sorted(_BY_TORCH_CLASS)}")
-    keys = set(scheduler_or_state)
-    for name, cls in _BY_TORCH_CLASS.items():
-        if set(cls.STATE_KEYS) <= keys:
-            return name
-    raise ValueError(f"not the state of a known torch scheduler ({sorted(_BY_TORCH_CLASS)}): "
-                     f"its keys are {sorted(map(str, keys))}")
+                         f"{list(torch_classes())}")
+    signature = {k for k in scheduler_or_state if isinstance(k, str)} - BASE_STATE_KEYS
+    if any(not isinstance(k, str) for k in scheduler_or_state):
+        raise ValueError("not a torch scheduler state: its keys must be strings")
+    matches = sorted(name for name, cls in _BY_TORCH_CLASS.items()
+                     if cls.TORCH_STATE_KEYS <= signature <= cls.TORCH_STATE_KEYS | cls.TORCH_STATE_OPTIONAL)
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        raise ValueError(f"this state could be from any of {matches} (their states have the same keys); "
+                         "pass torch_class=... to from_torch")
+    raise ValueError(f"not the state of a known torch scheduler ({list(torch_classes())}): "
+                     f"its own keys are {sorted(signature)}")
 
 
-def from_torch(scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any) -> Any:
+def from_torch(scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, *,
+               torch_class: Optional[str] = None, **kwargs: Any) -> Any:
     """The spec of a torch scheduler (an object or its ``state_dict()``), of any registered type.
 
     torch keeps some values in the optimizer's param groups rather than in the scheduler's
     state: pass ``optimizer.state_dict()`` as ``optimizer_state`` where the spec needs them
-    (the error says so)."""
-    cls = _BY_TORCH_CLASS[torch_class_of(scheduler_or_state)]
-    return cls.from_torch(scheduler_or_state, optimizer_state=optimizer_state, **kwargs)
+    (the error says so). ``torch_class`` names the class where a state's keys cannot (the
+    error says when)."""
+    if torch_class is None:
+        torch_class = torch_class_of(scheduler_or_state)
+    elif torch_class not in _BY_TORCH_CLASS:
+        raise ValueError(f"torch_class must be one of {list(torch_classes())}, got {torch_class!r}")
+    return _BY_TORCH_CLASS[torch_class].from_torch(scheduler_or_state, optimizer_state=optimizer_state, **kwargs)
 
 
 def _reject_constant(name: str) -> None:
@@ -104,7 +134,7 @@ def _reject_constant(name: str) -> None:
 
 
 # ------------------------------------------------------------------------------ value semantics
-class ValueSpec:
+class ValueSpec(Spec):
     """Immutable, compared, hashed and shown by its ``_values()`` (its keywords), so that specs
     of one schedule compare equal and ``replace(**changes)`` builds a validated new one."""
 
@@ -128,41 +158,50 @@ class ValueSpec:
     def replace(self, **changes: Any) -> Any:
         return type(self)(**{**self._values(), **changes})
 
-    def to_json(self, **json_kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), allow_nan=False, **json_kwargs)
-
 
 # ------------------------------------------------------------------------------ formula specs
 class FormulaSpec(ValueSpec):
-    """Base of the specs whose values are one closed form over an array namespace ``xp``
-    (``values_at``): numpy gives ``spec.lr``/``spec.momentum``, ``jax.numpy`` gives clr_optax's
-    schedules, and clr_torch builds torch's class ``TORCH_CLASS`` from ``torch_kwargs()`` (after
-    writing the spec's lr into the groups where ``NEEDS_INITIAL_LR``: torch's class scales it)."""
+    """Base of the specs whose values are one closed form over an ``Ops`` namespace
+    (``values_at``): ``NumpyOps`` gives ``spec.lr``/``spec.momentum``, clr_optax's jax ops give
+    its schedules, and clr_torch builds torch's class ``TORCH_CLASS`` from ``torch_kwargs()``
+    (after writing the spec's lr into the groups where ``NEEDS_INITIAL_LR``: torch's class
+    scales it)."""
 
-    FORMAT = ""
-    TORCH_CLASS = ""
-    STATE_KEYS: tuple = ()
-    NEEDS_INITIAL_LR = False
-    VERSION = 1
+    def values_at(self, ops: Ops, steps: Any, what: str, group: int) -> Any:
+        """``what`` ("lr" or "momentum") of param group ``group`` after ``steps`` updates, over ``ops``."""
+        raise NotImplementedError
 
-    def values_at(self, xp: Any, steps: Any, what: str, group: int) -> Any:
-        """``what`` ("lr" or "momentum") of param group ``group`` after ``steps`` updates, over ``xp``."""
+    def torch_kwargs(self) -> dict[str, Any]:
+        """Keywords for torch's class, minus the optimizer."""
         raise NotImplementedError
 
     @property
     def sets_momentum(self) -> bool:
         return False
 
+    def momentum_range(self, group: int = 0) -> Optional[tuple[float, float]]:
+        if not self.sets_momentum:
+            return None
+        values = self.momentum(np.asarray(self.landmarks() or (0,), dtype=np.int64), group)
+        return float(values.min()), float(values.max())
+
     def lr(self, steps: Any, group: int = 0) -> np.ndarray:
         """The lr of the update after ``steps`` updates (numpy float64, any shape of whole steps)."""
-        return np.asarray(self.values_at(np, v.steps_array(steps), "lr", group), dtype=np.float64)
+        return np.asarray(self.values_at(NUMPY, v.steps_array(steps), "lr", group), dtype=np.float64)
 
     def momentum(self, steps: Any, group: int = 0) -> np.ndarray:
         """The momentum (or beta1) of the update after ``steps`` updates, where the spec sets it."""
+        self.check_sets_momentum()
+        return np.asarray(self.values_at(NUMPY, v.steps_array(steps), "momentum", group), dtype=np.float64)
+
+    def check_sets_momentum(self) -> None:
         if not self.sets_momentum:
             raise ValueError(f"{self.TORCH_CLASS} does not set momentum here: the optimizer keeps its own. In a "
                              "SequentialSpec, the momentum of this phase is what the others leave.")
-        return np.asarray(self.values_at(np, v.steps_array(steps), "momentum", group), dtype=np.float64)
+
+    def default_steps(self) -> int:
+        end = max(self.landmarks(), default=50)
+        return v.shown_steps(2 * end + 10)
 
     @classmethod
     def _document_fields(cls) -> tuple[set, tuple]:
@@ -177,48 +216,26 @@ class FormulaSpec(ValueSpec):
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Any:
+    def from_dict(cls, data: Mapping[str, Any], **kwargs: Any) -> Any:
         """Inverse of ``to_dict``: unknown fields, missing fields and other versions are refused."""
+        if kwargs:
+            raise TypeError(f"{cls.__name__}.from_dict takes no keywords, got {sorted(kwargs)}")
         names, required = cls._document_fields()
         check_document(cls, data, names=names, required=required)
         return cls(**{k: val for k, val in data.items() if k not in ("format", "version")})
-
-    @classmethod
-    def from_json(cls, text: str) -> Any:
-        return cls.from_dict(parse_json(text))
-
-
-def in_float64(values: Any) -> bool:
-    """Whether a formula computes in float64: numpy's int64 steps, or jax's float64 ones (the
-    float32-only path of TPUs gives int32 steps, and float32 arithmetic follows)."""
-    return str(getattr(values, "dtype", "float64")) in ("float64", "int64")
-
-
-def cosine_anneal(xp: Any, position: Any, length: Any) -> Any:
-    """``(1 + cos(pi * position / length)) / 2``, the cosine anneal's factor, for ``position`` in
-    [0, length]. In float64 as torch writes it (to round as torch does); in float32 (the TPU
-    path) as ``cos(pi * position / (2 * length))**2``, the same value taken through an angle of
-    at most pi/4, because ``1 + cos`` cancels near the end of the anneal, which in float32 costs
-    thousands of ulps where the lr nears its floor."""
-    if in_float64(position):
-        return (1 + xp.cos(math.pi * position / length)) / 2
-    near_start = 2 * position <= length
-    half = xp.where(near_start, xp.cos(math.pi * position / (2 * length)),
-                    xp.sin(math.pi * (length - position) / (2 * length)))
-    return half * half
 
 
 # ------------------------------------------------------------------------------ phases
 class PhaseSpec(FormulaSpec):
     """Base of the specs of torch's lr-scaling schedulers (``LinearLR``, ``ConstantLR``,
-    ``CosineAnnealingLR``): ``lr`` is the lr torch takes from the optimizer (its
+    ``CosineAnnealingLR``, ...): ``lr`` is the lr torch takes from the optimizer (its
     ``initial_lr``: a float, or one per param group), the rest are torch's keywords.
 
     ``spec.lr(steps, group=0)`` is the schedule (as for every spec), so the lr given is kept
     as ``spec.initial_lr``, torch's name for it. Subclasses define ``FORMAT``,
-    ``TORCH_CLASS``, ``STATE_KEYS``, ``FIELDS`` (torch's keywords and defaults, in order),
-    ``_check()`` (validation) and ``lr_at(xp, steps, initial_lr)`` (the formula). Instances
-    are immutable and compare by value.
+    ``TORCH_CLASS``, ``TORCH_STATE_KEYS``, ``FIELDS`` (torch's keywords and defaults, in order),
+    ``_check()`` (validation), ``lr_at(ops, steps, initial_lr)`` (the formula), ``describe()``
+    and ``landmarks()``. Instances are immutable and compare by value.
     """
 
     FIELDS: tuple = ()       # ((name, default), ...) after lr
@@ -242,17 +259,16 @@ class PhaseSpec(FormulaSpec):
         return len(self.initial_lr) if isinstance(self.initial_lr, tuple) else None
 
     def group_lr(self, group: int = 0) -> float:
-        g = v.group_index(group, self.num_groups)
-        return self.initial_lr[g] if isinstance(self.initial_lr, tuple) else self.initial_lr
+        return v.pick_group(self.initial_lr, group, self.num_groups)
 
-    def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
-        """The lr after ``steps`` updates, for a group whose lr is ``initial_lr``, over ``xp``."""
+    def lr_at(self, ops: Ops, steps: Any, initial_lr: float) -> Any:
+        """The lr after ``steps`` updates, for a group whose lr is ``initial_lr``, over ``ops``."""
         raise NotImplementedError
 
-    def values_at(self, xp: Any, steps: Any, what: str, group: int) -> Any:
+    def values_at(self, ops: Ops, steps: Any, what: str, group: int) -> Any:
         if what != "lr":
-            self.momentum(0, group)           # raises: torch's lr-scaling schedulers never set momentum
-        return self.lr_at(xp, steps, self.group_lr(group))
+            self.check_sets_momentum()        # raises: torch's lr-scaling schedulers never set momentum
+        return self.lr_at(ops, steps, self.group_lr(group))
 
     # -------------------------------------------------------------- torch
     def torch_kwargs(self) -> dict[str, Any]:
@@ -261,12 +277,14 @@ class PhaseSpec(FormulaSpec):
         return {name: getattr(self, name) for name, _ in self.FIELDS}
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None) -> "PhaseSpec":
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
+                   **kwargs: Any) -> "PhaseSpec":
         """From torch's scheduler or its state: ``lr`` is its ``base_lrs`` (the groups' initial_lr)."""
-        state = scheduler_or_state if isinstance(scheduler_or_state, Mapping) else scheduler_or_state.state_dict()
-        missing = [k for k in (*cls.STATE_KEYS, "base_lrs") if k not in state]
-        if missing:
-            raise ValueError(f"not a {cls.TORCH_CLASS} state: missing {missing}")
+        if kwargs:
+            raise TypeError(f"{cls.__name__}.from_torch takes no keywords but optimizer_state, got {sorted(kwargs)}")
+        state = torch_state(cls, scheduler_or_state)
+        if "base_lrs" not in state:
+            raise ValueError(f"not a {cls.TORCH_CLASS} state: missing ['base_lrs']")
         return cls(lr=group_values(state["base_lrs"]), **{name: state[name] for name, _ in cls.FIELDS})
 
     @classmethod
@@ -279,10 +297,10 @@ def check_document(cls: type, data: Mapping[str, Any], names: set, required: tup
     """A ``to_dict()`` document of ``cls``: format, version, known and required fields."""
     if not isinstance(data, Mapping):
         raise TypeError(f"a {cls.__name__} document must be a mapping, got {type(data).__name__}")
-    if data.get("format") != cls.FORMAT:
+    if not isinstance(data.get("format"), str) or data.get("format") != cls.FORMAT:
         raise ValueError(f"format must be {cls.FORMAT!r}, got {data.get('format')!r}")
     version = data.get("version")
-    if isinstance(version, bool) or version != cls.VERSION:
+    if isinstance(version, bool) or not isinstance(version, int) or version != cls.VERSION:
         raise ValueError(f"version must be {cls.VERSION} (the only {cls.__name__} version this library reads), "
                          f"got {version!r}")
     unknown = sorted(set(data) - names - {"format", "version"})

@@ -15,7 +15,8 @@ import numbers
 from typing import Any, Mapping, Optional
 
 from . import _validation as v
-from ._family import FormulaSpec, group_values, in_float64, register
+from ._contract import torch_state
+from ._family import FormulaSpec, group_values, register
 
 ANNEAL_STRATEGIES = ("cos", "linear")
 
@@ -53,7 +54,9 @@ class OneCycleSpec(FormulaSpec):
 
     FORMAT = "clr.OneCycleSpec"
     TORCH_CLASS = "OneCycleLR"
-    STATE_KEYS = ("total_steps", "_schedule_phases")
+    TORCH_STATE_KEYS = frozenset({"total_steps", "_schedule_phases", "cycle_momentum"})
+    # use_beta1 (torch >= 2.2), the anneal's name (_anneal_func_type; anneal_func before 2.2)
+    TORCH_STATE_OPTIONAL = frozenset({"use_beta1", "_anneal_func_type", "anneal_func"})
     FIELDS = ("max_lr", "total_steps", "pct_start", "anneal_strategy", "cycle_momentum", "base_momentum",
               "max_momentum", "div_factor", "final_div_factor", "three_phase")
 
@@ -110,6 +113,28 @@ class OneCycleSpec(FormulaSpec):
     def sets_momentum(self) -> bool:
         return self.cycle_momentum
 
+    def momentum_range(self, group: int = 0) -> Optional[tuple[float, float]]:
+        if not self.cycle_momentum:
+            return None
+        values = self.settings_of_group(group)
+        pair = (values["base_momentum"], values["max_momentum"])
+        return min(pair), max(pair)
+
+    @property
+    def natural_end(self) -> Optional[int]:
+        return self.total_steps
+
+    def describe(self) -> str:
+        shape = "three-phase " if self.three_phase else ""
+        return (f"{shape}1cycle over {self.total_steps} steps: {self.anneal_strategy} up to max_lr for "
+                f"{self.pct_start:g} of them, then down to max_lr / {self.div_factor:g} / {self.final_div_factor:g}")
+
+    def landmarks(self) -> tuple[int, ...]:
+        return tuple(sorted({max(0, math.ceil(end)) for end in self.phase_ends()}))
+
+    def default_steps(self) -> int:
+        return min(v.shown_steps(self.total_steps), self.total_steps)
+
     def phase_ends(self) -> tuple:
         """torch's ``end_step`` of each phase, floats, as torch computes them."""
         total, pct = self.total_steps, self.pct_start
@@ -119,10 +144,8 @@ class OneCycleSpec(FormulaSpec):
 
     def settings_of_group(self, group: int = 0) -> dict[str, float]:
         """torch's per-group values: initial_lr, max_lr, min_lr, max_momentum, base_momentum."""
-        g = v.group_index(group, self.num_groups)
-
         def pick(bound):
-            return bound[g] if isinstance(bound, tuple) else bound
+            return v.pick_group(bound, group, self.num_groups)
 
         initial_lr = pick(self.max_lr) / self.div_factor
         return {"initial_lr": initial_lr, "max_lr": pick(self.max_lr), "min_lr": initial_lr / self.final_div_factor,
@@ -140,38 +163,40 @@ class OneCycleSpec(FormulaSpec):
         return [(end, *n) for end, n in zip(self.phase_ends(), names)]
 
     # ------------------------------------------------------------------ values
-    def values_at(self, xp: Any, steps: Any, what: str, group: int) -> Any:
-        if what == "momentum" and not self.cycle_momentum:
-            self.momentum(0, group)        # raises with the reason
+    def values_at(self, ops: Any, steps: Any, what: str, group: int) -> Any:
+        if what == "momentum":
+            self.check_sets_momentum()        # raises with the reason
+        elif what != "lr":
+            raise ValueError(f"what must be 'lr' or 'momentum', got {what!r}")
         values = self.settings_of_group(group)
         # The schedule ends at total_steps - 1. torch extrapolates its last phase one step further
         # (at total_steps, after the last update; a linear anneal goes below min_lr there, even
         # below 0) and raises past it: the spec holds the final value from total_steps - 1 on.
-        steps = xp.minimum(steps, self.total_steps - 1)
+        steps = ops.minimum(steps, self.total_steps - 1)
         phases = self._phases()
         out = None
         for i in reversed(range(len(phases))):
             end_step, start_lr, end_lr, start_m, end_m = phases[i]
             start_step = 0.0 if i == 0 else phases[i - 1][0]
             first, last = (values[start_lr], values[end_lr]) if what == "lr" else (values[start_m], values[end_m])
-            value = self._anneal(xp, first, last, steps, start_step, end_step)
-            out = value if out is None else xp.where(steps <= end_step, value, out)
+            value = self._anneal(ops, first, last, steps, start_step, end_step)
+            out = value if out is None else ops.where(steps <= end_step, value, out)
         return out
 
-    def _anneal(self, xp: Any, start: float, end: float, steps: Any, start_step: float, end_step: float) -> Any:
+    def _anneal(self, ops: Any, start: float, end: float, steps: Any, start_step: float, end_step: float) -> Any:
         pct = (steps - start_step) / (end_step - start_step)     # torch's
-        if in_float64(steps):
+        if ops.in_float64:
             if self.anneal_strategy == "cos":   # torch's _annealing_cos (halving is exact)
-                return end + (start - end) * ((xp.cos(math.pi * pct) + 1) / 2)
+                return end + (start - end) * ((ops.cos(math.pi * pct) + 1) / 2)
             return (end - start) * pct + start  # torch's _annealing_linear
         # float32 (TPUs): past the middle, from the fraction left, computed directly: 1 - pct
         # cancels there, and the far end is min_lr, thousands of float32 ulps below the start.
         rest = (end_step - steps) / (end_step - start_step)
         first_half = 2 * pct <= 1
         if self.anneal_strategy == "cos":
-            half = xp.where(first_half, xp.cos(math.pi * pct / 2), xp.sin(math.pi * rest / 2))
+            half = ops.where(first_half, ops.cos(math.pi * pct / 2), ops.sin(math.pi * rest / 2))
             return end + (start - end) * (half * half)
-        return xp.where(first_half, (end - start) * pct + start, (start - end) * rest + end)
+        return ops.where(first_half, (end - start) * pct + start, (start - end) * rest + end)
 
     def torch_kwargs(self) -> dict[str, Any]:
         out = self._values()
@@ -182,18 +207,16 @@ class OneCycleSpec(FormulaSpec):
 
     # ------------------------------------------------------------------ torch
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None) -> "OneCycleSpec":
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
+                   **kwargs: Any) -> "OneCycleSpec":
         """torch keeps ``max_lr``, ``min_lr``, ``initial_lr`` and the momentum bounds in the
         optimizer's param groups, not in the scheduler's state: pass ``optimizer.state_dict()``
         with a state dict (given the scheduler object, its optimizer is read)."""
-        if isinstance(scheduler_or_state, Mapping):
-            state = scheduler_or_state
-        else:
-            state = scheduler_or_state.state_dict()
-            optimizer_state = optimizer_state or scheduler_or_state.optimizer.state_dict()
-        missing = [k for k in cls.STATE_KEYS if k not in state]
-        if missing:
-            raise ValueError(f"not a OneCycleLR state: missing {missing}")
+        if kwargs:
+            raise TypeError(f"OneCycleSpec.from_torch takes no keywords but optimizer_state, got {sorted(kwargs)}")
+        state = torch_state(cls, scheduler_or_state)
+        if optimizer_state is None and not isinstance(scheduler_or_state, Mapping):
+            optimizer_state = scheduler_or_state.optimizer.state_dict()
         if optimizer_state is None:
             raise ValueError("a OneCycleLR keeps max_lr, min_lr and its momentum bounds in the optimizer's param "
                              "groups: pass optimizer_state=optimizer.state_dict() too")
@@ -205,11 +228,11 @@ class OneCycleSpec(FormulaSpec):
         total = int(state["total_steps"])
         phases = state["_schedule_phases"]
         max_lrs = [float(g["max_lr"]) for g in groups]
-        div = _recovered(lambda d: [m / d for m in max_lrs] == [float(g["initial_lr"]) for g in groups],
+        div = _recovered_setting(lambda d: [m / d for m in max_lrs] == [float(g["initial_lr"]) for g in groups],
                          max_lrs[0] / float(groups[0]["initial_lr"]), "div_factor")
-        final = _recovered(lambda f: [float(g["initial_lr"]) / f for g in groups] == [float(g["min_lr"]) for g in groups],
+        final = _recovered_setting(lambda f: [float(g["initial_lr"]) / f for g in groups] == [float(g["min_lr"]) for g in groups],
                            float(groups[0]["initial_lr"]) / float(groups[0]["min_lr"]), "final_div_factor")
-        pct = _recovered(lambda p: float(p * total) - 1 == phases[0]["end_step"], (phases[0]["end_step"] + 1) / total,
+        pct = _recovered_setting(lambda p: float(p * total) - 1 == phases[0]["end_step"], (phases[0]["end_step"] + 1) / total,
                          "pct_start")
         momenta = {}
         if state.get("cycle_momentum", True) and "max_momentum" in groups[0]:
@@ -224,15 +247,6 @@ class OneCycleSpec(FormulaSpec):
         return set(cls.FIELDS), ("max_lr", "total_steps")
 
 
-def _recovered(holds, guess: float, name: str) -> float:
-    """The float near ``guess`` for which torch's derived values come out bit for bit (torch
-    stores ``max_lr / div_factor``, not ``div_factor``); the round guess first."""
-    candidates = [float(f"{guess:.12g}"), guess]
-    x = y = guess
-    for _ in range(8):
-        x, y = math.nextafter(x, math.inf), math.nextafter(y, -math.inf)
-        candidates += [x, y]
-    for candidate in candidates:
-        if candidate > 0 and holds(candidate):
-            return candidate
-    raise ValueError(f"cannot recover {name} from the state (near {guess!r})")
+def _recovered_setting(holds: Any, guess: float, name: str) -> float:
+    """torch stores ``max_lr / div_factor``, not ``div_factor``: the round guess first."""
+    return v.recovered(holds, guess, name, float(f"{guess:.12g}"))

@@ -3,7 +3,7 @@
 
 torch's ``LinearLR``, ``ConstantLR`` and ``CosineAnnealingLR`` scale the lr the optimizer had
 when the scheduler was built (its ``initial_lr``), not anything another scheduler set: the spec
-takes that lr explicitly (``lr=``). Each formula is written once over an array namespace ``xp``
+takes that lr explicitly (``lr=``). Each formula is written once over an ``Ops`` namespace (``clr_spec._ops``)
 and follows torch's closed form (``_get_closed_form_lr``) operation for operation; torch
 itself steps ``LinearLR`` and ``CosineAnnealingLR`` recursively (each lr from the last), so its
 values carry rounding the closed form does not (measured: within 1e-14 relative), while
@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from . import _validation as v
-from ._family import PhaseSpec, cosine_anneal, register
+from ._family import PhaseSpec, register
 
 
 def _step_count(name: str, value: Any) -> int:
@@ -44,7 +44,7 @@ class LinearSpec(PhaseSpec):
 
     FORMAT = "clr.LinearSpec"
     TORCH_CLASS = "LinearLR"
-    STATE_KEYS = ("start_factor", "end_factor", "total_iters")
+    TORCH_STATE_KEYS = frozenset({"start_factor", "end_factor", "total_iters"})
     FIELDS = (("start_factor", 1.0 / 3), ("end_factor", 1.0), ("total_iters", 5))
 
     def __init__(self, lr: Any, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5):
@@ -57,9 +57,16 @@ class LinearSpec(PhaseSpec):
         set_(self, "end_factor", v.in_range("end_factor", self.end_factor, 0.0, 1.0))
         set_(self, "total_iters", _step_count("total_iters", self.total_iters))
 
-    def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
+    def describe(self) -> str:
+        return (f"linear ramp from {self.start_factor:g} to {self.end_factor:g} times lr over "
+                f"{self.total_iters} steps, then constant")
+
+    def landmarks(self) -> tuple[int, ...]:
+        return (self.total_iters,)
+
+    def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         # torch: base_lr * (start + (end - start) * min(total_iters, last_epoch) / total_iters)
-        ramp = (self.end_factor - self.start_factor) * xp.minimum(steps, self.total_iters) / self.total_iters
+        ramp = (self.end_factor - self.start_factor) * ops.minimum(steps, self.total_iters) / self.total_iters
         return initial_lr * (self.start_factor + ramp)
 
 
@@ -82,7 +89,7 @@ class ConstantSpec(PhaseSpec):
 
     FORMAT = "clr.ConstantSpec"
     TORCH_CLASS = "ConstantLR"
-    STATE_KEYS = ("factor", "total_iters")
+    TORCH_STATE_KEYS = frozenset({"factor", "total_iters"})
     FIELDS = (("factor", 1.0 / 3), ("total_iters", 5))
 
     def __init__(self, lr: Any, factor: float = 1.0 / 3, total_iters: int = 5):
@@ -93,10 +100,16 @@ class ConstantSpec(PhaseSpec):
             "factor", self.factor, 0.0, 1.0, low_open=True, why=" (torch divides by it at total_iters)"))
         object.__setattr__(self, "total_iters", _step_count("total_iters", self.total_iters))
 
-    def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
+    def describe(self) -> str:
+        return f"{self.factor:g} times lr for {self.total_iters} steps, then lr"
+
+    def landmarks(self) -> tuple[int, ...]:
+        return (self.total_iters,)
+
+    def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         during = initial_lr * self.factor
         after = during * (1.0 / self.factor)     # torch's recursion: group["lr"] * (1.0 / factor)
-        return xp.where(steps < self.total_iters, during, after)
+        return ops.where(steps < self.total_iters, during, after)
 
 
 @register
@@ -121,7 +134,7 @@ class CosineAnnealingSpec(PhaseSpec):
 
     FORMAT = "clr.CosineAnnealingSpec"
     TORCH_CLASS = "CosineAnnealingLR"
-    STATE_KEYS = ("T_max", "eta_min")
+    TORCH_STATE_KEYS = frozenset({"T_max", "eta_min"})
     FIELDS = (("T_max", None), ("eta_min", 0.0))
 
     def __init__(self, lr: Any, T_max: int, eta_min: float = 0.0):  # noqa: N803 - torch's name
@@ -131,11 +144,18 @@ class CosineAnnealingSpec(PhaseSpec):
         object.__setattr__(self, "T_max", _step_count("T_max", self.T_max))
         object.__setattr__(self, "eta_min", v.non_negative("eta_min", self.eta_min))
 
-    def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
+    def describe(self) -> str:
+        return (f"cosine anneal from lr to eta_min={self.eta_min:g} over {self.T_max} steps, back up over the "
+                "next T_max (periodic, as torch's)")
+
+    def landmarks(self) -> tuple[int, ...]:
+        return (self.T_max, 2 * self.T_max)
+
+    def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         # torch: eta_min + (base_lr - eta_min) * (1 + cos(pi * last_epoch / T_max)) / 2, periodic in
         # 2 T_max and symmetric: evaluated at the exact distance d of k to the nearest multiple of
         # 2 T_max, without cancellation near eta_min and without loss for large k.
         period = 2 * self.T_max
         rest = steps % period
-        d = xp.minimum(rest, period - rest)                       # in [0, T_max]
-        return self.eta_min + (initial_lr - self.eta_min) * cosine_anneal(xp, d, self.T_max)
+        d = ops.minimum(rest, period - rest)                       # in [0, T_max]
+        return self.eta_min + (initial_lr - self.eta_min) * ops.cosine_anneal(d, self.T_max)

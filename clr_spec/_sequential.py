@@ -17,6 +17,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from . import _family, _validation as v
+from ._contract import torch_state
 from ._family import register
 
 
@@ -42,8 +43,8 @@ class SequentialSpec(_family.ValueSpec):
 
     FORMAT = "clr.SequentialSpec"
     TORCH_CLASS = "SequentialLR"
-    STATE_KEYS = ("_schedulers", "_milestones")
-    VERSION = 1
+    TORCH_STATE_KEYS = frozenset({"_schedulers", "_milestones"})
+    EVALUATOR = "sequence"
 
     def __init__(self, specs: Sequence[Any], milestones: Sequence[int], momentum: Any = None):
         if isinstance(specs, (str, bytes)) or not isinstance(specs, Sequence) or len(specs) == 0:
@@ -80,6 +81,47 @@ class SequentialSpec(_family.ValueSpec):
         return next(iter(counts), None)
 
     @property
+    def phases(self) -> tuple:
+        return tuple(zip(self.starts, self.specs))
+
+    @property
+    def natural_end(self) -> Optional[int]:
+        end = self.specs[-1].natural_end
+        return None if end is None else self.starts[-1] + end
+
+    def momentum_range(self, group: int = 0) -> Optional[tuple[float, float]]:
+        ranges = [r for r in (s.momentum_range(group) for s in self.specs) if r is not None]
+        if not ranges:
+            return None
+        return min(low for low, _ in ranges), max(high for _, high in ranges)
+
+    def describe(self) -> str:
+        return f"{len(self.specs)} phases, from steps {list(self.starts)}: " + "; then ".join(
+            s.describe() for s in self.specs)
+
+    def landmarks(self) -> tuple[int, ...]:
+        return self.milestones
+
+    def default_steps(self) -> int:
+        return v.shown_steps(self.milestones[-1] + self.specs[-1].default_steps() if self.milestones
+                             else self.specs[-1].default_steps())
+
+    def explain(self) -> list[str]:
+        lines = []
+        for i, phase in enumerate(self.specs):
+            end = f"step {self.milestones[i] - 1}" if i < len(self.milestones) else "on"
+            lines.append(f"phase {i + 1}: steps {self.starts[i]} to {end}: {type(phase).__name__} "
+                         f"({phase.TORCH_CLASS}): {phase.describe()}")
+            lines += [f"    {key:15} {value}" for key, value in phase.to_dict().items()
+                      if key not in ("format", "version")]
+        if self.momentum_ is not None:
+            lines.append(f"momentum (the optimizer's): {self.momentum_}")
+        lines.append("at the milestones (step: lr of group 0):")
+        for step in sorted({0, *self.milestones, *(m - 1 for m in self.milestones)}):
+            lines.append(f"  {step}: {float(self.lr(step)):.6g}")
+        return lines
+
+    @property
     def starts(self) -> tuple[int, ...]:
         """The step at which each phase starts."""
         return (0, *self.milestones)
@@ -105,8 +147,7 @@ class SequentialSpec(_family.ValueSpec):
             return float(self.specs[setters[-1]].momentum(0, group))
         if self.momentum_ is None:
             return None
-        g = v.group_index(group, self.num_groups)
-        return self.momentum_[g] if isinstance(self.momentum_, tuple) else self.momentum_
+        return v.pick_group(self.momentum_, group, self.num_groups)
 
     # ------------------------------------------------------------------ values
     def lr(self, steps: Any, group: int = 0) -> np.ndarray:
@@ -138,21 +179,22 @@ class SequentialSpec(_family.ValueSpec):
 
     # ------------------------------------------------------------------ torch
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None) -> "SequentialSpec":
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
+                   **kwargs: Any) -> "SequentialSpec":
         """From torch's ``SequentialLR`` or its state (each phase's state inside it). Where no
         phase sets momentum, the optimizer's is read from ``optimizer_state`` (or, given the
         scheduler object, from its optimizer)."""
+        if kwargs:
+            raise TypeError(f"SequentialSpec.from_torch takes no keywords but optimizer_state, got {sorted(kwargs)}")
+        state = torch_state(cls, scheduler_or_state)
         if isinstance(scheduler_or_state, Mapping):
-            state = scheduler_or_state
-            phases = state.get("_schedulers")
+            phases = state["_schedulers"]
         else:
-            state = scheduler_or_state.state_dict()
             phases = scheduler_or_state._schedulers
             if optimizer_state is None:
                 optimizer_state = scheduler_or_state.optimizer.state_dict()
-        missing = [k for k in cls.STATE_KEYS if k not in state]
-        if missing:
-            raise ValueError(f"not a SequentialLR state: missing {missing}")
+        if not isinstance(phases, (list, tuple)) or not phases:
+            raise ValueError("not a SequentialLR state: _schedulers must be a non-empty list of scheduler states")
         specs = [_family.from_torch(p, optimizer_state=optimizer_state) for p in phases]
         momentum = None
         if not any(s.sets_momentum for s in specs) and optimizer_state is not None:
@@ -166,15 +208,13 @@ class SequentialSpec(_family.ValueSpec):
                 "milestones": list(self.milestones), "momentum": momentum}
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "SequentialSpec":
+    def from_dict(cls, data: Mapping[str, Any], **kwargs: Any) -> "SequentialSpec":
+        if kwargs:
+            raise TypeError(f"SequentialSpec.from_dict takes no keywords, got {sorted(kwargs)}")
         _family.check_document(cls, data, names={"specs", "milestones", "momentum"}, required=("specs", "milestones"))
         if not isinstance(data["specs"], list):
             raise TypeError(f"specs must be a list of spec documents, got {type(data['specs']).__name__}")
         return cls([_family.from_dict(d) for d in data["specs"]], data["milestones"], momentum=data.get("momentum"))
-
-    @classmethod
-    def from_json(cls, text: str) -> "SequentialSpec":
-        return cls.from_dict(_family.parse_json(text))
 
 
 def _optimizer_momentum(optimizer_state: Mapping) -> Any:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 import math
 import numbers
 from typing import Any, Callable, Mapping, Optional, Sequence, Union
@@ -11,8 +10,10 @@ from typing import Any, Callable, Mapping, Optional, Sequence, Union
 import numpy as np
 
 from . import _closed_form, _validation as v
-from ._family import group_values, parse_json, register
+from ._contract import Spec, torch_state
+from ._family import check_document, group_values, register
 from ._modes import MODES
+from ._ops import NUMPY, Ops
 
 FORMAT = "clr.CyclicSpec"
 FORMAT_VERSION = 1
@@ -21,7 +22,7 @@ Bound = Union[float, Sequence[float]]
 
 
 @dataclasses.dataclass(frozen=True)
-class CyclicSpec:
+class CyclicSpec(Spec):
     """A cyclical learning-rate (and inverse momentum) schedule, as torch's ``CyclicLR`` defines it.
 
     Takes exactly the keywords and defaults of ``torch.optim.lr_scheduler.CyclicLR`` minus
@@ -54,8 +55,15 @@ class CyclicSpec:
     """
 
     FORMAT = FORMAT
+    VERSION = FORMAT_VERSION
     TORCH_CLASS = "CyclicLR"
-    STATE_KEYS = ("base_lrs", "max_lrs", "total_size", "step_ratio")
+    TORCH_STATE_KEYS = frozenset({"max_lrs", "total_size", "step_ratio", "mode", "gamma", "scale_mode",
+                                  "cycle_momentum"})
+    # The momentum bounds (only with cycle_momentum), use_beta1 (torch >= 2.2), the scale
+    # function's attributes (their names changed over torch versions).
+    TORCH_STATE_OPTIONAL = frozenset({"base_momentums", "max_momentums", "use_beta1", "_scale_fn_custom",
+                                      "_scale_fn_ref", "scale_fn"})
+    EVALUATOR = "cyclic"
 
     base_lr: Bound
     max_lr: Bound
@@ -115,9 +123,54 @@ class CyclicSpec:
 
     def group_bounds(self, group: int = 0) -> tuple[float, float, float, float]:
         """``(base_lr, max_lr, base_momentum, max_momentum)`` of one param group."""
-        g = v.group_index(group, self.num_groups)
-        pick = (lambda b: b[g] if isinstance(b, tuple) else b)
-        return (pick(self.base_lr), pick(self.max_lr), pick(self.base_momentum), pick(self.max_momentum))
+        n = self.num_groups
+        return (v.pick_group(self.base_lr, group, n), v.pick_group(self.max_lr, group, n),
+                v.pick_group(self.base_momentum, group, n), v.pick_group(self.max_momentum, group, n))
+
+    def momentum_range(self, group: int = 0) -> Optional[tuple[float, float]]:
+        if not self.cycle_momentum:
+            return None
+        _, _, low, high = self.group_bounds(group)
+        return min(low, high), max(low, high)
+
+    def describe(self) -> str:
+        scale = "custom scale_fn" if self.scale_fn is not None else self.mode
+        return (f"cyclical lr ({scale}) between base_lr and max_lr, cycles of {_fmt(self.total_size)} steps"
+                + (", momentum cycled inversely" if self.cycle_momentum else ""))
+
+    def landmarks(self) -> tuple[int, ...]:
+        marks = (n * self.total_size + offset for n in range(3) for offset in (0, float(self.step_size_up)))
+        return tuple(sorted({int(math.ceil(m)) for m in marks}))
+
+    def default_steps(self) -> int:
+        return v.shown_steps(3 * self.total_size)
+
+    def explain(self) -> list[str]:
+        total, up = self.total_size, float(self.step_size_up)
+        lines = [f"  {key:15} {value}" for key, value in self.to_dict().items() if key not in ("format", "version")]
+        lines.append(f"cycle length:     {_fmt(total)} steps ({_fmt(up)} up, {_fmt(total - up)} down; "
+                     f"ratio {self.step_ratio:.6g})")
+        if self.scale_fn is None:
+            formula = MODES[self.mode].formula
+            lines.append(f"amplitude scale:  {formula}" + (f" = {self.gamma}**step" if "gamma" in formula else ""))
+        groups = self.num_groups or 1
+        for g in range(groups):
+            base, top, low, high = self.group_bounds(g)
+            label = f"group {g}: " if groups > 1 else ""
+            momentum = f", momentum {high} -> {low}" if self.cycle_momentum else ", momentum not cycled"
+            lines.append(f"{label}lr {base} -> {top}{momentum}")
+        lines.append(f"first cycles (step: lr{' of group 0' if groups > 1 else ''}):")
+        for n in range(3):
+            trough, peak = n * total, n * total + up
+            lines.append(f"  cycle {n + 1}: trough at step {_fmt(trough)} (lr {self._lr_text(trough)}), "
+                         f"peak at step {_fmt(peak)} (lr {self._lr_text(peak)})")
+        return lines
+
+    def _lr_text(self, step: float) -> str:
+        if float(step).is_integer():
+            return f"{float(self.lr(int(step))):.6g}"
+        lo, hi = math.floor(step), math.ceil(step)
+        return f"between steps {lo} and {hi}: {float(self.lr(lo)):.6g}, {float(self.lr(hi)):.6g}"
 
     def torch_kwargs(self) -> dict[str, Any]:
         """Keyword arguments for ``torch.optim.lr_scheduler.CyclicLR`` (lists for per-group bounds)."""
@@ -131,34 +184,42 @@ class CyclicSpec:
         return dataclasses.replace(self, **changes)
 
     # ------------------------------------------------------------------- closed form
-    def _scale(self) -> Callable[[np.ndarray, np.ndarray], np.ndarray]:
-        by_cycle = self.scale_mode == "cycle"
-        if self.scale_fn is not None:
-            fn = self.scale_fn
-            return lambda cycle, steps: _closed_form.custom_scale(fn, cycle if by_cycle else steps)
-        mode, gamma = self.mode, self.gamma
-        return lambda cycle, steps: _closed_form.builtin_scale(mode, gamma, cycle if by_cycle else steps)
+    def values_at(self, ops: Ops, steps: Any, what: str, group: int) -> Any:
+        """torch's formula (``clr_spec._closed_form``) over ``ops``: ``what`` is "lr" or
+        "momentum" (the cycle the bounds describe, whether or not the spec cycles it)."""
+        base, top, low, high = self.group_bounds(group)
+        if what == "lr":
+            start, height, sign = base, top - base, 1.0
+        elif what == "momentum":
+            start, height, sign = high, high - low, -1.0
+        else:
+            raise ValueError(f"what must be 'lr' or 'momentum', got {what!r}")
+        return _closed_form.cyclic_value(ops, steps, total=self.total_size, ratio=self.step_ratio, start=start,
+                                         height=height, sign=sign, mode=self.mode, gamma=self.gamma,
+                                         scale_fn=self.scale_fn, by_cycle=self.scale_mode == "cycle")
 
     def lr(self, steps: Any, group: int = 0) -> np.ndarray:
         """Learning rate used by the update after ``steps`` updates (float64, any shape).
 
         Equal to torch's ``CyclicLR`` after ``steps`` calls of ``scheduler.step()``.
         """
-        arr = v.steps_array(steps)
-        base, top, _, _ = self.group_bounds(group)
-        return _closed_form.evaluate(arr, total=self.total_size, ratio=self.step_ratio, start=base,
-                                     height=top - base, sign=+1.0, scale=self._scale())
+        return np.asarray(self.values_at(NUMPY, v.steps_array(steps), "lr", group), dtype=np.float64)
 
     def momentum(self, steps: Any, group: int = 0) -> np.ndarray:
         """Momentum (or Adam's beta1) cycled inversely to the lr (float64, any shape).
 
-        When ``cycle_momentum`` is False torch leaves momentum alone; this still returns
-        the cycle the bounds describe, so that it can be plotted.
+        When ``cycle_momentum`` is False torch leaves momentum alone, and this raises (as for
+        every spec that does not set momentum); ``momentum_cycle`` gives the cycle the bounds
+        describe, to plot it.
         """
-        arr = v.steps_array(steps)
-        _, _, low, high = self.group_bounds(group)
-        return _closed_form.evaluate(arr, total=self.total_size, ratio=self.step_ratio, start=high,
-                                     height=high - low, sign=-1.0, scale=self._scale())
+        if not self.cycle_momentum:
+            raise ValueError("this CyclicSpec does not cycle momentum (cycle_momentum=False): the optimizer keeps "
+                             "its own (momentum_cycle() gives the cycle its bounds describe)")
+        return self.momentum_cycle(steps, group)
+
+    def momentum_cycle(self, steps: Any, group: int = 0) -> np.ndarray:
+        """The momentum cycle the bounds describe, whether or not the spec cycles momentum."""
+        return np.asarray(self.values_at(NUMPY, v.steps_array(steps), "momentum", group), dtype=np.float64)
 
     # ----------------------------------------------------------------- serialization
     def to_dict(self) -> dict[str, Any]:
@@ -177,28 +238,11 @@ class CyclicSpec:
             out[f.name] = list(val) if isinstance(val, tuple) else val
         return out
 
-    def to_json(self, **json_kwargs: Any) -> str:
-        return json.dumps(self.to_dict(), allow_nan=False, **json_kwargs)
-
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], *, scale_fn: Optional[Callable] = None) -> "CyclicSpec":
         """Inverse of ``to_dict``. Unknown fields, missing fields and wrong types are refused."""
-        if not isinstance(data, Mapping):
-            raise TypeError(f"a CyclicSpec dict must be a mapping, got {type(data).__name__}")
-        if data.get("format", FORMAT) != FORMAT:
-            raise ValueError(f"format must be {FORMAT!r}, got {data.get('format')!r}")
-        if "version" not in data:
-            raise ValueError(f"missing required field 'version' (this library writes {FORMAT_VERSION})")
-        version = data["version"]
-        if isinstance(version, bool) or not isinstance(version, int) or version != FORMAT_VERSION:
-            raise ValueError(f"version must be {FORMAT_VERSION} (the only format this library reads), got {version!r}")
         names = {f.name for f in dataclasses.fields(cls)} - {"scale_fn"}
-        unknown = sorted(set(data) - names - {"format", "version"})
-        if unknown:
-            raise ValueError(f"unknown CyclicSpec field(s) {unknown}; known fields: {sorted(names)}")
-        missing = [k for k in ("base_lr", "max_lr") if k not in data]
-        if missing:
-            raise ValueError(f"missing required CyclicSpec field(s) {missing}")
+        check_document(cls, data, names=names, required=("base_lr", "max_lr"))
         kwargs = {k: data[k] for k in names if k in data}
         for k in ("mode", "scale_mode"):
             if k in kwargs and not isinstance(kwargs[k], str):
@@ -209,10 +253,6 @@ class CyclicSpec:
             if isinstance(kwargs.get(k), tuple):
                 raise TypeError(f"{k} must be a number or a list, got a tuple")
         return cls(**kwargs, scale_fn=scale_fn)
-
-    @classmethod
-    def from_json(cls, text: str, *, scale_fn: Optional[Callable] = None) -> "CyclicSpec":
-        return cls.from_dict(parse_json(text), scale_fn=scale_fn)
 
     @classmethod
     def from_torch(cls, scheduler_or_state: Any, *, scale_fn: Optional[Callable] = None,
@@ -231,21 +271,11 @@ class CyclicSpec:
         >>> spec.step_size_up, spec.step_size_down, spec.lr(1000).item()   # halfway up: 0.001 + 0.005 / 2
         (2000, 2000, 0.0035)
         """
-        if isinstance(scheduler_or_state, Mapping):
-            state = scheduler_or_state
-        elif hasattr(scheduler_or_state, "state_dict"):
-            state = scheduler_or_state.state_dict()
-            if scale_fn is None:
-                scale_fn = getattr(scheduler_or_state, "_scale_fn_custom", None)
-        else:
-            raise TypeError(
-                f"from_torch takes a CyclicLR scheduler or its state_dict(), got {type(scheduler_or_state).__name__}"
-            )
-        required = ("base_lrs", "max_lrs", "total_size", "step_ratio", "mode", "gamma", "scale_mode",
-                    "cycle_momentum")
-        missing = [k for k in required if k not in state]
-        if missing:
-            raise ValueError(f"not a CyclicLR state: missing {missing}")
+        state = torch_state(cls, scheduler_or_state)
+        if not isinstance(scheduler_or_state, Mapping) and scale_fn is None:
+            scale_fn = getattr(scheduler_or_state, "_scale_fn_custom", None)
+        if "base_lrs" not in state:
+            raise ValueError("not a CyclicLR state: missing ['base_lrs']")
         if scale_fn is None and state["mode"] in v.MODES:
             if state["scale_mode"] != MODES[state["mode"]].scale_mode:
                 raise ValueError(
@@ -263,6 +293,10 @@ class CyclicSpec:
                    cycle_momentum=bool(state["cycle_momentum"]), **momenta)
 
 
+def _fmt(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
+
+
 def _keep_int(original: Any, as_float: float) -> float:
     """An int step size stays an int (JSON shows 2000, not 2000.0); torch uses float() of either."""
     return int(original) if isinstance(original, numbers.Integral) else as_float  # type: ignore[return-value]
@@ -270,23 +304,16 @@ def _keep_int(original: Any, as_float: float) -> float:
 
 def _step_sizes_from(total: float, ratio: float) -> tuple[float, float]:
     """Recover (step_size_up, step_size_down) that reproduce torch's total and ratio bit for bit."""
-    guess = ratio * total
-    candidates = [float(round(guess)), guess]
-    x = guess
-    for _ in range(4):
-        x = math.nextafter(x, math.inf)
-        candidates.append(x)
-    x = guess
-    for _ in range(4):
-        x = math.nextafter(x, -math.inf)
-        candidates.append(x)
-    for up in candidates:
-        if up <= 0:
-            continue
+    def holds(up: float) -> bool:
         down = total - up
-        if down > 0 and up + down == total and up / (up + down) == ratio:
-            return (int(up) if up.is_integer() else up), (int(down) if down.is_integer() else down)
-    raise ValueError(f"cannot recover step sizes from total_size={total!r} and step_ratio={ratio!r}")
+        return down > 0 and up + down == total and up / (up + down) == ratio
+
+    guess = ratio * total
+    if not (math.isfinite(guess) and guess > 0):
+        raise ValueError(f"cannot recover step sizes from total_size={total!r} and step_ratio={ratio!r}")
+    up = v.recovered(holds, guess, "step_size_up", float(round(guess)))
+    down = total - up
+    return (int(up) if up.is_integer() else up), (int(down) if down.is_integer() else down)
 
 
 register(CyclicSpec)

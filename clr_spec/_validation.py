@@ -170,3 +170,32 @@ def steps_array(steps: Any):
     if np.any(arr >= 2**53):
         raise ValueError("steps must be < 2**53")
     return arr.astype(np.int64)
+
+
+def pick_group(value: Any, group: Any, num_groups: int | None) -> Any:
+    """One param group's value of a per-group setting (a tuple) or the shared scalar."""
+    g = group_index(group, num_groups)
+    return value[g] if isinstance(value, tuple) else value
+
+
+SHOWN_STEPS = (100, 1_000_000)   # the steps `clr show/plot/check` look at by default, at least and at most
+
+
+def shown_steps(steps: float) -> int:
+    """A default number of steps to show, within ``SHOWN_STEPS``."""
+    return int(min(max(steps, SHOWN_STEPS[0]), SHOWN_STEPS[1]))
+
+
+def recovered(holds: Any, guess: float, name: str, rounded: float) -> float:
+    """The positive float near ``guess`` (``rounded`` first, then ``guess`` and its 8 neighbours
+    each way) for which ``holds(candidate)``: torch stores derived values (``max_lr /
+    div_factor``, ``up / (up + down)``), and this finds the setting that reproduces them bit for bit."""
+    candidates = [rounded, guess]
+    up = down = guess
+    for _ in range(8):
+        up, down = math.nextafter(up, math.inf), math.nextafter(down, -math.inf)
+        candidates += [up, down]
+    for candidate in candidates:
+        if candidate > 0 and math.isfinite(candidate) and holds(candidate):
+            return candidate
+    raise ValueError(f"cannot recover {name} from the state (near {guess!r})")

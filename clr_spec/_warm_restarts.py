@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from . import _validation as v
-from ._family import PhaseSpec, cosine_anneal, in_float64, register
+from ._family import PhaseSpec, register
 
 _MAX_STEP = 2**53   # steps beyond are not whole float64 numbers
 
@@ -38,7 +38,7 @@ class WarmRestartsSpec(PhaseSpec):
 
     FORMAT = "clr.WarmRestartsSpec"
     TORCH_CLASS = "CosineAnnealingWarmRestarts"
-    STATE_KEYS = ("T_0", "T_mult", "T_i", "T_cur")
+    TORCH_STATE_KEYS = frozenset({"T_0", "T_mult", "T_i", "T_cur", "eta_min"})
     FIELDS = (("T_0", None), ("T_mult", 1), ("eta_min", 0.0))
 
     def __init__(self, lr: Any, T_0: int, T_mult: int = 1, eta_min: float = 0.0):  # noqa: N803 - torch's names
@@ -57,22 +57,32 @@ class WarmRestartsSpec(PhaseSpec):
         object.__setattr__(self, "_period_lengths", np.array(
             [self.T_0 * self.T_mult**n for n in range(len(starts))], dtype=np.float64))
 
-    def position(self, xp: Any, steps: Any) -> tuple[Any, Any]:
+    def describe(self) -> str:
+        growth = f", each period {self.T_mult} times the last" if self.T_mult > 1 else ""
+        return f"cosine anneals from lr to eta_min={self.eta_min:g}, restarting after {self.T_0} steps{growth}"
+
+    def landmarks(self) -> tuple[int, ...]:
+        return tuple(int(s) for s in self._period_starts[1:4]) or (self.T_0, 2 * self.T_0, 3 * self.T_0)
+
+    def default_steps(self) -> int:
+        return v.shown_steps(self.T_0 * (1 + self.T_mult + self.T_mult**2))       # three periods
+
+    def position(self, ops: Any, steps: Any) -> tuple[Any, Any]:
         """``(T_cur, T_i)`` after ``steps`` updates, as torch's integer recursion has them."""
         if self.T_mult == 1:
             return steps % self.T_0, self.T_0
-        if in_float64(steps):
-            starts = xp.asarray(self._period_starts, dtype=xp.float64)
-            lengths = xp.asarray(self._period_lengths, dtype=xp.float64)
+        if ops.in_float64:
+            starts = ops.asarray(self._period_starts, dtype=ops.xp.float64)
+            lengths = ops.asarray(self._period_lengths, dtype=ops.xp.float64)
         else:
             # int32 steps (the float32-only path): exact integer positions; no int32 step
             # reaches a period starting at or past 2**31.
             reachable = self._period_starts < 2**31
-            starts = xp.asarray(self._period_starts[reachable].astype(np.int32))
-            lengths = xp.asarray(self._period_lengths[reachable].astype(np.float32))
-        n = xp.searchsorted(starts, steps, side="right") - 1
-        return steps - xp.take(starts, n), xp.take(lengths, n)
+            starts = ops.asarray(self._period_starts[reachable].astype(np.int32))
+            lengths = ops.asarray(self._period_lengths[reachable].astype(np.float32))
+        n = ops.searchsorted(starts, steps, side="right") - 1
+        return steps - ops.take(starts, n), ops.take(lengths, n)
 
-    def lr_at(self, xp: Any, steps: Any, initial_lr: float) -> Any:
-        t_cur, t_i = self.position(xp, steps)
-        return self.eta_min + (initial_lr - self.eta_min) * cosine_anneal(xp, t_cur, t_i)
+    def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
+        t_cur, t_i = self.position(ops, steps)
+        return self.eta_min + (initial_lr - self.eta_min) * ops.cosine_anneal(t_cur, t_i)

@@ -17,23 +17,25 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from . import __version__
-from ._modes import MODES
+from ._family import from_json, from_torch, spec_types, torch_class_of, torch_classes
 from ._requirements import DISTRIBUTION, require
-from ._family import from_json, from_torch, torch_class_of
-from ._sequential import SequentialSpec
-from ._spec import CyclicSpec
 
-DESCRIPTION = """\
+EVALUATOR_ENTRY_POINTS = "clr_spec.evaluators"
+
+
+def _description() -> str:
+    formats = "\n".join(f"  {t.FORMAT:26} torch's {t.TORCH_CLASS}" for t in sorted(spec_types(), key=lambda t: t.FORMAT))
+    return f"""\
 Cyclical learning rates, one spec for PyTorch and Optax.
 
 A SPEC.json file is the JSON form of a clr_spec spec, as spec.to_json() writes it. A CyclicSpec:
-  {"format": "clr.CyclicSpec", "version": 1, "base_lr": 0.001, "max_lr": 0.006,
+  {{"format": "clr.CyclicSpec", "version": 1, "base_lr": 0.001, "max_lr": 0.006,
    "step_size_up": 2000, "step_size_down": 2000, "mode": "triangular", "gamma": 1.0,
-   "scale_mode": "cycle", "cycle_momentum": true, "base_momentum": 0.8, "max_momentum": 0.9}
+   "scale_mode": "cycle", "cycle_momentum": true, "base_momentum": 0.8, "max_momentum": 0.9}}
 with torch's CyclicLR keywords; lrs and momenta may be lists, one value per param group.
-Also "clr.LinearSpec", "clr.ConstantSpec", "clr.CosineAnnealingSpec" (torch's LinearLR,
-ConstantLR, CosineAnnealingLR keywords, with "lr": the lr they scale) and
-"clr.SequentialSpec" ({"specs": [...], "milestones": [...]}, torch's SequentialLR).
+Every format ("format": its keywords are torch's, with "lr": the lr a phase scales):
+{formats}
+A SequentialSpec holds {{"specs": [...], "milestones": [...]}}.
 
 exit status: 0 success, 1 check found the precision bound broken, 2 bad arguments or files."""
 
@@ -68,31 +70,28 @@ def _need(module: str, extra: str):
         raise UsageError(str(err)) from err
 
 
-def _available(module: str) -> bool:
-    import importlib.util
+def _evaluators() -> dict[str, Any]:
+    """The frameworks' evaluators that are installed and import (``clr_torch``'s torch reference,
+    ``clr_optax``'s float32 schedules), found by entry point: clr_spec imports neither."""
+    from importlib.metadata import entry_points
 
-    return importlib.util.find_spec(module) is not None
-
-
-def _default_steps(spec: Any) -> int:
-    """Enough steps to see the schedule: three cycles, twice a phase's length, a sequence's
-    milestones and then its last phase."""
-    if isinstance(spec, CyclicSpec):
-        steps = 3 * spec.total_size
-    elif isinstance(spec, SequentialSpec):
-        steps = spec.milestones[-1] + _default_steps(spec.specs[-1])
-    elif hasattr(spec, "total_steps"):
-        steps = spec.total_steps
-    elif hasattr(spec, "T_0"):
-        steps = spec.T_0 * (1 + spec.T_mult + spec.T_mult**2)       # three periods
-    else:
-        steps = 2 * getattr(spec, "T_max", getattr(spec, "total_iters", 50)) + 10
-    return int(min(max(steps, 100), 1_000_000))
+    found = {}
+    for point in entry_points(group=EVALUATOR_ENTRY_POINTS):
+        try:
+            module = point.load()
+        except ImportError:      # its framework is not installed
+            continue
+        found[module.NAME] = module
+    return found
 
 
 def _has_momentum(spec: Any) -> bool:
     """Whether the spec says what momentum is (it sets it, or a SequentialSpec was told it)."""
-    return spec.sets_momentum or (isinstance(spec, SequentialSpec) and spec.momentum_ is not None)
+    try:
+        spec.momentum(0)
+    except ValueError:
+        return False
+    return True
 
 
 def _positive_int(text: str) -> int:
@@ -117,108 +116,13 @@ def _group_of(spec: Any, group: int) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     spec = _load_spec(args.spec)
     print(f"spec: {args.spec} ({type(spec).__name__}, torch's {spec.TORCH_CLASS})")
-    if isinstance(spec, CyclicSpec):
-        _show_cyclic(spec)
-    elif isinstance(spec, SequentialSpec):
-        for i, phase in enumerate(spec.specs):
-            start = spec.starts[i]
-            end = f"step {spec.milestones[i] - 1}" if i < len(spec.milestones) else "on"
-            print(f"phase {i + 1}: steps {start} to {end}: {type(phase).__name__} ({phase.TORCH_CLASS})")
-            for key, value in phase.to_dict().items():
-                if key not in ("format", "version"):
-                    print(f"    {key:15} {value}")
-        if spec.momentum_ is not None:
-            print(f"momentum (the optimizer's): {spec.momentum_}")
-        print("at the milestones (step: lr of group 0):")
-        for step in sorted({0, *spec.milestones, *(m - 1 for m in spec.milestones)}):
-            print(f"  {step}: {float(spec.lr(step)):.6g}")
-    else:
-        for key, value in spec.to_dict().items():
-            if key not in ("format", "version"):
-                print(f"  {key:15} {value}")
-        marks = (getattr(spec, n, 0) for n in ("total_iters", "T_max", "T_0", "total_steps"))
-        steps = [0, 1, *sorted({s for s in marks if s})]
-        print("lr of group 0: " + ", ".join(f"step {k}: {float(spec.lr(k)):.6g}" for k in steps))
+    print(f"schedule: {spec.describe()}")
+    for line in spec.explain():
+        print(line)
     return 0
 
 
-def _show_cyclic(spec: CyclicSpec) -> None:
-    total, ratio = spec.total_size, spec.step_ratio
-    up = float(spec.step_size_up)
-    for key, value in spec.to_dict().items():
-        if key not in ("format", "version"):
-            print(f"  {key:15} {value}")
-    print(f"cycle length:     {_fmt(total)} steps ({_fmt(up)} up, {_fmt(total - up)} down; "
-          f"ratio {ratio:.6g})")
-    if spec.scale_fn is None:
-        formula = MODES[spec.mode].formula
-        print(f"amplitude scale:  {formula}" + (f" = {spec.gamma}**step" if "gamma" in formula else ""))
-    groups = spec.num_groups or 1
-    for g in range(groups):
-        base, top, low, high = spec.group_bounds(g)
-        label = f"group {g}: " if groups > 1 else ""
-        momentum = f", momentum {high} -> {low}" if spec.cycle_momentum else ", momentum not cycled"
-        print(f"{label}lr {base} -> {top}{momentum}")
-    print(f"first cycles (step: lr{' of group 0' if groups > 1 else ''}):")
-    for n in range(3):
-        trough, peak = n * total, n * total + up
-        print(f"  cycle {n + 1}: trough at step {_fmt(trough)} (lr {_lr_at(spec, trough)}), "
-              f"peak at step {_fmt(peak)} (lr {_lr_at(spec, peak)})")
-
-
-def _fmt(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:.6g}"
-
-
-def _lr_at(spec: CyclicSpec, step: float) -> str:
-    if float(step).is_integer():
-        return f"{float(spec.lr(int(step))):.6g}"
-    lo, hi = math.floor(step), math.ceil(step)
-    return f"between steps {lo} and {hi}: {float(spec.lr(lo)):.6g}, {float(spec.lr(hi)):.6g}"
-
-
 # ------------------------------------------------------------------------------ check / plot
-def _torch_trajectory(spec: Any, steps: int, group: int) -> dict[str, np.ndarray]:
-    """torch's own scheduler stepped in a loop: torch's CyclicLR for a CyclicSpec (NaN past its
-    triangular2 OverflowError), torch's classes through clr_torch.scheduler otherwise."""
-    torch = _need("torch", "torch")
-    groups = spec.num_groups or 1
-    params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(groups)]
-    opt = torch.optim.SGD([{"params": [p]} for p in params], lr=0.1, momentum=0.9)
-    lr, mom = np.full(steps, np.nan), np.full(steps, np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        if isinstance(spec, CyclicSpec):
-            sched = torch.optim.lr_scheduler.CyclicLR(opt, **spec.torch_kwargs())
-        else:
-            import clr_torch
-
-            sched = clr_torch.scheduler(opt, spec)
-        opt._opt_called = True
-        for k in range(steps):
-            lr[k], mom[k] = opt.param_groups[group]["lr"], opt.param_groups[group]["momentum"]
-            try:
-                sched.step()
-            except OverflowError:   # torch's triangular2 past ~1024 cycles
-                break
-    return {"lr": lr, "momentum": mom}
-
-
-def _optax_trajectory(spec: Any, steps: int, group: int) -> dict[str, np.ndarray]:
-    _need("jax", "jax")
-    _need("optax", "jax")
-    import jax
-    import jax.numpy as jnp
-
-    import clr_optax
-
-    counts = jnp.arange(steps, dtype=jnp.int32)
-    out = {"lr": np.asarray(jax.jit(clr_optax.lr_schedule(spec, group=group))(counts))}
-    if _has_momentum(spec):
-        out["momentum"] = np.asarray(jax.jit(clr_optax.momentum_schedule(spec, group=group))(counts))
-    return out
-
-
 def _trajectories(spec: Any, steps: int, group: int = 0) -> dict[str, dict[str, np.ndarray]]:
     """Every evaluator installed, for one param group: ``{name: {"lr": ..., "momentum": ...}}``.
 
@@ -229,10 +133,8 @@ def _trajectories(spec: Any, steps: int, group: int = 0) -> dict[str, dict[str, 
     if _has_momentum(spec):
         ours["momentum"] = spec.momentum(k, group)
     out = {"clr_spec": ours}
-    if _available("torch"):
-        out["torch"] = _torch_trajectory(spec, steps, group)
-    if _available("jax") and _available("optax"):
-        out["clr_optax"] = _optax_trajectory(spec, steps, group)
+    for name, evaluator in sorted(_evaluators().items()):
+        out[name] = evaluator.trajectory(spec, steps, group)
     return out
 
 
@@ -256,10 +158,10 @@ def _ulps(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
 def cmd_check(args: argparse.Namespace) -> int:
     spec = _load_spec(args.spec)
     group = _group_of(spec, args.group)
-    if not (_available("torch") or (_available("jax") and _available("optax"))):
+    if not _evaluators():
         raise UsageError("check compares frameworks, and neither torch nor jax is installed: "
                          f"pip install '{DISTRIBUTION}[torch]' or '{DISTRIBUTION}[jax]'")
-    steps = args.steps or _default_steps(spec)
+    steps = args.steps or spec.default_steps()
     t = _trajectories(spec, steps, group)
     values = ["lr", "momentum"] if spec.sets_momentum else ["lr"]
     groups = spec.num_groups or 1
@@ -271,7 +173,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for what in values:
         _, ref = _reference(t, what)
         valid = ~np.isnan(ref)
-        skipped = f" ({int((~valid).sum())} steps past torch's OverflowError skipped)" if (~valid).any() else ""
+        skipped = (f" ({int((~valid).sum())} steps torch cannot give skipped: past its end or its OverflowError)"
+                   if (~valid).any() else "")
         if ref_name == "torch":
             ours = t["clr_spec"][what][valid]
             if np.array_equal(ours, ref[valid]):
@@ -288,7 +191,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             status = status or (0 if ok else 1)
             print(f"  {what:9} clr_optax (float32) vs {ref_name}: worst {worst} ulp, exact on {100 * share:.2f}% "
                   f"of steps: {'OK' if ok else 'FAILS the bound (<= 1 ulp, >= 99% exact)'}{skipped}")
-    missing = [name for name, ok in (("torch", _available("torch")), ("jax", _available("jax"))) if not ok]
+    missing = [name for name, present in (("torch", "torch" in t), ("jax", "clr_optax" in t)) if not present]
     if missing:
         print(f"  not compared: {', '.join(missing)} (not installed)")
     return status
@@ -297,7 +200,7 @@ def cmd_check(args: argparse.Namespace) -> int:
 def cmd_plot(args: argparse.Namespace) -> int:
     spec = _load_spec(args.spec)
     group = _group_of(spec, args.group)
-    steps = args.steps or _default_steps(spec)
+    steps = args.steps or spec.default_steps()
     Figure = _need("matplotlib.figure", "plot").Figure
 
     t = _trajectories(spec, steps, group)
@@ -326,13 +229,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
         axes[-1].legend(loc="upper right")
     axes[-1].set_xlabel("optimizer step")
     groups = spec.num_groups or 1
-    if isinstance(spec, CyclicSpec):
-        title = f"{args.spec}: mode={spec.mode}, cycle of {_fmt(spec.total_size)} steps"
-    else:
-        title = f"{args.spec}: {type(spec).__name__}"
-        for milestone in getattr(spec, "milestones", ()):
-            for ax in axes:
-                ax.axvline(milestone, color="0.6", ls=":", lw=1)
+    title = f"{args.spec}: {type(spec).__name__}"
+    for milestone, _ in spec.phases[1:]:
+        for ax in axes:
+            ax.axvline(milestone, color="0.6", ls=":", lw=1)
     axes[0].set_title(title + (f", param group {group} of {groups}" if groups > 1 else ""))
     fig.tight_layout()
     try:
@@ -399,7 +299,7 @@ def _find_state(obj: Any, key: Optional[str], where: str) -> tuple[str, dict]:
                          "pick one with --key")
     keys = sorted(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
     raise UsageError(f"{where}: no scheduler state in the checkpoint (top-level keys: {keys}); "
-                     "CyclicLR, LinearLR, ConstantLR, CosineAnnealingLR and SequentialLR are read")
+                     f"the states of {', '.join(torch_classes())} are read")
 
 
 def _optimizer_state(obj: Any) -> tuple[Optional[str], Optional[dict]]:
@@ -461,7 +361,7 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clr", description=DESCRIPTION,
+    parser = argparse.ArgumentParser(prog="clr", description=_description(),
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--version", action="version", version=f"clr ({DISTRIBUTION}) {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -494,11 +394,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--group", type=int, default=0, help=groups_help)
     check.set_defaults(run=cmd_check)
     extract = command("from-torch", "write the spec and step of a torch scheduler saved in a checkpoint",
-                      "Finds the scheduler's state_dict in a torch.save file (loaded with weights_only=True):\n"
-                      "CyclicLR, LinearLR, ConstantLR, CosineAnnealingLR or a SequentialLR of them, at the top\n"
-                      "level, under a key or in a Lightning checkpoint's lr_schedulers list; --key picks one\n"
-                      "by its path. The optimizer's state, where found, gives the momentum of phases that\n"
-                      "leave it alone.")
+                      "Finds the scheduler's state_dict in a torch.save file (loaded with weights_only=True)\n"
+                      "at the top level, under a key or in a Lightning checkpoint's lr_schedulers list; --key\n"
+                      "picks one by its path. Reads the states of:\n  " + ", ".join(torch_classes()) + ".\n"
+                      "The optimizer's state, where found, gives what torch keeps there (1cycle's bounds,\n"
+                      "the momentum of phases that leave it alone).")
     extract.add_argument("checkpoint", metavar="CHECKPOINT.pt")
     extract.add_argument("-o", "--output", required=True, metavar="SPEC.json")
     extract.add_argument("--key", help="path to the scheduler state, dots between keys and list indices "

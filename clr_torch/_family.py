@@ -15,14 +15,14 @@ from typing import Any
 import torch
 from torch.optim import Optimizer
 
-from clr_spec import CyclicSpec, SequentialSpec
+from clr_spec import Spec
 from clr_spec import _validation as v
-from clr_spec._family import FormulaSpec, PhaseSpec, check_spec
+from clr_spec._family import check_spec
 
 from ._scheduler import CyclicLR, _set
 
 
-def scheduler(optimizer: Optimizer, spec: Any, step: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
+def scheduler(optimizer: Optimizer, spec: Spec, step: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
     """The torch scheduler ``spec`` describes, as if stepped ``step`` times: the next
     ``optimizer.step()`` uses ``spec.lr(step)``.
 
@@ -45,11 +45,11 @@ def scheduler(optimizer: Optimizer, spec: Any, step: int = 0) -> torch.optim.lr_
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     check_spec(spec)
     step = v.integer("step", step, low=0, why=" (optimizer steps already taken)")
-    total = getattr(spec, "total_steps", None)
-    if total is not None and step > total:
-        raise ValueError(f"step must be <= total_steps ({total}): torch's {spec.TORCH_CLASS} raises past it")
+    end = spec.natural_end
+    if end is not None and step > end:
+        raise ValueError(f"step must be <= {end} (the schedule's end): torch's {spec.TORCH_CLASS} raises past it")
     _check_groups(optimizer, spec)
-    if isinstance(spec, CyclicSpec):
+    if spec.EVALUATOR == "cyclic":
         return CyclicLR.from_spec(optimizer, spec, step=step)
     built = _build(optimizer, spec)
     with warnings.catch_warnings():
@@ -66,7 +66,7 @@ def _check_groups(optimizer: Optimizer, spec: Any) -> None:
                          f"{len(optimizer.param_groups)}")
 
 
-def _set_initial_lr(optimizer: Optimizer, spec: PhaseSpec) -> None:
+def _set_initial_lr(optimizer: Optimizer, spec: Any) -> None:
     """Write a phase's lr as each group's ``lr`` and ``initial_lr``: what torch's class scales.
     A tensor lr stays a tensor (filled in place), and so is its initial_lr, as torch makes it."""
     for g, group in enumerate(optimizer.param_groups):
@@ -79,7 +79,7 @@ def _initial_lrs(optimizer: Optimizer) -> list:
             for g in optimizer.param_groups]
 
 
-def _build_formula(optimizer: Optimizer, spec: FormulaSpec) -> torch.optim.lr_scheduler.LRScheduler:
+def _build_formula(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.LRScheduler:
     """torch's own class for the spec; a phase's lr goes into the groups first (torch scales it)."""
     if spec.NEEDS_INITIAL_LR:
         _set_initial_lr(optimizer, spec)
@@ -89,23 +89,23 @@ def _build_formula(optimizer: Optimizer, spec: FormulaSpec) -> torch.optim.lr_sc
     return built
 
 
-def _build_sequential(optimizer: Optimizer, spec: SequentialSpec) -> torch.optim.lr_scheduler.SequentialLR:
-    phases = [_build(optimizer, phase) for phase in spec.specs]
-    first = spec.specs[0]
-    if isinstance(first, FormulaSpec) and first.NEEDS_INITIAL_LR:
+def _build_sequential(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.SequentialLR:
+    phases = [_build(optimizer, phase) for _, phase in spec.phases]
+    first = spec.phases[0][1]
+    if first.NEEDS_INITIAL_LR:
         _set_initial_lr(optimizer, first)    # SequentialLR restarts the first phase from initial_lr
-    return torch.optim.lr_scheduler.SequentialLR(optimizer, phases, milestones=list(spec.milestones))
+    return torch.optim.lr_scheduler.SequentialLR(optimizer, phases, milestones=[start for start, _ in spec.phases[1:]])
 
 
-_BUILDERS = {CyclicSpec: lambda optimizer, spec: CyclicLR.from_spec(optimizer, spec),
-             SequentialSpec: _build_sequential}
+# One builder per EVALUATOR a spec can name (clr_spec._contract.EVALUATORS).
+_BUILDERS = {"formula": _build_formula, "cyclic": lambda optimizer, spec: CyclicLR.from_spec(optimizer, spec),
+             "sequence": _build_sequential}
 
 
-def _build(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.LRScheduler:
-    """The scheduler at step 0 (each phase type's builder; every PhaseSpec maps to its torch class)."""
-    if isinstance(spec, FormulaSpec):
-        return _build_formula(optimizer, spec)
-    builder = _BUILDERS.get(type(spec))
+def _build(optimizer: Optimizer, spec: Spec) -> torch.optim.lr_scheduler.LRScheduler:
+    """The scheduler at step 0, built as the spec's ``EVALUATOR`` says (fails closed)."""
+    builder = _BUILDERS.get(spec.EVALUATOR)
     if builder is None:
-        raise TypeError(f"clr_torch has no scheduler for {type(spec).__name__}")
+        raise TypeError(f"clr_torch has no scheduler builder {spec.EVALUATOR!r} (for {type(spec).__name__}); "
+                        f"it has {sorted(_BUILDERS)}")
     return builder(optimizer, spec)

@@ -71,7 +71,10 @@ def test_check_and_plot_use_what_is_installed(installed, spec_file, tmp_path, mo
     """A one-framework user can check and plot: the command says what it compared."""
     if not all({"torch": HAS_TORCH, "jax": HAS_JAX, "optax": HAS_JAX}[m] for m in installed):
         pytest.skip(f"needs {installed}")
-    monkeypatch.setattr(cli, "_available", lambda module: module in installed)
+    found = cli._evaluators()    # the installed evaluators, found by entry point
+    assert set(found) == {name for name, present in (("torch", HAS_TORCH), ("clr_optax", HAS_JAX)) if present}
+    kept = {"torch": "torch" in installed, "clr_optax": "jax" in installed}
+    monkeypatch.setattr(cli, "_evaluators", lambda: {k: m for k, m in found.items() if kept[k]})
     status = cli.main(["check", spec_file, "--steps", "300"])
     out, err = capsys.readouterr()
     if not installed:

@@ -126,7 +126,7 @@ def test_float32_only_path_bound(build, spec):
     float-float path). Its bound, measured here on CPU, is stated in the README."""
     reference = trace(build)
     for g in range(2):
-        ours = np.asarray(jax.jit(optax_family._dispatch(spec, "lr", g, "float-float"))(np.arange(STEPS)))
+        ours = np.asarray(jax.jit(optax_family.schedule_of(spec, "lr", g, "float-float"))(np.arange(STEPS)))
         check_float32("sequential", "lr", ours, reference[:, g, 0], max_ulp=8, min_exact=0.5,
                       evaluator="clr_optax sequential, float32-only (TPU) path")
 

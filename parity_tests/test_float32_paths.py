@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 
 import clr_optax
 from clr_optax import _schedules
-from clr_optax._float64 import _power_of
+from clr_optax._float64 import power_of as _power_of
 from clr_spec import CyclicSpec
 
 from ._helpers import CONFIGS, INT32_MAX

@@ -1,0 +1,124 @@
+"""The formulas' operations under XLA: ``JaxFloat64Ops`` swaps numpy for ``jax.numpy`` and adds
+the guards that keep torch's float64 roundings; ``JaxFloat32Ops`` is the float32-only path
+(TPUs), with accurate float32 forms of the operations that a plain float32 port gets wrong.
+
+Each guard was measured on XLA's CPU backend:
+- ``divide``: XLA rewrites division by a loop-invariant divisor, even a runtime scalar, into a
+  product with its reciprocal (18% of ``k / 204000.0`` one ulp off). The divisor is made data
+  that depends on the raw ``count``: ``b``, or 1 where ``count < 0``, whose step is clipped to 0
+  and 0/1 == 0/b. (A test on the clipped step would not do: XLA knows a clamp's range and
+  folds it. An unsigned count cannot be negative, so it gets the reciprocal: at most one
+  float64 ulp, which moves a float32 value about once in 2**29 steps.)
+- ``unfused``: LLVM (CPU and GPU) turns a product feeding an add into one fused multiply-add,
+  which rounds once where torch rounds twice (13% of one test's lrs one float64 ulp off).
+  Passing the product through an integer ``and`` with a mask it cannot know stops that: the
+  mask clears the sign bit only where ``count < 0``, whose value is that of step 0 anyway.
+- ``opaque``: XLA's simplifier reassociates sums (``(a + b) - a -> b``).
+"""
+
+from __future__ import annotations
+
+import math
+from fractions import Fraction
+from typing import Any, Callable
+
+import jax.numpy as jnp
+from jax import lax
+
+from clr_spec._ops import Ops
+
+from . import _ff
+from ._float64 import pow2_float64, power_of
+from ._float_float import exp2_parts, log2_decimal, scale_by_pow2
+
+
+class JaxFloat64Ops(Ops):
+    """``jax.numpy`` in float64 (traced with 64-bit types on), steps as float64 whole numbers.
+
+    ``count`` is the raw count the step was clipped from (the guards depend on it);
+    ``exact_power`` computes ``base**k`` with ``jnp.power`` (correctly rounded on CPU, as
+    Python's pow is: the x64 result is torch's bitwise) instead of ``power_of`` (within
+    1 ulp, 8x faster: enough for a value rounded to float32 after)."""
+
+    xp = jnp
+    in_float64 = True
+
+    def __init__(self, count: Any, exact_power: bool = False):
+        self.count = count
+        self.exact_power = exact_power
+
+    def divide(self, a: Any, b: float) -> Any:
+        return a / jnp.where(self.count < 0, jnp.float64(1.0), jnp.float64(b))
+
+    def opaque(self, x: Any) -> Any:
+        return _ff.opaque(x)
+
+    def unfused(self, x: Any) -> Any:
+        bits = lax.bitcast_convert_type(x, jnp.int64)
+        mask = jnp.where(self.count < 0, jnp.int64(0x7FFF_FFFF_FFFF_FFFF), jnp.int64(-1))
+        return lax.bitcast_convert_type(bits & mask, jnp.float64)
+
+    def pow2(self, n: Any) -> Any:
+        return pow2_float64(n)
+
+    def power(self, base: float, k: Any) -> Any:
+        if self.exact_power:
+            return jnp.power(jnp.float64(base), k.astype(jnp.float64))
+        return power_of(base)(k.astype(jnp.int32))
+
+    def cosine_anneal(self, position: Any, length: Any) -> Any:
+        return (1 + jnp.cos(math.pi * position / length)) / 2
+
+    def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
+        # torch calls scale_fn with a Python int; a float64 holding that exact integer makes
+        # torch-style code (2 ** (x - 1), x % 2, comparisons) compute what it computes there,
+        # where an integer array would wrap (2 ** 64 == 0 in int64).
+        return jnp.broadcast_to(jnp.asarray(fn(arg), dtype=jnp.float64), jnp.shape(arg))
+
+
+class JaxFloat32Ops(Ops):
+    """float32 arithmetic alone, int32 steps (TPUs have no float64): the forms of the
+    operations whose plain float32 port loses thousands of ulps."""
+
+    xp = jnp
+    in_float64 = False
+
+    def divide(self, a: Any, b: float) -> Any:
+        return a / b
+
+    def opaque(self, x: Any) -> Any:
+        return _ff.opaque(x)
+
+    def unfused(self, x: Any) -> Any:
+        return x
+
+    def pow2(self, n: Any) -> Any:
+        n = jnp.clip(jnp.asarray(n).astype(jnp.int32), -252, 127)
+        first = jnp.maximum(n, -126)
+        return _ff.pow2(first) * _ff.pow2(n - first)
+
+    def power(self, base: float, k: Any) -> Any:
+        """``base**k`` for int32 ``k``: ``2**(k log2 base)`` with the exponent in float-float
+        (``k log2 base`` reaches 1e9, which float32 alone holds to 64), ``2**frac`` by a short
+        series; within a few float32 ulps where ``base**k`` is normal."""
+        if base == 1.0:
+            return jnp.ones(jnp.shape(k), jnp.float32)
+        if base == 0.0:
+            return jnp.where(k == 0, jnp.float32(1.0), jnp.float32(0.0))
+        t = _ff.mul(_ff.from_int(jnp.asarray(k).astype(jnp.int32)), _ff.const(Fraction(log2_decimal(base))))
+        mantissa, exponent = exp2_parts(t)
+        value = scale_by_pow2(mantissa, exponent)
+        return value[0] + value[1]
+
+    def cosine_anneal(self, position: Any, length: Any) -> Any:
+        # cos(pi * p / (2 L))**2, the same value through an angle of at most pi/4: 1 + cos
+        # cancels near the end of the anneal, which in float32 costs thousands of ulps where
+        # the lr nears its floor.
+        near_start = 2 * position <= length
+        half = jnp.where(near_start, jnp.cos(math.pi * position / (2 * length)),
+                         jnp.sin(math.pi * (length - position) / (2 * length)))
+        return half * half
+
+    def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
+        return jnp.broadcast_to(jnp.asarray(fn(arg.astype(jnp.float32)), dtype=jnp.float32), jnp.shape(arg))
+

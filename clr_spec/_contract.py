@@ -1,0 +1,147 @@
+"""The spec contract: what every schedule spec is and answers, so that no consumer asks its type.
+
+A spec type subclasses ``Spec``, fills in the class attributes and the abstract methods, and
+registers once (``clr_spec._family.register``). Consumers use only this interface:
+
+- JSON (``to_dict``/``from_dict`` with ``format`` and ``version``), ``from_torch``;
+- values: ``lr(steps, group)``, ``momentum(steps, group)`` (numpy float64), and for formula
+  specs ``values_at(ops, steps, what, group)`` over an ``Ops`` namespace (``clr_spec._ops``);
+- what the spec sets: ``sets_momentum``, ``momentum_range(group)`` (the optimizers check
+  their bounds against it), ``num_groups``;
+- how to show it: ``default_steps()``, ``natural_end``, ``describe()``, ``explain()``;
+- how the frameworks build it: ``EVALUATOR`` names the builder clr_optax and clr_torch use
+  ("formula": the spec's own ``values_at`` and torch's class ``TORCH_CLASS``; "cyclic": the
+  CLR's exact machinery; "sequence": ``phases``), each looked up in a table that fails closed.
+
+A torch scheduler is identified by its class name (``TORCH_CLASS``); a torch state dict by its
+exact key signature: its keys minus ``LRScheduler``'s own (``BASE_STATE_KEYS``) must hold every
+key of ``TORCH_STATE_KEYS`` and nothing outside it and ``TORCH_STATE_OPTIONAL`` (keys that some
+torch versions or configurations add).
+"""
+
+from __future__ import annotations
+
+import abc
+import json
+from typing import Any, ClassVar, Mapping, Optional
+
+import numpy as np
+
+# The keys torch's LRScheduler base class puts in every state dict (its __dict__ minus the
+# optimizer), over the torch versions this library reads: they say nothing of the class.
+BASE_STATE_KEYS = frozenset({"last_epoch", "base_lrs", "_step_count", "_get_lr_called_within_step",
+                             "_is_initial", "_last_lr", "verbose", "_initial_step"})
+
+EVALUATORS = ("formula", "cyclic", "sequence")
+
+
+class Spec(abc.ABC):
+    """Base of every schedule spec: immutable values with torch's keywords (see the module)."""
+
+    FORMAT: ClassVar[str] = ""                      # the JSON document's "format"
+    VERSION: ClassVar[int] = 1                      # the JSON document's "version"
+    TORCH_CLASS: ClassVar[str] = ""                 # torch's scheduler class this spec describes
+    TORCH_STATE_KEYS: ClassVar[frozenset] = frozenset()       # its state keys beyond BASE_STATE_KEYS
+    TORCH_STATE_OPTIONAL: ClassVar[frozenset] = frozenset()   # keys some torch versions add
+    EVALUATOR: ClassVar[str] = "formula"
+    NEEDS_INITIAL_LR: ClassVar[bool] = False        # torch's class scales the groups' lr: write it first
+
+    # ------------------------------------------------------------------ structure
+    @property
+    @abc.abstractmethod
+    def num_groups(self) -> Optional[int]:
+        """The number of param groups the spec has values for, or None when all are scalars."""
+
+    @property
+    @abc.abstractmethod
+    def sets_momentum(self) -> bool:
+        """Whether torch's scheduler writes the optimizer's momentum (or beta1)."""
+
+    @abc.abstractmethod
+    def momentum_range(self, group: int = 0) -> Optional[tuple[float, float]]:
+        """(lowest, highest) momentum the spec sets for ``group``, or None where it sets none."""
+
+    @property
+    def natural_end(self) -> Optional[int]:
+        """The step count past which torch's scheduler cannot step (``OneCycleLR``'s
+        ``total_steps``), or None for a schedule that goes on."""
+        return None
+
+    @property
+    def phases(self) -> tuple:
+        """``((start_step, spec), ...)`` of a sequence; ``()`` for a single schedule."""
+        return ()
+
+    @abc.abstractmethod
+    def default_steps(self) -> int:
+        """Steps enough to see the schedule (``clr show``, ``plot``, ``check``)."""
+
+    @abc.abstractmethod
+    def describe(self) -> str:
+        """One line: the schedule in words."""
+
+    def explain(self) -> list[str]:
+        """The lines ``clr show`` prints: the spec's values, then the lr at its landmarks."""
+        lines = [f"  {key:15} {value}" for key, value in self.to_dict().items() if key not in ("format", "version")]
+        steps = sorted({0, 1, *self.landmarks()})
+        lines.append("lr of group 0: " + ", ".join(f"step {k}: {float(self.lr(k)):.6g}" for k in steps))
+        return lines
+
+    def landmarks(self) -> tuple[int, ...]:
+        """Steps where the schedule changes course (ends of ramps, periods, phases)."""
+        return ()
+
+    # ------------------------------------------------------------------ values
+    @abc.abstractmethod
+    def lr(self, steps: Any, group: int = 0) -> np.ndarray:
+        """The lr of the update after ``steps`` updates (numpy float64, any shape of whole steps)."""
+
+    @abc.abstractmethod
+    def momentum(self, steps: Any, group: int = 0) -> np.ndarray:
+        """The momentum (or beta1) of the update after ``steps`` updates; a ValueError where
+        the spec does not set momentum (the optimizer keeps its own)."""
+
+    # ------------------------------------------------------------------ serialization, torch
+    @abc.abstractmethod
+    def to_dict(self) -> dict[str, Any]:
+        """A plain JSON-able dict with the spec's ``format`` and ``version``."""
+
+    def to_json(self, **json_kwargs: Any) -> str:
+        return json.dumps(self.to_dict(), allow_nan=False, **json_kwargs)
+
+    @classmethod
+    @abc.abstractmethod
+    def from_dict(cls, data: Mapping[str, Any], **kwargs: Any) -> "Spec":
+        """Inverse of ``to_dict``: unknown fields, missing fields and other versions are refused."""
+
+    @classmethod
+    def from_json(cls, text: Any, **kwargs: Any) -> "Spec":
+        from ._family import parse_json
+
+        return cls.from_dict(parse_json(text), **kwargs)
+
+    @classmethod
+    @abc.abstractmethod
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
+                   **kwargs: Any) -> "Spec":
+        """The spec of a torch scheduler of class ``TORCH_CLASS`` (an object or its state dict)."""
+
+    @abc.abstractmethod
+    def replace(self, **changes: Any) -> "Spec":
+        """A validated copy with ``changes``."""
+
+
+def torch_state(cls: type, scheduler_or_state: Any) -> Mapping:
+    """The state dict of a torch scheduler of ``cls.TORCH_CLASS`` (given it, or its state):
+    the ``from_torch`` preamble every spec shares. Refuses anything else clearly."""
+    if isinstance(scheduler_or_state, Mapping):
+        state = scheduler_or_state
+    elif callable(getattr(scheduler_or_state, "state_dict", None)):
+        state = scheduler_or_state.state_dict()
+    else:
+        raise TypeError(f"from_torch takes a {cls.TORCH_CLASS} scheduler or its state_dict(), "
+                        f"got {type(scheduler_or_state).__name__}")
+    missing = sorted(k for k in cls.TORCH_STATE_KEYS if k not in state)
+    if missing:
+        raise ValueError(f"not a {cls.TORCH_CLASS} state: missing {missing}")
+    return state

@@ -1,0 +1,104 @@
+"""The operations every schedule formula is written over: one list, one class per evaluator.
+
+A formula (``values_at``) takes an ``Ops`` and calls numpy-style functions on it (``ops.where``,
+``ops.minimum``, ``ops.cos``, ... come from the array module, ``ops.xp``) plus the few
+operations whose right form depends on the evaluator:
+
+- ``divide``, ``opaque``, ``unfused``: IEEE division, no reassociation of a sum, no fused
+  multiply-add. Plain arithmetic in numpy; under XLA, guards that keep torch's roundings
+  (``clr_optax._ops``).
+- ``power(base, k)``, ``pow2(n)``, ``cosine_anneal(position, length)``: in float64 torch's own
+  arithmetic; on the float32-only path (TPUs) accurate float32 forms.
+- ``call_scale_fn(fn, arg)``: a user's function, as torch calls it.
+
+``NumpyOps`` (float64, int64 steps) gives ``spec.lr``; clr_optax's ``JaxFloat64Ops`` only swaps
+the module and adds the XLA guards, and ``JaxFloat32Ops`` overrides the float64-only forms.
+``ops.in_float64`` tells a formula which arithmetic it runs in.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Callable
+
+import numpy as np
+
+
+class Ops:
+    """The abstract list of operations (see the module docstring); array functions come from ``xp``."""
+
+    xp: Any = None
+    in_float64: bool = True
+
+    def __getattr__(self, name: str) -> Any:
+        # Only reached for names the class does not define: the array module's functions.
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return getattr(self.xp, name)
+
+    def divide(self, a: Any, b: float) -> Any:
+        """``a / b``, rounded as IEEE division (``b`` a constant of the formula)."""
+        raise NotImplementedError
+
+    def opaque(self, x: Any) -> Any:
+        """``x``, as a value a compiler may not reassociate into the next sum."""
+        raise NotImplementedError
+
+    def unfused(self, x: Any) -> Any:
+        """``x``, as a value a compiler may not contract with the next add into an FMA."""
+        raise NotImplementedError
+
+    def pow2(self, n: Any) -> Any:
+        """``2.0**n`` for whole ``n <= 0`` (float), exact; 0 below the normal range."""
+        raise NotImplementedError
+
+    def power(self, base: float, k: Any) -> Any:
+        """``base**k`` for whole ``k >= 0``, as torch's Python ``float ** int`` gives it."""
+        raise NotImplementedError
+
+    def cosine_anneal(self, position: Any, length: Any) -> Any:
+        """``(1 + cos(pi * position / length)) / 2``, the cosine anneal's factor."""
+        raise NotImplementedError
+
+    def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
+        """A user's ``scale_fn`` at ``arg`` (whole numbers), as torch calls it."""
+        raise NotImplementedError
+
+
+class NumpyOps(Ops):
+    """numpy float64 with int64 steps: torch's arithmetic, bitwise (``spec.lr``)."""
+
+    xp = np
+    in_float64 = True
+
+    def divide(self, a: Any, b: float) -> Any:
+        return a / b
+
+    def opaque(self, x: Any) -> Any:
+        return x
+
+    def unfused(self, x: Any) -> Any:
+        return x
+
+    def pow2(self, n: Any) -> Any:
+        # ldexp is exact; whole exponents below -1074 give 0 (torch raises OverflowError there).
+        return np.ldexp(1.0, np.maximum(np.asarray(n), -(1 << 20)).astype(np.int32))
+
+    def power(self, base: float, k: Any) -> Any:
+        # torch evaluates Python's float ** int (C pow()); numpy's SIMD power differs by up to
+        # 1e-14 relative, so call the same pow (about 60 ns a step).
+        arr = np.asarray(k)
+        flat = arr.ravel().tolist()
+        return np.fromiter((base ** int(x) for x in flat), dtype=np.float64, count=len(flat)).reshape(arr.shape)
+
+    def cosine_anneal(self, position: Any, length: Any) -> Any:
+        return (1 + np.cos(math.pi * position / length)) / 2
+
+    def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
+        # Python ints, once per distinct argument, as torch calls it.
+        uniq, inverse = np.unique(np.asarray(arg), return_inverse=True)
+        values = np.array([float(fn(int(a))) for a in uniq], dtype=np.float64)
+        return values[inverse].reshape(np.shape(arg))
+
+
+NUMPY = NumpyOps()
