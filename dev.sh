@@ -2,7 +2,7 @@
 # One entry point for people and CI: sets up .venv on first use (versions pinned by
 # constraints.txt: torch 2.13.0, jax, optax), then runs what you ask for.
 #   bash dev.sh demo    torch-vs-optax trajectory comparison (prints a table, writes out/demo.png)
-#   bash dev.sh test    the full test suite (what .ci/run runs): the source tree, then the built
+#   bash dev.sh test    the full test suite (what .ci/run runs): mypy on the library, the source tree, then the built
 #                       wheel in fresh torch-only and jax-only environments (pytest arguments,
 #                       if given, run just those tests on the source tree)
 #   bash dev.sh bench   the benchmarks (ratios against torch's CyclicLR and optax's schedules)
@@ -71,7 +71,9 @@ case "$command" in
   demo)  setup; exec "$venv/bin/python" examples/demo.py "$@" ;;
   test)  # With no arguments: the whole suite, then the built wheel (dist_check). With pytest
          # arguments (a file, -k ...): just those tests, on the source tree.
-         setup; "$venv/bin/python" -m pytest "$@"; [ $# -gt 0 ] || dist_check ;;
+         setup
+         [ $# -gt 0 ] || { echo "== mypy on the library packages"; "$venv/bin/python" -m mypy; }
+         "$venv/bin/python" -m pytest "$@"; [ $# -gt 0 ] || dist_check ;;
   bench) setup; exec "$venv/bin/python" benchmarks/run_all.py "$@" ;;
   *) echo "usage: bash dev.sh {demo|test|bench} [args...]" >&2; exit 2 ;;
 esac

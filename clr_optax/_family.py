@@ -10,7 +10,7 @@ by spec type and fails closed.
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Literal, cast
 
 import jax.numpy as jnp
 import numpy as np
@@ -84,7 +84,8 @@ def _formula_schedule(spec: Any, what: str, group: int, method: Float32Method) -
 
 
 def _cyclic_schedule(spec: Any, what: str, group: int, method: Float32Method) -> Callable:
-    return build_schedule(spec, what, group, method)
+    # schedule_of has checked that what is "lr" or "momentum" (and build_schedule checks again).
+    return build_schedule(spec, cast(Literal["lr", "momentum"], what), group, method)
 
 
 def _sequential_schedule(spec: Any, what: str, group: int, method: Float32Method) -> Callable:

@@ -20,7 +20,9 @@ import jax.numpy as jnp
 import numpy as np
 from jax import lax
 
-FF = Tuple[jnp.ndarray, jnp.ndarray]
+# A limb is a float32 array, or a numpy float32 scalar (``const``'s host-side constants).
+_Limb = Union[jnp.ndarray, np.float32]
+FF = Tuple[_Limb, _Limb]
 
 
 def const(value: Union[float, Fraction, Decimal, int]) -> tuple[np.float32, np.float32]:
@@ -105,8 +107,8 @@ def from_int(n: jnp.ndarray) -> FF:
     return fast_two_sum((n - low).astype(jnp.float32), low.astype(jnp.float32))
 
 
-def less_equal(a: FF, b: FF) -> jnp.ndarray:
-    """``a <= b`` for normalized pairs."""
+def less_equal(a: FF, b: FF) -> Union[jnp.ndarray, np.ndarray, np.bool_]:
+    """``a <= b`` for normalized pairs (a numpy result where the limbs are numpy scalars)."""
     return (a[0] < b[0]) | ((a[0] == b[0]) & (a[1] <= b[1]))
 
 

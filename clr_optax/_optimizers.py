@@ -201,7 +201,8 @@ def sgd(spec: Any, group: int = 0, *, lr: Optional[float] = None, momentum: floa
 
 # --------------------------------------------------------------------------- torch.optim.Adam / AdamW
 class AdamState(NamedTuple):
-    count: jnp.ndarray          # torch's state["step"]: updates taken, int32
+    # optax's name (set_count finds it); mypy sees it shadow tuple.count.
+    count: jnp.ndarray          # type: ignore[assignment]  # torch's state["step"]: updates taken, int32
     exp_avg: Any
     exp_avg_sq: Any
     max_exp_avg_sq: Any         # None unless amsgrad

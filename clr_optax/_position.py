@@ -163,7 +163,7 @@ def torch_cycle_position(c, frac: _ff.FF, complement: _ff.FF) -> tuple[jnp.ndarr
     from 1: the smaller of the two is rounded, being the one known to full precision.
     """
     near_one = frac[0] > 0.5
-    v = (jnp.where(near_one, complement[0], frac[0]), jnp.where(near_one, complement[1], frac[1]))
+    v: _ff.FF = (jnp.where(near_one, complement[0], frac[0]), jnp.where(near_one, complement[1], frac[1]))
     e1 = jnp.where(c > 0, floor_log2(jnp.maximum(c, 1)), -30)  # c == 0: q keeps its bits
     for grid_bits in (lambda c: 52 - e1, lambda c: 52 - floor_log2(c + 1)):
         v, reached_one = _ff.round_to_grid(v, grid_bits(c))

@@ -11,6 +11,7 @@ import numpy as np
 from jax import lax
 
 from clr_spec import CyclicSpec
+from clr_spec._family import is_spec
 from clr_spec._ops import NUMPY
 
 from ._float_float import float_float_schedule
@@ -27,8 +28,8 @@ def _spec_from(spec: Optional[CyclicSpec], kwargs: dict[str, Any]) -> CyclicSpec
         return CyclicSpec(**kwargs)
     if kwargs:
         raise TypeError(f"pass either a CyclicSpec or torch's keywords, not both (got {sorted(kwargs)})")
-    if not isinstance(spec, CyclicSpec):
-        raise TypeError(f"spec must be a CyclicSpec, got {type(spec).__name__}")
+    if not (is_spec(spec) and spec.EVALUATOR == "cyclic"):
+        raise TypeError(f"spec must be a CyclicSpec, got {type(spec).__name__} (clr_optax.lr_schedule takes any spec)")
     return spec
 
 

@@ -69,6 +69,7 @@ def cyclic_value(ops: Ops, steps: Any, *, total: float, ratio: float, start: flo
     if scale_fn is not None:
         base_height = base_height * ops.call_scale_fn(scale_fn, cycle if by_cycle else steps)
     else:
+        assert scale is not None        # dispatched above: no scale_fn
         base_height = scale(ops, base_height, cycle, steps, gamma)
     base_height = ops.unfused(base_height)
     return start + base_height if sign > 0 else start - base_height

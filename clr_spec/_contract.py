@@ -83,7 +83,7 @@ class Spec(abc.ABC):
     def explain(self) -> list[str]:
         """The lines ``clr show`` prints: the spec's values, then the lr at its landmarks."""
         lines = [f"  {key:15} {value}" for key, value in self.to_dict().items() if key not in ("format", "version")]
-        steps = sorted({0, 1, *self.landmarks()})
+        steps = sorted({0, 1, *(k for k in self.landmarks() if k < 2**53)})    # numpy's whole steps
         lines.append("lr of group 0: " + ", ".join(f"step {k}: {float(self.lr(k)):.6g}" for k in steps))
         return lines
 
@@ -131,7 +131,7 @@ class Spec(abc.ABC):
         """A validated copy with ``changes``."""
 
 
-def torch_state(cls: type, scheduler_or_state: Any) -> Mapping:
+def torch_state(cls: type[Spec], scheduler_or_state: Any) -> Mapping:
     """The state dict of a torch scheduler of ``cls.TORCH_CLASS`` (given it, or its state):
     the ``from_torch`` preamble every spec shares. Refuses anything else clearly."""
     if isinstance(scheduler_or_state, Mapping):

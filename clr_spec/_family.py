@@ -16,7 +16,7 @@ implements is ``clr_spec._contract.Spec``.
 from __future__ import annotations
 
 import json
-from typing import Any, Mapping, Optional
+from typing import TYPE_CHECKING, Any, Mapping, Optional, TypeVar
 
 import numpy as np
 
@@ -24,11 +24,13 @@ from . import _validation as v
 from ._contract import BASE_STATE_KEYS, Spec, torch_state
 from ._ops import NUMPY, Ops
 
-_BY_FORMAT: dict[str, type] = {}
-_BY_TORCH_CLASS: dict[str, type] = {}
+_BY_FORMAT: dict[str, type[Spec]] = {}
+_BY_TORCH_CLASS: dict[str, type[Spec]] = {}
+
+_SpecType = TypeVar("_SpecType", bound=type[Spec])
 
 
-def register(cls: type) -> type:
+def register(cls: _SpecType) -> _SpecType:
     """Register a spec type under ``cls.FORMAT`` and ``cls.TORCH_CLASS``: a ``Spec`` whose
     abstract methods are all filled in."""
     if not (isinstance(cls, type) and issubclass(cls, Spec)) or getattr(cls, "__abstractmethods__", None):
@@ -44,7 +46,7 @@ def register(cls: type) -> type:
     return cls
 
 
-def spec_types() -> tuple:
+def spec_types() -> tuple[type[Spec], ...]:
     """Every registered spec type."""
     return tuple(_BY_FORMAT.values())
 
@@ -241,6 +243,12 @@ class PhaseSpec(FormulaSpec):
     FIELDS: tuple = ()       # ((name, default), ...) after lr
     NEEDS_INITIAL_LR = True
 
+    initial_lr: Any          # the lr given (torch's initial_lr): a float, or a tuple of one per group
+
+    if TYPE_CHECKING:
+        # Every phase is built as cls(lr=..., <its FIELDS>=...) (from_torch, from_dict).
+        def __init__(self, lr: Any, **values: Any) -> None: ...
+
     def _init(self, lr: Any, **values: Any) -> None:
         object.__setattr__(self, "initial_lr", v.bound("lr", lr, v.non_negative))
         for name, value in values.items():
@@ -293,7 +301,7 @@ class PhaseSpec(FormulaSpec):
                 ("lr", *(name for name, default in cls.FIELDS if default is None)))
 
 
-def check_document(cls: type, data: Mapping[str, Any], names: set, required: tuple) -> None:
+def check_document(cls: type[Spec], data: Mapping[str, Any], names: set, required: tuple) -> None:
     """A ``to_dict()`` document of ``cls``: format, version, known and required fields."""
     if not isinstance(data, Mapping):
         raise TypeError(f"a {cls.__name__} document must be a mapping, got {type(data).__name__}")

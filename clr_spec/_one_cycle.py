@@ -60,6 +60,17 @@ class OneCycleSpec(FormulaSpec):
     FIELDS = ("max_lr", "total_steps", "pct_start", "anneal_strategy", "cycle_momentum", "base_momentum",
               "max_momentum", "div_factor", "final_div_factor", "three_phase")
 
+    max_lr: v.Bound                 # a float, or a tuple of one per param group
+    total_steps: int
+    pct_start: float
+    anneal_strategy: str            # one of ANNEAL_STRATEGIES
+    cycle_momentum: bool
+    base_momentum: v.Bound
+    max_momentum: v.Bound
+    div_factor: float
+    final_div_factor: float
+    three_phase: bool
+
     def __init__(self, max_lr: Any, total_steps: Optional[int] = None, epochs: Optional[int] = None,
                  steps_per_epoch: Optional[int] = None, pct_start: float = 0.3, anneal_strategy: str = "cos",
                  cycle_momentum: bool = True, base_momentum: Any = 0.85, max_momentum: Any = 0.95,

@@ -47,6 +47,10 @@ class LinearSpec(PhaseSpec):
     TORCH_STATE_KEYS = frozenset({"start_factor", "end_factor", "total_iters"})
     FIELDS = (("start_factor", 1.0 / 3), ("end_factor", 1.0), ("total_iters", 5))
 
+    start_factor: float
+    end_factor: float
+    total_iters: int
+
     def __init__(self, lr: Any, start_factor: float = 1.0 / 3, end_factor: float = 1.0, total_iters: int = 5):
         self._init(lr, start_factor=start_factor, end_factor=end_factor, total_iters=total_iters)
 
@@ -92,6 +96,9 @@ class ConstantSpec(PhaseSpec):
     TORCH_STATE_KEYS = frozenset({"factor", "total_iters"})
     FIELDS = (("factor", 1.0 / 3), ("total_iters", 5))
 
+    factor: float
+    total_iters: int
+
     def __init__(self, lr: Any, factor: float = 1.0 / 3, total_iters: int = 5):
         self._init(lr, factor=factor, total_iters=total_iters)
 
@@ -136,6 +143,9 @@ class CosineAnnealingSpec(PhaseSpec):
     TORCH_CLASS = "CosineAnnealingLR"
     TORCH_STATE_KEYS = frozenset({"T_max", "eta_min"})
     FIELDS = (("T_max", None), ("eta_min", 0.0))
+
+    T_max: int
+    eta_min: float
 
     def __init__(self, lr: Any, T_max: int, eta_min: float = 0.0):  # noqa: N803 - torch's name
         self._init(lr, T_max=T_max, eta_min=eta_min)

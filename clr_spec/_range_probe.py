@@ -44,11 +44,11 @@ def check_probe(probe_steps: Any, probe_backoff: Any, max_probes: Any) -> tuple[
 
 def is_stable(losses: Sequence[float], steps: int) -> bool:
     """All ``steps`` losses finite, and the mean of the last quarter no higher than the first."""
-    losses = np.asarray(losses, dtype=np.float64)
-    if len(losses) < steps or not np.all(np.isfinite(losses)):
+    values = np.asarray(losses, dtype=np.float64)
+    if len(values) < steps or not np.all(np.isfinite(values)):
         return False
     quarter = max(steps // 4, 1)
-    return bool(losses[-quarter:].mean() <= losses[0])
+    return bool(values[-quarter:].mean() <= values[0])
 
 
 def losses_at_constant_lr(train: Callable, lr: float, steps: int) -> list:

@@ -17,7 +17,7 @@ from typing import Any, Mapping, Optional, Sequence
 import numpy as np
 
 from . import _family, _validation as v
-from ._contract import torch_state
+from ._contract import Spec, torch_state
 from ._family import register
 
 
@@ -45,6 +45,10 @@ class SequentialSpec(_family.ValueSpec):
     TORCH_CLASS = "SequentialLR"
     TORCH_STATE_KEYS = frozenset({"_schedulers", "_milestones"})
     EVALUATOR = "sequence"
+
+    specs: tuple[Spec, ...]
+    milestones: tuple[int, ...]
+    momentum_: Optional[v.Bound]    # the optimizer's momentum, given as momentum=; None if not given
 
     def __init__(self, specs: Sequence[Any], milestones: Sequence[int], momentum: Any = None):
         if isinstance(specs, (str, bytes)) or not isinstance(specs, Sequence) or len(specs) == 0:

@@ -239,8 +239,11 @@ class CyclicSpec(Spec):
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, scale_fn: Optional[Callable] = None) -> "CyclicSpec":
+    def from_dict(cls, data: Mapping[str, Any], *, scale_fn: Optional[Callable] = None,
+                  **unknown: Any) -> "CyclicSpec":
         """Inverse of ``to_dict``. Unknown fields, missing fields and wrong types are refused."""
+        if unknown:
+            raise TypeError(f"CyclicSpec.from_dict takes no keywords but scale_fn, got {sorted(unknown)}")
         names = {f.name for f in dataclasses.fields(cls)} - {"scale_fn"}
         check_document(cls, data, names=names, required=("base_lr", "max_lr"))
         kwargs = {k: data[k] for k in names if k in data}
@@ -254,8 +257,11 @@ class CyclicSpec(Spec):
                 raise TypeError(f"{k} must be a number or a list, got a tuple")
         return cls(**kwargs, scale_fn=scale_fn)
 
+    # Narrower than Spec.from_torch on purpose: optimizer_state is keyword-only here (a CyclicLR's
+    # state holds all it needs) and other keywords are refused by Python itself.
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, *, scale_fn: Optional[Callable] = None,
+    def from_torch(cls, scheduler_or_state: Any, *,  # type: ignore[override]
+                   scale_fn: Optional[Callable] = None,
                    optimizer_state: Optional[Mapping] = None) -> "CyclicSpec":
         """Spec of a torch ``CyclicLR`` (ours or torch's), or of its ``state_dict()``.
 
@@ -299,7 +305,7 @@ def _fmt(x: float) -> str:
 
 def _keep_int(original: Any, as_float: float) -> float:
     """An int step size stays an int (JSON shows 2000, not 2000.0); torch uses float() of either."""
-    return int(original) if isinstance(original, numbers.Integral) else as_float  # type: ignore[return-value]
+    return int(original) if isinstance(original, numbers.Integral) else as_float
 
 
 def _step_sizes_from(total: float, ratio: float) -> tuple[float, float]:

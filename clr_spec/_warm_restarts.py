@@ -41,6 +41,12 @@ class WarmRestartsSpec(PhaseSpec):
     TORCH_STATE_KEYS = frozenset({"T_0", "T_mult", "T_i", "T_cur", "eta_min"})
     FIELDS = (("T_0", None), ("T_mult", 1), ("eta_min", 0.0))
 
+    T_0: int
+    T_mult: int
+    eta_min: float
+    _period_starts: np.ndarray      # float64: the step where each period starts, while below 2**53
+    _period_lengths: np.ndarray     # float64: each period's length
+
     def __init__(self, lr: Any, T_0: int, T_mult: int = 1, eta_min: float = 0.0):  # noqa: N803 - torch's names
         self._init(lr, T_0=T_0, T_mult=T_mult, eta_min=eta_min)
 

@@ -206,10 +206,10 @@ def cmd_plot(args: argparse.Namespace) -> int:
     t = _trajectories(spec, steps, group)
     x = np.arange(steps)
     panels = ["lr", "momentum"] if _has_momentum(spec) else ["lr"]
-    compared = [name for name in ("torch", "clr_optax") if name in t]
+    compared: list[str] = [name for name in ("torch", "clr_optax") if name in t]
     fig = Figure(figsize=(10, 3 + 2.2 * len(panels) + (1.8 if "clr_optax" in t else 0)))
     axes = fig.subplots(len(panels) + ("clr_optax" in t), 1, sharex=True, squeeze=False)[:, 0]
-    styles = {"torch": dict(lw=3, color="tab:orange", label=f"torch {spec.TORCH_CLASS} {{}} (float64)"),
+    styles: dict[str, dict[str, Any]] = {"torch": dict(lw=3, color="tab:orange", label=f"torch {spec.TORCH_CLASS} {{}} (float64)"),
               "clr_spec": dict(lw=1.5, color="tab:green", label="clr_spec {} (numpy float64)"),
               "clr_optax": dict(lw=1, color="tab:blue", label="clr_optax {} (float32)")}
     for ax, what in zip(axes, panels):
@@ -379,19 +379,15 @@ def build_parser() -> argparse.ArgumentParser:
                    "Draws clr_spec's float64 closed form, torch's own scheduler if torch is installed and\n"
                    "clr_optax's float32 schedule if jax is, with their distance in float32 ulps. Needs\n"
                    f"matplotlib: pip install '{DISTRIBUTION}[plot]'.")
-    plot.add_argument("spec", metavar="SPEC.json")
+    _spec_range_arguments(plot, "plot", groups_help)
     plot.add_argument("-o", "--output", required=True, metavar="PNG")
-    plot.add_argument("--steps", type=_positive_int, help="steps to plot (default: 3 cycles, at most 1e6)")
-    plot.add_argument("--group", type=int, default=0, help=groups_help)
     plot.set_defaults(run=cmd_plot)
     check = command("check", "compare the frameworks installed step by step; exit 1 past the precision bound",
                     "Compares clr_spec (float64) with torch's own scheduler (bitwise for a CyclicSpec, 1e-12\n"
                     "relative where torch steps recursively), and clr_optax's float32 schedule with\n"
                     "float32(torch) (at most 1 ulp, exact on at least 99% of steps). Without torch the\n"
                     "reference is clr_spec. Needs torch or jax.")
-    check.add_argument("spec", metavar="SPEC.json")
-    check.add_argument("--steps", type=_positive_int, help="steps to compare (default: 3 cycles, at most 1e6)")
-    check.add_argument("--group", type=int, default=0, help=groups_help)
+    _spec_range_arguments(check, "compare", groups_help)
     check.set_defaults(run=cmd_check)
     extract = command("from-torch", "write the spec and step of a torch scheduler saved in a checkpoint",
                       "Finds the scheduler's state_dict in a torch.save file (loaded with weights_only=True)\n"
@@ -407,12 +403,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _spec_range_arguments(parser: argparse.ArgumentParser, verb: str, groups_help: str) -> None:
+    """SPEC.json, --steps and --group, as plot and check take them."""
+    parser.add_argument("spec", metavar="SPEC.json")
+    parser.add_argument("--steps", type=_positive_int,
+                        help=f"steps to {verb} (default: the spec's: 3 cycles, a phase twice; at most 1e6)")
+    parser.add_argument("--group", type=int, default=0, help=groups_help)
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.run(args)
     except UsageError as err:
         print(f"clr {args.command}: error: {err}", file=sys.stderr)
+        return 2
+    except (ValueError, TypeError, OverflowError, RecursionError, MemoryError) as err:
+        # The one error path for what a valid-looking input still cannot do (a value torch or
+        # numpy refuses, a step count past what memory holds): one line, exit 2, no traceback.
+        first = (str(err).splitlines() or [""])[0]
+        print(f"clr {args.command}: error: {type(err).__name__}: {first}", file=sys.stderr)
         return 2
 
 

@@ -10,12 +10,12 @@ closed.
 from __future__ import annotations
 
 import warnings
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch.optim import Optimizer
 
-from clr_spec import Spec
+from clr_spec import CyclicSpec, Spec
 from clr_spec import _validation as v
 from clr_spec._family import check_spec
 
@@ -50,7 +50,7 @@ def scheduler(optimizer: Optimizer, spec: Spec, step: int = 0) -> torch.optim.lr
         raise ValueError(f"step must be <= {end} (the schedule's end): torch's {spec.TORCH_CLASS} raises past it")
     _check_groups(optimizer, spec)
     if spec.EVALUATOR == "cyclic":
-        return CyclicLR.from_spec(optimizer, spec, step=step)
+        return CyclicLR.from_spec(optimizer, cast(CyclicSpec, spec), step=step)   # the "cyclic" evaluator's spec
     built = _build(optimizer, spec)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")     # call-order warnings: nothing is trained while replaying

@@ -14,6 +14,7 @@ from torch.optim import Optimizer
 from torch.optim.lr_scheduler import LRScheduler
 
 from clr_spec import CyclicSpec
+from clr_spec._family import is_spec
 from clr_spec import _validation as v
 from clr_spec._modes import MODES, dispatch
 
@@ -230,8 +231,9 @@ class CyclicLR(LRScheduler):
         >>> opt.param_groups[0]["lr"], sched.last_epoch     # the next update is the 4th: lr(3)
         (4.0, 3)
         """
-        if not isinstance(spec, CyclicSpec):
-            raise TypeError(f"spec must be a clr_spec.CyclicSpec, got {type(spec).__name__}")
+        if not (is_spec(spec) and spec.EVALUATOR == "cyclic"):
+            raise TypeError(f"spec must be a clr_spec.CyclicSpec, got {type(spec).__name__} "
+                            "(clr_torch.scheduler takes any spec)")
         if step is None:
             return cls(optimizer, **spec.torch_kwargs(), last_epoch=last_epoch)
         if last_epoch != -1:
@@ -252,8 +254,9 @@ class CyclicLR(LRScheduler):
         """torch's: the built-in mode's scale function, and the scale mode it forces."""
         if self._scale_fn_custom is not None:
             return
-        scale_fns = {"triangular": self._triangular_scale_fn, "triangular2": self._triangular2_scale_fn,
-                     "exp_range": partial(self._exp_range_scale_fn, self.gamma)}
+        scale_fns: dict[str, Callable[[Any], float]] = {
+            "triangular": self._triangular_scale_fn, "triangular2": self._triangular2_scale_fn,
+            "exp_range": partial(self._exp_range_scale_fn, self.gamma)}
         self._scale_fn_ref = dispatch(scale_fns, self.mode, "clr_torch.CyclicLR")
         self.scale_mode = MODES[self.mode].scale_mode
 

@@ -25,6 +25,7 @@ def trajectory(spec: Spec, steps: int, group: int) -> dict[str, np.ndarray]:
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(groups)]
     opt = torch.optim.SGD([{"params": [p]} for p in params], lr=0.1, momentum=0.9)
     lr, mom = np.full(steps, np.nan), np.full(steps, np.nan)
+    sched: torch.optim.lr_scheduler.LRScheduler
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if spec.EVALUATOR == "cyclic":      # torch's own class, not our drop-in: the reference

@@ -8,6 +8,7 @@ torch-only and jax-only environments and the tests run against it there.
 
 from __future__ import annotations
 
+import ast
 import email.parser
 import glob
 import os
@@ -15,7 +16,18 @@ import sys
 import tarfile
 import zipfile
 
-NAME, VERSION = "clr-spec", "0.1.0"
+
+def _version() -> str:
+    """The one version source, clr_spec.__version__, read without importing the package."""
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "clr_spec", "__init__.py")
+    with open(path) as fh:
+        for node in ast.parse(fh.read()).body:
+            if isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__version__"]:
+                return ast.literal_eval(node.value)
+    raise SystemExit(f"no __version__ in {path}")
+
+
+NAME, VERSION = "clr-spec", _version()
 PACKAGES = ("clr_spec", "clr_optax", "clr_torch")
 EXTRAS = {"torch": ["torch"], "jax": ["jax", "optax"], "plot": ["matplotlib"]}
 
@@ -46,6 +58,11 @@ def problems_of_wheel(path: str) -> list[str]:
             problems.append(f"{core} is a core dependency; it must be an extra")
     if "clr = clr_spec.cli:main" not in entry_points:
         problems.append("no `clr` console script")
+    for name in ("torch = clr_torch._trajectory", "clr_optax = clr_optax._trajectory"):
+        if name not in entry_points:
+            problems.append(f"no clr_spec.evaluators entry point {name!r} (clr check finds the frameworks by it)")
+    if not any(n.endswith(".dist-info/licenses/LICENSE") for n in names):
+        problems.append("the LICENSE file is not in the wheel")
     for package in PACKAGES:
         for required in ("__init__.py", "py.typed"):
             if f"{package}/{required}" not in names:

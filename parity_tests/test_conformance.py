@@ -1,0 +1,315 @@
+"""The spec contract, checked on every registered spec type: one row per type (a spec and the
+torch scheduler it describes), every guarantee run on every row.
+
+Adding a schedule type is one library module and one row here; a registered type with no row
+fails ``test_every_registered_type_has_a_row``. The float32-only (TPU) bound of each row is the
+one the README states for its type.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+import pytest
+
+import clr_spec
+from clr_spec import (ConstantSpec, CosineAnnealingSpec, CyclicSpec, LinearSpec, OneCycleSpec, SequentialSpec,
+                      WarmRestartsSpec, cli)
+from clr_spec._contract import BASE_STATE_KEYS, EVALUATORS, Spec
+
+from ._frameworks import HAS_JAX, HAS_TORCH, needs_jax, needs_torch
+from ._helpers import check_float32, check_relative, torch_trace
+
+LRS = [0.05, 0.1]          # the optimizer's lr per param group (what torch's phase classes scale)
+MOMENTUM = 0.9             # the optimizer's momentum, where no phase sets it
+
+
+@dataclass(frozen=True)
+class Row:
+    spec: Spec
+    torch: Callable[[Any], Any]   # optimizer -> torch's own scheduler, as a user builds it
+    steps: int                    # steps compared (whole schedule where it ends)
+    float32_only_ulps: int        # the README's bound for the float32-only (TPU) path
+
+
+def _torch_classes():
+    from torch.optim import lr_scheduler as T
+
+    return T
+
+
+ROWS = {
+    CyclicSpec: Row(CyclicSpec(base_lr=[1e-3, 2e-3], max_lr=[1e-2, 3e-2], step_size_up=37, step_size_down=23,
+                               mode="exp_range", gamma=0.999, base_momentum=[0.8, 0.85], max_momentum=[0.9, 0.95]),
+                    lambda opt: _torch_classes().CyclicLR(opt, base_lr=[1e-3, 2e-3], max_lr=[1e-2, 3e-2],
+                                                          step_size_up=37, step_size_down=23, mode="exp_range",
+                                                          gamma=0.999, base_momentum=[0.8, 0.85],
+                                                          max_momentum=[0.9, 0.95]),
+                    400, 1),
+    LinearSpec: Row(LinearSpec(lr=LRS, start_factor=0.1, end_factor=0.7, total_iters=57),
+                    lambda opt: _torch_classes().LinearLR(opt, start_factor=0.1, end_factor=0.7, total_iters=57),
+                    200, 8),
+    ConstantSpec: Row(ConstantSpec(lr=LRS, factor=0.3, total_iters=41),
+                      lambda opt: _torch_classes().ConstantLR(opt, factor=0.3, total_iters=41), 100, 8),
+    CosineAnnealingSpec: Row(CosineAnnealingSpec(lr=LRS, T_max=97, eta_min=1e-4),
+                             lambda opt: _torch_classes().CosineAnnealingLR(opt, T_max=97, eta_min=1e-4), 400, 8),
+    WarmRestartsSpec: Row(WarmRestartsSpec(lr=LRS, T_0=13, T_mult=2, eta_min=1e-5),
+                          lambda opt: _torch_classes().CosineAnnealingWarmRestarts(opt, T_0=13, T_mult=2,
+                                                                                   eta_min=1e-5), 400, 8),
+    OneCycleSpec: Row(OneCycleSpec(max_lr=[0.1, 0.3], total_steps=300, pct_start=0.27, three_phase=True),
+                      lambda opt: _torch_classes().OneCycleLR(opt, max_lr=[0.1, 0.3], total_steps=300, pct_start=0.27,
+                                                              three_phase=True), 300, 64),
+    SequentialSpec: Row(SequentialSpec([LinearSpec(lr=LRS, start_factor=0.2, total_iters=30),
+                                        CosineAnnealingSpec(lr=LRS, T_max=150, eta_min=1e-4)], milestones=[30],
+                                       momentum=MOMENTUM),
+                        lambda opt: _torch_classes().SequentialLR(opt, [
+                            _torch_classes().LinearLR(opt, start_factor=0.2, total_iters=30),
+                            _torch_classes().CosineAnnealingLR(opt, T_max=150, eta_min=1e-4)], milestones=[30]),
+                        200, 8),
+}
+TYPES = sorted(ROWS, key=lambda t: t.__name__)
+IDS = [t.__name__ for t in TYPES]
+
+
+def _optimizer():
+    import torch
+
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in LRS]
+    return torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, LRS)], lr=0.5, momentum=MOMENTUM)
+
+
+def _torch_reference(row: Row) -> np.ndarray:
+    """(steps, groups, [lr, momentum]) of torch's own scheduler, as a user builds it."""
+    return torch_trace(_optimizer(), row.torch, row.steps, step_after_last=row.spec.natural_end is None)
+
+
+def _whats(spec: Spec) -> list[str]:
+    return ["lr", "momentum"] if spec.sets_momentum else ["lr"]
+
+
+def _groups(spec: Spec) -> range:
+    return range(spec.num_groups or 1)
+
+
+# ------------------------------------------------------------------------------ the registry
+def test_every_registered_type_has_a_row():
+    assert set(ROWS) == set(clr_spec.spec_types()), "a registered spec type needs a conformance row"
+
+
+@pytest.mark.parametrize("cls", TYPES, ids=IDS)
+def test_the_type_implements_the_contract(cls):
+    assert issubclass(cls, Spec) and not cls.__abstractmethods__
+    assert cls.FORMAT.startswith("clr.") and cls.TORCH_CLASS and cls.EVALUATOR in EVALUATORS
+    assert not cls.TORCH_STATE_KEYS & BASE_STATE_KEYS and not cls.TORCH_STATE_OPTIONAL & cls.TORCH_STATE_KEYS
+    spec = ROWS[cls].spec
+    assert isinstance(spec.describe(), str) and spec.describe()
+    assert 100 <= spec.default_steps() <= 1_000_000 or spec.natural_end == spec.default_steps()
+    for g in _groups(spec):
+        bounds = spec.momentum_range(g)
+        assert (bounds is not None) == spec.sets_momentum
+        if bounds is not None:
+            values = spec.momentum(np.arange(ROWS[cls].steps), g)
+            assert bounds[0] <= values.min() and values.max() <= bounds[1]
+    if not spec.sets_momentum and not spec.phases:
+        with pytest.raises(ValueError, match="momentum"):
+            spec.momentum(0)
+
+
+# ------------------------------------------------------------------------------ JSON
+@pytest.mark.parametrize("cls", TYPES, ids=IDS)
+def test_json_round_trip(cls):
+    spec = ROWS[cls].spec
+    text = spec.to_json()
+    assert json.loads(text)["format"] == cls.FORMAT and json.loads(text)["version"] == cls.VERSION
+    assert cls.from_json(text) == spec and type(clr_spec.from_json(text)) is cls
+    assert hash(clr_spec.from_json(text)) == hash(spec)
+    doc = spec.to_dict()
+    for broken, error in (({**doc, "version": 2}, "version must be"), ({**doc, "version": 1.0}, "version must be"),
+                          ({**doc, "format": ["x"]}, "format must be"), ({**doc, "surprise": 1}, "unknown")):
+        with pytest.raises(ValueError, match=error):
+            cls.from_dict(broken)
+    with pytest.raises(TypeError):
+        cls.from_dict([1, 2])
+
+
+# ------------------------------------------------------------------------------ torch identification
+@needs_torch
+@pytest.mark.parametrize("cls", TYPES, ids=IDS)
+def test_from_torch_of_the_object_and_its_state(cls):
+    row = ROWS[cls]
+    opt = _optimizer()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = row.torch(opt)
+    state, optimizer_state = sched.state_dict(), opt.state_dict()
+    assert clr_spec._family.torch_class_of(state) == cls.TORCH_CLASS
+    assert clr_spec._family.torch_class_of(sched) == cls.TORCH_CLASS
+    from_object = clr_spec.from_torch(sched)
+    from_state = clr_spec.from_torch(state, optimizer_state=optimizer_state)
+    assert type(from_object) is cls and type(from_state) is cls
+    assert from_object == row.spec and from_state == row.spec
+    for other in TYPES:
+        if other is not cls:
+            with pytest.raises((ValueError, TypeError)):
+                other.from_torch(state, optimizer_state=optimizer_state)
+
+
+def test_a_state_of_no_type_or_of_two_is_refused(monkeypatch):
+    with pytest.raises(ValueError, match="not the state of a known torch scheduler"):
+        clr_spec.from_torch({"last_epoch": 3, "base_lrs": [0.1], "gamma": 0.9})       # ExponentialLR's
+    # A state with more than a type's keys is not that type (key subsets used to match).
+    state = {"base_lrs": [0.1], "last_epoch": 0, "factor": 0.5, "total_iters": 3, "step_size": 2}
+    with pytest.raises(ValueError, match="not the state of a known torch scheduler"):
+        clr_spec.from_torch(state)
+
+    class Twin(ConstantSpec):       # a second type with ConstantLR's keys: ambiguous, never guessed
+        FORMAT = "clr.Twin"
+        TORCH_CLASS = "TwinLR"
+
+    monkeypatch.setitem(clr_spec._family._BY_FORMAT, Twin.FORMAT, Twin)
+    monkeypatch.setitem(clr_spec._family._BY_TORCH_CLASS, Twin.TORCH_CLASS, Twin)
+    state = {"base_lrs": [0.1], "last_epoch": 0, "factor": 0.5, "total_iters": 3}
+    with pytest.raises(ValueError, match=r"any of \['ConstantLR', 'TwinLR'\]"):
+        clr_spec.from_torch(state)
+    assert type(clr_spec.from_torch(state, torch_class="TwinLR")) is Twin
+
+
+def test_registering_an_incomplete_type_fails():
+    class Half(Spec):
+        FORMAT, TORCH_CLASS = "clr.Half", "HalfLR"
+
+    with pytest.raises(TypeError, match="not a complete clr_spec Spec"):
+        clr_spec._family.register(Half)
+
+
+# ------------------------------------------------------------------------------ values
+@needs_torch
+@pytest.mark.parametrize("cls", TYPES, ids=IDS)
+def test_torch_bitwise_and_resumed_at_random_k(cls):
+    import clr_torch
+
+    row = ROWS[cls]
+    reference = _torch_reference(row)
+    ours = torch_trace(_optimizer(), lambda opt: clr_torch.scheduler(opt, row.spec), row.steps,
+                       step_after_last=row.spec.natural_end is None)
+    np.testing.assert_array_equal(ours[..., 0], reference[..., 0])
+    if row.spec.sets_momentum:
+        np.testing.assert_array_equal(ours[..., 1], reference[..., 1])
+    for k in np.random.default_rng(TYPES.index(cls)).integers(0, row.steps - 1, 3):
+        opt = _optimizer()
+        clr_torch.scheduler(opt, row.spec, step=int(k))
+        assert [g["lr"] for g in opt.param_groups] == reference[k, :, 0].tolist()
+
+
+@needs_torch
+@pytest.mark.parametrize("cls", TYPES, ids=IDS)
+def test_numpy_within_1e_12_of_torch(cls):
+    row = ROWS[cls]
+    reference = _torch_reference(row)
+    for g in _groups(row.spec):
+        for i, what in enumerate(_whats(row.spec)):
+            ours = getattr(row.spec, what)(np.arange(row.steps), g)
+            check_relative(f"conformance {cls.__name__}", what, ours, reference[:, g, i], rtol=1e-12, evaluator="conformance")
+
+
+def _reference_values(row: Row) -> np.ndarray:
+    """(steps, groups, [lr, momentum]): torch's values where torch is installed; else the spec's
+    float64 values (within 1e-12 of torch's, checked above where torch is)."""
+    if HAS_TORCH:
+        return _torch_reference(row)
+    spec, steps = row.spec, np.arange(row.steps)
+    per_group = []
+    for g in _groups(spec):
+        momentum = spec.momentum(steps, g) if spec.sets_momentum else np.zeros(row.steps)
+        per_group.append(np.stack([spec.lr(steps, g), momentum], axis=-1))
+    return np.stack(per_group, axis=1)
+
+
+@needs_jax
+@pytest.mark.parametrize("cls", TYPES, ids=IDS)
+def test_optax_float32_x64_and_the_float32_only_path(cls):
+    import jax
+
+    from clr_optax import _family as optax_family
+
+    row = ROWS[cls]
+    reference = _reference_values(row)
+    steps = np.arange(row.steps)
+    for g in _groups(row.spec):
+        for i, what in enumerate(_whats(row.spec)):
+            ref = reference[:, g, i]
+            name = f"conformance {cls.__name__}"
+            ours = np.asarray(jax.jit(optax_family.schedule_of(row.spec, what, g))(steps))
+            check_float32(name, what, ours, ref, max_ulp=0, min_exact=1.0)
+            tpu = np.asarray(jax.jit(optax_family.schedule_of(row.spec, what, g, "float-float"))(steps))
+            check_float32(name + " float32-only", what, tpu, ref, max_ulp=row.float32_only_ulps, min_exact=0.0)
+            with jax.enable_x64(True):
+                x64 = np.asarray(jax.jit(optax_family.schedule_of(row.spec, what, g))(steps))
+            check_relative(name + " x64", what, x64, ref, rtol=1e-12, evaluator="conformance")
+
+
+@needs_jax
+@pytest.mark.parametrize("cls", TYPES, ids=IDS)
+def test_the_tpu_lowering_holds_no_float64(cls):
+    import jax
+    import jax.numpy as jnp
+
+    import clr_optax
+
+    spec = ROWS[cls].spec
+    schedules = [clr_optax.lr_schedule(spec)] + ([clr_optax.momentum_schedule(spec)] if spec.sets_momentum else [])
+    for schedule in schedules:
+        exported = jax.export.export(jax.jit(schedule), platforms=["tpu"])(
+            jax.ShapeDtypeStruct((8,), jnp.int32))
+        assert "f64" not in exported.mlir_module()
+
+
+# ------------------------------------------------------------------------------ optimizers
+@needs_jax
+@pytest.mark.parametrize("cls", TYPES, ids=IDS)
+@pytest.mark.parametrize("optimizer", ["sgd", "sgd_nesterov", "adam", "adamw", "rmsprop"])
+def test_every_optimizer_builds_and_steps(cls, optimizer):
+    import jax.numpy as jnp
+
+    import clr_optax
+
+    spec = ROWS[cls].spec
+    build = {"sgd": lambda g: clr_optax.sgd(spec, g, momentum=0.9),
+             "sgd_nesterov": lambda g: clr_optax.sgd(spec, g, momentum=0.9, nesterov=True),
+             "adam": lambda g: clr_optax.adam(spec, g), "adamw": lambda g: clr_optax.adamw(spec, g),
+             "rmsprop": lambda g: clr_optax.rmsprop(spec, g, momentum=0.5)}[optimizer]
+    for g in _groups(spec):
+        tx = build(g)
+        params = jnp.ones(3)
+        state = tx.init(params)
+        for k in range(3):
+            updates, state = tx.update(jnp.full(3, 0.5), state, params)
+            params = params + updates
+            assert np.all(np.isfinite(np.asarray(params)))
+            assert float(clr_optax.current_hyperparams(state)["learning_rate"]) == \
+                pytest.approx(float(spec.lr(k, g)), rel=1e-6)
+
+
+# ------------------------------------------------------------------------------ golden values, CLI
+def test_golden_values_cover_every_type():
+    from .make_golden_family import CONFIGS
+
+    covered = {type(spec) for spec, _ in CONFIGS.values()} | {CyclicSpec}     # CyclicLR: golden/torch_cyclic.npz
+    for spec, _ in CONFIGS.values():
+        covered |= {type(phase) for _, phase in spec.phases}
+    assert covered == set(ROWS)
+
+
+@pytest.mark.parametrize("cls", TYPES, ids=IDS)
+def test_cli_show_and_check(cls, tmp_path, capsys):
+    path = tmp_path / "spec.json"
+    path.write_text(ROWS[cls].spec.to_json())
+    assert cli.main(["show", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert cls.TORCH_CLASS in out and ROWS[cls].spec.describe() in out
+    if HAS_TORCH or HAS_JAX:
+        assert cli.main(["check", str(path), "--steps", str(ROWS[cls].steps)]) == 0, capsys.readouterr()
