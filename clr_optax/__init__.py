@@ -14,6 +14,12 @@ from ._optimizers import adam, adamw, current_hyperparams, rmsprop, sgd
 from ._range_test import lr_range_test
 from ._resume import set_count
 from ._schedules import cyclic_lr_schedule, cyclic_momentum_schedule
+from ._torch_state import (OptimizerConfig, ParamLink, TorchResume, optax_state_from_torch, param_mapping,
+                           params_from_torch, params_to_torch, resume_from_torch_checkpoint,
+                           torch_checkpoint_from_optax, torch_state_from_optax)
 
 __all__ = ["lr_schedule", "momentum_schedule", "cyclic_lr_schedule", "cyclic_momentum_schedule", "set_count",
-           "sgd", "adam", "adamw", "rmsprop", "current_hyperparams", "lr_range_test"]
+           "sgd", "adam", "adamw", "rmsprop", "current_hyperparams", "lr_range_test",
+           "OptimizerConfig", "ParamLink", "param_mapping", "optax_state_from_torch", "torch_state_from_optax",
+           "params_from_torch", "params_to_torch", "resume_from_torch_checkpoint", "TorchResume",
+           "torch_checkpoint_from_optax"]

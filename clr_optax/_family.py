@@ -14,6 +14,7 @@ from typing import Any, Callable, Literal, cast
 
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from clr_spec import Spec
 from clr_spec._family import check_spec
@@ -24,7 +25,7 @@ from ._schedules import (Float32Method, _as_step, _rounded_to_float32, build_sch
                          path_schedule)
 
 
-def lr_schedule(spec: Spec, group: int = 0) -> Callable:
+def lr_schedule(spec: Spec, group: int = 0) -> optax.Schedule:
     """The lr of any clr_spec spec as an optax schedule ``count -> lr``.
 
     ``lr(k)`` is the lr of the (k+1)-th update, as torch's scheduler gives it after ``k``
@@ -41,7 +42,7 @@ def lr_schedule(spec: Spec, group: int = 0) -> Callable:
     return schedule_of(spec, "lr", group)
 
 
-def momentum_schedule(spec: Spec, group: int = 0) -> Callable:
+def momentum_schedule(spec: Spec, group: int = 0) -> optax.Schedule:
     """The momentum (or Adam's beta1) of any spec that sets it, as an optax schedule.
 
     For a ``SequentialSpec``, phases that do not cycle momentum hold what torch's optimizer
@@ -51,7 +52,7 @@ def momentum_schedule(spec: Spec, group: int = 0) -> Callable:
     return schedule_of(spec, "momentum", group)
 
 
-def schedule_of(spec: Spec, what: str, group: int, method: Float32Method = "auto") -> Callable:
+def schedule_of(spec: Spec, what: str, group: int, method: Float32Method = "auto") -> optax.Schedule:
     """The schedule of ``spec``, built as its ``EVALUATOR`` says; ``method`` picks the float32
     path as for the cyclic schedule (the tests run the float32-only path of TPUs on CPU with
     "float-float")."""

@@ -199,3 +199,17 @@ def recovered(holds: Any, guess: float, name: str, rounded: float) -> float:
         if candidate > 0 and math.isfinite(candidate) and holds(candidate):
             return candidate
     raise ValueError(f"cannot recover {name} from the state (near {guess!r})")
+
+
+def check_state_keys(entry: Any, required: Any, allowed: Any, where: str, keeper: str) -> None:
+    """A parameter's optimizer state holds every ``required`` key and none outside ``allowed``
+    (what ``keeper``, the optimizer on the other side, keeps): the one check both directions of
+    a run's migration make, so that no buffer or flag is dropped or invented silently."""
+    for key in entry:
+        if key not in allowed:
+            raise ValueError(f"{where} has {key!r} in its state, which {keeper} does not keep "
+                             "(its settings differ from the state's)")
+    for key in sorted(required):
+        if key not in entry:
+            raise ValueError(f"{where} has no {key!r} in its state (it has {sorted(entry)}), which {keeper} "
+                             "always stores: this state cannot be continued exactly")
