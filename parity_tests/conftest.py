@@ -7,6 +7,17 @@ import pytest
 from ._frameworks import HAS_JAX
 from ._helpers import REPORT, write_report
 
+# Hypothesis: the same examples on every run (derandomize: a seed fixed by each test) and no
+# example database in the tree, so that a clone's runs agree and no saved example makes them differ.
+try:
+    from hypothesis import settings as _hypothesis_settings
+
+    _hypothesis_settings.register_profile("clr", derandomize=True, database=None, print_blob=True)
+    _hypothesis_settings.load_profile("clr")
+except ImportError:   # hypothesis is a test extra; the property tests skip without it
+    pass
+
+
 
 @pytest.fixture
 def x64():
