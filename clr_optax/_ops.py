@@ -23,6 +23,7 @@ from fractions import Fraction
 from typing import Any, Callable
 
 import jax.numpy as jnp
+import numpy as np
 from jax import lax
 
 from clr_spec._ops import Ops
@@ -68,6 +69,12 @@ class JaxFloat64Ops(Ops):
 
     def cosine_anneal(self, position: Any, length: Any) -> Any:
         return (1 + jnp.cos(math.pi * position / length)) / 2
+
+    def constant(self, values: Any) -> Any:
+        return jnp.asarray(np.asarray(values, dtype=np.float64))
+
+    def index(self, x: Any) -> Any:
+        return jnp.asarray(x).astype(jnp.int64)
 
     def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
         # torch calls scale_fn with a Python int; a float64 holding that exact integer makes
@@ -118,6 +125,15 @@ class JaxFloat32Ops(Ops):
         half = jnp.where(near_start, jnp.cos(math.pi * position / (2 * length)),
                          jnp.sin(math.pi * (length - position) / (2 * length)))
         return half * half
+
+    def constant(self, values: Any) -> Any:
+        # Each value rounded once to float32: float32(torch's value) where the table is torch's;
+        # subnormals flushed to 0, as XLA flushes every float32 result (README, "Precision").
+        table = np.asarray(values, dtype=np.float64).astype(np.float32)
+        return jnp.asarray(np.where(np.abs(table) < np.finfo(np.float32).tiny, np.float32(0), table))
+
+    def index(self, x: Any) -> Any:
+        return jnp.asarray(x).astype(jnp.int32)
 
     def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
         return jnp.broadcast_to(jnp.asarray(fn(arg.astype(jnp.float32)), dtype=jnp.float32), jnp.shape(arg))

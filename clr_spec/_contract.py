@@ -137,6 +137,10 @@ def torch_state(cls: type[Spec], scheduler_or_state: Any) -> Mapping:
     if isinstance(scheduler_or_state, Mapping):
         state = scheduler_or_state
     elif callable(getattr(scheduler_or_state, "state_dict", None)):
+        names = [klass.__name__ for klass in type(scheduler_or_state).__mro__]
+        if cls.TORCH_CLASS not in names:
+            raise TypeError(f"from_torch of {cls.__name__} takes a {cls.TORCH_CLASS}, got a "
+                            f"{type(scheduler_or_state).__name__} (clr_spec.from_torch finds the right spec)")
         state = scheduler_or_state.state_dict()
     else:
         raise TypeError(f"from_torch takes a {cls.TORCH_CLASS} scheduler or its state_dict(), "
@@ -144,4 +148,8 @@ def torch_state(cls: type[Spec], scheduler_or_state: Any) -> Mapping:
     missing = sorted(k for k in cls.TORCH_STATE_KEYS if k not in state)
     if missing:
         raise ValueError(f"not a {cls.TORCH_CLASS} state: missing {missing}")
+    # The exact signature, as clr_spec.from_torch identifies states: extra keys are another class's.
+    extra = sorted(str(k) for k in state if k not in BASE_STATE_KEYS | cls.TORCH_STATE_KEYS | cls.TORCH_STATE_OPTIONAL)
+    if extra:
+        raise ValueError(f"not a {cls.TORCH_CLASS} state: it has {extra}, which a {cls.TORCH_CLASS} does not keep")
     return state

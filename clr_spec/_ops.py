@@ -64,6 +64,14 @@ class Ops:
         """A user's ``scale_fn`` at ``arg`` (whole numbers), as torch calls it."""
         raise NotImplementedError
 
+    def constant(self, values: Any) -> Any:
+        """A table of float64 values computed on the host, in the evaluator's float dtype."""
+        raise NotImplementedError
+
+    def index(self, x: Any) -> Any:
+        """Whole numbers (of any dtype the steps have) as integers, to index a ``constant``."""
+        raise NotImplementedError
+
 
 class NumpyOps(Ops):
     """numpy float64 with int64 steps: torch's arithmetic, bitwise (``spec.lr``)."""
@@ -93,6 +101,12 @@ class NumpyOps(Ops):
 
     def cosine_anneal(self, position: Any, length: Any) -> Any:
         return (1 + np.cos(math.pi * position / length)) / 2
+
+    def constant(self, values: Any) -> Any:
+        return np.asarray(values, dtype=np.float64)
+
+    def index(self, x: Any) -> Any:
+        return np.asarray(x).astype(np.int64)
 
     def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
         # Python ints, once per distinct argument, as torch calls it.

@@ -19,8 +19,8 @@ import warnings
 
 import numpy as np
 
-from clr_spec import (ConstantSpec, CosineAnnealingSpec, CyclicSpec, LinearSpec, OneCycleSpec, SequentialSpec,
-                      WarmRestartsSpec)
+from clr_spec import (ConstantSpec, CosineAnnealingSpec, CyclicSpec, ExponentialSpec, LinearSpec, MultiStepSpec,
+                      OneCycleSpec, PolynomialSpec, SequentialSpec, StepSpec, WarmRestartsSpec)
 
 from ._helpers import INT32_MAX
 
@@ -37,6 +37,13 @@ CONFIGS = {
     "onecycle": (OneCycleSpec(max_lr=[0.1, 0.3], total_steps=2000), 2000),
     "onecycle_three_phase_linear": (OneCycleSpec(max_lr=0.2, total_steps=997, pct_start=0.25, three_phase=True,
                                                  anneal_strategy="linear", div_factor=10.0), 997),
+    "step": (StepSpec(lr=LRS, step_size=30, gamma=0.5), 1000),
+    "multistep": (MultiStepSpec(lr=LRS, milestones=[100, 250, 250, 600], gamma=0.3), 800),
+    "exponential": (ExponentialSpec(lr=LRS, gamma=0.997), 3000),
+    "polynomial": (PolynomialSpec(lr=LRS, total_iters=1500, power=0.9), 1600),
+    "warmup_multistep": (SequentialSpec([LinearSpec(lr=LRS, start_factor=0.01, total_iters=50),
+                                         MultiStepSpec(lr=LRS, milestones=[200, 400], gamma=0.1)],
+                                        milestones=[50]), 700),
     "warmup_cycles_anneal": (SequentialSpec(
         [LinearSpec(lr=LRS, start_factor=0.1, total_iters=100),
          CyclicSpec(base_lr=[1e-3, 2e-3], max_lr=[1e-2, 3e-2], step_size_up=100, mode="triangular2",

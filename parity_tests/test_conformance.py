@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 import clr_spec
-from clr_spec import (ConstantSpec, CosineAnnealingSpec, CyclicSpec, LinearSpec, OneCycleSpec, SequentialSpec,
-                      WarmRestartsSpec, cli)
+from clr_spec import (ConstantSpec, CosineAnnealingSpec, CyclicSpec, ExponentialSpec, LinearSpec, MultiStepSpec,
+                      OneCycleSpec, PolynomialSpec, SequentialSpec, StepSpec, WarmRestartsSpec, cli)
 from clr_spec._contract import BASE_STATE_KEYS, EVALUATORS, Spec
 
 from ._frameworks import HAS_JAX, HAS_TORCH, needs_jax, needs_torch
@@ -63,6 +63,15 @@ ROWS = {
     OneCycleSpec: Row(OneCycleSpec(max_lr=[0.1, 0.3], total_steps=300, pct_start=0.27, three_phase=True),
                       lambda opt: _torch_classes().OneCycleLR(opt, max_lr=[0.1, 0.3], total_steps=300, pct_start=0.27,
                                                               three_phase=True), 300, 64),
+    StepSpec: Row(StepSpec(lr=LRS, step_size=7, gamma=0.83),
+                  lambda opt: _torch_classes().StepLR(opt, step_size=7, gamma=0.83), 400, 0),
+    MultiStepSpec: Row(MultiStepSpec(lr=LRS, milestones=[31, 7, 90, 90, 200], gamma=0.41),
+                       lambda opt: _torch_classes().MultiStepLR(opt, milestones=[31, 7, 90, 90, 200], gamma=0.41),
+                       400, 0),
+    ExponentialSpec: Row(ExponentialSpec(lr=LRS, gamma=0.9913),
+                         lambda opt: _torch_classes().ExponentialLR(opt, gamma=0.9913), 400, 0),
+    PolynomialSpec: Row(PolynomialSpec(lr=LRS, total_iters=301, power=2.3),
+                        lambda opt: _torch_classes().PolynomialLR(opt, total_iters=301, power=2.3), 400, 0),
     SequentialSpec: Row(SequentialSpec([LinearSpec(lr=LRS, start_factor=0.2, total_iters=30),
                                         CosineAnnealingSpec(lr=LRS, T_max=150, eta_min=1e-4)], milestones=[30],
                                        momentum=MOMENTUM),
@@ -160,7 +169,7 @@ def test_from_torch_of_the_object_and_its_state(cls):
 
 def test_a_state_of_no_type_or_of_two_is_refused(monkeypatch):
     with pytest.raises(ValueError, match="not the state of a known torch scheduler"):
-        clr_spec.from_torch({"last_epoch": 3, "base_lrs": [0.1], "gamma": 0.9})       # ExponentialLR's
+        clr_spec.from_torch({"last_epoch": 3, "base_lrs": [0.1], "gamma": 0.9, "zeta": 2})
     # A state with more than a type's keys is not that type (key subsets used to match).
     state = {"base_lrs": [0.1], "last_epoch": 0, "factor": 0.5, "total_iters": 3, "step_size": 2}
     with pytest.raises(ValueError, match="not the state of a known torch scheduler"):

@@ -255,7 +255,7 @@ def test_phase_values_by_hand():
     (lambda: clr_optax.momentum_schedule(LinearSpec(lr=0.1)), ValueError, "does not set momentum"),
     (lambda: clr_optax.lr_schedule(0.1), TypeError, "spec must be a clr_spec schedule spec"),
     (lambda: clr_spec.from_dict({"format": "clr.WarmupSpec", "version": 1}), ValueError, "format must be one of"),
-    (lambda: clr_spec.from_torch({"gamma": 0.5}), ValueError, "not the state of a known torch scheduler"),
+    (lambda: clr_spec.from_torch({"gamma": 0.5, "zeta": 1}), ValueError, "not the state of a known torch scheduler"),
 ])
 def test_bad_specs_get_clear_errors(build, error, message):
     with pytest.raises(error, match=message):
