@@ -18,6 +18,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import jax  # noqa: E402
 import torch  # noqa: E402
 
+import bench_decays  # noqa: E402
 import bench_one_cycle_sgdr  # noqa: E402
 import bench_optax_schedule  # noqa: E402
 import bench_torch_step  # noqa: E402
@@ -63,6 +64,16 @@ def tables() -> str:
             "|---|---:|---:|---|---:|---:|"]
     out += [f"| {n} | {c:,} | {a:.2f} | `{o}` | {b:.2f} | {r:.2f} |" for n, c, a, o, b, r in
             bench_one_cycle_sgdr.speed()]
+    out += ["", "**torch's step decays: optax's nearest built-ins vs clr_optax, against torch stepped** "
+            f"(float32 values vs float32 of torch's StepLR, MultiStepLR, ExponentialLR, PolynomialLR over "
+            f"{bench_decays.STEPS:,} steps)", "",
+            "| schedule | evaluator | steps | steps equal | worst ulp | max rel. error |",
+            "|---|---|---:|---:|---:|---:|"]
+    out += [f"| {n} | {e} | {s:,} | {100 * x:.2f}% | {w:,} | {r:.1e} |" for n, e, s, x, w, r in
+            bench_decays.precision()]
+    out += ["", "| schedule | counts | clr_optax (ms) | optax's nearest | its time (ms) | ratio |",
+            "|---|---:|---:|---|---:|---:|"]
+    out += [f"| {n} | {c:,} | {a:.2f} | `{o}` | {b:.2f} | {r:.2f} |" for n, c, a, o, b, r in bench_decays.speed()]
     out += ["", "**The tutorial's whole trajectory** (1,343,000 steps; torch loops timed over "
             f"{bench_trajectory.SLICE} steps and extrapolated; target ≥ 1000× the tutorial loop)", "",
             "| how | seconds | speed-up vs the tutorial loop |", "|---|---:|---:|"]

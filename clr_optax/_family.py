@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Literal, cast
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
@@ -21,7 +22,8 @@ from clr_spec._family import check_spec
 from clr_spec._ops import NUMPY
 
 from ._ops import JaxFloat32Ops, JaxFloat64Ops
-from ._schedules import (Float32Method, _as_step, _rounded_to_float32, build_schedule, constant_schedule,
+from ._plateau import schedule_builder as _plateau_builder
+from ._schedules import (MAX_COUNT, Float32Method, _as_step, _rounded_to_float32, build_schedule, constant_schedule,
                          path_schedule)
 
 
@@ -61,11 +63,42 @@ def schedule_of(spec: Spec, what: str, group: int, method: Float32Method = "auto
         raise ValueError(f"what must be 'lr' or 'momentum', got {what!r}")
     if what == "momentum":
         spec.momentum(0, group)        # a clear error now where the spec does not set momentum
+    if not jax.config.read("jax_enable_x64"):
+        _check_float32_range(spec, what, group)
     builder = _BUILDERS.get(spec.EVALUATOR)
     if builder is None:
         raise TypeError(f"clr_optax has no schedule builder {spec.EVALUATOR!r} (for {type(spec).__name__}); "
                         f"it has {sorted(_BUILDERS)}")
     return builder(spec, what, group, method)
+
+
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
+# The fields that bound a spec's values (its lr or momentum is between them, or is one of them).
+_BOUND_FIELDS = {"lr": ("base_lr", "max_lr", "initial_lr", "eta_min"), "momentum": ("base_momentum", "max_momentum",
+                                                                                  "momentum_")}
+
+
+def _check_float32_range(spec: Any, what: str, group: int) -> None:
+    """A float32 schedule holds values up to 3.4e38: a spec whose lr (or momentum) passes that would
+    give inf, and is refused (under x64 it is not)."""
+    largest = 0.0
+    for _, phase in (spec.phases or ((0, spec),)):
+        for name in _BOUND_FIELDS[what]:
+            value = getattr(phase, name, None)
+            if isinstance(value, tuple):
+                value = value[group] if group < len(value) else max(value)
+            if isinstance(value, (int, float)):
+                largest = max(largest, abs(float(value)))
+        if what == "lr" or phase.sets_momentum:
+            marks = np.asarray(sorted({0, *(k for k in phase.landmarks() if k < 2**53)}), np.int64)
+            try:
+                values = phase.lr(marks, group) if what == "lr" else phase.momentum(marks, group)
+            except (TypeError, ValueError, ArithmeticError):
+                continue      # a user's function numpy cannot call (written for JAX): the fields bound it
+            largest = max(largest, float(np.max(np.abs(values))))
+    if largest > _FLOAT32_MAX:
+        raise ValueError(f"the spec's {what} reaches {largest:.3g}, past float32's range ({_FLOAT32_MAX:.3g}): a float32 "
+                         "schedule would give inf; enable jax_enable_x64 for float64 schedules")
 
 
 def _formula_schedule(spec: Any, what: str, group: int, method: Float32Method) -> Callable:
@@ -80,8 +113,37 @@ def _formula_schedule(spec: Any, what: str, group: int, method: Float32Method) -
         # int32 steps: the formulas keep positions exact in integers, the rest is float32.
         return jnp.asarray(spec.values_at(JaxFloat32Ops(), step, what, group), jnp.float32)
 
+    _check_traceable(spec, float32_value, float64_value)
+    if spec.float32_exact:
+        # A table lookup: the float32 values are float32(float64) already, on every platform, so
+        # no float64 evaluation and no per-platform choice (``method`` has nothing to pick).
+        def lookup(count):
+            count = jnp.asarray(count)
+            step = _as_step(count)
+            if jax.config.jax_enable_x64:
+                return jnp.asarray(float64_value(step, count), jnp.float64)
+            return float32_value(step, count)
+
+        return lookup
+
     return path_schedule(method, x64=lambda step, count: jnp.asarray(float64_value(step, count), jnp.float64),
                          via_float64=_rounded_to_float32(float64_value), float32=float32_value)
+
+
+def _check_traceable(spec: Any, float32_value: Callable, float64_value: Callable) -> None:
+    """Trace both evaluations on abstract steps now, so that a formula JAX cannot trace (a user's
+    ``lr_lambda``) fails here, with the fix, not inside the caller's ``jit``."""
+    step = jax.ShapeDtypeStruct((), jnp.int32)
+    try:
+        jax.eval_shape(float32_value, step, step)
+        with jax.enable_x64(True):
+            jax.eval_shape(lambda s, c: float64_value(s.astype(jnp.float64), c), step, step)
+    except Exception as err:  # noqa: BLE001 - re-raised with the fix
+        raise TypeError(
+            f"{type(spec).__name__}'s schedule cannot be traced by JAX: a function it holds (lr_lambda) gets the "
+            "step as a traced float holding the whole number, so write it with arithmetic and jax.numpy on it "
+            "(lambda k: 0.95 ** k, jnp.minimum(1.0, (k + 1) / 100), jnp.where(k < 10, 0.1, 1.0)), not math.*, "
+            f"numpy or Python if/else. Tracing it failed with: {type(err).__name__}: {err}") from err
 
 
 def _cyclic_schedule(spec: Any, what: str, group: int, method: Float32Method) -> Callable:
@@ -90,13 +152,15 @@ def _cyclic_schedule(spec: Any, what: str, group: int, method: Float32Method) ->
 
 
 def _sequential_schedule(spec: Any, what: str, group: int, method: Float32Method) -> Callable:
-    pieces = []
+    pieces, starts = [], []
     for i, (start, phase) in enumerate(spec.phases):
+        if start > MAX_COUNT:
+            break     # counts are clipped to 2**31 - 1: a phase starting later is never reached
         if what == "momentum" and not phase.sets_momentum:
             pieces.append(constant_schedule(spec.held_momentum(i, group)))
         else:
             pieces.append(schedule_of(phase, what, group, method))
-    starts = [start for start, _ in spec.phases]
+        starts.append(start)
     milestones = np.asarray(starts[1:], np.int32)
 
     def schedule(count):
@@ -109,4 +173,6 @@ def _sequential_schedule(spec: Any, what: str, group: int, method: Float32Method
 
 
 # One builder per EVALUATOR a spec can name (clr_spec._contract.EVALUATORS).
-_BUILDERS = {"formula": _formula_schedule, "cyclic": _cyclic_schedule, "sequence": _sequential_schedule}
+_BUILDERS = {"formula": _formula_schedule, "cyclic": _cyclic_schedule, "sequence": _sequential_schedule,
+             "chained": _formula_schedule,      # a ChainedSpec's values are its own table
+             "plateau": _plateau_builder}       # a stateful schedule that reads update(..., value=metric)

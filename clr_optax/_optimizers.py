@@ -74,7 +74,9 @@ def _zeros_like(tree):
 
 
 def _check_range(name: str, value: Any, low: float, high: float = math.inf, *, high_open: bool = False) -> float:
-    return v.in_range(name, value, low, high, high_open=high_open)
+    """A hyperparameter in its range, and finite: an infinite weight_decay, momentum or dampening
+    (or eps) can only make the parameters inf or NaN (torch takes them)."""
+    return v.in_range(name, value, low, high, high_open=high_open or high == math.inf)
 
 
 def _check_momentum_bounds(spec: Any, group: int, name: str) -> None:
@@ -187,7 +189,7 @@ def sgd(spec: Any, group: int = 0, *, lr: Optional[float] = None, momentum: floa
     del lr, foreach, differentiable, fused
     spec = _require_spec(spec, group)
     momentum = _check_range("momentum", momentum, 0.0)
-    dampening = _check_range("dampening", dampening, -math.inf)
+    dampening = v.finite("dampening", dampening)   # torch takes any; an infinite one makes NaN
     weight_decay = _check_range("weight_decay", weight_decay, 0.0)
     if nesterov:
         low = _momentum_range(spec, group)[0] if spec.sets_momentum else momentum
@@ -343,7 +345,8 @@ def rmsprop(spec: Any, group: int = 0, *, lr: Optional[float] = None, alpha: flo
     """
     del lr, foreach, capturable, differentiable
     spec = _require_spec(spec, group)
-    alpha = _check_range("alpha", alpha, 0.0)
+    # alpha > 1 makes 1 - alpha negative: the square average goes below 0 and its root NaN
+    alpha = _check_range("alpha", alpha, 0.0, 1.0)
     eps = _check_range("eps", eps, 0.0)
     weight_decay = _check_range("weight_decay", weight_decay, 0.0)
     momentum = _check_range("momentum", momentum, 0.0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import numbers
 from typing import Any, Callable, Literal, Optional
 
 import jax
@@ -134,7 +135,7 @@ def path_schedule(method: Float32Method, x64: Callable, via_float64: Callable, f
         raise ValueError(f"float32_method must be 'auto', 'float64' or 'float-float', got {method!r}")
 
     def schedule(count):
-        count = jnp.asarray(count)
+        count = _host_clipped(count)
         step = _as_step(count)
         if jax.config.jax_enable_x64:
             return x64(step, count)
@@ -149,8 +150,19 @@ def path_schedule(method: Float32Method, x64: Callable, via_float64: Callable, f
     return schedule
 
 
+def _host_clipped(count) -> jnp.ndarray:
+    """``count`` as a jax array; a Python or numpy integer past what int32 holds (2**31, 10**20) is
+    clipped to ``[0, 2**31 - 1]`` on the host first, as the docs promise, where ``jnp.asarray``
+    would raise (or, for an int64 numpy array with 64-bit types off, wrap around)."""
+    if isinstance(count, numbers.Integral) and not isinstance(count, bool):
+        return jnp.asarray(min(max(int(count), 0), MAX_COUNT))
+    if isinstance(count, (np.ndarray, np.integer)) and np.issubdtype(np.asarray(count).dtype, np.integer):
+        return jnp.asarray(np.clip(np.asarray(count), 0, MAX_COUNT).astype(np.int32))
+    return jnp.asarray(count)
+
+
 def _as_step(count) -> jnp.ndarray:
-    count = jnp.asarray(count)
+    count = _host_clipped(count)
     if jnp.issubdtype(count.dtype, jnp.floating):
         count = jnp.floor(jnp.clip(count, 0, MAX_COUNT))
     return jnp.clip(count, 0, MAX_COUNT).astype(jnp.int32)

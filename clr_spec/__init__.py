@@ -7,16 +7,20 @@ chain around them (``LinearSpec``, ``ConstantSpec``, ``CosineAnnealingSpec``) an
 Imports neither torch nor jax. ``clr_optax`` and ``clr_torch`` build on it.
 """
 
+from ._chained import ChainedSpec
 from ._contract import Spec
 from ._decays import ExponentialSpec, MultiStepSpec, PolynomialSpec, StepSpec
+from ._lambdas import LambdaSpec, MultiplicativeSpec
 from ._family import from_dict, from_json, from_torch, spec_types, torch_classes
 from ._one_cycle import OneCycleSpec
+from ._plateau import PlateauSpec, PlateauState
 from ._phases import ConstantSpec, CosineAnnealingSpec, LinearSpec
 from ._range_test import RangeTestResult
 from ._sequential import SequentialSpec
 from ._spec import FORMAT, FORMAT_VERSION, CyclicSpec
 from ._warm_restarts import WarmRestartsSpec
 
-__all__ = ["Spec", "torch_classes", "CyclicSpec", "OneCycleSpec", "WarmRestartsSpec", "LinearSpec", "ConstantSpec", "CosineAnnealingSpec", "SequentialSpec", "StepSpec", "MultiStepSpec", "ExponentialSpec", "PolynomialSpec",
+__all__ = ["Spec", "torch_classes", "CyclicSpec", "OneCycleSpec", "WarmRestartsSpec", "LinearSpec", "ConstantSpec", "CosineAnnealingSpec", "SequentialSpec", "StepSpec", "MultiStepSpec", "ExponentialSpec", "PolynomialSpec", "LambdaSpec",
+           "MultiplicativeSpec", "ChainedSpec", "PlateauSpec", "PlateauState",
            "from_json", "from_dict", "from_torch", "spec_types", "RangeTestResult", "FORMAT", "FORMAT_VERSION"]
 __version__ = "0.1.0"

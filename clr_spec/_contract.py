@@ -32,7 +32,7 @@ import numpy as np
 BASE_STATE_KEYS = frozenset({"last_epoch", "base_lrs", "_step_count", "_get_lr_called_within_step",
                              "_is_initial", "_last_lr", "verbose", "_initial_step"})
 
-EVALUATORS = ("formula", "cyclic", "sequence")
+EVALUATORS = ("formula", "cyclic", "sequence", "chained", "plateau")
 
 
 class Spec(abc.ABC):
@@ -45,6 +45,14 @@ class Spec(abc.ABC):
     TORCH_STATE_OPTIONAL: ClassVar[frozenset] = frozenset()   # keys some torch versions add
     EVALUATOR: ClassVar[str] = "formula"
     NEEDS_INITIAL_LR: ClassVar[bool] = False        # torch's class scales the groups' lr: write it first
+    # Whether torch's SequentialLR restarts the class from its own lr at a milestone (its closed
+    # form at step 0); MultiplicativeLR, which has none, continues from the lr the phase before left.
+    RESTARTS_AT_MILESTONE: ClassVar[bool] = True
+    # Why a SequentialSpec cannot hold it at all ("" where it can).
+    NOT_IN_SEQUENCE: ClassVar[str] = ""
+    # Whether torch's class steps recursively (each lr from the one the group holds), so that a
+    # ChainedScheduler of it can be replayed: then ``torch_step`` is its get_lr.
+    CHAINABLE: ClassVar[bool] = False
 
     # ------------------------------------------------------------------ structure
     @property
@@ -66,6 +74,13 @@ class Spec(abc.ABC):
         """The step count past which torch's scheduler cannot step (``OneCycleLR``'s
         ``total_steps``), or None for a schedule that goes on."""
         return None
+
+    @property
+    def float32_exact(self) -> bool:
+        """Whether the float32-only evaluation (``values_at`` over float32 ops) is already
+        ``float32(float64 value)`` exactly, as a lookup in a table of float64 values rounded
+        once is: clr_optax then uses it on every platform (no float64 needed)."""
+        return False
 
     @property
     def phases(self) -> tuple:
@@ -126,14 +141,50 @@ class Spec(abc.ABC):
                    **kwargs: Any) -> "Spec":
         """The spec of a torch scheduler of class ``TORCH_CLASS`` (an object or its state dict)."""
 
+    def torch_step(self, lr: float, step: int, group: int) -> float:
+        """torch's recursive ``get_lr`` at ``step`` (0: the scheduler's construction) from the lr
+        the group holds, in torch's arithmetic (Python floats): what a ChainedScheduler replays."""
+        raise TypeError(f"{type(self).__name__} ({self.TORCH_CLASS}) is not a recursive scheduler: a "
+                        "ChainedSpec cannot replay it")
+
     @abc.abstractmethod
     def replace(self, **changes: Any) -> "Spec":
         """A validated copy with ``changes``."""
 
 
+class MissingStateKey(KeyError, ValueError):
+    """A key a torch state must have is not there: a ValueError naming it (and a KeyError, so
+    that ``state.get(key, default)`` still returns the default)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+class StateView(Mapping):
+    """A torch state dict, read-only, whose missing keys raise ``MissingStateKey`` naming the
+    class and the key (a damaged checkpoint gives a ValueError, not a bare KeyError)."""
+
+    def __init__(self, state: Mapping, torch_class: str):
+        self._state, self._torch_class = state, torch_class
+
+    def __getitem__(self, key: Any) -> Any:
+        try:
+            return self._state[key]
+        except KeyError:
+            raise MissingStateKey(f"not a {self._torch_class} state: it has no {key!r} "
+                                  f"(its keys: {sorted(map(str, self._state))})") from None
+
+    def __iter__(self) -> Any:
+        return iter(self._state)
+
+    def __len__(self) -> int:
+        return len(self._state)
+
+
 def torch_state(cls: type[Spec], scheduler_or_state: Any) -> Mapping:
     """The state dict of a torch scheduler of ``cls.TORCH_CLASS`` (given it, or its state):
-    the ``from_torch`` preamble every spec shares. Refuses anything else clearly."""
+    the ``from_torch`` preamble every spec shares. Refuses anything else clearly; the state
+    returned names the key a damaged state lacks (``StateView``)."""
     if isinstance(scheduler_or_state, Mapping):
         state = scheduler_or_state
     elif callable(getattr(scheduler_or_state, "state_dict", None)):
@@ -142,6 +193,8 @@ def torch_state(cls: type[Spec], scheduler_or_state: Any) -> Mapping:
             raise TypeError(f"from_torch of {cls.__name__} takes a {cls.TORCH_CLASS}, got a "
                             f"{type(scheduler_or_state).__name__} (clr_spec.from_torch finds the right spec)")
         state = scheduler_or_state.state_dict()
+        if not isinstance(state, Mapping):
+            raise TypeError(f"a {cls.TORCH_CLASS}'s state_dict() must be a mapping, got {type(state).__name__}")
     else:
         raise TypeError(f"from_torch takes a {cls.TORCH_CLASS} scheduler or its state_dict(), "
                         f"got {type(scheduler_or_state).__name__}")
@@ -152,4 +205,4 @@ def torch_state(cls: type[Spec], scheduler_or_state: Any) -> Mapping:
     extra = sorted(str(k) for k in state if k not in BASE_STATE_KEYS | cls.TORCH_STATE_KEYS | cls.TORCH_STATE_OPTIONAL)
     if extra:
         raise ValueError(f"not a {cls.TORCH_CLASS} state: it has {extra}, which a {cls.TORCH_CLASS} does not keep")
-    return state
+    return StateView(state, cls.TORCH_CLASS)

@@ -17,6 +17,7 @@ than that) the value continues from the table's last entry in closed form: withi
 
 from __future__ import annotations
 
+import bisect
 import collections
 import math
 from typing import Any, Mapping, Sequence
@@ -27,6 +28,8 @@ from . import _validation as v
 from ._family import PhaseSpec, register
 
 MAX_DECAYS = 2**16       # table entries per param group: 512 KiB of float64 at most
+SELECT_BELOW = 16        # tables shorter than this are read by a chain of selects
+INT32_MAX = 2**31 - 1    # the float32-only path's steps are int32
 
 
 def _replayed(initial_lr: float, factors: Any, count: int) -> np.ndarray:
@@ -64,6 +67,19 @@ class _RecursiveDecay(PhaseSpec):
         """Whether every decay multiplies by the same factor (a repeated value is then a fixed point)."""
         return True
 
+    def _host_decays(self, step: int) -> int:
+        """``decays`` of one step, in Python integers."""
+        raise NotImplementedError
+
+    CHAINABLE = True
+
+    def torch_step(self, lr: float, step: int, group: int) -> float:
+        # torch's get_lr: the lr the group holds, times the factor of a decay that falls on this step
+        n = self._host_decays(step)
+        if n != (self._host_decays(step - 1) if step > 0 else 0):
+            return lr * self._factor(n)
+        return lr
+
     def table(self, initial_lr: float) -> tuple[np.ndarray, bool]:
         """torch's lr after 0, 1, 2, ... decays, for a group whose lr is ``initial_lr``, and
         whether the table holds every decay's value (cached per lr)."""
@@ -77,11 +93,24 @@ class _RecursiveDecay(PhaseSpec):
             cache[initial_lr] = (values, ended)
         return cache[initial_lr]
 
+    @property
+    def float32_exact(self) -> bool:
+        lrs = self.initial_lr if isinstance(self.initial_lr, tuple) else (self.initial_lr,)
+        return all(self.table(lr)[1] for lr in lrs)      # every step a lookup: float32 rounded once
+
     def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         values, ended = self.table(initial_lr)
         last = len(values) - 1
         n = ops.index(self.decays(ops, steps))
-        tabled = ops.take(ops.constant(values), ops.minimum(n, last))
+        table = ops.constant(values)
+        if last < SELECT_BELOW:
+            # a few decays (MultiStepLR's milestones): a chain of selects, which XLA runs several
+            # times faster than a gather; the same values
+            tabled = ops.broadcast_to(table[last], ops.shape(n))
+            for i in reversed(range(last)):
+                tabled = ops.where(n <= i, table[i], tabled)
+        else:
+            tabled = ops.take(table, ops.minimum(n, last))
         if ended:
             return tabled
         return ops.where(n <= last, tabled, self._continued(ops, values[last], n, last))
@@ -136,7 +165,12 @@ class StepSpec(_RecursiveDecay):
     def _factor(self, i: int) -> float:
         return self.gamma
 
+    def _host_decays(self, step: int) -> int:
+        return step // self.step_size
+
     def decays(self, ops: Any, steps: Any) -> Any:
+        if not ops.in_float64 and self.step_size > INT32_MAX:     # int32 steps never reach a decay
+            return ops.zeros_like(steps)
         return ops.floor_divide(steps, self.step_size)
 
     def _continued(self, ops: Any, last: Any, n: Any, done: int) -> Any:
@@ -185,6 +219,9 @@ class ExponentialSpec(_RecursiveDecay):
 
     def _factor(self, i: int) -> float:
         return self.gamma
+
+    def _host_decays(self, step: int) -> int:
+        return step
 
     def decays(self, ops: Any, steps: Any) -> Any:
         return steps
@@ -254,11 +291,15 @@ class MultiStepSpec(_RecursiveDecay):
     def _constant_factor(self) -> bool:
         return False
 
+    def _host_decays(self, step: int) -> int:
+        return bisect.bisect_right(self._distinct, step)
+
     def decays(self, ops: Any, steps: Any) -> Any:
         # bisect_right over the distinct milestones, as a sum of comparisons (a handful of them)
         out = ops.zeros_like(steps)
         for milestone in self._distinct:
-            out = out + (steps >= milestone)
+            if ops.in_float64 or milestone <= INT32_MAX:      # int32 steps never reach a later one
+                out = out + (steps >= milestone)
         return out
 
     def _continued(self, ops: Any, last: float, n: Any, done: int) -> Any:
@@ -313,8 +354,12 @@ class PolynomialSpec(_RecursiveDecay):
     def _constant_factor(self) -> bool:
         return False
 
+    def _host_decays(self, step: int) -> int:
+        return min(step, self.total_iters)
+
     def decays(self, ops: Any, steps: Any) -> Any:
-        return ops.minimum(steps, self.total_iters)
+        # int32 steps stop at 2**31 - 1: a longer decay is clipped there, where it cannot be reached
+        return ops.minimum(steps, self.total_iters if ops.in_float64 else min(self.total_iters, INT32_MAX))
 
     def _continued(self, ops: Any, last: float, n: Any, done: int) -> Any:
         # past the table: the closed form's ratio to the last tabled step

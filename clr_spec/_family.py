@@ -71,6 +71,8 @@ def from_dict(data: Mapping[str, Any], **kwargs: Any) -> Any:
     """The spec a ``to_dict()`` document describes, of the type its ``format`` names."""
     if not isinstance(data, Mapping):
         raise TypeError(f"a spec document must be a mapping, got {type(data).__name__}")
+    # Checked before any recursion: a SequentialSpec document is read phase by phase.
+    v.nesting_depth(data, v.MAX_JSON_DEPTH, "the spec document")
     fmt = data.get("format")
     if not isinstance(fmt, str) or fmt not in _BY_FORMAT:
         raise ValueError(f"format must be one of {sorted(_BY_FORMAT)}, got {fmt!r}")
@@ -86,7 +88,18 @@ def parse_json(text: Any) -> Any:
     """A spec document's JSON: a string, and no NaN or Infinity (every ``from_json`` reads it so)."""
     if not isinstance(text, (str, bytes, bytearray)):
         raise TypeError(f"from_json takes a JSON string, got {type(text).__name__}")
-    return json.loads(text, parse_constant=_reject_constant)
+    try:
+        return json.loads(text, parse_constant=_reject_constant)
+    except RecursionError:     # json's decoder recurses once per level
+        raise ValueError(f"the JSON document nests deeper than Python's recursion limit; a spec nests at most "
+                         f"{v.MAX_JSON_DEPTH} levels") from None
+
+
+def torch_candidates(state: Mapping) -> list[str]:
+    """The torch classes whose exact key signature a state dict has (sorted; usually one)."""
+    signature = {k for k in state if isinstance(k, str)} - BASE_STATE_KEYS
+    return sorted(name for name, cls in _BY_TORCH_CLASS.items()
+                  if cls.TORCH_STATE_KEYS <= signature <= cls.TORCH_STATE_KEYS | cls.TORCH_STATE_OPTIONAL)
 
 
 def torch_class_of(scheduler_or_state: Any) -> str:
@@ -124,11 +137,41 @@ def from_torch(scheduler_or_state: Any, optimizer_state: Optional[Mapping] = Non
     state: pass ``optimizer.state_dict()`` as ``optimizer_state`` where the spec needs them
     (the error says so). ``torch_class`` names the class where a state's keys cannot (the
     error says when)."""
+    if isinstance(scheduler_or_state, Mapping):
+        # Bounded before any type reads it: a damaged state can contain itself or nest without end.
+        v.nesting_depth(scheduler_or_state, v.MAX_JSON_DEPTH, "the scheduler state")
+    if isinstance(optimizer_state, Mapping):
+        v.nesting_depth(optimizer_state, v.MAX_JSON_DEPTH, "the optimizer state")
     if torch_class is None:
         torch_class = torch_class_of(scheduler_or_state)
     elif torch_class not in _BY_TORCH_CLASS:
         raise ValueError(f"torch_class must be one of {list(torch_classes())}, got {torch_class!r}")
-    return _BY_TORCH_CLASS[torch_class].from_torch(scheduler_or_state, optimizer_state=optimizer_state, **kwargs)
+    try:
+        return _BY_TORCH_CLASS[torch_class].from_torch(scheduler_or_state, optimizer_state=optimizer_state, **kwargs)
+    except (KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError) as err:
+        # The net under the checks each from_torch makes: a state damaged in a way no check names
+        # is still a ValueError (saying what broke), never a traceback from deep inside.
+        if isinstance(err, ValueError):
+            raise
+        raise ValueError(f"not a valid {torch_class} state ({type(err).__name__}: {err})") from err
+
+
+def torch_tolerance(spec: Any, reference: Any, steps: Any, group: int = 0) -> np.ndarray:
+    """The stated bound (README, "Precision") of ``|spec.lr - torch|`` (or momentum) at each of
+    ``steps``, ``reference`` torch's values there: 1e-12 relative, 2**-50 (1 + k) of the peak (the
+    per-step rounding of torch's recursions, what holds near 0), and the drift of a phase whose
+    torch recursion drifts from its closed form (``torch_drift``: CosineAnnealingLR past a bottom)."""
+    steps = np.asarray(steps, dtype=np.int64)
+    out = v.float64_tolerance(reference, steps)
+    for start, phase in (spec.phases or ((0, spec),)):
+        drift = getattr(phase, "torch_drift", None)
+        if drift is None:
+            continue
+        local = steps - start
+        mask = local >= 0
+        if mask.any():
+            out[mask] = out[mask] + drift(local[mask], group)
+    return out
 
 
 def _reject_constant(name: str) -> None:
@@ -293,7 +336,9 @@ class PhaseSpec(FormulaSpec):
         state = torch_state(cls, scheduler_or_state)
         if "base_lrs" not in state:
             raise ValueError(f"not a {cls.TORCH_CLASS} state: missing ['base_lrs']")
-        return cls(lr=group_values(state["base_lrs"]), **{name: state[name] for name, _ in cls.FIELDS})
+        # Each field is validated by the constructor under its own name, which is torch's key.
+        return cls(lr=group_values(state["base_lrs"], "base_lrs", cls.TORCH_CLASS),
+                   **{name: state[name] for name, _ in cls.FIELDS})
 
     @classmethod
     def _document_fields(cls) -> tuple[set, tuple]:
@@ -319,11 +364,12 @@ def check_document(cls: type[Spec], data: Mapping[str, Any], names: set, require
         raise ValueError(f"missing required {cls.__name__} field(s) {missing}")
 
 
-def group_values(values: Any) -> Any:
+def group_values(values: Any, key: str = "value", where: str = "torch scheduler") -> Any:
     """torch keeps per-group lists (maybe of tensors): floats, or one float when all groups
-    agree (a scalar applies to every group, as in torch)."""
+    agree (a scalar applies to every group, as in torch). ``key`` and ``where`` name the state's
+    entry in the error a non-number, NaN, an infinity or an empty list gets."""
     if isinstance(values, (list, tuple)):
-        floats = [float(x) for x in values]
-        return floats[0] if floats and all(f == floats[0] for f in floats) else floats
-    return float(values)
+        floats = v.state_reals(values, key, where)
+        return floats[0] if all(f == floats[0] for f in floats) else floats
+    return v.state_real(values, key, where)
 

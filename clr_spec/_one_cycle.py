@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import math
 import numbers
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Sequence
 
 from . import _validation as v
 from ._contract import torch_state
@@ -83,7 +83,8 @@ class OneCycleSpec(FormulaSpec):
                 if v.integer("epochs", epochs, low=1) * v.integer("steps_per_epoch", steps_per_epoch, low=1) != total:
                     raise ValueError("total_steps and epochs * steps_per_epoch disagree: give one of them")
         elif epochs is not None and steps_per_epoch is not None:
-            total = v.integer("epochs", epochs, low=1) * v.integer("steps_per_epoch", steps_per_epoch, low=1)
+            total = v.integer("epochs * steps_per_epoch (total_steps)",
+                              v.integer("epochs", epochs, low=1) * v.integer("steps_per_epoch", steps_per_epoch, low=1))
         else:
             raise ValueError("give total_steps, or epochs and steps_per_epoch (torch's OneCycleLR needs one)")
         set_(self, "total_steps", total)
@@ -103,6 +104,16 @@ class OneCycleSpec(FormulaSpec):
         counts = {len(b) for b in (self.max_lr, self.base_momentum, self.max_momentum) if isinstance(b, tuple)}
         if len(counts) > 1:
             raise ValueError(f"per-group values must all have the same length, got lengths {sorted(counts)}")
+        for g in range(self.num_groups or 1):
+            values = self.settings_of_group(g)
+            # A subnormal div_factor or final_div_factor overflows max_lr / div_factor to inf (and
+            # then NaN in the anneal): refused, with the smallest factor that keeps the lr finite.
+            for name, lr, factor, of in (("div_factor", values["initial_lr"], self.div_factor, values["max_lr"]),
+                                         ("final_div_factor", values["min_lr"], self.final_div_factor,
+                                          values["initial_lr"])):
+                if not math.isfinite(lr):
+                    raise ValueError(f"{name}={factor!r} makes an lr of group {g} infinite ({of!r} / {factor!r}); "
+                                     f"{name} must be >= {of / 1.7976931348623157e308!r} here")
         ends = self.phase_ends()
         starts = (0.0, *ends[:-1])
         for i, (start, end) in enumerate(zip(starts, ends)):
@@ -150,8 +161,10 @@ class OneCycleSpec(FormulaSpec):
         """torch's ``end_step`` of each phase, floats, as torch computes them."""
         total, pct = self.total_steps, self.pct_start
         if self.three_phase:
-            return (float(pct * total) - 1, float(2 * pct * total) - 2, total - 1)
-        return (float(pct * total) - 1, total - 1)
+            return (float(pct * total) - 1, float(2 * pct * total) - 2, float(total - 1))
+        # The last end as a float too (torch keeps the int; the value is the same): JAX takes no
+        # Python int past int32 beside an int32 array (a total_steps past 2**31).
+        return (float(pct * total) - 1, float(total - 1))
 
     def settings_of_group(self, group: int = 0) -> dict[str, float]:
         """torch's per-group values: initial_lr, max_lr, min_lr, max_momentum, base_momentum."""
@@ -183,7 +196,7 @@ class OneCycleSpec(FormulaSpec):
         # The schedule ends at total_steps - 1. torch extrapolates its last phase one step further
         # (at total_steps, after the last update; a linear anneal goes below min_lr there, even
         # below 0) and raises past it: the spec holds the final value from total_steps - 1 on.
-        steps = ops.minimum(steps, self.total_steps - 1)
+        steps = ops.minimum(steps, v.below_int_range(self.total_steps - 1, steps))
         phases = self._phases()
         out = None
         for i in reversed(range(len(phases))):
@@ -231,31 +244,85 @@ class OneCycleSpec(FormulaSpec):
         if optimizer_state is None:
             raise ValueError("a OneCycleLR keeps max_lr, min_lr and its momentum bounds in the optimizer's param "
                              "groups: pass optimizer_state=optimizer.state_dict() too")
-        groups = optimizer_state["param_groups"]
+        where = cls.TORCH_CLASS
+        if not isinstance(optimizer_state, Mapping):
+            raise TypeError(f"optimizer_state must be an optimizer's state_dict(), got {type(optimizer_state).__name__}")
+        groups = v.state_value(optimizer_state, "param_groups", "optimizer")
+        if (isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence) or not groups
+                or not all(isinstance(g, Mapping) for g in groups)):
+            raise ValueError("the optimizer state's param_groups must be a non-empty list of param groups")
         missing = [k for k in ("max_lr", "min_lr", "initial_lr") if k not in groups[0]]
         if missing:
             raise ValueError(f"the optimizer state has no {missing} in its param groups: not the optimizer this "
                              "OneCycleLR drove")
-        total = int(state["total_steps"])
+
+        def column(key: str) -> list[float]:
+            return v.state_reals([v.state_value(g, key, "optimizer param group") for g in groups], key,
+                                 "the optimizer's param_groups")
+
+        max_lrs, initial, mins = column("max_lr"), column("initial_lr"), column("min_lr")
+        total = v.integer(f"{where} state: total_steps", state["total_steps"], low=1)
         phases = state["_schedule_phases"]
-        max_lrs = [float(g["max_lr"]) for g in groups]
-        div = _recovered_setting(lambda d: [m / d for m in max_lrs] == [float(g["initial_lr"]) for g in groups],
-                         max_lrs[0] / float(groups[0]["initial_lr"]), "div_factor")
-        final = _recovered_setting(lambda f: [float(g["initial_lr"]) / f for g in groups] == [float(g["min_lr"]) for g in groups],
-                           float(groups[0]["initial_lr"]) / float(groups[0]["min_lr"]), "final_div_factor")
-        pct = _recovered_setting(lambda p: float(p * total) - 1 == phases[0]["end_step"], (phases[0]["end_step"] + 1) / total,
-                         "pct_start")
+        if (isinstance(phases, (str, bytes)) or not isinstance(phases, Sequence) or len(phases) not in (2, 3)
+                or not all(isinstance(p, Mapping) for p in phases)):
+            raise ValueError(f"{where} state: _schedule_phases must be a list of 2 or 3 phases (dicts with an "
+                             f"end_step), got {v.shown(phases)}")
+        ends = [v.state_real(v.state_value(p, "end_step", f"{where} phase"), f"_schedule_phases[{i}].end_step", where)
+                for i, p in enumerate(phases)]
+        cycle = v.state_flag(state["cycle_momentum"], "cycle_momentum", where)
+        div, final = _recovered_factors(max_lrs, initial, mins)
+        pct = _recovered_setting(lambda p: float(p * total) - 1 == ends[0], (ends[0] + 1) / total, "pct_start")
         momenta = {}
-        if state.get("cycle_momentum", True) and "max_momentum" in groups[0]:
-            momenta = {"max_momentum": group_values([g["max_momentum"] for g in groups]),
-                       "base_momentum": group_values([g["base_momentum"] for g in groups])}
-        return cls(max_lr=group_values(max_lrs), total_steps=total, pct_start=pct,
-                   anneal_strategy=state.get("_anneal_func_type", "cos"), cycle_momentum=bool(state["cycle_momentum"]),
-                   div_factor=div, final_div_factor=final, three_phase=len(phases) == 3, **momenta)
+        if cycle:   # torch wrote both bounds into every group when it cycles momentum
+            momenta = {"max_momentum": group_values(column("max_momentum"), "max_momentum", where),
+                       "base_momentum": group_values(column("base_momentum"), "base_momentum", where)}
+        spec = cls(max_lr=group_values(max_lrs, "max_lr", where), total_steps=total, pct_start=pct,
+                   anneal_strategy=_anneal_strategy(state), cycle_momentum=cycle, div_factor=div,
+                   final_div_factor=final, three_phase=len(phases) == 3, **momenta)
+        if list(spec.phase_ends()) != ends:
+            raise ValueError(f"{where} state: _schedule_phases end at steps {ends}, which no pct_start gives with "
+                             f"total_steps={total} (torch's would be {list(spec.phase_ends())})")
+        return spec
 
     @classmethod
     def _document_fields(cls) -> tuple[set, tuple]:
         return set(cls.FIELDS), ("max_lr", "total_steps")
+
+
+def _anneal_strategy(state: Mapping) -> str:
+    """The anneal's name: ``_anneal_func_type`` (torch >= 2.2), or the function's name before."""
+    if "_anneal_func_type" in state:
+        name = state["_anneal_func_type"]
+        if not isinstance(name, str) or name not in ANNEAL_STRATEGIES:
+            raise ValueError(f"OneCycleLR state: _anneal_func_type must be one of {ANNEAL_STRATEGIES}, got {v.shown(name)}")
+        return name
+    if "anneal_func" in state:
+        func = str(getattr(state["anneal_func"], "__name__", state["anneal_func"]))
+        for name in ANNEAL_STRATEGIES:
+            if f"_annealing_{name}" in func:
+                return name
+        raise ValueError(f"OneCycleLR state: anneal_func {v.shown(func)} is neither torch's cos nor its linear anneal")
+    raise ValueError("not a OneCycleLR state: it has neither _anneal_func_type nor anneal_func")
+
+
+def _recovered_factors(max_lrs: list, initial: list, mins: list) -> tuple[float, float]:
+    """(div_factor, final_div_factor) from the groups' max_lr, initial_lr = max_lr / div_factor and
+    min_lr = initial_lr / final_div_factor, bit for bit. Where every max_lr is 0 every lr is 0
+    whatever the factors are: torch's defaults then."""
+    nonzero = [g for g, m in enumerate(max_lrs) if m != 0]
+    if not nonzero:
+        if any(initial) or any(mins):
+            raise ValueError(f"OneCycleLR state: max_lr is 0 in every param group, but initial_lr {initial} and "
+                             f"min_lr {mins} are not")
+        return 25.0, 1e4
+    g = nonzero[0]
+    for key, value, above in (("initial_lr", initial[g], "max_lr"), ("min_lr", mins[g], "initial_lr")):
+        if value == 0:
+            raise ValueError(f"OneCycleLR state: {key} of param group {g} is 0 where its {above} is not: "
+                             f"{'div_factor' if key == 'initial_lr' else 'final_div_factor'} would be infinite")
+    div = _recovered_setting(lambda d: [m / d for m in max_lrs] == initial, max_lrs[g] / initial[g], "div_factor")
+    final = _recovered_setting(lambda f: [x / f for x in initial] == mins, initial[g] / mins[g], "final_div_factor")
+    return div, final
 
 
 def _recovered_setting(holds: Any, guess: float, name: str) -> float:

@@ -12,7 +12,10 @@ values carry rounding the closed form does not (measured: within 1e-14 relative)
 
 from __future__ import annotations
 
+import math
 from typing import Any
+
+import numpy as np
 
 from . import _validation as v
 from ._family import PhaseSpec, register
@@ -61,6 +64,17 @@ class LinearSpec(PhaseSpec):
         set_(self, "end_factor", v.in_range("end_factor", self.end_factor, 0.0, 1.0))
         set_(self, "total_iters", _step_count("total_iters", self.total_iters))
 
+    CHAINABLE = True
+
+    def torch_step(self, lr: float, step: int, group: int) -> float:
+        # torch's LinearLR.get_lr, recursive: each lr from the one the group holds
+        if step == 0:
+            return lr * self.start_factor
+        if step > self.total_iters:
+            return lr
+        delta = self.end_factor - self.start_factor
+        return lr * (1.0 + delta / (self.total_iters * self.start_factor + (step - 1) * delta))
+
     def describe(self) -> str:
         return (f"linear ramp from {self.start_factor:g} to {self.end_factor:g} times lr over "
                 f"{self.total_iters} steps, then constant")
@@ -69,9 +83,17 @@ class LinearSpec(PhaseSpec):
         return (self.total_iters,)
 
     def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
-        # torch: base_lr * (start + (end - start) * min(total_iters, last_epoch) / total_iters)
-        ramp = (self.end_factor - self.start_factor) * ops.minimum(steps, self.total_iters) / self.total_iters
-        return initial_lr * (self.start_factor + ramp)
+        # torch: base_lr * (start + (end - start) * min(total_iters, last_epoch) / total_iters). The
+        # minimum is taken against a total_iters the steps' dtype holds (no int32 step exceeds it).
+        # (ops.divide: XLA would multiply by the reciprocal, a rounding torch does not make; the
+        # divisor a float: JAX takes no Python int past int32 beside an int32 array.)
+        ramp = ops.divide((self.end_factor - self.start_factor)
+                          * ops.minimum(steps, v.below_int_range(self.total_iters, steps)), float(self.total_iters))
+        value = initial_lr * (self.start_factor + ramp)
+        # A decay to end_factor=0 ends a rounding away from 0, which can be below it (-1.4e-18 for
+        # start_factor=0.1, total_iters=3, where torch's recursion gives +7.4e-19): an lr is never
+        # negative, so that residue is 0 here (README, "Differences from torch").
+        return ops.where(value > 0, value, 0.0)
 
 
 @register
@@ -107,6 +129,14 @@ class ConstantSpec(PhaseSpec):
             "factor", self.factor, 0.0, 1.0, low_open=True, why=" (torch divides by it at total_iters)"))
         object.__setattr__(self, "total_iters", _step_count("total_iters", self.total_iters))
 
+    CHAINABLE = True
+
+    def torch_step(self, lr: float, step: int, group: int) -> float:
+        # torch's ConstantLR.get_lr: scale at 0, undo at total_iters
+        if step == 0:
+            return lr * self.factor
+        return lr * (1.0 / self.factor) if step == self.total_iters else lr
+
     def describe(self) -> str:
         return f"{self.factor:g} times lr for {self.total_iters} steps, then lr"
 
@@ -116,7 +146,8 @@ class ConstantSpec(PhaseSpec):
     def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         during = initial_lr * self.factor
         after = during * (1.0 / self.factor)     # torch's recursion: group["lr"] * (1.0 / factor)
-        return ops.where(steps < self.total_iters, during, after)
+        # steps < total_iters, against a bound the steps' dtype holds (total_iters may pass 2**31)
+        return ops.where(steps <= v.below_int_range(self.total_iters - 1, steps), during, after)
 
 
 @register
@@ -161,11 +192,45 @@ class CosineAnnealingSpec(PhaseSpec):
     def landmarks(self) -> tuple[int, ...]:
         return (self.T_max, 2 * self.T_max)
 
+    def torch_drift(self, steps: Any, group: int = 0) -> np.ndarray:
+        """How far torch's recursively stepped CosineAnnealingLR can be from this closed form at each
+        of ``steps``, past the per-step rounding both share (README, "Precision").
+
+        torch's recursion reaches eta_min at each bottom and climbs back by adding
+        ``c = (lr - eta_min) * (1 - cos(pi / T_max)) / 2`` to it at the step after, then multiplies
+        by ratios of ``1 + cos``: from there its ``lr - eta_min`` is the closed form's times
+        ``(fl(eta_min + c) - eta_min) / ((lr - eta_min) (1 + cos(pi k_b / T_max)) / 2)``, one
+        factor per bottom k_b, set by two roundings (``eta_min + c``, and ``1 + cos`` near -1) that
+        are relative to a value of order ``T_max**-2``: up to 3e-7 for T_max=122264, 0 for most.
+        The factor is computed here as torch computes its parts; this is twice its distance from 1,
+        times the anneal's amplitude."""
+        k = v.steps_array(steps)
+        t_max, eta, lr = self.T_max, self.eta_min, self.group_lr(group)
+        out = np.zeros(k.shape, dtype=np.float64)
+        c = (lr - eta) * (1 - math.cos(math.pi / t_max)) / 2     # torch's expression
+        if c == 0:
+            return out
+        bottom = np.where(k > t_max, (k - t_max - 1) // (2 * t_max) + 1, 0)     # bottoms passed
+        passed = np.unique(bottom[bottom > 0])
+        if len(passed) > 4096:     # a bound instead: both roundings at their worst
+            eps = 2.0**-52 * (2 * t_max / math.pi) ** 2 + 2.0**-52 * (abs(eta) + abs(c)) / abs(c)
+            out[bottom > 0] = 2 * abs(lr - eta) * eps
+            return out
+        for n in passed.tolist():
+            step = t_max + 1 + 2 * t_max * (n - 1)
+            ratio = 1 + math.cos(math.pi * step / t_max)
+            eps = abs(((eta + c) - eta) / ((lr - eta) * ratio / 2) - 1) if ratio else 1.0
+            out[bottom == n] = 2 * abs(lr - eta) * eps
+        return out
+
     def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         # torch: eta_min + (base_lr - eta_min) * (1 + cos(pi * last_epoch / T_max)) / 2, periodic in
         # 2 T_max and symmetric: evaluated at the exact distance d of k to the nearest multiple of
         # 2 T_max, without cancellation near eta_min and without loss for large k.
-        period = 2 * self.T_max
-        rest = steps % period
-        d = ops.minimum(rest, period - rest)                       # in [0, T_max]
-        return self.eta_min + (initial_lr - self.eta_min) * ops.cosine_anneal(d, self.T_max)
+        period, t_max = 2 * self.T_max, v.below_int_range(self.T_max, steps)
+        # A period the steps' dtype cannot hold (past 2**31 on clr_optax's int32 path) is never
+        # completed: the step is its own rest. min(rest, period - rest) is written so that no
+        # constant exceeds the dtype either (the branch not taken may wrap; it is not used).
+        rest = steps if v.below_int_range(period, steps) < period else steps % period
+        d = ops.where(rest <= t_max, rest, (t_max - rest) + t_max)       # in [0, T_max]
+        return self.eta_min + (initial_lr - self.eta_min) * ops.cosine_anneal(d, float(self.T_max))

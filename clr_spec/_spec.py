@@ -278,25 +278,39 @@ class CyclicSpec(Spec):
         (2000, 2000, 0.0035)
         """
         state = torch_state(cls, scheduler_or_state)
+        where = cls.TORCH_CLASS
         if not isinstance(scheduler_or_state, Mapping) and scale_fn is None:
             scale_fn = getattr(scheduler_or_state, "_scale_fn_custom", None)
         if "base_lrs" not in state:
             raise ValueError("not a CyclicLR state: missing ['base_lrs']")
-        if scale_fn is None and state["mode"] in v.MODES:
-            if state["scale_mode"] != MODES[state["mode"]].scale_mode:
+        mode, scale_mode = state["mode"], state["scale_mode"]
+        for key, value in (("mode", mode), ("scale_mode", scale_mode)):
+            if not isinstance(value, str):
+                raise TypeError(f"{where} state: {key} must be a str, got {type(value).__name__} {v.shown(value)}")
+        if scale_fn is None and isinstance(state.get("_scale_fn_custom"), Mapping):
+            # torch saves a callable object's attributes (not its code) where a custom scale_fn was
+            # one: without it this state is not the schedule it looks like (plain triangular).
+            raise ValueError("this CyclicLR state was made with a custom scale_fn (a callable object, whose "
+                             "attributes torch saved as _scale_fn_custom); pass it again as from_torch(..., scale_fn=fn)")
+        if scale_fn is None and mode in v.MODES:
+            if scale_mode != MODES[mode].scale_mode:
                 raise ValueError(
                     "this CyclicLR state was made with a custom scale_fn (its scale_mode does not "
                     "match its mode); pass it again as from_torch(..., scale_fn=fn)"
                 )
-        up, down = _step_sizes_from(float(state["total_size"]), float(state["step_ratio"]))
+        total = v.state_real(state["total_size"], "total_size", where)
+        ratio = v.state_real(state["step_ratio"], "step_ratio", where)
+        up, down = _step_sizes_from(total, ratio)
+        cycle = v.state_flag(state["cycle_momentum"], "cycle_momentum", where)
         momenta = {}
-        if state["cycle_momentum"]:
-            momenta = {"base_momentum": group_values(state["base_momentums"]),
-                       "max_momentum": group_values(state["max_momentums"])}
-        return cls(base_lr=group_values(state["base_lrs"]), max_lr=group_values(state["max_lrs"]),
-                   step_size_up=up, step_size_down=down, mode=state["mode"], gamma=state["gamma"],
-                   scale_fn=scale_fn, scale_mode=state["scale_mode"],
-                   cycle_momentum=bool(state["cycle_momentum"]), **momenta)
+        if cycle:
+            momenta = {"base_momentum": group_values(state["base_momentums"], "base_momentums", where),
+                       "max_momentum": group_values(state["max_momentums"], "max_momentums", where)}
+        return cls(base_lr=group_values(state["base_lrs"], "base_lrs", where),
+                   max_lr=group_values(state["max_lrs"], "max_lrs", where),
+                   step_size_up=up, step_size_down=down, mode=mode,
+                   gamma=v.state_real(state["gamma"], "gamma", where),
+                   scale_fn=scale_fn, scale_mode=scale_mode, cycle_momentum=cycle, **momenta)
 
 
 def _fmt(x: float) -> str:

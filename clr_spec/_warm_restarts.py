@@ -76,7 +76,9 @@ class WarmRestartsSpec(PhaseSpec):
     def position(self, ops: Any, steps: Any) -> tuple[Any, Any]:
         """``(T_cur, T_i)`` after ``steps`` updates, as torch's integer recursion has them."""
         if self.T_mult == 1:
-            return steps % self.T_0, self.T_0
+            # A T_0 the steps' dtype cannot hold (past 2**31 on clr_optax's int32 path) never restarts.
+            rest = steps if v.below_int_range(self.T_0, steps) < self.T_0 else steps % self.T_0
+            return rest, float(self.T_0)
         if ops.in_float64:
             starts = ops.asarray(self._period_starts, dtype=ops.xp.float64)
             lengths = ops.asarray(self._period_lengths, dtype=ops.xp.float64)

@@ -9,10 +9,11 @@ from clr_spec._requirements import require as _require
 _require("torch", "torch", "clr_torch")
 
 from ._family import scheduler  # noqa: E402
+from ._plateau import plateau_scheduler  # noqa: E402
 from ._optimizer_state import (load_optimizer_state, load_parameters, numpy_state_dict,  # noqa: E402
                                optimizer_param_names, resume_from_optax)
 from ._range_test import lr_range_test  # noqa: E402
 from ._scheduler import CyclicLR  # noqa: E402
 
 __all__ = ["CyclicLR", "scheduler", "lr_range_test", "load_optimizer_state", "load_parameters", "numpy_state_dict",
-           "optimizer_param_names", "resume_from_optax"]
+           "optimizer_param_names", "resume_from_optax", "plateau_scheduler"]

@@ -9,8 +9,7 @@ closed.
 
 from __future__ import annotations
 
-import warnings
-from typing import Any, cast
+from typing import Any, Callable, cast
 
 import torch
 from torch.optim import Optimizer
@@ -19,6 +18,8 @@ from clr_spec import CyclicSpec, Spec
 from clr_spec import _validation as v
 from clr_spec._family import check_spec
 
+from ._plateau import plateau_scheduler
+from ._resume import fast_forward
 from ._scheduler import CyclicLR, _set
 
 
@@ -26,11 +27,13 @@ def scheduler(optimizer: Optimizer, spec: Spec, step: int = 0) -> torch.optim.lr
     """The torch scheduler ``spec`` describes, as if stepped ``step`` times: the next
     ``optimizer.step()`` uses ``spec.lr(step)``.
 
-    A ``CyclicSpec`` resumes directly (``CyclicLR.from_spec(step=k)``). torch steps
-    ``LinearLR`` and ``CosineAnnealingLR`` recursively (each lr from the last), so to give
-    torch's own values bit for bit, the others are built at step 0 and stepped ``step``
-    times (about 10 µs a step). The optimizer's lr (and momentum, where a phase cycles it)
-    is set as torch's schedulers set it.
+    A ``CyclicSpec`` resumes directly (``CyclicLR.from_spec(step=k)``); the others are built at
+    step 0 and moved to step k as a replay of k steps leaves them, bit for bit, without
+    replaying them (``clr_torch._resume``): in O(1) for the closed forms, in a fast loop over
+    torch's own arithmetic where torch steps recursively (``CosineAnnealingLR``: about 0.3 us a
+    step; ``LinearLR``: its ``total_iters`` steps at most, vectorized). The optimizer's lr (and
+    momentum, where a phase cycles it) is set as torch's schedulers set it. With an optimizer
+    that has ``betas`` (Adam, AdamW, ...), a spec's momentum (beta1) must stay below 1.
 
     >>> import torch, clr_torch
     >>> from clr_spec import CyclicSpec, LinearSpec, SequentialSpec
@@ -49,14 +52,28 @@ def scheduler(optimizer: Optimizer, spec: Spec, step: int = 0) -> torch.optim.lr
     if end is not None and step > end:
         raise ValueError(f"step must be <= {end} (the schedule's end): torch's {spec.TORCH_CLASS} raises past it")
     _check_groups(optimizer, spec)
+    _check_beta1(optimizer, spec)
+    if spec.EVALUATOR == "plateau" and step:
+        raise ValueError("a PlateauSpec resumes from the state it carries (its metric history), not from a step: "
+                         "pass step=0 (clr_spec.from_torch of the run's ReduceLROnPlateau gives that state)")
     if spec.EVALUATOR == "cyclic":
         return CyclicLR.from_spec(optimizer, cast(CyclicSpec, spec), step=step)   # the "cyclic" evaluator's spec
     built = _build(optimizer, spec)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")     # call-order warnings: nothing is trained while replaying
-        for _ in range(step):
-            built.step()
+    fast_forward(built, spec, step)
     return built
+
+
+def _check_beta1(optimizer: Optimizer, spec: Any) -> None:
+    """Adam-like optimizers divide by ``1 - beta1**t``: a spec that sets beta1 keeps it in [0, 1),
+    the rule ``CyclicLR`` applies (torch takes beta1 = 1 and then divides by 0)."""
+    if not (spec.sets_momentum and "betas" in optimizer.defaults):
+        return
+    for g in range(len(optimizer.param_groups)):
+        bounds = spec.momentum_range(g)
+        if bounds is not None and not (0.0 <= bounds[0] and bounds[1] < 1.0):
+            raise ValueError(f"the spec's momentum of param group {g} reaches {bounds[1]!r}: it must lie in [0, 1) "
+                             f"when it sets an optimizer's betas[0] ({type(optimizer).__name__}'s bias correction "
+                             "divides by 1 - beta1**t)")
 
 
 def _check_groups(optimizer: Optimizer, spec: Any) -> None:
@@ -90,16 +107,37 @@ def _build_formula(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.
 
 
 def _build_sequential(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.SequentialLR:
-    phases = [_build(optimizer, phase) for _, phase in spec.phases]
+    """torch's SequentialLR of the phases as torch runs them (``spec.phases``: a nested first
+    sequence's phases in place of it, a step earlier, as torch runs a nested one)."""
+    phases, one_cycle = [], None
+    for _, phase in spec.phases:
+        phases.append(_build(optimizer, phase))
+        if phase.TORCH_CLASS == "OneCycleLR":   # it wrote max_lr / div_factor into initial_lr
+            one_cycle = [g["initial_lr"] for g in optimizer.param_groups]
     first = spec.phases[0][1]
-    if first.NEEDS_INITIAL_LR:
+    if one_cycle is not None:
+        # A OneCycleLR reads initial_lr from the groups on every step, and SequentialLR starts the
+        # first phase from it: the later phases' lr written there while building, undone (the
+        # SequentialSpec checks that the first phase's lr is this one, as torch forces it to be).
+        for group, initial in zip(optimizer.param_groups, one_cycle):
+            group["initial_lr"] = initial
+    elif first.NEEDS_INITIAL_LR:
         _set_initial_lr(optimizer, first)    # SequentialLR restarts the first phase from initial_lr
     return torch.optim.lr_scheduler.SequentialLR(optimizer, phases, milestones=[start for start, _ in spec.phases[1:]])
 
 
+def _build_chained(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.ChainedScheduler:
+    """torch's ChainedScheduler: the members built in order on the optimizer's lr, which is set
+    once (each member's construction scales the lr the one before left, as in torch)."""
+    _set_initial_lr(optimizer, spec)
+    members = [getattr(torch.optim.lr_scheduler, m.TORCH_CLASS)(optimizer, **m.torch_kwargs()) for m in spec.specs]
+    return torch.optim.lr_scheduler.ChainedScheduler(members, optimizer=optimizer)
+
+
 # One builder per EVALUATOR a spec can name (clr_spec._contract.EVALUATORS).
-_BUILDERS = {"formula": _build_formula, "cyclic": lambda optimizer, spec: CyclicLR.from_spec(optimizer, spec),
-             "sequence": _build_sequential}
+_BUILDERS: dict[str, Callable[[Optimizer, Any], Any]] = {
+    "formula": _build_formula, "cyclic": lambda optimizer, spec: CyclicLR.from_spec(optimizer, spec),
+    "sequence": _build_sequential, "chained": _build_chained, "plateau": plateau_scheduler}
 
 
 def _build(optimizer: Optimizer, spec: Spec) -> torch.optim.lr_scheduler.LRScheduler:

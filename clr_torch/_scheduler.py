@@ -397,6 +397,7 @@ class CyclicLR(LRScheduler):
         if missing:
             raise ValueError(f"not a CyclicLR state: missing {missing}")
         CyclicSpec.from_torch(state_dict, scale_fn=self._scale_fn_custom)
+        v.integer("last_epoch", state_dict["last_epoch"], low=-1, why=" (the state's step count)")
         state = {k: v for k, v in state_dict.items() if k not in ("_scale_fn_custom", "_scale_fn_ref")}
         self.__dict__.update(state)
         fn_state = state_dict.get("_scale_fn_custom")

@@ -19,13 +19,19 @@ import warnings
 
 import numpy as np
 
-from clr_spec import (ConstantSpec, CosineAnnealingSpec, CyclicSpec, ExponentialSpec, LinearSpec, MultiStepSpec,
-                      OneCycleSpec, PolynomialSpec, SequentialSpec, StepSpec, WarmRestartsSpec)
+from clr_spec import (ChainedSpec, ConstantSpec, CosineAnnealingSpec, CyclicSpec, ExponentialSpec, LambdaSpec,
+                      LinearSpec, MultiplicativeSpec, MultiStepSpec, OneCycleSpec, PolynomialSpec, SequentialSpec,
+                      StepSpec, WarmRestartsSpec)
 
 from ._helpers import INT32_MAX
 
 PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "torch_family.npz")
 LRS = [0.05, 0.1]
+
+def slow_decay(k):
+    """A MultiplicativeLR function: 0.995 every step."""
+    return 0.995
+
 
 # name: (spec, steps torch is stepped through)
 CONFIGS = {
@@ -41,6 +47,10 @@ CONFIGS = {
     "multistep": (MultiStepSpec(lr=LRS, milestones=[100, 250, 250, 600], gamma=0.3), 800),
     "exponential": (ExponentialSpec(lr=LRS, gamma=0.997), 3000),
     "polynomial": (PolynomialSpec(lr=LRS, total_iters=1500, power=0.9), 1600),
+    "lambda": (LambdaSpec(lr=LRS, lr_lambda=lambda k: 0.98 ** k * (k + 1) / (k + 2)), 600),
+    "multiplicative": (MultiplicativeSpec(lr=LRS, lr_lambda=slow_decay, horizon=2000), 2000),
+    "chained_warmup_exponential": (ChainedSpec([LinearSpec(lr=LRS, start_factor=0.05, total_iters=80),
+                                                ExponentialSpec(lr=LRS, gamma=0.998)], horizon=1500), 1500),
     "warmup_multistep": (SequentialSpec([LinearSpec(lr=LRS, start_factor=0.01, total_iters=50),
                                          MultiStepSpec(lr=LRS, milestones=[200, 400], gamma=0.1)],
                                         milestones=[50]), 700),

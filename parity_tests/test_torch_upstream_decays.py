@@ -1,0 +1,829 @@
+"""PyTorch's own tests of StepLR, MultiStepLR, ExponentialLR and PolynomialLR
+(``test/optim/test_lrscheduler.py``, class ``TestLRScheduler``), rewritten here and run on the
+spec path: the same configurations, expected values built the way upstream builds them, and
+upstream's tolerances. Every case names the upstream test it ports.
+
+Each case is checked four ways:
+
+1. ``spec.lr(k, g)`` against the expected values (numpy, no framework);
+2. ``clr_torch.scheduler(optimizer, spec)`` stepped with the optimizer, and resumed at each
+   ``step=k``, against the same (torch's own class, built by the spec path);
+3. the optax schedule: float32 equal to ``float32(expected)`` where upstream's expectation is
+   a value torch stepped (its state-dict and checkpoint tests), else within upstream's
+   tolerance; under x64 within upstream's tolerance;
+4. ``clr_spec.from_torch`` of torch's scheduler, built as upstream builds it, is the spec.
+
+Upstream's fixture (``setUp``): SGD with two groups, lr 0.05 and ``torch.tensor(0.5)``; only
+the param groups matter, so one small parameter stands in for each conv layer. Its loops
+read ``group["lr"]`` before each ``step()`` (``_test``), ``get_last_lr()`` before it
+(``_test_get_last_lr``), or after ``step(epoch)`` (``_test_with_epoch``, whose spec-path
+counterpart is ``clr_torch.scheduler(..., step=epoch)``); all compare with ``atol=1e-5,
+rtol=0`` and check as many groups as the targets list has. Upstream's ``assertEqual`` without
+tolerances (state-dict and checkpoint tests) uses torch's defaults: rtol=atol=1e-7 for Python
+floats, rtol=1.3e-6 and atol=1e-5 for float32 tensors. Nothing is fetched at run time.
+
+Not ported, with the reason: ChainedScheduler tests (no spec chains), ReduceLROnPlateau
+compounds, CosineAnnealingLR compounds (outside the four plus LinearLR/ConstantLR),
+SequentialLR tests with LinearLR/ConstantLR only, and the generic scheduler tests that do not
+use these classes.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import warnings
+from dataclasses import dataclass, field
+from typing import Any, Callable, Sequence
+
+import numpy as np
+import pytest
+
+import clr_spec
+from clr_spec import (ConstantSpec, ExponentialSpec, LinearSpec, MultiStepSpec, PolynomialSpec, SequentialSpec,
+                      StepSpec)
+
+from ._frameworks import HAS_JAX, HAS_TORCH, needs_jax, needs_torch
+
+SETUP_LRS = [0.05, 0.5]          # upstream setUp: SGD lr=0.05, the second group lr=torch.tensor(0.5)
+ATOL = 1e-5                      # upstream's _test / _test_get_last_lr / _test_with_epoch / closed form
+LOOSE = (ATOL, 0.0)              # (atol, rtol)
+FLOAT64_DEFAULT = (1e-7, 1e-7)   # torch's assertEqual on Python floats
+FLOAT32_DEFAULT = (1e-5, 1.3e-6)  # torch's assertEqual on float32 tensors
+
+
+def _T():
+    from torch.optim import lr_scheduler
+
+    return lr_scheduler
+
+
+# ------------------------------------------------------------------ upstream's optimizers
+def setup_optimizer():
+    """Upstream ``setUp``: two groups, a float lr and a tensor lr."""
+    import torch
+
+    p1, p2 = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
+    return torch.optim.SGD([{"params": [p1]}, {"params": [p2], "lr": torch.tensor(0.5)}], lr=0.05)
+
+
+def single_sgd_optimizer():
+    """test_get_last_lr_step_lr: ``SGD([Parameter(randn(2, 2))], 0.1)``."""
+    import torch
+
+    return torch.optim.SGD([torch.nn.Parameter(torch.randn(2, 2))], 0.1)
+
+
+def adamw_optimizer():
+    """test_lr_scheduler_checkpoint: ``AdamW(Linear(3, 3).parameters())`` (lr 1e-3)."""
+    import torch
+
+    return torch.optim.AdamW(torch.nn.Linear(3, 3).parameters())
+
+
+FIXTURES = {"setup": setup_optimizer, "sgd_0.1": single_sgd_optimizer, "adamw": adamw_optimizer}
+TENSOR_GROUPS = {"setup": {1}, "sgd_0.1": set(), "adamw": set()}   # groups whose torch lr is a float32 tensor
+
+
+def two_groups(single: Sequence[float], epochs: int = 10) -> list:
+    """Upstream's ``targets = [single_targets, [x * epochs for x in single_targets]]``."""
+    return [list(single), [x * epochs for x in single]]
+
+
+# ------------------------------------------------------------------ cases
+@dataclass
+class Case:
+    """One upstream test on the spec path.
+
+    ``specs``: one spec, or several for upstream's compound tests (several schedulers stepping
+    one optimizer; no single spec says that, so the expectation is their product, and
+    clr_torch builds each). ``build(opt)``: torch's scheduler(s) as upstream builds them.
+    ``expected``: per checked group, the lr at each of ``steps`` (a list, or a function of
+    nothing that needs torch). ``stepped``: the expectation is a value torch stepped.
+    """
+
+    upstream: str
+    specs: tuple
+    build: Callable[[Any], Any]
+    expected: Any
+    steps: Sequence[int]
+    fixture: str = "setup"
+    tol: Any = LOOSE                   # (atol, rtol), or one per group
+    read: str = "lr"                   # "lr", "last_lr" or "epoch" (step(epoch): see test_clr_torch_resumed)
+    stepped: bool = False
+    needs_torch_for_expected: bool = False
+    _cache: dict = field(default_factory=dict, repr=False)
+
+    @property
+    def id(self) -> str:
+        return self.upstream
+
+    def targets(self) -> np.ndarray:
+        """(groups checked, len(steps)) float64."""
+        if "t" not in self._cache:
+            raw = self.expected() if callable(self.expected) else self.expected
+            self._cache["t"] = np.array([[float(v) for v in group[:len(self.steps)]] for group in raw])
+        return self._cache["t"]
+
+    def tolerances(self, group: int) -> tuple:
+        if isinstance(self.tol, dict):
+            return self.tol[group]
+        return self.tol
+
+    def marks(self) -> list:
+        return [needs_torch] if self.needs_torch_for_expected else []
+
+
+def spec_values(case: Case, group: int, steps: Any) -> np.ndarray:
+    """The spec path's lr: the spec's, or for a compound the product of the specs' factors."""
+    out = None
+    for spec in case.specs:
+        value = spec.lr(steps, group)
+        out = value if out is None else out * value / spec.group_lr(group)
+    return out
+
+
+def _torch_values(opt) -> list:
+    return [float(g["lr"]) for g in opt.param_groups]
+
+
+def closed_form_targets(build: Callable, epochs: int) -> Callable[[], list]:
+    """What upstream's _test_against_closed_form means to compare with: torch's closed form,
+    ``scheduler.step(epoch)``, read from the scheduler's own optimizer at each epoch.
+
+    Upstream builds both schedulers on ``self.opt`` and then calls ``self.setUp()``, which
+    rebinds ``self.opt`` to a fresh SGD: its targets and the values it checks are read from
+    optimizers no scheduler touches (0.05 and 0.5 at every epoch), so upstream's test, as
+    written, checks nothing (and reads the stepped lr one epoch late). This harness uses the
+    intended expectation: the closed form at epoch k against the lr after k steps."""
+    def make() -> list:
+        opt = FIXTURES["setup"]()
+        sched = build(opt)
+        out = []
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")            # step(epoch) is deprecated
+            for epoch in range(epochs):
+                opt.step()
+                sched.step(epoch)
+                out.append(_torch_values(opt))
+        return [list(col) for col in zip(*out)]
+    return make
+
+
+def stepped_targets(case_build: Callable, fixture: str, steps: int) -> Callable[[], list]:
+    """torch's own scheduler, built as upstream builds it, stepped ``steps`` times:
+    ``get_last_lr()`` per group (as upstream's state-dict tests compare it)."""
+    def make() -> list:
+        opt = FIXTURES[fixture]()
+        sched = case_build(opt)
+        for _ in range(steps):
+            opt.step()
+            sched.step()
+        return [[float(v)] for v in sched.get_last_lr()]
+    return make
+
+
+def _tensor_aware_tol(fixture: str) -> dict:
+    return {g: (FLOAT32_DEFAULT if g in TENSOR_GROUPS[fixture] else FLOAT64_DEFAULT) for g in range(2)}
+
+
+def _seq(o, schedulers, milestones):
+    return _T().SequentialLR(o, schedulers=schedulers, milestones=milestones)
+
+
+CASES: list[Case] = []
+
+# --- single schedulers, upstream's hand-built expectations --------------------------------
+CASES += [
+    Case("test_step_lr", (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),),
+         lambda o: _T().StepLR(o, gamma=0.1, step_size=3),
+         two_groups([0.05] * 3 + [0.005] * 3 + [0.0005] * 3 + [0.00005] * 3), range(10)),
+    Case("test_get_last_lr_step_lr", (StepSpec(lr=0.1, step_size=3, gamma=0.1),),
+         lambda o: _T().StepLR(o, 3, gamma=0.1),
+         [[0.1] * 3 + [0.01] * 3 + [0.001] * 3 + [0.0001]], range(10), fixture="sgd_0.1", read="last_lr"),
+    Case("test_get_last_lr_multi_step_lr", (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),),
+         lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
+         two_groups([0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005] * 1), range(10), read="last_lr"),
+    Case("test_multi_step_lr", (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),),
+         lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
+         two_groups([0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005] * 3), range(10)),
+    Case("test_multi_step_lr_with_epoch", (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),),
+         lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
+         two_groups([0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005] * 3), range(10), read="epoch"),
+    Case("test_exp_lr", (ExponentialSpec(lr=SETUP_LRS, gamma=0.9),),
+         lambda o: _T().ExponentialLR(o, gamma=0.9),
+         two_groups([0.05 * (0.9**x) for x in range(10)]), range(10)),
+    Case("test_poly_lr", (PolynomialSpec(lr=SETUP_LRS, total_iters=5, power=0.9),),
+         lambda o: _T().PolynomialLR(o, power=0.9, total_iters=5),
+         two_groups([(1.0 - x / 5) ** 0.9 * 0.05 for x in range(5)] + [0.0] * (10 - 5)), range(10)),
+]
+
+# --- closed form (torch's step(epoch)) -----------------------------------------------------
+for _name, _spec, _build in [
+    ("test_closed_form_step_lr", StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),
+     lambda o: _T().StepLR(o, gamma=0.1, step_size=3)),
+    ("test_closed_form_multi_step_lr", MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),
+     lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9])),
+    ("test_closed_form_exp_lr", ExponentialSpec(lr=SETUP_LRS, gamma=0.9),
+     lambda o: _T().ExponentialLR(o, gamma=0.9)),
+    ("test_closed_form_poly_lr", PolynomialSpec(lr=SETUP_LRS, power=0.9),
+     lambda o: _T().PolynomialLR(o, power=0.9)),
+]:
+    CASES.append(Case(_name, (_spec,), _build, closed_form_targets(_build, 20), range(20),
+                      read="epoch", needs_torch_for_expected=True))
+
+# --- SequentialLR of the decays with ConstantLR ---------------------------------------------
+# from_torch reads the optimizer's momentum into a SequentialSpec none of whose phases sets it:
+# upstream's SGD has momentum 0.
+_SEQ1 = SequentialSpec([ExponentialSpec(lr=SETUP_LRS, gamma=0.8), StepSpec(lr=SETUP_LRS, step_size=4, gamma=0.1)],
+                       milestones=[3], momentum=0.0)
+_SEQ2 = SequentialSpec([ConstantSpec(lr=SETUP_LRS, factor=0.1, total_iters=3),
+                        ExponentialSpec(lr=SETUP_LRS, gamma=0.9)], milestones=[3], momentum=0.0)
+_SEQ3 = SequentialSpec([ConstantSpec(lr=SETUP_LRS, factor=0.1, total_iters=3),
+                        ExponentialSpec(lr=SETUP_LRS, gamma=0.8),
+                        StepSpec(lr=SETUP_LRS, step_size=2, gamma=0.1)], milestones=[3, 6], momentum=0.0)
+_SEQ3_SINGLE = [0.005] * 3 + [0.05, 0.04, 0.032] + [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005]
+CASES += [
+    Case("test_sequentiallr1", (_SEQ1,),
+         lambda o: _seq(o, [_T().ExponentialLR(o, gamma=0.8), _T().StepLR(o, gamma=0.1, step_size=4)], [3]),
+         [[0.05, 0.04, 0.032] + [0.05 for x in range(4)] + [0.05 * 0.1 for x in range(4)]
+          + [0.05 * 0.01 for x in range(4)] + [0.05 * 0.001 for x in range(4)]], range(19)),
+    Case("test_sequentiallr2", (_SEQ2,),
+         lambda o: _seq(o, [_T().ConstantLR(o, factor=0.1, total_iters=3), _T().ExponentialLR(o, gamma=0.9)], [3]),
+         [[0.005, 0.005, 0.005] + [0.05 * 0.9**x for x in range(10)]], range(13)),
+    Case("test_sequentiallr3", (_SEQ3,),
+         lambda o: _seq(o, [_T().ConstantLR(o, factor=0.1, total_iters=3), _T().ExponentialLR(o, gamma=0.8),
+                            _T().StepLR(o, gamma=0.1, step_size=2)], [3, 6]),
+         [_SEQ3_SINGLE], range(12)),
+    Case("test_get_last_lr_sequentiallr", (_SEQ3,),
+         lambda o: _seq(o, [_T().ConstantLR(o, factor=0.1, total_iters=3), _T().ExponentialLR(o, gamma=0.8),
+                            _T().StepLR(o, gamma=0.1, step_size=2)], [3, 6]),
+         [_SEQ3_SINGLE, [x * 10 for x in _SEQ3_SINGLE]], range(12), read="last_lr"),
+]
+
+
+# --- compounds: two schedulers stepping one optimizer ---------------------------------------
+def _compound_exp_and_linearlr() -> list:
+    single = [0.05 * (0.9**x) for x in range(11)]
+    for i in range(4):
+        single[i] *= 0.4 + i / 4 * (0.9 - 0.4)
+    for i in range(4, 11):
+        single[i] *= 0.9
+    return two_groups(single)
+
+
+def _compound_linearlr_and_multistep_lr() -> list:
+    single = [0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005] * 2
+    for i in range(4):
+        single[i] *= 0.4 + i / 4 * (1 - 0.4)
+    return two_groups(single)
+
+
+CASES += [
+    Case("test_compound_step_and_multistep_lr",
+         (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),
+          MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1)),
+         lambda o: [_T().StepLR(o, gamma=0.1, step_size=3), _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9])],
+         [[0.05] * 2 + [0.005] * 1 + [5e-4] * 2 + [5e-5] + [5e-6] * 3 + [5e-8]], range(10)),
+    Case("test_compound_step_and_exp_lr",
+         (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1), ExponentialSpec(lr=SETUP_LRS, gamma=0.9)),
+         lambda o: [_T().StepLR(o, gamma=0.1, step_size=3), _T().ExponentialLR(o, gamma=0.9)],
+         two_groups([0.05 * (0.9**x) for x in range(3)] + [0.005 * (0.9**x) for x in range(3, 6)]
+                    + [0.0005 * (0.9**x) for x in range(6, 9)] + [0.00005 * (0.9**x) for x in range(9, 12)]),
+         range(10)),
+    Case("test_compound_exp_and_multistep_lr",
+         (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1), ExponentialSpec(lr=SETUP_LRS, gamma=0.9)),
+         lambda o: [_T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]), _T().ExponentialLR(o, gamma=0.9)],
+         two_groups([0.05 * (0.9**x) for x in range(2)] + [0.005 * (0.9**x) for x in range(2, 5)]
+                    + [0.0005 * (0.9**x) for x in range(5, 9)] + [0.00005 * (0.9**x) for x in range(9, 11)]),
+         range(10)),
+    Case("test_compound_exp_and_linearlr",
+         (LinearSpec(lr=SETUP_LRS, start_factor=0.4, end_factor=0.9, total_iters=4),
+          ExponentialSpec(lr=SETUP_LRS, gamma=0.9)),
+         lambda o: [_T().LinearLR(o, start_factor=0.4, end_factor=0.9, total_iters=4),
+                    _T().ExponentialLR(o, gamma=0.9)],
+         _compound_exp_and_linearlr(), range(10)),
+    Case("test_compound_step_and_constantlr",
+         (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1), ConstantSpec(lr=SETUP_LRS, factor=0.4, total_iters=4)),
+         lambda o: [_T().StepLR(o, gamma=0.1, step_size=3), _T().ConstantLR(o, factor=0.4, total_iters=4)],
+         two_groups([0.05 * 0.4] * 3 + [0.005 * 0.4] + [0.005] * 2 + [0.0005] * 3 + [0.00005] * 3), range(10)),
+    Case("test_compound_linearlr_and_multistep_lr",
+         (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),
+          LinearSpec(lr=SETUP_LRS, start_factor=0.4, total_iters=4)),
+         lambda o: [_T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
+                    _T().LinearLR(o, start_factor=0.4, total_iters=4)],
+         _compound_linearlr_and_multistep_lr(), range(10)),
+]
+
+# --- state dicts and checkpoints: expectations are values torch stepped ----------------------
+# the scheduler each test loads the state into (built with other settings)
+STATE_DICT_COPIES = {
+    "test_step_lr_state_dict": StepSpec(lr=SETUP_LRS, step_size=1, gamma=0.01 / 2),
+    "test_multi_step_lr_state_dict": MultiStepSpec(lr=SETUP_LRS, milestones=[1, 4, 6], gamma=0.01),
+    "test_exp_step_lr_state_dict": ExponentialSpec(lr=SETUP_LRS, gamma=0.01),
+}
+for _name, _spec, _build in [
+    ("test_step_lr_state_dict", StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),
+     lambda o: _T().StepLR(o, gamma=0.1, step_size=3)),
+    ("test_multi_step_lr_state_dict", MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),
+     lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9])),
+    ("test_exp_step_lr_state_dict", ExponentialSpec(lr=SETUP_LRS, gamma=0.1),
+     lambda o: _T().ExponentialLR(o, gamma=0.1)),
+]:
+    CASES.append(Case(_name, (_spec,), _build, stepped_targets(_build, "setup", 10), [10], read="last_lr",
+                      tol=_tensor_aware_tol("setup"), stepped=True, needs_torch_for_expected=True))
+
+# upstream's parametrized LRClass lists (test_lr_scheduler_checkpoint, test_constant_initial_lr,
+# test_lr_scheduler_state_dict_load): the four classes, as partials over a given lr
+CHECKPOINT_CLASSES = {
+    "ExponentialLR": (lambda lr: ExponentialSpec(lr=lr, gamma=0.999),
+                      lambda o, **k: _T().ExponentialLR(o, gamma=0.999, **k)),
+    "StepLR": (lambda lr: StepSpec(lr=lr, step_size=30), lambda o, **k: _T().StepLR(o, step_size=30, **k)),
+    "MultiStepLR": (lambda lr: MultiStepSpec(lr=lr, milestones=[30, 80]),
+                    lambda o, **k: _T().MultiStepLR(o, milestones=[30, 80], **k)),
+    "PolynomialLR": (lambda lr: PolynomialSpec(lr=lr), lambda o, **k: _T().PolynomialLR(o, **k)),
+}
+PARTIAL_CLASSES = {**CHECKPOINT_CLASSES,
+                   "ExponentialLR": (lambda lr: ExponentialSpec(lr=lr, gamma=0.9),
+                                     lambda o, **k: _T().ExponentialLR(o, gamma=0.9, **k))}
+for _cls, (_make, _build) in CHECKPOINT_CLASSES.items():
+    CASES.append(Case(f"test_lr_scheduler_checkpoint[{_cls}]", (_make(1e-3),), _build,
+                      stepped_targets(_build, "adamw", 1), [1], fixture="adamw", read="last_lr",
+                      tol=FLOAT64_DEFAULT, stepped=True, needs_torch_for_expected=True))
+
+CASE_PARAMS = [pytest.param(c, id=c.id, marks=c.marks()) for c in CASES]
+
+
+# Where the float32-exact check fails for upstream's tensor-lr group (see
+# test_tensor_lr_is_stepped_in_float32): torch 5.0000011075912454e-11, spec 5.00000006675716e-11
+# (3 float32 ulps) for ExponentialLR(gamma=0.1) at step 10 on torch.tensor(0.5). StepLR's and
+# MultiStepLR's three decays by then happen to round alike.
+TENSOR_RECURSION_DIFFERS = {"test_exp_step_lr_state_dict"}
+
+
+def _group_params(float32_exact: bool = False) -> list:
+    """(case, group) for every checked group; in the float32-exact check, a tensor-lr group
+    whose float32 recursion torch rounds differently is a strict xfail."""
+    out = []
+    for c in CASES:
+        for g in range(len(c.targets()) if not c.needs_torch_for_expected else _groups_of(c)):
+            marks = list(c.marks())
+            if float32_exact and c.upstream in TENSOR_RECURSION_DIFFERS and g in TENSOR_GROUPS[c.fixture]:
+                marks.append(pytest.mark.xfail(strict=True, reason=(
+                    "torch steps a tensor lr in float32 tensor arithmetic (f32(f32(lr) * gamma) per decay); "
+                    "the spec replays torch's float64 recursion of a float lr, rounded once: 3 float32 ulps "
+                    "apart at step 10 (within upstream's tolerance)")))
+            out.append(pytest.param(c, g, id=f"{c.id}-group{g}", marks=marks))
+    return out
+
+
+def _groups_of(case: Case) -> int:
+    # cases whose expectation needs torch: torch's value for every group of the fixture
+    return {"setup": 2, "sgd_0.1": 1, "adamw": 1}[case.fixture]
+
+
+def assert_within(what: str, case: Case, group: int, got: Any, expected: np.ndarray, steps: Sequence[int]) -> None:
+    atol, rtol = case.tolerances(group)
+    got = np.asarray(got, dtype=np.float64)
+    bad = np.abs(got - expected) > atol + rtol * np.abs(expected)
+    if bad.any():
+        i = int(np.argmax(bad))
+        raise AssertionError(f"{case.upstream} group {group} ({what}): at step {list(steps)[i]} expected "
+                             f"{expected[i]!r}, got {got[i]!r} (atol={atol}, rtol={rtol})")
+
+
+# ================================================================== (1) spec.lr
+@pytest.mark.parametrize("case", CASE_PARAMS)
+def test_spec_lr(case):
+    targets = case.targets()
+    for g, expected in enumerate(targets):
+        assert_within("spec.lr", case, g, spec_values(case, g, np.asarray(case.steps)), expected, case.steps)
+
+
+# ================================================================== (2) clr_torch.scheduler
+def _built_by_spec_path(opt, case: Case) -> list:
+    """clr_torch.scheduler for each spec. It sets the groups' lr to the spec's lr (a schedule
+    is one spec per optimizer), so in a compound the decays, which leave the lr alone when
+    built, are built first and LinearLR/ConstantLR, which scale it when built, last (upstream's
+    test_compound_exp_and_linearlr builds LinearLR first; torch's decays multiply whatever lr
+    the group holds, so the trajectory is the same)."""
+    import clr_torch
+
+    order = sorted(case.specs, key=lambda s: isinstance(s, (LinearSpec, ConstantSpec)))
+    return [clr_torch.scheduler(opt, spec) for spec in order]
+
+
+def _read(opt, scheds: list, read: str) -> list:
+    if read == "last_lr":
+        return [float(v) for v in scheds[-1].get_last_lr()]
+    return _torch_values(opt)
+
+
+@needs_torch
+@pytest.mark.parametrize("case", CASE_PARAMS)
+def test_clr_torch_trajectory(case):
+    targets = case.targets()
+    opt = FIXTURES[case.fixture]()
+    scheds = _built_by_spec_path(opt, case)
+    seen = []
+    for k in range(max(case.steps) + 1):
+        seen.append(_read(opt, scheds, case.read))
+        opt.step()
+        for s in scheds:
+            s.step()
+    seen = np.array(seen)[list(case.steps)]
+    for g, expected in enumerate(targets):
+        assert_within("clr_torch.scheduler stepped", case, g, seen[:, g], expected, case.steps)
+
+
+@needs_torch
+@pytest.mark.parametrize("case", [p for p in CASE_PARAMS if len(p.values[0].specs) == 1])
+def test_clr_torch_resumed(case):
+    """``clr_torch.scheduler(opt, spec, step=k)`` at each k: the spec path's ``step(epoch)``."""
+    import clr_torch
+
+    targets = case.targets()
+    for i, k in enumerate(case.steps):
+        opt = FIXTURES[case.fixture]()
+        sched = clr_torch.scheduler(opt, case.specs[0], step=k)
+        values = _read(opt, [sched], case.read)
+        for g, expected in enumerate(targets):
+            assert_within(f"clr_torch.scheduler(step={k})", case, g, [values[g]], expected[i:i + 1], [k])
+
+
+# ================================================================== (3) optax
+def _optax_values(case: Case, group: int, steps: np.ndarray) -> np.ndarray:
+    import jax
+    import jax.numpy as jnp
+
+    import clr_optax
+
+    out = None
+    for spec in case.specs:
+        value = np.asarray(jax.jit(clr_optax.lr_schedule(spec, group))(jnp.asarray(steps)))
+        out = value if out is None else out * value / value.dtype.type(spec.group_lr(group))
+    return out
+
+
+@needs_jax
+@pytest.mark.parametrize("case, group", _group_params(float32_exact=True))
+def test_optax_float32(case, group):
+    steps = np.asarray(case.steps)
+    got = _optax_values(case, group, steps)
+    assert got.dtype == np.float32
+    expected = case.targets()[group]
+    if case.stepped:     # upstream compares with torch's stepped value: float32 of it exactly
+        want = expected.astype(np.float32)
+        assert got.tolist() == want.tolist(), (
+            f"{case.upstream} group {group}: at steps {list(steps)} expected float32 {want.tolist()}, "
+            f"got {got.tolist()}")
+    else:
+        assert_within("optax float32", case, group, got, expected, case.steps)
+
+
+@needs_jax
+@pytest.mark.parametrize("case", CASE_PARAMS)
+def test_optax_x64(case):
+    import jax
+
+    steps = np.asarray(case.steps)
+    with jax.enable_x64(True):
+        for g, expected in enumerate(case.targets()):
+            got = _optax_values(case, g, steps)
+            assert got.dtype == np.float64
+            assert_within("optax x64", case, g, got, expected, case.steps)
+
+
+# ================================================================== (4) from_torch
+@needs_torch
+@pytest.mark.parametrize("case", CASE_PARAMS)
+def test_from_torch(case):
+    opt = FIXTURES[case.fixture]()
+    built = case.build(opt)
+    built = built if isinstance(built, list) else [built]
+    assert [clr_spec.from_torch(s) for s in built] == list(case.specs)
+    # and from the saved states, as a checkpoint holds them
+    assert [clr_spec.from_torch(s.state_dict(), opt.state_dict()) for s in built] == list(case.specs)
+
+
+# ================================================================== upstream's other checks
+@needs_torch
+@pytest.mark.parametrize("name", sorted(STATE_DICT_COPIES))
+def test_state_dict_round_trip(name):
+    """test_step_lr_state_dict, test_multi_step_lr_state_dict, test_exp_step_lr_state_dict
+    (_check_scheduler_state_dict): the scheduler stepped 10 times, its state loaded into one
+    built with other settings: every attribute and get_last_lr() equal, here with both built
+    by clr_torch.scheduler; the state reads back as the first spec."""
+    import clr_torch
+
+    case = next(c for c in CASES if c.upstream == name)
+    opt = setup_optimizer()
+    sched = clr_torch.scheduler(opt, case.specs[0])
+    for _ in range(10):
+        opt.step()
+        sched.step()
+    copy_ = clr_torch.scheduler(opt, STATE_DICT_COPIES[name])
+    copy_.load_state_dict(sched.state_dict())
+    for key in sched.__dict__:
+        if key != "optimizer":
+            assert sched.__dict__[key] == copy_.__dict__[key], key
+    assert sched.get_last_lr() == copy_.get_last_lr()
+    assert clr_spec.from_torch(sched.state_dict()) == case.specs[0]
+    assert clr_spec.from_torch(copy_) == case.specs[0]
+
+
+@needs_torch
+@pytest.mark.parametrize("cls", sorted(CHECKPOINT_CLASSES))
+def test_lr_scheduler_checkpoint_resume(cls):
+    """test_lr_scheduler_checkpoint: one AdamW step, the optimizer's state into a fresh AdamW,
+    the scheduler rebuilt there with ``last_epoch=0``: its lr is the trained one. Spec path: the
+    spec read from torch's states, ``clr_torch.scheduler(optim2, spec, step=1)``."""
+    import clr_torch
+
+    make, build = CHECKPOINT_CLASSES[cls]
+    model = __import__("torch").nn.Linear(3, 3)
+    optim = __import__("torch").optim.AdamW(model.parameters())
+    sch = build(optim)
+    optim.step()
+    sch.step()
+    spec = clr_spec.from_torch(sch.state_dict(), optim.state_dict())
+    assert spec == make(1e-3)
+    optim2 = __import__("torch").optim.AdamW(model.parameters())
+    optim2.load_state_dict(optim.state_dict())
+    sch2 = build(optim2, last_epoch=0)                 # upstream's resume
+    assert clr_spec.from_torch(sch2) == spec
+    optim3 = __import__("torch").optim.AdamW(model.parameters())
+    optim3.load_state_dict(optim.state_dict())
+    ours = clr_torch.scheduler(optim3, spec, step=1)
+    atol, rtol = FLOAT64_DEFAULT
+    assert ours.get_last_lr()[0] == pytest.approx(optim.param_groups[0]["lr"], abs=atol, rel=rtol)
+    assert optim3.param_groups[0]["lr"] == pytest.approx(optim.param_groups[0]["lr"], abs=atol, rel=rtol)
+
+
+@needs_torch
+@pytest.mark.parametrize("weights_only", [True, False])
+@pytest.mark.parametrize("cls", sorted(PARTIAL_CLASSES))
+def test_lr_scheduler_state_dict_load(cls, weights_only):
+    """test_lr_scheduler_state_dict_load: the state saved and loaded with torch.save/torch.load
+    is the same, reads back as the spec, and loads into the scheduler the spec path builds."""
+    import torch
+
+    import clr_torch
+
+    make, build = PARTIAL_CLASSES[cls]
+    opt = setup_optimizer()
+    state = build(opt).state_dict()
+    with tempfile.TemporaryFile() as fh:
+        torch.save(state, fh)
+        fh.seek(0)
+        loaded = torch.load(fh, weights_only=weights_only)
+    assert loaded == state
+    spec = clr_spec.from_torch(loaded)
+    assert spec == make(SETUP_LRS)
+    again = clr_torch.scheduler(setup_optimizer(), spec)
+    again.load_state_dict(loaded)
+    assert again.state_dict() == state
+    assert [float(v) for v in loaded["_last_lr"]] == spec_lrs(spec, 0)
+
+
+def spec_lrs(spec, step: int) -> list:
+    return [float(spec.lr(step, g)) for g in range(spec.num_groups or 1)]
+
+
+@needs_torch
+@pytest.mark.parametrize("cls", sorted(PARTIAL_CLASSES))
+def test_constant_initial_lr(cls):
+    """test_constant_initial_lr: with a tensor lr that the user then scales in place, the
+    groups' initial_lr and the scheduler's base_lrs stay 0.1 and do not alias each other; the
+    scheduler still reads back as the spec."""
+    import copy
+
+    import torch
+
+    import clr_torch
+
+    make, _ = PARTIAL_CLASSES[cls]
+    spec = make(0.1)
+    lr = torch.as_tensor(0.1)
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.randn(1))], lr=lr)
+    sch = clr_torch.scheduler(opt, spec)
+    original = copy.deepcopy(opt.param_groups)
+    for i in range(2):
+        opt.step()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")            # step(epoch) is deprecated
+            sch.step(i)
+        lr.multiply_(0.1)
+        for group, before in zip(opt.param_groups, original):
+            assert group["initial_lr"] == before["initial_lr"]
+            assert sch.base_lrs == [0.1]
+            assert sch.base_lrs[0] is not group["initial_lr"]
+    # torch holds the lr as a float32 tensor: the spec read back has float32(0.1), the lr torch
+    # scales (not 0.1 itself; upstream's base_lrs == [0.1] compares at float32 precision too).
+    assert clr_spec.from_torch(sch) == make(float(np.float32(0.1)))
+
+
+CONSTANT_EPOCH = {
+    "test_step_lr_is_constant_for_constant_epoch": (StepSpec(lr=SETUP_LRS, step_size=2),
+                                                    lambda o: _T().StepLR(o, 2)),
+    "test_exponential_lr_is_constant_for_constant_epoch": (ExponentialSpec(lr=SETUP_LRS, gamma=0.9),
+                                                           lambda o: _T().ExponentialLR(o, gamma=0.9)),
+    "test_polynomial_lr_is_constant_for_constant_epoch": (PolynomialSpec(lr=SETUP_LRS, power=0.9),
+                                                          lambda o: _T().PolynomialLR(o, power=0.9)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(CONSTANT_EPOCH))
+def test_lr_is_constant_for_constant_epoch(name):
+    """_test_lr_is_constant_for_constant_epoch: ``step(2)`` ten times gives one lr. Spec path:
+    the lr at step 2, asked ten times (numpy, optax, clr_torch resumed at 2), is one value; it
+    is torch's ``step(2)`` value within upstream's tolerance."""
+    spec, build = CONSTANT_EPOCH[name]
+    values = spec.lr(np.full(10, 2), 0)
+    assert values.min() == values.max()
+    if HAS_JAX:
+        import jax.numpy as jnp
+
+        import clr_optax
+
+        ours = np.asarray(clr_optax.lr_schedule(spec, 0)(jnp.full(10, 2)))
+        assert ours.min() == ours.max()
+    if HAS_TORCH:
+        import clr_torch
+
+        resumed = []
+        for _ in range(10):
+            opt = setup_optimizer()
+            clr_torch.scheduler(opt, spec, step=2)
+            resumed.append(opt.param_groups[0]["lr"])
+        assert min(resumed) == max(resumed)
+        opt = setup_optimizer()
+        sched = build(opt)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            opt.step()
+            sched.step(2)
+        assert values[0] == pytest.approx(opt.param_groups[0]["lr"], abs=ATOL, rel=0)
+        assert clr_spec.from_torch(sched) == spec
+
+
+# ------------------------------------------------------------------ call-order warnings (StepLR)
+WARN_SPEC = StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1)
+RESUMED_SPEC = StepSpec(lr=0.01, step_size=3, gamma=0.1)   # upstream: initial_lr = 0.01, last_epoch=10
+RESUME_XFAIL = pytest.mark.xfail(strict=True, reason=(
+    "clr_torch.scheduler(step=10) replays 10 step() calls (warnings silenced), so the scheduler's "
+    "_step_count is 11 and torch's call-order check (made at _step_count == 1) never runs again; "
+    "torch's own resume (last_epoch=10) leaves _step_count at 1 and warns"))
+
+
+def _old_pattern(opt, sched, epochs=35):
+    for _ in range(epochs):
+        sched.step()
+        opt.step()
+
+
+@needs_torch
+@pytest.mark.parametrize("upstream", ["test_old_pattern_warning", "test_old_pattern_warning_with_arg"])
+def test_old_pattern_warning(upstream):
+    import clr_torch
+
+    opt = setup_optimizer()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sched = clr_torch.scheduler(opt, WARN_SPEC)
+    assert caught == []
+    with pytest.warns(UserWarning, match="how-to-adjust-learning-rate"):
+        _old_pattern(opt, sched)
+
+
+def _resumed(overridden: bool):
+    import types
+
+    import clr_torch
+
+    opt = setup_optimizer()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sched = clr_torch.scheduler(opt, RESUMED_SPEC, step=10)
+    assert caught == []
+    if overridden:
+        old_step = opt.step
+        opt.step = types.MethodType(lambda self, *a, **k: old_step(*a, **k), opt)
+    return opt, sched
+
+
+@needs_torch
+@RESUME_XFAIL
+@pytest.mark.parametrize("upstream", ["test_old_pattern_warning_resuming",
+                                      "test_old_pattern_warning_resuming_with_arg"])
+def test_old_pattern_warning_resuming(upstream):
+    opt, sched = _resumed(overridden=False)
+    with pytest.warns(UserWarning, match="how-to-adjust-learning-rate"):
+        _old_pattern(opt, sched)
+
+
+@needs_torch
+@RESUME_XFAIL
+def test_old_pattern_warning_with_overridden_optim_step():
+    opt, sched = _resumed(overridden=True)
+    with pytest.warns(UserWarning, match="how-to-adjust-learning-rate"):
+        _old_pattern(opt, sched)
+
+
+@needs_torch
+@pytest.mark.parametrize("upstream", ["test_new_pattern_no_warning", "test_new_pattern_no_warning_with_arg"])
+def test_new_pattern_no_warning(upstream):
+    import clr_torch
+
+    opt = setup_optimizer()
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        sched = clr_torch.scheduler(opt, WARN_SPEC)
+        for _ in range(35):
+            opt.step()
+            sched.step()
+    assert caught == []
+
+
+@needs_torch
+def test_new_pattern_no_warning_with_overridden_optim_step():
+    import types
+
+    import clr_torch
+
+    opt = setup_optimizer()
+    sched = clr_torch.scheduler(opt, WARN_SPEC)
+    old_step = opt.step
+    opt.step = types.MethodType(lambda self, *a, **k: old_step(*a, **k), opt)
+    with pytest.warns(UserWarning, match=r"`optimizer.step\(\)` has been overridden"):
+        for _ in range(35):
+            opt.step()
+            sched.step()
+
+
+@needs_torch
+def test_resuming_without_initial_lr():
+    """test_raise_error_when_last_epoch_is_greater_than_0_and_initial_lr_is_not_specified:
+    torch's ``StepLR(..., last_epoch=1)`` on an optimizer without ``initial_lr`` raises KeyError.
+    The spec path deliberately has no such state to miss: the spec carries the lr, and
+    ``clr_torch.scheduler(opt, spec, step=1)`` writes ``initial_lr`` itself and resumes."""
+    import torch
+
+    import clr_torch
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.randn(2, 2))], 0.1)
+    with pytest.raises(KeyError, match=r"param \'initial_lr\' is not specified in param_groups\[0\]"):
+        _T().StepLR(opt, step_size=3, gamma=0.1, last_epoch=1)
+    spec = StepSpec(lr=0.1, step_size=3, gamma=0.1)
+    sched = clr_torch.scheduler(opt, spec, step=1)
+    assert opt.param_groups[0]["initial_lr"] == 0.1 and sched.last_epoch == 1
+    assert opt.param_groups[0]["lr"] == spec.lr(1).item()
+
+
+@needs_torch
+def test_sequentiallr_no_warnings():
+    """test_sequentiallr_no_warnings: LinearLR(0.5 -> 0.1 over 5) then ExponentialLR(0.9) at 5,
+    stepped in the right order, warns nothing; torch's reads back as the spec."""
+    import clr_torch
+
+    spec = SequentialSpec([LinearSpec(lr=SETUP_LRS, start_factor=0.5, end_factor=0.1, total_iters=5),
+                           ExponentialSpec(lr=SETUP_LRS, gamma=0.9)], milestones=[5], momentum=0.0)
+    opt = setup_optimizer()
+    sched = clr_torch.scheduler(opt, spec)
+    for _ in range(10):
+        opt.step()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            sched.step()
+        assert caught == []
+    ref = setup_optimizer()
+    theirs = _seq(ref, [_T().LinearLR(ref, start_factor=0.5, end_factor=0.1, total_iters=5),
+                        _T().ExponentialLR(ref, gamma=0.9)], [5])
+    assert clr_spec.from_torch(theirs) == spec
+
+
+# ------------------------------------------------------------------ the deliberate difference
+@needs_torch
+def test_tensor_lr_is_stepped_in_float32():
+    """Why the float32-exact check xfails for upstream's tensor-lr group: torch's decays
+    multiply ``group["lr"]``, a float32 tensor there, so the recursion runs in float32; the
+    spec replays the float64 recursion of a float lr. Measured here: within upstream's
+    tolerance and within 3 float32 ulps over upstream's 10 steps (0 or 1 for StepLR and
+    MultiStepLR, up to 3 for ExponentialLR(0.1)), and bitwise for the float-lr group."""
+    from ._helpers import ulp_distance
+
+    for case in (c for c in CASES if c.stepped and c.fixture == "setup"):
+        opt = setup_optimizer()
+        sched = case.build(opt)
+        torch_values = []
+        for _ in range(11):
+            torch_values.append(_torch_values(opt))
+            opt.step()
+            sched.step()
+        torch_values = np.array(torch_values)
+        ours = case.specs[0].lr(np.arange(11), 0)
+        np.testing.assert_array_equal(ours, torch_values[:, 0])            # the float lr: bitwise
+        ours = case.specs[0].lr(np.arange(11), 1)
+        assert np.all(np.abs(ours - torch_values[:, 1]) <= FLOAT32_DEFAULT[0] + FLOAT32_DEFAULT[1] * np.abs(ours))
+        distance = ulp_distance(ours.astype(np.float32), torch_values[:, 1].astype(np.float32))
+        assert distance.max() <= 3
+        assert (distance[10] > 0) == (case.upstream in TENSOR_RECURSION_DIFFERS)
