@@ -14,15 +14,14 @@ from __future__ import annotations
 
 from typing import Any, Mapping, Optional, Sequence
 
-import numpy as np
-
-from . import _family, _validation as v
+from . import _family, _replayed, _validation as v
+from ._replayed import ReplayedToHorizon
 from ._contract import torch_state
 from ._family import register
 
 
 @register
-class ChainedSpec(_family.FormulaSpec):
+class ChainedSpec(ReplayedToHorizon, _family.FormulaSpec):
     """torch's ``ChainedScheduler(schedulers)`` as a spec.
 
     Args:
@@ -62,11 +61,8 @@ class ChainedSpec(_family.FormulaSpec):
         if len(lrs) > 1:
             raise ValueError(f"the chained specs must have the same lr (the optimizer's, which they share), got "
                              f"{sorted(lrs)}")
-        horizon = v.integer("horizon", horizon, low=1)
-        if horizon > 2**24:
-            raise ValueError(f"horizon must be <= 2**24 (the steps replayed on the host), got {horizon}")
         object.__setattr__(self, "specs", specs)
-        object.__setattr__(self, "horizon", horizon)
+        object.__setattr__(self, "horizon", _replayed.horizon(horizon))
 
     def _values(self) -> dict[str, Any]:
         return {"specs": list(self.specs), "horizon": self.horizon}
@@ -83,10 +79,6 @@ class ChainedSpec(_family.FormulaSpec):
     def group_lr(self, group: int = 0) -> float:
         return v.pick_group(self.initial_lr, group, self.num_groups)
 
-    @property
-    def float32_exact(self) -> bool:
-        return True          # a lookup in torch's values, rounded once, at every step
-
     def describe(self) -> str:
         return "the product, step by step, of: " + "; ".join(s.describe() for s in self.specs)
 
@@ -101,30 +93,6 @@ class ChainedSpec(_family.FormulaSpec):
         for member in self.specs:           # ChainedScheduler.step(): every member, in order
             lr = member.torch_step(lr, step, group)
         return lr
-
-    def table(self, group: int) -> np.ndarray:
-        """torch's lr at steps 0..horizon for ``group`` (cached)."""
-        cache = self.__dict__.setdefault("_tables", {})
-        if group not in cache:
-            lr = self.torch_step(self.group_lr(group), 0, group)     # the members' constructions
-            values = [lr]
-            for k in range(1, self.horizon + 1):
-                lr = self.torch_step(lr, k, group)
-                values.append(lr)
-            cache[group] = np.asarray(values, dtype=np.float64)
-        return cache[group]
-
-    def lr(self, steps: Any, group: int = 0) -> np.ndarray:
-        arr = v.steps_array(steps)
-        if arr.size and arr.max() > self.horizon:
-            raise ValueError(f"step {int(arr.max())} is past the horizon ({self.horizon}) this ChainedSpec replays "
-                             "torch's schedulers to: build it with a larger horizon=")
-        return super().lr(arr, group)
-
-    def values_at(self, ops: Any, steps: Any, what: str, group: int) -> Any:
-        if what != "lr":
-            self.check_sets_momentum()
-        return ops.take(ops.constant(self.table(group)), ops.minimum(ops.index(steps), self.horizon))
 
     # ------------------------------------------------------------------ torch, JSON
     def torch_kwargs(self) -> dict[str, Any]:

@@ -24,11 +24,10 @@ import copy
 import types
 from typing import Any, Callable, Mapping, Optional
 
-import numpy as np
-
-from . import _validation as v
+from . import _replayed, _validation as v
 from ._contract import torch_state
 from ._family import PhaseSpec, check_document, group_values, register
+from ._replayed import ReplayedToHorizon
 
 _NOT_SERIALIZED = ("a {cls} holds a function, and functions are not stored (no pickling, no code execution): keep "
                    "it in code, or rebuild it with from_torch(state, torch_class={torch!r}, lr_lambda=fn)")
@@ -178,7 +177,7 @@ class LambdaSpec(_FunctionPhase):
 
 
 @register
-class MultiplicativeSpec(_FunctionPhase):
+class MultiplicativeSpec(ReplayedToHorizon, _FunctionPhase):
     r"""torch's ``MultiplicativeLR``: at every step the lr times ``lr_lambda(k)``, from the
     optimizer's lr (replayed on the host up to ``horizon``: module docstring).
 
@@ -204,9 +203,7 @@ class MultiplicativeSpec(_FunctionPhase):
 
     def _check(self) -> None:
         self._check_function()
-        object.__setattr__(self, "horizon", v.integer("horizon", self.horizon, low=1))
-        if self.horizon > 2**24:
-            raise ValueError(f"horizon must be <= 2**24 (the steps replayed on the host), got {self.horizon}")
+        object.__setattr__(self, "horizon", _replayed.horizon(self.horizon))
 
     def describe(self) -> str:
         return f"lr times a function of the step at every step (MultiplicativeLR), to step {self.horizon}"
@@ -217,37 +214,8 @@ class MultiplicativeSpec(_FunctionPhase):
     def default_steps(self) -> int:
         return min(v.shown_steps(self.horizon), self.horizon + 1)
 
-    def table(self, group: int) -> np.ndarray:
-        """torch's lr at steps 0..horizon for ``group``: ``lr = lr * lr_lambda(k)`` (cached)."""
-        cache = self.__dict__.setdefault("_tables", {})
-        if group not in cache:
-            lr = self.group_lr(group)
-            values = [lr]
-            for k in range(1, self.horizon + 1):
-                lr = self.torch_step(lr, k, group)
-                values.append(float(lr))
-            cache[group] = np.asarray(values, dtype=np.float64)
-        return cache[group]
-
-    @property
-    def float32_exact(self) -> bool:
-        return True          # a lookup in torch's values, rounded once, at every step
-
     def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         raise AssertionError("unreachable: values_at picks the group's table")
 
     def torch_step(self, lr: float, step: int, group: int) -> float:
         return lr if step == 0 else lr * self.group_function(group)(step)     # torch: group["lr"] * lmbda(k)
-
-    def lr(self, steps: Any, group: int = 0) -> np.ndarray:
-        arr = v.steps_array(steps)
-        if arr.size and arr.max() > self.horizon:
-            raise ValueError(f"step {int(arr.max())} is past the horizon ({self.horizon}) this MultiplicativeSpec "
-                             "replays torch's recursion to: build it with a larger horizon=")
-        return super().lr(arr, group)
-
-    def values_at(self, ops: Any, steps: Any, what: str, group: int) -> Any:
-        if what != "lr":
-            self.check_sets_momentum()
-        table = self.table(group)
-        return ops.take(ops.constant(table), ops.minimum(ops.index(steps), self.horizon))
