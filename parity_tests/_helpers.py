@@ -236,3 +236,26 @@ def torch_trace(opt, build, steps: int, step_after_last: bool = True) -> np.ndar
             if step_after_last or k + 1 < steps:
                 sched.step()
     return np.array(out)
+
+
+def two_group_sgd(lrs):
+    """torch's SGD with one param group per lr in ``lrs`` (what torch's phase classes scale)."""
+    import torch
+
+    params = [torch.nn.Parameter(torch.zeros(1)) for _ in lrs]
+    return torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)], lr=0.5)
+
+
+def stepped_lrs(build, steps: int, lrs):
+    """(each group's lr before each of ``steps`` updates, the scheduler, the optimizer) for the
+    scheduler ``build(optimizer)`` stepped after every update, on ``two_group_sgd(lrs)``."""
+    opt = two_group_sgd(lrs)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        sched = build(opt)
+        out = []
+        for _ in range(steps):
+            out.append([g["lr"] for g in opt.param_groups])
+            opt.step()
+            sched.step()
+    return np.array(out), sched, opt

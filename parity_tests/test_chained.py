@@ -3,7 +3,6 @@ param group, resumed, through JSON and `clr from-torch`, and what cannot be chai
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ from clr_spec import (ChainedSpec, ConstantSpec, CosineAnnealingSpec, Exponentia
                       PolynomialSpec, SequentialSpec, StepSpec)
 
 from ._frameworks import HAS_JAX, needs_torch
-from ._helpers import check_float32
+from ._helpers import check_float32, stepped_lrs, two_group_sgd
 
 LRS = [0.05, 0.1]
 STEPS = 700
@@ -57,23 +56,11 @@ def random_chains(count: int = 8, seed: int = 0) -> list:
 
 
 def _optimizer():
-    import torch
-
-    params = [torch.nn.Parameter(torch.zeros(1)) for _ in LRS]
-    return torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, LRS)], lr=0.5)
+    return two_group_sgd(LRS)
 
 
 def _torch_lrs(build, steps: int):
-    opt = _optimizer()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = build(opt)
-        out = []
-        for _ in range(steps):
-            out.append([g["lr"] for g in opt.param_groups])
-            opt.step()
-            sched.step()
-    return np.array(out), sched, opt
+    return stepped_lrs(build, steps, LRS)
 
 
 CHAINS = random_chains()

@@ -15,7 +15,7 @@ from clr_spec import ExponentialSpec, LinearSpec, MultiStepSpec, PolynomialSpec,
 from clr_spec._decays import MAX_DECAYS
 
 from ._frameworks import needs_jax, needs_torch
-from ._helpers import check_float32, check_relative, ulp_distance
+from ._helpers import check_float32, check_relative, stepped_lrs, two_group_sgd, ulp_distance
 
 LRS = [0.05, 0.1]
 
@@ -50,23 +50,11 @@ def _T():
 
 
 def _optimizer():
-    import torch
-
-    params = [torch.nn.Parameter(torch.zeros(1)) for _ in LRS]
-    return torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, LRS)], lr=0.5)
+    return two_group_sgd(LRS)
 
 
 def _torch_lrs(build, steps: int) -> np.ndarray:
-    opt = _optimizer()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = build(opt)
-        out = []
-        for _ in range(steps):
-            out.append([g["lr"] for g in opt.param_groups])
-            opt.step()
-            sched.step()
-    return np.array(out)
+    return stepped_lrs(build, steps, LRS)[0]
 
 
 CONFIGS = random_configs()

@@ -4,7 +4,6 @@ in optax, missing from a state) and the CLI on a checkpoint that holds no functi
 
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pytest
@@ -13,7 +12,7 @@ import clr_spec
 from clr_spec import LambdaSpec, MultiplicativeSpec, SequentialSpec
 
 from ._frameworks import HAS_JAX, needs_jax, needs_torch
-from ._helpers import check_float32
+from ._helpers import check_float32, stepped_lrs, two_group_sgd
 
 LRS = [0.05, 0.1]
 
@@ -33,23 +32,11 @@ def every_third(k):
 
 
 def _optimizer():
-    import torch
-
-    params = [torch.nn.Parameter(torch.zeros(1)) for _ in LRS]
-    return torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, LRS)], lr=0.5)
+    return two_group_sgd(LRS)
 
 
 def _torch_lrs(build, steps: int) -> np.ndarray:
-    opt = _optimizer()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = build(opt)
-        out = []
-        for _ in range(steps):
-            out.append([g["lr"] for g in opt.param_groups])
-            opt.step()
-            sched.step()
-    return np.array(out)
+    return stepped_lrs(build, steps, LRS)[0]
 
 
 def _T():
