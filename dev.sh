@@ -31,6 +31,9 @@ setup() {
   if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
     install_torch "$venv/bin/python"
     pip_install "$venv/bin/python" -e ".[all]"
+    # timm (tests against its schedulers): without its dependencies, which pull torchvision; its
+    # scheduler modules import only torch, and pyyaml/huggingface_hub/safetensors come with [hf].
+    pip_install "$venv/bin/python" --no-deps timm
     touch "$stamp"
   fi
 }

@@ -40,7 +40,9 @@ class Spec(abc.ABC):
 
     FORMAT: ClassVar[str] = ""                      # the JSON document's "format"
     VERSION: ClassVar[int] = 1                      # the JSON document's "version"
-    TORCH_CLASS: ClassVar[str] = ""                 # torch's scheduler class this spec describes
+    # torch's scheduler class this spec describes; "" where torch has none (a schedule of timm's,
+    # Hugging Face's or ours): clr_torch then runs it as ``SpecLR``, writing the spec's values.
+    TORCH_CLASS: ClassVar[str] = ""
     TORCH_STATE_KEYS: ClassVar[frozenset] = frozenset()       # its state keys beyond BASE_STATE_KEYS
     TORCH_STATE_OPTIONAL: ClassVar[frozenset] = frozenset()   # keys some torch versions add
     EVALUATOR: ClassVar[str] = "formula"

@@ -27,6 +27,12 @@ from ._ops import NUMPY, Ops
 _BY_FORMAT: dict[str, type[Spec]] = {}
 _BY_TORCH_CLASS: dict[str, type[Spec]] = {}
 
+# A spec whose TORCH_CLASS is "" (torch has no class for it: a schedule of timm's, Hugging
+# Face's or ours) runs in torch as clr_torch's SpecLR, whose state dict carries the spec's
+# document under this key (its only key beyond LRScheduler's): from_torch reads the spec back.
+SPEC_LR = "SpecLR"
+SPEC_LR_STATE_KEY = "spec_document"
+
 _SpecType = TypeVar("_SpecType", bound=type[Spec])
 
 
@@ -37,9 +43,13 @@ def register(cls: _SpecType) -> _SpecType:
         missing = sorted(getattr(cls, "__abstractmethods__", ()))
         raise TypeError(f"{getattr(cls, '__name__', cls)!r} is not a complete clr_spec Spec"
                         + (f" (it does not define {missing})" if missing else ""))
-    for table, key in ((_BY_FORMAT, cls.FORMAT), (_BY_TORCH_CLASS, cls.TORCH_CLASS)):
-        if not key:
-            raise ValueError(f"{cls.__name__} must name its FORMAT and TORCH_CLASS")
+    if not cls.FORMAT:
+        raise ValueError(f"{cls.__name__} must name its FORMAT")
+    if cls.TORCH_CLASS == SPEC_LR:
+        raise ValueError(f"{cls.__name__}: TORCH_CLASS {SPEC_LR!r} is clr_torch's scheduler of every spec torch has "
+                         "no class for; such a spec leaves TORCH_CLASS empty")
+    tables = [(_BY_FORMAT, cls.FORMAT)] + ([(_BY_TORCH_CLASS, cls.TORCH_CLASS)] if cls.TORCH_CLASS else [])
+    for table, key in tables:
         if key in table and table[key] is not cls:
             raise ValueError(f"{key!r} is registered twice ({table[key].__name__}, {cls.__name__})")
         table[key] = cls
@@ -52,8 +62,15 @@ def spec_types() -> tuple[type[Spec], ...]:
 
 
 def torch_classes() -> tuple[str, ...]:
-    """The torch scheduler classes a registered spec describes, sorted (for help and errors)."""
-    return tuple(sorted(_BY_TORCH_CLASS))
+    """The torch scheduler classes a registered spec describes, sorted (for help and errors),
+    and clr_torch's ``SpecLR`` (which runs the specs torch has no class for)."""
+    return tuple(sorted(_BY_TORCH_CLASS)) + (SPEC_LR,)
+
+
+def torch_runner(spec_or_type: Any) -> str:
+    """The scheduler class that runs a spec in torch: torch's ``TORCH_CLASS``, or clr_torch's
+    ``SpecLR`` for a spec torch has no class for."""
+    return spec_or_type.TORCH_CLASS or f"clr_torch.{SPEC_LR}"
 
 
 def is_spec(obj: Any) -> bool:
@@ -98,8 +115,14 @@ def parse_json(text: Any) -> Any:
 def torch_candidates(state: Mapping) -> list[str]:
     """The torch classes whose exact key signature a state dict has (sorted; usually one)."""
     signature = {k for k in state if isinstance(k, str)} - BASE_STATE_KEYS
-    return sorted(name for name, cls in _BY_TORCH_CLASS.items()
-                  if cls.TORCH_STATE_KEYS <= signature <= cls.TORCH_STATE_KEYS | cls.TORCH_STATE_OPTIONAL)
+    return _matching(signature)
+
+
+def _matching(signature: set) -> list[str]:
+    """The classes whose exact key signature ``signature`` (a state's own keys) is, sorted."""
+    matches = sorted(name for name, cls in _BY_TORCH_CLASS.items()
+                     if cls.TORCH_STATE_KEYS <= signature <= cls.TORCH_STATE_KEYS | cls.TORCH_STATE_OPTIONAL)
+    return matches + ([SPEC_LR] if signature == {SPEC_LR_STATE_KEY} else [])
 
 
 def torch_class_of(scheduler_or_state: Any) -> str:
@@ -111,15 +134,14 @@ def torch_class_of(scheduler_or_state: Any) -> str:
     ValueError naming the candidates: this never guesses."""
     if not isinstance(scheduler_or_state, Mapping):
         for klass in type(scheduler_or_state).__mro__:
-            if klass.__name__ in _BY_TORCH_CLASS:
+            if klass.__name__ in _BY_TORCH_CLASS or klass.__name__ == SPEC_LR:
                 return klass.__name__
         raise ValueError(f"no spec for torch scheduler {type(scheduler_or_state).__name__}; known: "
                          f"{list(torch_classes())}")
     signature = {k for k in scheduler_or_state if isinstance(k, str)} - BASE_STATE_KEYS
     if any(not isinstance(k, str) for k in scheduler_or_state):
         raise ValueError("not a torch scheduler state: its keys must be strings")
-    matches = sorted(name for name, cls in _BY_TORCH_CLASS.items()
-                     if cls.TORCH_STATE_KEYS <= signature <= cls.TORCH_STATE_KEYS | cls.TORCH_STATE_OPTIONAL)
+    matches = _matching(signature)
     if len(matches) == 1:
         return matches[0]
     if matches:
@@ -144,9 +166,11 @@ def from_torch(scheduler_or_state: Any, optimizer_state: Optional[Mapping] = Non
         v.nesting_depth(optimizer_state, v.MAX_JSON_DEPTH, "the optimizer state")
     if torch_class is None:
         torch_class = torch_class_of(scheduler_or_state)
-    elif torch_class not in _BY_TORCH_CLASS:
+    elif torch_class not in torch_classes():
         raise ValueError(f"torch_class must be one of {list(torch_classes())}, got {torch_class!r}")
     try:
+        if torch_class == SPEC_LR:
+            return spec_lr_spec(scheduler_or_state)
         return _BY_TORCH_CLASS[torch_class].from_torch(scheduler_or_state, optimizer_state=optimizer_state, **kwargs)
     except (KeyError, IndexError, AttributeError, OverflowError, ZeroDivisionError) as err:
         # The net under the checks each from_torch makes: a state damaged in a way no check names
@@ -154,6 +178,26 @@ def from_torch(scheduler_or_state: Any, optimizer_state: Optional[Mapping] = Non
         if isinstance(err, ValueError):
             raise
         raise ValueError(f"not a valid {torch_class} state ({type(err).__name__}: {err})") from err
+
+
+def spec_lr_spec(scheduler_or_state: Any, spec_type: Optional[type] = None) -> Any:
+    """The spec a clr_torch ``SpecLR`` runs (the object or its ``state_dict()``): its document,
+    read back (of ``spec_type`` where one is asked for; its ``from_torch`` calls this)."""
+    if isinstance(scheduler_or_state, Mapping):
+        state = scheduler_or_state
+    elif SPEC_LR in [klass.__name__ for klass in type(scheduler_or_state).__mro__]:
+        state = scheduler_or_state.state_dict()
+    else:
+        raise TypeError(f"from_torch takes a clr_torch.{SPEC_LR} or its state_dict() here, got "
+                        f"{type(scheduler_or_state).__name__}")
+    signature = {k for k in state if isinstance(k, str)} - BASE_STATE_KEYS
+    if signature != {SPEC_LR_STATE_KEY} or not isinstance(state[SPEC_LR_STATE_KEY], Mapping):
+        raise ValueError(f"not a {SPEC_LR} state: its own keys must be [{SPEC_LR_STATE_KEY!r}] (the spec's "
+                         f"document), got {sorted(map(str, signature))}")
+    spec = from_dict(state[SPEC_LR_STATE_KEY])
+    if spec_type is not None and type(spec) is not spec_type:
+        raise ValueError(f"this {SPEC_LR} runs a {type(spec).__name__}, not a {spec_type.__name__}")
+    return spec
 
 
 def torch_tolerance(spec: Any, reference: Any, steps: Any, group: int = 0) -> np.ndarray:

@@ -18,7 +18,7 @@ import numpy as np
 
 from . import __version__
 from . import _validation as v
-from ._family import (from_json, from_torch, spec_types, torch_candidates, torch_class_of, torch_classes,
+from ._family import (from_json, from_torch, spec_types, torch_candidates, torch_class_of, torch_classes, torch_runner,
                       torch_tolerance)
 from ._requirements import DISTRIBUTION, require
 
@@ -26,7 +26,7 @@ EVALUATOR_ENTRY_POINTS = "clr_spec.evaluators"
 
 
 def _description() -> str:
-    formats = "\n".join(f"  {t.FORMAT:26} torch's {t.TORCH_CLASS}" for t in sorted(spec_types(), key=lambda t: t.FORMAT))
+    formats = "\n".join(f"  {t.FORMAT:26} torch's {torch_runner(t)}" for t in sorted(spec_types(), key=lambda t: t.FORMAT))
     return f"""\
 Cyclical learning rates, one spec for PyTorch and Optax.
 
@@ -124,7 +124,7 @@ def _group_of(spec: Any, group: int) -> int:
 # ------------------------------------------------------------------------------ show
 def cmd_show(args: argparse.Namespace) -> int:
     spec = _load_spec(args.spec)
-    print(f"spec: {args.spec} ({type(spec).__name__}, torch's {spec.TORCH_CLASS})")
+    print(f"spec: {args.spec} ({type(spec).__name__}, torch's {torch_runner(spec)})")
     print(f"schedule: {spec.describe()}")
     for line in spec.explain():
         print(line)
@@ -229,7 +229,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     compared: list[str] = [name for name in ("torch", "clr_optax") if name in t]
     fig = Figure(figsize=(10, 3 + 2.2 * len(panels) + (1.8 if "clr_optax" in t else 0)))
     axes = fig.subplots(len(panels) + ("clr_optax" in t), 1, sharex=True, squeeze=False)[:, 0]
-    styles: dict[str, dict[str, Any]] = {"torch": dict(lw=3, color="tab:orange", label=f"torch {spec.TORCH_CLASS} {{}} (float64)"),
+    styles: dict[str, dict[str, Any]] = {"torch": dict(lw=3, color="tab:orange", label=f"torch {torch_runner(spec)} {{}} (float64)"),
               "clr_spec": dict(lw=1.5, color="tab:green", label="clr_spec {} (numpy float64)"),
               "clr_optax": dict(lw=1, color="tab:blue", label="clr_optax {} (float32)")}
     for ax, what in zip(axes, panels):

@@ -14,6 +14,7 @@ from ._optimizer_state import (load_optimizer_state, load_parameters, numpy_stat
                                optimizer_param_names, resume_from_optax)
 from ._range_test import lr_range_test  # noqa: E402
 from ._scheduler import CyclicLR  # noqa: E402
+from ._spec_scheduler import SpecLR  # noqa: E402
 
-__all__ = ["CyclicLR", "scheduler", "lr_range_test", "load_optimizer_state", "load_parameters", "numpy_state_dict",
+__all__ = ["CyclicLR", "SpecLR", "scheduler", "lr_range_test", "load_optimizer_state", "load_parameters", "numpy_state_dict",
            "optimizer_param_names", "resume_from_optax", "plateau_scheduler"]

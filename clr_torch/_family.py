@@ -21,6 +21,7 @@ from clr_spec._family import check_spec
 from ._plateau import plateau_scheduler
 from ._resume import fast_forward
 from ._scheduler import CyclicLR, _set
+from ._spec_scheduler import SpecLR
 
 
 def scheduler(optimizer: Optimizer, spec: Spec, step: int = 0) -> torch.optim.lr_scheduler.LRScheduler:
@@ -97,7 +98,10 @@ def _initial_lrs(optimizer: Optimizer) -> list:
 
 
 def _build_formula(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.LRScheduler:
-    """torch's own class for the spec; a phase's lr goes into the groups first (torch scales it)."""
+    """torch's own class for the spec; a phase's lr goes into the groups first (torch scales it).
+    A spec torch has no class for (``TORCH_CLASS`` empty) runs as ``SpecLR``."""
+    if not spec.TORCH_CLASS:
+        return SpecLR(optimizer, spec)
     if spec.NEEDS_INITIAL_LR:
         _set_initial_lr(optimizer, spec)
     built = getattr(torch.optim.lr_scheduler, spec.TORCH_CLASS)(optimizer, **spec.torch_kwargs())

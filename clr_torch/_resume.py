@@ -36,6 +36,7 @@ from torch import Tensor
 from torch.optim.lr_scheduler import LRScheduler
 
 from ._scheduler import CyclicLR, _set
+from ._spec_scheduler import SpecLR
 
 _CHUNK = 1 << 20          # factors multiplied per numpy call (8 MiB of float64)
 
@@ -221,3 +222,4 @@ _LEAVES: dict[type, Callable[[Any, int], Any]] = {
     getattr(torch.optim.lr_scheduler, name): move for name, move in _BY_NAME.items()
     if hasattr(torch.optim.lr_scheduler, name)}       # torch's own classes (older torch lacks some)
 _LEAVES[CyclicLR] = _cyclic                           # clr_torch's (torch's CyclicLR is replayed)
+_LEAVES[SpecLR] = lambda scheduler, local: scheduler.resume_at(local)   # clr_torch's: closed form, O(1)
