@@ -19,7 +19,6 @@ import copy
 import gc
 import math
 import pickle
-import tempfile
 import types
 import warnings
 import weakref
@@ -31,6 +30,8 @@ from torch.optim.lr_scheduler import (EPOCH_DEPRECATION_WARNING, ChainedSchedule
                                       SequentialLR)
 
 import clr_torch
+
+from ._upstream import saved_and_loaded
 
 CLASSES = {"torch": torch.optim.lr_scheduler.CyclicLR, "clr_torch": clr_torch.CyclicLR}
 
@@ -255,11 +256,7 @@ def test_cosine_then_cyclic(CyclicLR):
 def test_lr_scheduler_state_dict_load(CyclicLR, opt, weights_only):
     sched = CyclicLR(opt, base_lr=0.01, max_lr=0.1)
     state = sched.state_dict()
-    with tempfile.TemporaryFile() as fh:
-        torch.save(state, fh)
-        fh.seek(0)
-        loaded = torch.load(fh, weights_only=weights_only)
-    assert loaded == state
+    loaded = saved_and_loaded(state, weights_only)
     again = CyclicLR(opt, base_lr=0.01, max_lr=0.1)
     again.load_state_dict(loaded)
     assert again.state_dict() == state

@@ -3,7 +3,8 @@
 spec path: the same configurations, expected values built the way upstream builds them, and
 upstream's tolerances. Every case names the upstream test it ports.
 
-Each case is checked four ways:
+Each case is checked four ways, by the value checks of ``_upstream.py`` (the harness both upstream
+files share: imported below, and parametrized there on this file's ``CASES``):
 
 1. ``spec.lr(k, g)`` against the expected values (numpy, no framework);
 2. ``clr_torch.scheduler(optimizer, spec)`` stepped with the optimizer, and resumed at each
@@ -30,10 +31,8 @@ use these classes.
 
 from __future__ import annotations
 
-import tempfile
 import warnings
-from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 import pytest
@@ -42,108 +41,17 @@ import clr_spec
 from clr_spec import (ConstantSpec, ExponentialSpec, LinearSpec, MultiStepSpec, PolynomialSpec, SequentialSpec,
                       StepSpec)
 
-from ._frameworks import HAS_JAX, HAS_TORCH, needs_jax, needs_torch
-
-SETUP_LRS = [0.05, 0.5]          # upstream setUp: SGD lr=0.05, the second group lr=torch.tensor(0.5)
-ATOL = 1e-5                      # upstream's _test / _test_get_last_lr / _test_with_epoch / closed form
-LOOSE = (ATOL, 0.0)              # (atol, rtol)
-FLOAT64_DEFAULT = (1e-7, 1e-7)   # torch's assertEqual on Python floats
-FLOAT32_DEFAULT = (1e-5, 1.3e-6)  # torch's assertEqual on float32 tensors
-
-
-def _T():
-    from torch.optim import lr_scheduler
-
-    return lr_scheduler
-
-
-# ------------------------------------------------------------------ upstream's optimizers
-def setup_optimizer():
-    """Upstream ``setUp``: two groups, a float lr and a tensor lr."""
-    import torch
-
-    p1, p2 = torch.nn.Parameter(torch.zeros(1)), torch.nn.Parameter(torch.zeros(1))
-    return torch.optim.SGD([{"params": [p1]}, {"params": [p2], "lr": torch.tensor(0.5)}], lr=0.05)
-
-
-def single_sgd_optimizer():
-    """test_get_last_lr_step_lr: ``SGD([Parameter(randn(2, 2))], 0.1)``."""
-    import torch
-
-    return torch.optim.SGD([torch.nn.Parameter(torch.randn(2, 2))], 0.1)
-
-
-def adamw_optimizer():
-    """test_lr_scheduler_checkpoint: ``AdamW(Linear(3, 3).parameters())`` (lr 1e-3)."""
-    import torch
-
-    return torch.optim.AdamW(torch.nn.Linear(3, 3).parameters())
-
-
-FIXTURES = {"setup": setup_optimizer, "sgd_0.1": single_sgd_optimizer, "adamw": adamw_optimizer}
-TENSOR_GROUPS = {"setup": {1}, "sgd_0.1": set(), "adamw": set()}   # groups whose torch lr is a float32 tensor
+from ._frameworks import HAS_JAX, HAS_TORCH, needs_torch
+from ._upstream import (ATOL, FIXTURES, FLOAT64_DEFAULT, SETUP_LRS, Case, _T, check_constant_initial_lr, default_tol,
+                        setup_optimizer, state_saved_and_reloaded, stepped_targets, tensor_group_ulps, torch_values)
+# the value checks (1)-(4): collected in this file, parametrized on its CASES by pytest_generate_tests
+from ._upstream import (pytest_generate_tests, test_clr_torch_resumed, test_clr_torch_trajectory,  # noqa: F401
+                        test_from_torch, test_optax_float32, test_optax_x64, test_spec_lr)
 
 
 def two_groups(single: Sequence[float], epochs: int = 10) -> list:
     """Upstream's ``targets = [single_targets, [x * epochs for x in single_targets]]``."""
     return [list(single), [x * epochs for x in single]]
-
-
-# ------------------------------------------------------------------ cases
-@dataclass
-class Case:
-    """One upstream test on the spec path.
-
-    ``specs``: one spec, or several for upstream's compound tests (several schedulers stepping
-    one optimizer; no single spec says that, so the expectation is their product, and
-    clr_torch builds each). ``build(opt)``: torch's scheduler(s) as upstream builds them.
-    ``expected``: per checked group, the lr at each of ``steps`` (a list, or a function of
-    nothing that needs torch). ``stepped``: the expectation is a value torch stepped.
-    """
-
-    upstream: str
-    specs: tuple
-    build: Callable[[Any], Any]
-    expected: Any
-    steps: Sequence[int]
-    fixture: str = "setup"
-    tol: Any = LOOSE                   # (atol, rtol), or one per group
-    read: str = "lr"                   # "lr", "last_lr" or "epoch" (step(epoch): see test_clr_torch_resumed)
-    stepped: bool = False
-    needs_torch_for_expected: bool = False
-    _cache: dict = field(default_factory=dict, repr=False)
-
-    @property
-    def id(self) -> str:
-        return self.upstream
-
-    def targets(self) -> np.ndarray:
-        """(groups checked, len(steps)) float64."""
-        if "t" not in self._cache:
-            raw = self.expected() if callable(self.expected) else self.expected
-            self._cache["t"] = np.array([[float(v) for v in group[:len(self.steps)]] for group in raw])
-        return self._cache["t"]
-
-    def tolerances(self, group: int) -> tuple:
-        if isinstance(self.tol, dict):
-            return self.tol[group]
-        return self.tol
-
-    def marks(self) -> list:
-        return [needs_torch] if self.needs_torch_for_expected else []
-
-
-def spec_values(case: Case, group: int, steps: Any) -> np.ndarray:
-    """The spec path's lr: the spec's, or for a compound the product of the specs' factors."""
-    out = None
-    for spec in case.specs:
-        value = spec.lr(steps, group)
-        out = value if out is None else out * value / spec.group_lr(group)
-    return out
-
-
-def _torch_values(opt) -> list:
-    return [float(g["lr"]) for g in opt.param_groups]
 
 
 def closed_form_targets(build: Callable, epochs: int) -> Callable[[], list]:
@@ -156,7 +64,7 @@ def closed_form_targets(build: Callable, epochs: int) -> Callable[[], list]:
     written, checks nothing (and reads the stepped lr one epoch late). This harness uses the
     intended expectation: the closed form at epoch k against the lr after k steps."""
     def make() -> list:
-        opt = FIXTURES["setup"]()
+        opt = FIXTURES["setup"].make()
         sched = build(opt)
         out = []
         with warnings.catch_warnings():
@@ -164,26 +72,9 @@ def closed_form_targets(build: Callable, epochs: int) -> Callable[[], list]:
             for epoch in range(epochs):
                 opt.step()
                 sched.step(epoch)
-                out.append(_torch_values(opt))
+                out.append(torch_values(opt))
         return [list(col) for col in zip(*out)]
     return make
-
-
-def stepped_targets(case_build: Callable, fixture: str, steps: int) -> Callable[[], list]:
-    """torch's own scheduler, built as upstream builds it, stepped ``steps`` times:
-    ``get_last_lr()`` per group (as upstream's state-dict tests compare it)."""
-    def make() -> list:
-        opt = FIXTURES[fixture]()
-        sched = case_build(opt)
-        for _ in range(steps):
-            opt.step()
-            sched.step()
-        return [[float(v)] for v in sched.get_last_lr()]
-    return make
-
-
-def _tensor_aware_tol(fixture: str) -> dict:
-    return {g: (FLOAT32_DEFAULT if g in TENSOR_GROUPS[fixture] else FLOAT64_DEFAULT) for g in range(2)}
 
 
 def _seq(o, schedulers, milestones):
@@ -315,6 +206,16 @@ CASES += [
 ]
 
 # --- state dicts and checkpoints: expectations are values torch stepped ----------------------
+# Where the float32-exact check fails for upstream's tensor-lr group (see
+# test_tensor_lr_is_stepped_in_float32): torch 5.0000011075912454e-11, spec 5.00000006675716e-11
+# (3 float32 ulps) for ExponentialLR(gamma=0.1) at step 10 on torch.tensor(0.5). StepLR's and
+# MultiStepLR's three decays by then happen to round alike.
+TENSOR_RECURSION_DIFFERS = {"test_exp_step_lr_state_dict"}
+TENSOR_RECURSION_XFAIL = (
+    "torch steps a tensor lr in float32 tensor arithmetic (f32(f32(lr) * gamma) per decay); "
+    "the spec replays torch's float64 recursion of a float lr, rounded once: 3 float32 ulps "
+    "apart at step 10 (within upstream's tolerance)")
+
 # the scheduler each test loads the state into (built with other settings)
 STATE_DICT_COPIES = {
     "test_step_lr_state_dict": StepSpec(lr=SETUP_LRS, step_size=1, gamma=0.01 / 2),
@@ -330,7 +231,9 @@ for _name, _spec, _build in [
      lambda o: _T().ExponentialLR(o, gamma=0.1)),
 ]:
     CASES.append(Case(_name, (_spec,), _build, stepped_targets(_build, "setup", 10), [10], read="last_lr",
-                      tol=_tensor_aware_tol("setup"), stepped=True, needs_torch_for_expected=True))
+                      tol={g: default_tol("setup", g) for g in range(2)}, stepped=True,
+                      needs_torch_for_expected=True,
+                      tensor_float32_xfail=TENSOR_RECURSION_XFAIL if _name in TENSOR_RECURSION_DIFFERS else None))
 
 # upstream's parametrized LRClass lists (test_lr_scheduler_checkpoint, test_constant_initial_lr,
 # test_lr_scheduler_state_dict_load): the four classes, as partials over a given lr
@@ -349,160 +252,6 @@ for _cls, (_make, _build) in CHECKPOINT_CLASSES.items():
     CASES.append(Case(f"test_lr_scheduler_checkpoint[{_cls}]", (_make(1e-3),), _build,
                       stepped_targets(_build, "adamw", 1), [1], fixture="adamw", read="last_lr",
                       tol=FLOAT64_DEFAULT, stepped=True, needs_torch_for_expected=True))
-
-CASE_PARAMS = [pytest.param(c, id=c.id, marks=c.marks()) for c in CASES]
-
-
-# Where the float32-exact check fails for upstream's tensor-lr group (see
-# test_tensor_lr_is_stepped_in_float32): torch 5.0000011075912454e-11, spec 5.00000006675716e-11
-# (3 float32 ulps) for ExponentialLR(gamma=0.1) at step 10 on torch.tensor(0.5). StepLR's and
-# MultiStepLR's three decays by then happen to round alike.
-TENSOR_RECURSION_DIFFERS = {"test_exp_step_lr_state_dict"}
-
-
-def _group_params(float32_exact: bool = False) -> list:
-    """(case, group) for every checked group; in the float32-exact check, a tensor-lr group
-    whose float32 recursion torch rounds differently is a strict xfail."""
-    out = []
-    for c in CASES:
-        for g in range(len(c.targets()) if not c.needs_torch_for_expected else _groups_of(c)):
-            marks = list(c.marks())
-            if float32_exact and c.upstream in TENSOR_RECURSION_DIFFERS and g in TENSOR_GROUPS[c.fixture]:
-                marks.append(pytest.mark.xfail(strict=True, reason=(
-                    "torch steps a tensor lr in float32 tensor arithmetic (f32(f32(lr) * gamma) per decay); "
-                    "the spec replays torch's float64 recursion of a float lr, rounded once: 3 float32 ulps "
-                    "apart at step 10 (within upstream's tolerance)")))
-            out.append(pytest.param(c, g, id=f"{c.id}-group{g}", marks=marks))
-    return out
-
-
-def _groups_of(case: Case) -> int:
-    # cases whose expectation needs torch: torch's value for every group of the fixture
-    return {"setup": 2, "sgd_0.1": 1, "adamw": 1}[case.fixture]
-
-
-def assert_within(what: str, case: Case, group: int, got: Any, expected: np.ndarray, steps: Sequence[int]) -> None:
-    atol, rtol = case.tolerances(group)
-    got = np.asarray(got, dtype=np.float64)
-    bad = np.abs(got - expected) > atol + rtol * np.abs(expected)
-    if bad.any():
-        i = int(np.argmax(bad))
-        raise AssertionError(f"{case.upstream} group {group} ({what}): at step {list(steps)[i]} expected "
-                             f"{expected[i]!r}, got {got[i]!r} (atol={atol}, rtol={rtol})")
-
-
-# ================================================================== (1) spec.lr
-@pytest.mark.parametrize("case", CASE_PARAMS)
-def test_spec_lr(case):
-    targets = case.targets()
-    for g, expected in enumerate(targets):
-        assert_within("spec.lr", case, g, spec_values(case, g, np.asarray(case.steps)), expected, case.steps)
-
-
-# ================================================================== (2) clr_torch.scheduler
-def _built_by_spec_path(opt, case: Case) -> list:
-    """clr_torch.scheduler for each spec. It sets the groups' lr to the spec's lr (a schedule
-    is one spec per optimizer), so in a compound the decays, which leave the lr alone when
-    built, are built first and LinearLR/ConstantLR, which scale it when built, last (upstream's
-    test_compound_exp_and_linearlr builds LinearLR first; torch's decays multiply whatever lr
-    the group holds, so the trajectory is the same)."""
-    import clr_torch
-
-    order = sorted(case.specs, key=lambda s: isinstance(s, (LinearSpec, ConstantSpec)))
-    return [clr_torch.scheduler(opt, spec) for spec in order]
-
-
-def _read(opt, scheds: list, read: str) -> list:
-    if read == "last_lr":
-        return [float(v) for v in scheds[-1].get_last_lr()]
-    return _torch_values(opt)
-
-
-@needs_torch
-@pytest.mark.parametrize("case", CASE_PARAMS)
-def test_clr_torch_trajectory(case):
-    targets = case.targets()
-    opt = FIXTURES[case.fixture]()
-    scheds = _built_by_spec_path(opt, case)
-    seen = []
-    for k in range(max(case.steps) + 1):
-        seen.append(_read(opt, scheds, case.read))
-        opt.step()
-        for s in scheds:
-            s.step()
-    seen = np.array(seen)[list(case.steps)]
-    for g, expected in enumerate(targets):
-        assert_within("clr_torch.scheduler stepped", case, g, seen[:, g], expected, case.steps)
-
-
-@needs_torch
-@pytest.mark.parametrize("case", [p for p in CASE_PARAMS if len(p.values[0].specs) == 1])
-def test_clr_torch_resumed(case):
-    """``clr_torch.scheduler(opt, spec, step=k)`` at each k: the spec path's ``step(epoch)``."""
-    import clr_torch
-
-    targets = case.targets()
-    for i, k in enumerate(case.steps):
-        opt = FIXTURES[case.fixture]()
-        sched = clr_torch.scheduler(opt, case.specs[0], step=k)
-        values = _read(opt, [sched], case.read)
-        for g, expected in enumerate(targets):
-            assert_within(f"clr_torch.scheduler(step={k})", case, g, [values[g]], expected[i:i + 1], [k])
-
-
-# ================================================================== (3) optax
-def _optax_values(case: Case, group: int, steps: np.ndarray) -> np.ndarray:
-    import jax
-    import jax.numpy as jnp
-
-    import clr_optax
-
-    out = None
-    for spec in case.specs:
-        value = np.asarray(jax.jit(clr_optax.lr_schedule(spec, group))(jnp.asarray(steps)))
-        out = value if out is None else out * value / value.dtype.type(spec.group_lr(group))
-    return out
-
-
-@needs_jax
-@pytest.mark.parametrize("case, group", _group_params(float32_exact=True))
-def test_optax_float32(case, group):
-    steps = np.asarray(case.steps)
-    got = _optax_values(case, group, steps)
-    assert got.dtype == np.float32
-    expected = case.targets()[group]
-    if case.stepped:     # upstream compares with torch's stepped value: float32 of it exactly
-        want = expected.astype(np.float32)
-        assert got.tolist() == want.tolist(), (
-            f"{case.upstream} group {group}: at steps {list(steps)} expected float32 {want.tolist()}, "
-            f"got {got.tolist()}")
-    else:
-        assert_within("optax float32", case, group, got, expected, case.steps)
-
-
-@needs_jax
-@pytest.mark.parametrize("case", CASE_PARAMS)
-def test_optax_x64(case):
-    import jax
-
-    steps = np.asarray(case.steps)
-    with jax.enable_x64(True):
-        for g, expected in enumerate(case.targets()):
-            got = _optax_values(case, g, steps)
-            assert got.dtype == np.float64
-            assert_within("optax x64", case, g, got, expected, case.steps)
-
-
-# ================================================================== (4) from_torch
-@needs_torch
-@pytest.mark.parametrize("case", CASE_PARAMS)
-def test_from_torch(case):
-    opt = FIXTURES[case.fixture]()
-    built = case.build(opt)
-    built = built if isinstance(built, list) else [built]
-    assert [clr_spec.from_torch(s) for s in built] == list(case.specs)
-    # and from the saved states, as a checkpoint holds them
-    assert [clr_spec.from_torch(s.state_dict(), opt.state_dict()) for s in built] == list(case.specs)
 
 
 # ================================================================== upstream's other checks
@@ -565,23 +314,10 @@ def test_lr_scheduler_checkpoint_resume(cls):
 def test_lr_scheduler_state_dict_load(cls, weights_only):
     """test_lr_scheduler_state_dict_load: the state saved and loaded with torch.save/torch.load
     is the same, reads back as the spec, and loads into the scheduler the spec path builds."""
-    import torch
-
-    import clr_torch
-
     make, build = PARTIAL_CLASSES[cls]
-    opt = setup_optimizer()
-    state = build(opt).state_dict()
-    with tempfile.TemporaryFile() as fh:
-        torch.save(state, fh)
-        fh.seek(0)
-        loaded = torch.load(fh, weights_only=weights_only)
-    assert loaded == state
-    spec = clr_spec.from_torch(loaded)
-    assert spec == make(SETUP_LRS)
-    again = clr_torch.scheduler(setup_optimizer(), spec)
-    again.load_state_dict(loaded)
-    assert again.state_dict() == state
+    spec = make(SETUP_LRS)
+    _, _, loaded = state_saved_and_reloaded(spec, build, weights_only)
+    assert clr_spec.from_torch(loaded) == spec
     assert [float(v) for v in loaded["_last_lr"]] == spec_lrs(spec, 0)
 
 
@@ -592,34 +328,8 @@ def spec_lrs(spec, step: int) -> list:
 @needs_torch
 @pytest.mark.parametrize("cls", sorted(PARTIAL_CLASSES))
 def test_constant_initial_lr(cls):
-    """test_constant_initial_lr: with a tensor lr that the user then scales in place, the
-    groups' initial_lr and the scheduler's base_lrs stay 0.1 and do not alias each other; the
-    scheduler still reads back as the spec."""
-    import copy
-
-    import torch
-
-    import clr_torch
-
-    make, _ = PARTIAL_CLASSES[cls]
-    spec = make(0.1)
-    lr = torch.as_tensor(0.1)
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.randn(1))], lr=lr)
-    sch = clr_torch.scheduler(opt, spec)
-    original = copy.deepcopy(opt.param_groups)
-    for i in range(2):
-        opt.step()
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")            # step(epoch) is deprecated
-            sch.step(i)
-        lr.multiply_(0.1)
-        for group, before in zip(opt.param_groups, original):
-            assert group["initial_lr"] == before["initial_lr"]
-            assert sch.base_lrs == [0.1]
-            assert sch.base_lrs[0] is not group["initial_lr"]
-    # torch holds the lr as a float32 tensor: the spec read back has float32(0.1), the lr torch
-    # scales (not 0.1 itself; upstream's base_lrs == [0.1] compares at float32 precision too).
-    assert clr_spec.from_torch(sch) == make(float(np.float32(0.1)))
+    """test_constant_initial_lr, for upstream's partials of these classes (the harness's check)."""
+    check_constant_initial_lr(PARTIAL_CLASSES[cls][0])
 
 
 CONSTANT_EPOCH = {
@@ -681,21 +391,10 @@ def _old_pattern(opt, sched, epochs=35):
         opt.step()
 
 
-@needs_torch
-@pytest.mark.parametrize("upstream", ["test_old_pattern_warning", "test_old_pattern_warning_with_arg"])
-def test_old_pattern_warning(upstream):
-    import clr_torch
-
-    opt = setup_optimizer()
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        sched = clr_torch.scheduler(opt, WARN_SPEC)
-    assert caught == []
-    with pytest.warns(UserWarning, match="how-to-adjust-learning-rate"):
-        _old_pattern(opt, sched)
-
-
-def _resumed(overridden: bool):
+def _built_quietly(spec, step: int = 0, overridden: bool = False):
+    """``clr_torch.scheduler(opt, spec, step=step)`` on upstream's setUp optimizer, which warns
+    nothing; with ``overridden``, the optimizer's ``step`` then replaced by a wrapper (upstream's
+    overridden ``optimizer.step``)."""
     import types
 
     import clr_torch
@@ -703,7 +402,7 @@ def _resumed(overridden: bool):
     opt = setup_optimizer()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sched = clr_torch.scheduler(opt, RESUMED_SPEC, step=10)
+        sched = clr_torch.scheduler(opt, spec, step=step)
     assert caught == []
     if overridden:
         old_step = opt.step
@@ -712,11 +411,19 @@ def _resumed(overridden: bool):
 
 
 @needs_torch
+@pytest.mark.parametrize("upstream", ["test_old_pattern_warning", "test_old_pattern_warning_with_arg"])
+def test_old_pattern_warning(upstream):
+    opt, sched = _built_quietly(WARN_SPEC)
+    with pytest.warns(UserWarning, match="how-to-adjust-learning-rate"):
+        _old_pattern(opt, sched)
+
+
+@needs_torch
 @RESUME_XFAIL
 @pytest.mark.parametrize("upstream", ["test_old_pattern_warning_resuming",
                                       "test_old_pattern_warning_resuming_with_arg"])
 def test_old_pattern_warning_resuming(upstream):
-    opt, sched = _resumed(overridden=False)
+    opt, sched = _built_quietly(RESUMED_SPEC, step=10)
     with pytest.warns(UserWarning, match="how-to-adjust-learning-rate"):
         _old_pattern(opt, sched)
 
@@ -724,7 +431,7 @@ def test_old_pattern_warning_resuming(upstream):
 @needs_torch
 @RESUME_XFAIL
 def test_old_pattern_warning_with_overridden_optim_step():
-    opt, sched = _resumed(overridden=True)
+    opt, sched = _built_quietly(RESUMED_SPEC, step=10, overridden=True)
     with pytest.warns(UserWarning, match="how-to-adjust-learning-rate"):
         _old_pattern(opt, sched)
 
@@ -732,12 +439,9 @@ def test_old_pattern_warning_with_overridden_optim_step():
 @needs_torch
 @pytest.mark.parametrize("upstream", ["test_new_pattern_no_warning", "test_new_pattern_no_warning_with_arg"])
 def test_new_pattern_no_warning(upstream):
-    import clr_torch
-
-    opt = setup_optimizer()
+    opt, sched = _built_quietly(WARN_SPEC)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        sched = clr_torch.scheduler(opt, WARN_SPEC)
         for _ in range(35):
             opt.step()
             sched.step()
@@ -746,14 +450,7 @@ def test_new_pattern_no_warning(upstream):
 
 @needs_torch
 def test_new_pattern_no_warning_with_overridden_optim_step():
-    import types
-
-    import clr_torch
-
-    opt = setup_optimizer()
-    sched = clr_torch.scheduler(opt, WARN_SPEC)
-    old_step = opt.step
-    opt.step = types.MethodType(lambda self, *a, **k: old_step(*a, **k), opt)
+    opt, sched = _built_quietly(WARN_SPEC, overridden=True)
     with pytest.warns(UserWarning, match=r"`optimizer.step\(\)` has been overridden"):
         for _ in range(35):
             opt.step()
@@ -809,21 +506,7 @@ def test_tensor_lr_is_stepped_in_float32():
     spec replays the float64 recursion of a float lr. Measured here: within upstream's
     tolerance and within 3 float32 ulps over upstream's 10 steps (0 or 1 for StepLR and
     MultiStepLR, up to 3 for ExponentialLR(0.1)), and bitwise for the float-lr group."""
-    from ._helpers import ulp_distance
-
     for case in (c for c in CASES if c.stepped and c.fixture == "setup"):
-        opt = setup_optimizer()
-        sched = case.build(opt)
-        torch_values = []
-        for _ in range(11):
-            torch_values.append(_torch_values(opt))
-            opt.step()
-            sched.step()
-        torch_values = np.array(torch_values)
-        ours = case.specs[0].lr(np.arange(11), 0)
-        np.testing.assert_array_equal(ours, torch_values[:, 0])            # the float lr: bitwise
-        ours = case.specs[0].lr(np.arange(11), 1)
-        assert np.all(np.abs(ours - torch_values[:, 1]) <= FLOAT32_DEFAULT[0] + FLOAT32_DEFAULT[1] * np.abs(ours))
-        distance = ulp_distance(ours.astype(np.float32), torch_values[:, 1].astype(np.float32))
-        assert distance.max() <= 3
+        distance = tensor_group_ulps(case)       # the float lr bitwise, the tensor lr within tolerance
+        assert distance.max() <= 3, case.upstream
         assert (distance[10] > 0) == (case.upstream in TENSOR_RECURSION_DIFFERS)
