@@ -11,16 +11,14 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import torch
 
 import clr_optax
 from clr_spec import ExponentialSpec, MultiStepSpec, PolynomialSpec, StepSpec
 
-from bench_one_cycle_sgdr import torch_values
-from _timing import median_ratio
-from precision_naive import ulps as ulp_distance
+from bench_family import torch_values
+from _timing import float32_exactness, jit_vmap_ratio
 
 STEPS = 20_000
 LR = 0.1
@@ -52,14 +50,11 @@ def contenders() -> dict:
 def precision() -> list[tuple]:
     rows = []
     for name, (make, optax_name, theirs, ours) in contenders().items():
-        reference = torch_values(make, STEPS)
+        reference = torch_values(make, STEPS, lr=LR)
         counts = jnp.arange(STEPS)
         for label, schedule in ((optax_name, theirs), ("clr_optax", ours)):
-            values = np.asarray(jax.jit(jax.vmap(schedule))(counts), np.float32)
-            positive = reference > 0
-            ulps = ulp_distance(values, reference)
-            rel = np.max(np.abs(values - reference)[positive] / reference[positive])
-            rows.append((name, label, STEPS, float(np.mean(ulps == 0)), int(ulps.max()), float(rel)))
+            values = jax.jit(jax.vmap(schedule))(counts)
+            rows.append((name, label, STEPS, *float32_exactness(values, reference)))
     return rows
 
 
@@ -67,13 +62,8 @@ def speed(rounds: int = 11) -> list[tuple]:
     rows = []
     counts = jnp.arange(2**20, dtype=jnp.int32) % STEPS
     for name, (_, optax_name, theirs, ours) in contenders().items():
-        fns = {}
-        for label, schedule in ((optax_name, theirs), ("clr_optax", ours)):
-            jitted = jax.jit(jax.vmap(schedule))
-            jitted(counts).block_until_ready()
-            fns[label] = (lambda j: (lambda: j(counts).block_until_ready()))(jitted)
-        ratio, times = median_ratio(fns, "clr_optax", optax_name, rounds=rounds, repeats=3)
-        rows.append((name, len(counts), times["clr_optax"] * 1e3, optax_name, times[optax_name] * 1e3, ratio))
+        mine, its, ratio = jit_vmap_ratio(ours, theirs, counts, rounds=rounds, repeats=3)
+        rows.append((name, len(counts), mine, optax_name, its, ratio))
     return rows
 
 

@@ -11,35 +11,18 @@ total_steps=10_000) and CosineAnnealingWarmRestarts(T_0=1000, T_mult=2, eta_min=
 
 from __future__ import annotations
 
-import warnings
-
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
 import torch
 
 import clr_optax
 from clr_spec import OneCycleSpec, WarmRestartsSpec
 
-from _timing import median_ratio
-from precision_naive import ulps as ulp_distance
+from bench_family import torch_values
+from _timing import float32_exactness, jit_vmap_ratio
 
 ONE_CYCLE_STEPS, SGDR_STEPS = 10_000, 31_000     # SGDR: periods of 1000, 2000, 4000, 8000, 16000
-
-
-def torch_values(make, steps: int) -> np.ndarray:
-    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        sched = make(opt)
-        out = np.empty(steps)
-        for k in range(steps):
-            out[k] = opt.param_groups[0]["lr"]
-            opt.step()
-            if k + 1 < steps:
-                sched.step()
-    return out
 
 
 def contenders() -> dict:
@@ -64,10 +47,8 @@ def precision() -> list[tuple]:
         reference = torch_values(make, steps)
         counts = jnp.arange(steps)
         for label, schedule in ((optax_name, theirs), ("clr_optax", ours)):
-            values = np.asarray(jax.jit(jax.vmap(schedule))(counts), np.float32)
-            ulps = ulp_distance(values, reference)        # lrs are positive
-            rel = np.max(np.abs(values - reference) / np.abs(reference))
-            rows.append((name, label, steps, float(np.mean(ulps == 0)), int(ulps.max()), float(rel)))
+            values = jax.jit(jax.vmap(schedule))(counts)
+            rows.append((name, label, steps, *float32_exactness(values, reference)))
     return rows
 
 
@@ -75,13 +56,8 @@ def speed(rounds: int = 11) -> list[tuple]:
     rows = []
     for name, (_, steps, optax_name, theirs, ours) in contenders().items():
         counts = jnp.arange(steps * 30, dtype=jnp.int32) % steps     # enough work to time
-        fns = {}
-        for label, schedule in ((optax_name, theirs), ("clr_optax", ours)):
-            jitted = jax.jit(jax.vmap(schedule))
-            jitted(counts).block_until_ready()
-            fns[label] = (lambda j: (lambda: j(counts).block_until_ready()))(jitted)
-        ratio, times = median_ratio(fns, "clr_optax", optax_name, rounds=rounds, repeats=3)
-        rows.append((name, len(counts), times["clr_optax"] * 1e3, optax_name, times[optax_name] * 1e3, ratio))
+        mine, its, ratio = jit_vmap_ratio(ours, theirs, counts, rounds=rounds, repeats=3)
+        rows.append((name, len(counts), mine, optax_name, its, ratio))
     return rows
 
 

@@ -17,6 +17,8 @@ import numpy as np
 from clr_optax._schedules import build_schedule
 from clr_spec import CyclicSpec
 
+from _timing import ulps
+
 CONFIGS = {
     "tutorial triangular2 (up=102000)": CyclicSpec(base_lr=2.5e-4, max_lr=1e-3, step_size_up=102_000,
                                                    mode="triangular2", cycle_momentum=False),
@@ -43,12 +45,6 @@ def naive(spec: CyclicSpec):
         return base + height * factor * scale
 
     return schedule
-
-
-def ulps(a, b):
-    ia = np.asarray(a, np.float32).view(np.int32).astype(np.int64)
-    ib = np.asarray(b, np.float32).view(np.int32).astype(np.int64)
-    return np.abs(ia - ib)
 
 
 def run():

@@ -19,9 +19,11 @@ Each guard was measured on XLA's CPU backend:
 from __future__ import annotations
 
 import math
+import numbers
 from fractions import Fraction
 from typing import Any, Callable
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 from jax import lax
@@ -31,6 +33,10 @@ from clr_spec._ops import Ops
 from . import _ff
 from ._float64 import pow2_float64, power_of
 from ._float_float import exp2_parts, log2_decimal, scale_by_pow2
+
+# The largest step a schedule evaluates (counts are clipped to [0, 2**31 - 1]): a formula may
+# leave out what no such step reaches (``ops.max_step``; numpy's steps go to 2**53).
+MAX_STEP = 2**31 - 1
 
 
 class JaxFloat64Ops(Ops):
@@ -43,6 +49,7 @@ class JaxFloat64Ops(Ops):
 
     xp = jnp
     in_float64 = True
+    max_step = MAX_STEP
 
     def __init__(self, count: Any, exact_power: bool = False):
         self.count = count
@@ -59,6 +66,15 @@ class JaxFloat64Ops(Ops):
         mask = jnp.where(self.count < 0, jnp.int64(0x7FFF_FFFF_FFFF_FFFF), jnp.int64(-1))
         return lax.bitcast_convert_type(bits & mask, jnp.float64)
 
+    def floor_divide(self, a: Any, b: Any) -> Any:
+        """``a // b`` for whole-number float64 ``a`` (the steps, < 2**31 here) and a Python int
+        ``b``: in integers (exact: the floor of a quotient of integers), where XLA's float64
+        ``floor_divide`` is a remainder loop of its own, 40 times the cost (StepLR's decays)."""
+        a = jnp.asarray(a)
+        if isinstance(b, numbers.Integral) and 0 < int(b) < 2**53 and jnp.issubdtype(a.dtype, jnp.floating):
+            return (a.astype(jnp.int64) // int(b)).astype(a.dtype)
+        return jnp.floor_divide(a, b)
+
     def pow2(self, n: Any) -> Any:
         return pow2_float64(n)
 
@@ -68,13 +84,46 @@ class JaxFloat64Ops(Ops):
         return power_of(base)(k.astype(jnp.int32))
 
     def cosine_anneal(self, position: Any, length: Any) -> Any:
-        return (1 + jnp.cos(math.pi * position / length)) / 2
+        # torch's pi * position / length, the division kept a division (``divide``: XLA would
+        # multiply by the reciprocal of a constant length, one ulp off now and then)
+        return (1 + jnp.cos(self.divide(math.pi * position, length))) / 2
 
     def constant(self, values: Any) -> Any:
         return jnp.asarray(np.asarray(values, dtype=np.float64))
 
     def index(self, x: Any) -> Any:
         return jnp.asarray(x).astype(jnp.int64)
+
+    def _count_dependent(self, x: Any) -> Any:
+        """``x >= 0`` (a constant), as data XLA cannot fold: the sign bit cleared where ``count < 0``
+        (a no-op on a value >= 0), so that no rewrite keyed on a known constant applies."""
+        bits = lax.bitcast_convert_type(jnp.asarray(x, jnp.float64), jnp.int64)
+        mask = jnp.where(self.count < 0, jnp.int64(0x7FFF_FFFF_FFFF_FFFF), jnp.int64(-1))
+        return lax.bitcast_convert_type(bits & mask, jnp.float64)
+
+    def exact_divide(self, a: Any, b: float) -> Any:
+        # XLA turns a division by a constant into a product with its reciprocal (measured: 18% of
+        # k / 204000.0 one ulp off); a divisor it cannot know keeps the division.
+        return a / self._count_dependent(b)
+
+    def inverse_sqrt(self, x: Any) -> Any:
+        # XLA rewrites 1 / sqrt(x) to rsqrt(x) (measured: 25% of values one ulp off).
+        return 1.0 / _ff.opaque(jnp.sqrt(x))
+
+    def step0_barrier(self, x: Any) -> Any:
+        # The lowest bit set where count < 0 (step 0, which the formula replaces): an ``or`` that no
+        # analysis can prove a no-op. unfused's ``and`` is one where the value is 0 at step 0 (a
+        # product of the clipped step: LLVM proved it and contracted timm's warmup into an FMA).
+        bits = lax.bitcast_convert_type(jnp.asarray(x, jnp.float64), jnp.int64)
+        return lax.bitcast_convert_type(bits | jnp.where(self.count < 0, jnp.int64(1), jnp.int64(0)), jnp.float64)
+
+    def real_power(self, base: Any, exponent: Any) -> Any:
+        # jnp.power of two arrays is C pow on CPU, bitwise (measured on 400,000 pairs); with a known
+        # exponent XLA rewrites it (x**3.0 -> x*x*x: 26% of values off). A constant exponent is made
+        # data as exponent + 0 * count (XLA keeps 0 * x: x could be inf).
+        if not isinstance(exponent, jax.Array):
+            exponent = jnp.asarray(exponent, jnp.float64) + 0.0 * jnp.asarray(self.count).astype(jnp.float64)
+        return jnp.power(jnp.asarray(base, jnp.float64), exponent)
 
     def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
         # torch calls scale_fn with a Python int; a float64 holding that exact integer makes
@@ -89,6 +138,7 @@ class JaxFloat32Ops(Ops):
 
     xp = jnp
     in_float64 = False
+    max_step = MAX_STEP
 
     def divide(self, a: Any, b: float) -> Any:
         return a / b
@@ -118,12 +168,25 @@ class JaxFloat32Ops(Ops):
         return value[0] + value[1]
 
     def cosine_anneal(self, position: Any, length: Any) -> Any:
-        # cos(pi * p / (2 L))**2, the same value through an angle of at most pi/4: 1 + cos
-        # cancels near the end of the anneal, which in float32 costs thousands of ulps where
-        # the lr nears its floor.
-        near_start = 2 * position <= length
-        half = jnp.where(near_start, jnp.cos(math.pi * position / (2 * length)),
-                         jnp.sin(math.pi * (length - position) / (2 * length)))
+        """``cos(pi * p / (2 L))**2``, the same value through an angle of at most pi/4: 1 + cos
+        cancels near the end of the anneal, which in float32 costs thousands of ulps where the lr
+        nears its floor. ``p`` (int32 or float32) is in ``[0, L]``; ``L`` a number or an array.
+
+        Which half ``p`` is in (``2 p <= L``) is decided without forming ``2 p``, which wraps in
+        int32 from ``p = 2**30``: against ``floor(L / 2)`` in integers where ``L`` is a number
+        (exact to ``p = 2**31 - 1``), else in float32. The sine's ``L - p`` is exact in int32
+        where ``L`` is a number below 2**31."""
+        position = jnp.asarray(position)
+        integer = jnp.issubdtype(position.dtype, jnp.integer)
+        if integer and isinstance(length, (int, float)):
+            near_start = position <= min(math.floor(length / 2), MAX_STEP)
+            rest = (int(length) - position) if float(length).is_integer() and length <= MAX_STEP \
+                else length - position.astype(jnp.float32)
+        else:
+            near_start = position.astype(jnp.float32) <= jnp.asarray(length, jnp.float32) * 0.5
+            rest = length - position.astype(jnp.float32)
+        half = jnp.where(near_start, jnp.cos(math.pi * position.astype(jnp.float32) / (2 * length)),
+                         jnp.sin(math.pi * jnp.asarray(rest).astype(jnp.float32) / (2 * length)))
         return half * half
 
     def constant(self, values: Any) -> Any:
@@ -134,6 +197,18 @@ class JaxFloat32Ops(Ops):
 
     def index(self, x: Any) -> Any:
         return jnp.asarray(x).astype(jnp.int32)
+
+    def exact_divide(self, a: Any, b: float) -> Any:
+        return a / b
+
+    def inverse_sqrt(self, x: Any) -> Any:
+        return 1.0 / _ff.opaque(jnp.sqrt(x))
+
+    def step0_barrier(self, x: Any) -> Any:
+        return x
+
+    def real_power(self, base: Any, exponent: Any) -> Any:
+        return jnp.power(jnp.asarray(base, jnp.float32), jnp.asarray(exponent, jnp.float32))
 
     def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
         return jnp.broadcast_to(jnp.asarray(fn(arg.astype(jnp.float32)), dtype=jnp.float32), jnp.shape(arg))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import functools
 import numbers
-from typing import Any, Callable, Literal, Optional
+from typing import Any, Callable, Iterator, Literal, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -23,6 +25,44 @@ MAX_COUNT = 2**31 - 1
 # of torch's formula, rounded once) and "float-float" elsewhere (TPUs have no float64 hardware).
 Float32Method = Literal["auto", "float64", "float-float"]
 
+# The platforms with float64 hardware: "auto" takes the float64 path there (jax.default_backend()
+# says "gpu" for both CUDA and ROCm; lax.platform_dependent says "cuda" or "rocm").
+FLOAT64_PLATFORMS = frozenset({"cpu", "gpu", "cuda", "rocm"})
+# The platforms a schedule is being built for, while ``target_platforms`` holds (None: the default
+# backend's). A contextvar, so that a sequence's pieces built inside one call see the same target.
+_TARGET: contextvars.ContextVar[Optional[tuple[str, ...]]] = contextvars.ContextVar("clr_optax_platforms",
+                                                                                     default=None)
+
+
+def checked_platforms(platforms: Any) -> Optional[tuple[str, ...]]:
+    """``platforms`` as a tuple of lower-case platform names (None stays None: the default backend).
+
+    Raises:
+      TypeError: not a string or a sequence of strings.
+      ValueError: an empty sequence.
+    """
+    if platforms is None:
+        return None
+    if isinstance(platforms, str):
+        platforms = (platforms,)
+    if not isinstance(platforms, Sequence) or not all(isinstance(p, str) for p in platforms):
+        raise TypeError(f"platforms must be a platform name or a list of them (e.g. 'tpu' or ['cpu', 'tpu']), "
+                        f"got {platforms!r}")
+    if not platforms or not all(platforms):
+        raise ValueError("platforms must name at least one platform (e.g. ['tpu']); leave it out (None) for the "
+                         "default backend's")
+    return tuple(p.lower() for p in platforms)
+
+
+@contextlib.contextmanager
+def target_platforms(platforms: Any) -> Iterator[None]:
+    """Build the schedules inside for ``platforms`` (see ``path_schedule``); None: the default backend."""
+    token = _TARGET.set(checked_platforms(platforms))
+    try:
+        yield
+    finally:
+        _TARGET.reset(token)
+
 
 def _spec_from(spec: Optional[CyclicSpec], kwargs: dict[str, Any]) -> CyclicSpec:
     if spec is None:
@@ -34,7 +74,8 @@ def _spec_from(spec: Optional[CyclicSpec], kwargs: dict[str, Any]) -> CyclicSpec
     return spec
 
 
-def cyclic_lr_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, **torch_kwargs: Any):
+def cyclic_lr_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, platforms: Any = None,
+                       **torch_kwargs: Any):
     r"""Cyclical learning rate (torch's ``CyclicLR``) as an optax schedule ``count -> lr``.
 
     .. math::
@@ -59,6 +100,11 @@ def cyclic_lr_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, **t
         keywords (``base_lr=..., max_lr=..., step_size_up=...``) directly.
       group: which param group's bounds to use when the bounds are per-group sequences
         (one schedule per ``optax.multi_transform`` label).
+      platforms: the platforms the schedule will be lowered for, when not (only) the default
+        backend's: ``"tpu"`` (or ``["tpu"]``) to lower or export for a TPU from a CPU host (the
+        float32-only path), ``["cpu", "tpu"]`` for one program that runs on both (both paths,
+        picked per platform at lowering). None (default): ``jax.default_backend()``'s, asked when
+        the schedule is traced; only that platform's path is traced.
 
     Returns:
       A jittable, vmappable ``optax.Schedule``. Counts are clipped to ``[0, 2**31 - 1]``.
@@ -75,10 +121,12 @@ def cyclic_lr_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, **t
     [1.0, 2.0, 3.0, 4.0, 5.0, 4.0, 3.0, 2.0, 1.0, 2.0]
     >>> tx = optax.inject_hyperparams(optax.sgd)(learning_rate=schedule)
     """
-    return build_schedule(_spec_from(spec, torch_kwargs), "lr", group)
+    with target_platforms(platforms):
+        return build_schedule(_spec_from(spec, torch_kwargs), "lr", group)
 
 
-def cyclic_momentum_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, **torch_kwargs: Any):
+def cyclic_momentum_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, platforms: Any = None,
+                             **torch_kwargs: Any):
     r"""Momentum cycled inversely to the lr, as torch's ``CyclicLR(cycle_momentum=True)`` does.
 
     .. math::
@@ -86,7 +134,7 @@ def cyclic_momentum_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 
         m(k) = \text{max\_momentum} - (\text{max\_momentum} - \text{base\_momentum})\, f(k)\, s(k)
 
     Use it for ``optax.sgd``'s ``momentum`` or ``optax.adam``'s ``b1`` (torch's ``betas[0]``)
-    through ``optax.inject_hyperparams``. Same arguments and precision as
+    through ``optax.inject_hyperparams``. Same arguments (``platforms`` too) and precision as
     ``cyclic_lr_schedule``. When ``spec.cycle_momentum`` is False torch leaves momentum
     alone: this returns the constant ``max_momentum``, which is what torch's optimizer
     keeps only if you built it with that momentum.
@@ -97,7 +145,8 @@ def cyclic_momentum_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 
     >>> clr_optax.cyclic_momentum_schedule(spec)(jnp.arange(9)).tolist()
     [1.0, 0.875, 0.75, 0.625, 0.5, 0.625, 0.75, 0.875, 1.0]
     """
-    return build_schedule(_spec_from(spec, torch_kwargs), "momentum", group)
+    with target_platforms(platforms):
+        return build_schedule(_spec_from(spec, torch_kwargs), "momentum", group)
 
 
 def build_schedule(spec: CyclicSpec, what: Literal["lr", "momentum"], group: int = 0,
@@ -126,24 +175,55 @@ def constant_schedule(value: float) -> Callable:
     return constant
 
 
+def _method_for(platforms: tuple[str, ...]) -> Float32Method:
+    """The path for ``platforms``: "float64" where all have float64 hardware, "float-float" where
+    none has, "auto" (both, chosen per platform at lowering) for a mix."""
+    with_float64 = [p in FLOAT64_PLATFORMS for p in platforms]
+    if all(with_float64):
+        return "float64"
+    return "float-float" if not any(with_float64) else "auto"
+
+
+def resolved_method(method: Float32Method) -> Optional[Float32Method]:
+    """``method`` as far as it is known when a schedule is built: "auto" resolved for the platforms
+    a ``platforms=`` keyword names (``target_platforms``); None where none does (the default
+    backend's, resolved when the schedule is traced: asking for it now would start the backends,
+    which must wait for ``jax.distributed.initialize``)."""
+    if method not in ("auto", "float64", "float-float"):
+        raise ValueError(f"float32_method must be 'auto', 'float64' or 'float-float', got {method!r}")
+    if method != "auto":
+        return method
+    target = _TARGET.get()
+    return None if target is None else _method_for(target)
+
+
 def path_schedule(method: Float32Method, x64: Callable, via_float64: Callable, float32: Callable) -> Callable:
     """``count -> value`` from one of a schedule's evaluations, each ``(step, count) -> value``:
     ``x64`` under ``jax_enable_x64``; otherwise ``via_float64`` (float64 rounded once to float32)
     on CPU and GPU and ``float32`` (float32 arithmetic alone) elsewhere (TPUs have no float64
-    hardware), chosen when lowering for a platform; ``method`` forces one (tests, benchmarks)."""
-    if method not in ("auto", "float64", "float-float"):
-        raise ValueError(f"float32_method must be 'auto', 'float64' or 'float-float', got {method!r}")
+    hardware); ``method`` forces one (tests, benchmarks).
+
+    "auto" picks one path: for the platforms a ``platforms=`` keyword of the public builders
+    names (``target_platforms``), when the schedule is built; else for the default backend's
+    (``jax.default_backend()``), when it is traced. Only the path picked is traced and lowered:
+    ``lax.platform_dependent`` traces every branch on every platform, which made lowering a
+    schedule several times slower than it needs to be. Platforms with and without float64
+    (``["cpu", "tpu"]``) get both paths, chosen per platform at lowering by
+    ``lax.platform_dependent``.
+    """
+    built_for = resolved_method(method)
 
     def schedule(count):
         count = _host_clipped(count)
         step = _as_step(count)
         if jax.config.jax_enable_x64:
             return x64(step, count)
-        if method == "float64":
+        chosen = built_for or _method_for((jax.default_backend().lower(),))
+        if chosen == "float64":
             return via_float64(step, count)
-        if method == "float-float":
+        if chosen == "float-float":
             return float32(step, count)
-        # Chosen when lowering for a platform, so the compiled code holds one of the two.
+        # Built for platforms with and without float64: chosen when lowering for each of them.
         return lax.platform_dependent(step, count, cpu=via_float64, cuda=via_float64, rocm=via_float64,
                                       default=float32)
 

@@ -364,4 +364,4 @@ class PolynomialSpec(_RecursiveDecay):
     def _continued(self, ops: Any, last: float, n: Any, done: int) -> Any:
         # past the table: the closed form's ratio to the last tabled step
         total = float(self.total_iters)
-        return last * ops.float_power((1.0 - n / total) / (1.0 - done / total), self.power)
+        return last * ops.real_power((1.0 - n / total) / (1.0 - done / total), self.power)

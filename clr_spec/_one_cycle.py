@@ -2,7 +2,8 @@
 
 torch's ``get_lr`` is a closed form of the step: the phase the step falls in, ``pct`` along
 it, and a cosine or linear anneal between the phase's ends, the same for momentum (cycled
-inversely). Here it is written once over an array namespace, in torch's order of operations
+inversely). Here it is written once over an array namespace, in torch's order of operations,
+the phase's constants picked per step and the anneal computed once
 (in float32, on TPUs, from the fraction of the phase left where that is the smaller one).
 torch extrapolates to ``total_steps`` and raises past it; the spec (and clr_optax) hold the
 schedule's final value (step ``total_steps - 1``) from there on.
@@ -197,25 +198,36 @@ class OneCycleSpec(FormulaSpec):
         # (at total_steps, after the last update; a linear anneal goes below min_lr there, even
         # below 0) and raises past it: the spec holds the final value from total_steps - 1 on.
         steps = ops.minimum(steps, v.below_int_range(self.total_steps - 1, steps))
-        phases = self._phases()
-        out = None
-        for i in reversed(range(len(phases))):
-            end_step, start_lr, end_lr, start_m, end_m = phases[i]
-            start_step = 0.0 if i == 0 else phases[i - 1][0]
+        # The phase's constants are picked per step (a select chain over the two or three ends, in
+        # torch's order: the first phase whose end_step the step does not pass), and the anneal is
+        # computed once: one cosine per step where a select over every phase's anneal costs one per
+        # phase (the cosine is most of a float64 schedule's time).
+        rows = []
+        start_step = 0.0
+        for end_step, start_lr, end_lr, start_m, end_m in self._phases():
             first, last = (values[start_lr], values[end_lr]) if what == "lr" else (values[start_m], values[end_m])
-            value = self._anneal(ops, first, last, steps, start_step, end_step)
-            out = value if out is None else ops.where(steps <= end_step, value, out)
-        return out
+            rows.append((end_step, start_step, end_step - start_step, first, last))
+            start_step = end_step
+        chosen = list(rows[-1])
+        for row in reversed(rows[:-1]):
+            inside = steps <= row[0]
+            chosen = [ops.where(inside, mine, theirs) for mine, theirs in zip(row, chosen)]
+        end_step, start_step, span, first, last = chosen
+        return self._anneal(ops, first, last, steps, start_step, end_step, span)
 
-    def _anneal(self, ops: Any, start: float, end: float, steps: Any, start_step: float, end_step: float) -> Any:
-        pct = (steps - start_step) / (end_step - start_step)     # torch's
+    def _anneal(self, ops: Any, start: Any, end: Any, steps: Any, start_step: Any, end_step: Any, span: Any) -> Any:
+        """torch's anneal from ``start`` to ``end`` at ``steps`` of the phase from ``start_step``
+        to ``end_step`` (``span = end_step - start_step``, as torch computes it): each argument a
+        float or one per step."""
+        pct = (steps - start_step) / span      # torch's
         if ops.in_float64:
-            if self.anneal_strategy == "cos":   # torch's _annealing_cos (halving is exact)
-                return end + (start - end) * ((ops.cos(math.pi * pct) + 1) / 2)
-            return (end - start) * pct + start  # torch's _annealing_linear
+            if self.anneal_strategy == "cos":   # torch's _annealing_cos: end + (start - end) / 2.0 * cos_out
+                cos_out = ops.cos(math.pi * pct) + 1
+                return end + ops.unfused(((start - end) / 2.0) * cos_out)
+            return ops.unfused((end - start) * pct) + start  # torch's _annealing_linear
         # float32 (TPUs): past the middle, from the fraction left, computed directly: 1 - pct
         # cancels there, and the far end is min_lr, thousands of float32 ulps below the start.
-        rest = (end_step - steps) / (end_step - start_step)
+        rest = (end_step - steps) / span
         first_half = 2 * pct <= 1
         if self.anneal_strategy == "cos":
             half = ops.where(first_half, ops.cos(math.pi * pct / 2), ops.sin(math.pi * rest / 2))

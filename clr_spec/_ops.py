@@ -29,6 +29,10 @@ class Ops:
 
     xp: Any = None
     in_float64: bool = True
+    # The largest step the evaluator is given: numpy's steps are whole float64 numbers (below
+    # 2**53); clr_optax's counts are int32, clipped to 2**31 - 1. A formula leaves out what no
+    # such step reaches (periods, cycles).
+    max_step: int = 2**53
 
     def __getattr__(self, name: str) -> Any:
         # Only reached for names the class does not define: the array module's functions.
@@ -72,6 +76,32 @@ class Ops:
         """Whole numbers (of any dtype the steps have) as integers, to index a ``constant``."""
         raise NotImplementedError
 
+    # Python's float arithmetic, for formulas written in it (Hugging Face's lr lambdas): the
+    # forms a compiler would otherwise rewrite (a reciprocal, rsqrt, pow by a known exponent).
+    def exact_divide(self, a: Any, b: float) -> Any:
+        """``a / b`` for ``b > 0`` (a constant of the formula, or a table of them), rounded as IEEE
+        division at every step (whatever ``a`` is at step 0: ``divide`` assumes 0 there)."""
+        raise NotImplementedError
+
+    def inverse_sqrt(self, x: Any) -> Any:
+        """``1.0 / math.sqrt(x)``: two IEEE roundings (not a fused reciprocal square root)."""
+        raise NotImplementedError
+
+    # For formulas that replace the value of step 0 (timm's: its groups hold the lr written at
+    # construction there), whose products can be 0 at step 0.
+    def step0_barrier(self, x: Any) -> Any:
+        """``x`` at every step >= 1, as data a compiler can neither fold nor contract into a fused
+        multiply-add with the next sum; at step 0 (and below) possibly another value, which the
+        formula replaces. (``unfused``'s mask is a no-op a compiler can prove where ``x`` is 0 at
+        step 0, a product of the step: there it contracts anyway.)"""
+        raise NotImplementedError
+
+    def real_power(self, base: Any, exponent: Any) -> Any:
+        """``base ** exponent`` of each pair (arrays or numbers, ``base >= 0``), as Python's
+        ``float ** float`` (C ``pow``) rounds it (numpy's ``**`` differs in the last bit for ~5%
+        of pairs; a compiler rewrites a known exponent: ``x ** 3.0`` to ``x * x * x``)."""
+        raise NotImplementedError
+
 
 class NumpyOps(Ops):
     """numpy float64 with int64 steps: torch's arithmetic, bitwise (``spec.lr``)."""
@@ -107,6 +137,21 @@ class NumpyOps(Ops):
 
     def index(self, x: Any) -> Any:
         return np.asarray(x).astype(np.int64)
+
+    def exact_divide(self, a: Any, b: float) -> Any:
+        return a / b
+
+    def inverse_sqrt(self, x: Any) -> Any:
+        return 1.0 / np.sqrt(x)
+
+    def step0_barrier(self, x: Any) -> Any:
+        return x
+
+    def real_power(self, base: Any, exponent: Any) -> Any:
+        # Python's pow on each pair (numpy's ** differs in the last bit for ~5% of them).
+        x, y = np.broadcast_arrays(np.asarray(base, dtype=np.float64), np.asarray(exponent, dtype=np.float64))
+        values = [a ** b for a, b in zip(x.ravel().tolist(), y.ravel().tolist())]
+        return np.array(values, dtype=np.float64).reshape(x.shape)
 
     def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
         # Python ints, once per distinct argument, as torch calls it.

@@ -13,7 +13,7 @@ values carry rounding the closed form does not (measured: within 1e-14 relative)
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, Optional
 
 import numpy as np
 
@@ -192,9 +192,20 @@ class CosineAnnealingSpec(PhaseSpec):
     def landmarks(self) -> tuple[int, ...]:
         return (self.T_max, 2 * self.T_max)
 
+    def past_end_note(self, steps: int) -> Optional[str]:
+        # torch's CosineAnnealingLR is periodic: past T_max it climbs back to lr (optax's cosine holds)
+        if steps - 1 <= self.T_max:
+            return None
+        lr = self.group_lr(0)
+        alpha = f", alpha={self.eta_min / lr!r}" if self.eta_min and lr else ""
+        return (f"CosineAnnealingLR (T_max={self.T_max}) runs {steps} steps here, past T_max: like torch's, it "
+                f"rises again from eta_min={self.eta_min:g} back to lr over the next {self.T_max} steps (period "
+                f"{2 * self.T_max}). For a cosine that holds at its end, use clr_spec.cosine_decay_schedule("
+                f"init_value={lr!r}, decay_steps={self.T_max}{alpha}) (optax's)")
+
     def torch_drift(self, steps: Any, group: int = 0) -> np.ndarray:
         """How far torch's recursively stepped CosineAnnealingLR can be from this closed form at each
-        of ``steps``, past the per-step rounding both share (README, "Precision").
+        of ``steps``, past the per-step rounding both share (docs/precision.md).
 
         torch's recursion reaches eta_min at each bottom and climbs back by adding
         ``c = (lr - eta_min) * (1 - cos(pi / T_max)) / 2`` to it at the step after, then multiplies
@@ -231,6 +242,9 @@ class CosineAnnealingSpec(PhaseSpec):
         # A period the steps' dtype cannot hold (past 2**31 on clr_optax's int32 path) is never
         # completed: the step is its own rest. min(rest, period - rest) is written so that no
         # constant exceeds the dtype either (the branch not taken may wrap; it is not used).
-        rest = steps if v.below_int_range(period, steps) < period else steps % period
+        # (An integer remainder: float64 steps are whole numbers, and XLA's float64 % is a loop of its
+        # own, 40 times the cost of an integer one.)
+        rest = steps if v.below_int_range(period, steps) < period else ops.index(steps) % period
         d = ops.where(rest <= t_max, rest, (t_max - rest) + t_max)       # in [0, T_max]
-        return self.eta_min + (initial_lr - self.eta_min) * ops.cosine_anneal(d, float(self.T_max))
+        # unfused: torch rounds the product, then the sum (LLVM would fuse them into one FMA)
+        return self.eta_min + ops.unfused((initial_lr - self.eta_min) * ops.cosine_anneal(d, float(self.T_max)))

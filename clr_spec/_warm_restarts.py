@@ -77,20 +77,25 @@ class WarmRestartsSpec(PhaseSpec):
         """``(T_cur, T_i)`` after ``steps`` updates, as torch's integer recursion has them."""
         if self.T_mult == 1:
             # A T_0 the steps' dtype cannot hold (past 2**31 on clr_optax's int32 path) never restarts.
-            rest = steps if v.below_int_range(self.T_0, steps) < self.T_0 else steps % self.T_0
-            return rest, float(self.T_0)
-        if ops.in_float64:
-            starts = ops.asarray(self._period_starts, dtype=ops.xp.float64)
-            lengths = ops.asarray(self._period_lengths, dtype=ops.xp.float64)
-        else:
-            # int32 steps (the float32-only path): exact integer positions; no int32 step
-            # reaches a period starting at or past 2**31.
-            reachable = self._period_starts < 2**31
-            starts = ops.asarray(self._period_starts[reachable].astype(np.int32))
-            lengths = ops.asarray(self._period_lengths[reachable].astype(np.float32))
-        n = ops.searchsorted(starts, steps, side="right") - 1
-        return steps - ops.take(starts, n), ops.take(lengths, n)
+            if v.below_int_range(self.T_0, steps) < self.T_0:
+                return steps, float(self.T_0)
+            # An integer remainder (float64 steps are whole numbers): XLA's float64 % is a loop of
+            # its own, 40 times the cost of an integer one.
+            return ops.index(steps) % self.T_0, float(self.T_0)
+        # A select chain over the periods a step can reach (int32 counts: ~22 for T_mult=2, where
+        # 2**53 has 43), not searchsorted, which XLA runs as a loop of gathers. ``ops.max_step``:
+        # the largest step the evaluator is given (clr_optax's counts are clipped to 2**31 - 1).
+        reachable = self._period_starts <= ops.max_step
+        starts = [int(s) for s in self._period_starts[reachable]]
+        lengths = [float(n) for n in self._period_lengths[reachable]]
+        start: Any = 0
+        length: Any = lengths[0]
+        for period_start, period_length in zip(starts[1:], lengths[1:]):
+            past = steps >= period_start
+            start, length = ops.where(past, period_start, start), ops.where(past, period_length, length)
+        return steps - start, length
 
     def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         t_cur, t_i = self.position(ops, steps)
-        return self.eta_min + (initial_lr - self.eta_min) * ops.cosine_anneal(t_cur, t_i)
+        # unfused: torch rounds the product, then the sum (LLVM would fuse them into one FMA)
+        return self.eta_min + ops.unfused((initial_lr - self.eta_min) * ops.cosine_anneal(t_cur, t_i))

@@ -13,11 +13,15 @@ leaves it, so that the next ``step()`` continues bit for bit as the replay would
   the replay, 10 to 1000 times faster than stepping the scheduler): ``LinearLR`` (vectorized,
   ``min(k, total_iters)`` factors), ``StepLR`` and ``ExponentialLR`` (vectorized products of
   ``gamma``, stopped where the lr no longer changes), ``PolynomialLR`` (``min(k, total_iters)``
-  steps), ``CosineAnnealingLR`` (k steps: each lr is ``ratio(i) * (lr - eta_min) + eta_min`` of
+  factors, each rounded, computed a chunk at a time; their product has no closed form bit for
+  bit), ``CosineAnnealingLR`` (k steps: each lr is ``ratio(i) * (lr - eta_min) + eta_min`` of
   the last, rounded twice, which no closed form reproduces bit for bit; torch's own closed form
-  drifts from it by up to ~1e-12 relative, README "Precision"; about 0.3 us a step);
-- anything else (``MultiplicativeLR``, a class this module does not know, and tensor lrs, which
-  torch's recursions compute in the tensor's dtype) is replayed with ``step()``.
+  drifts from it by up to ~1e-12 relative, README "Precision"; the ratios a chunk at a time, and
+  a plain product where ``eta_min`` is 0: benchmarks/bench_resume.py has the times);
+  ``MultiplicativeLR`` (k calls of the user's functions, in torch's order, without the rest of
+  ``step()``);
+- anything else (a class this module does not know, and tensor lrs, which torch's recursions
+  compute in the tensor's dtype) is replayed with ``step()``.
 
 ``SequentialLR`` moves phase by phase, as it runs them: each phase that ran to its end, then
 the one running at k, started at its milestone as torch starts it (``_update_lr(0)``).
@@ -159,29 +163,77 @@ def _multi_step(scheduler: Any, local: int) -> list:
 
 
 def _polynomial(scheduler: Any, local: int) -> list:
+    # torch, at each step i in 1..total_iters: lr * ((1.0 - i / total) / (1.0 - (i - 1) / total)) ** power;
+    # past total_iters the lr stays. Each lr is the last one times a rounded factor: no closed form
+    # gives that product bit for bit, so the factors are multiplied in order (numpy's sequential
+    # accumulate), computed as torch computes them: the quotients in numpy (IEEE, as Python's int /
+    # int and float / float), the power by Python's pow (numpy's differs in the last bit).
     total, power = scheduler.total_iters, scheduler.power
-    lrs = [g["lr"] for g in scheduler.optimizer.param_groups]
-    for i in range(1, min(local, total) + 1):
-        decay = ((1.0 - i / total) / (1.0 - (i - 1) / total)) ** power   # torch's, Python's pow
-        lrs = [lr * decay for lr in lrs]
-    return lrs
+
+    def factors(first: int, last: int) -> np.ndarray:        # for i - 1 in [first, last)
+        i = np.arange(first + 1, last + 1, dtype=np.float64)
+        bases = (1.0 - i / total) / (1.0 - (i - 1) / total)
+        return np.array([base ** power for base in bases.tolist()], dtype=np.float64)
+
+    count = min(local, total)
+    return [_product(g["lr"], count, factors) for g in scheduler.optimizer.param_groups]
 
 
 def _cosine(scheduler: Any, local: int) -> list:
-    # torch's get_lr, branch for branch (the first, "_step_count == 1", is never taken when stepping)
+    # torch's get_lr, branch for branch (the first, "_step_count == 1", is never taken when stepping):
+    # at i with (i - 1 - T_max) % (2 T_max) == 0 the lr climbs back, lr + rise; at every other step
+    # lr = (1 + cos(pi i / T_max)) / (1 + cos(pi (i - 1) / T_max)) * (lr - eta_min) + eta_min.
+    # Each lr is rounded from the last (twice: the product, then + eta_min), so torch's value at k
+    # depends on the whole path: no O(1) form is bitwise, and it is replayed. The ratios are
+    # computed a chunk at a time (math.cos, as torch; the rest in numpy, IEEE as Python's floats),
+    # and with eta_min = 0 the recursion is a plain product (r * (lr - 0.0) + 0.0 == r * lr),
+    # multiplied by numpy's sequential accumulate.
     t_max, eta = scheduler.T_max, scheduler.eta_min
-    lrs = []
-    for base, group in zip(scheduler.base_lrs, scheduler.optimizer.param_groups):
-        lr, rise = group["lr"], (base - eta) * (1 - math.cos(math.pi / t_max)) / 2
-        previous = 1 + math.cos(math.pi * 0 / t_max)
-        for i in range(1, local + 1):
-            current = 1 + math.cos(math.pi * i / t_max)
-            if (i - 1 - t_max) % (2 * t_max) == 0:
-                lr = lr + rise
-            else:
-                lr = current / previous * (lr - eta) + eta
-            previous = current
-        lrs.append(lr)
+    lrs = [g["lr"] for g in scheduler.optimizer.param_groups]
+    rises = [(base - eta) * (1 - math.cos(math.pi / t_max)) / 2 for base in scheduler.base_lrs]
+    done = 0
+    while done < local:
+        last = min(done + _CHUNK, local)
+        # (i - 1) over the chunk's steps i in (done, last], and the one before the first: 1 + cos
+        previous_and_steps = np.arange(done, last + 1, dtype=np.float64)
+        one_plus = 1 + np.array([math.cos(x) for x in (math.pi * previous_and_steps / t_max).tolist()])
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratios = one_plus[1:] / one_plus[:-1]        # the climbs' (1 + cos near -1 below) unused
+        steps = np.arange(done + 1, last + 1)
+        climbs = set(np.flatnonzero((steps - 1 - t_max) % (2 * t_max) == 0).tolist())
+        bounds = sorted({0, len(steps), *climbs})
+        for g, rise in enumerate(rises):
+            lr = lrs[g]
+            for a, b in zip(bounds, bounds[1:]):
+                if a in climbs:
+                    lr = lr + rise                    # the climb, at step done + 1 + a
+                    a += 1
+                lr = _affine(lr, ratios[a:b], eta)
+            lrs[g] = lr
+        done = last
+    return lrs
+
+
+def _affine(lr: float, ratios: np.ndarray, eta: float) -> float:
+    """``lr = r * (lr - eta) + eta`` for each ``r`` of ``ratios`` in order, as Python rounds it."""
+    if len(ratios) == 0:
+        return lr
+    if eta == 0.0 and lr > 0.0 and len(ratios) > 32:      # (a short run: numpy's call costs more)
+        return float(np.multiply.accumulate(np.concatenate(([lr], ratios)))[-1])
+    for r in ratios.tolist():
+        lr = r * (lr - eta) + eta
+    return lr
+
+
+def _multiplicative(scheduler: Any, local: int) -> list:
+    # torch: group["lr"] * lmbda(last_epoch) at each step 1..k. A user's function of the step: each
+    # lr is the last times its value, which no closed form gives bit for bit, so replayed, calling
+    # the functions with the steps torch passes, in torch's order (step by step, group by group),
+    # without the rest of step() (20 times the cost).
+    lrs = [g["lr"] for g in scheduler.optimizer.param_groups]
+    lambdas = list(scheduler.lr_lambdas)
+    for i in range(1, local + 1):
+        lrs = [lr * fn(i) for fn, lr in zip(lambdas, lrs)]
     return lrs
 
 
@@ -216,10 +268,12 @@ def _product(start: Any, count: int, factors: Callable[[int, int], np.ndarray]) 
 _BY_NAME: dict[str, Callable[[Any, int], Any]] = {
     "OneCycleLR": _closed, "LambdaLR": _closed, "ConstantLR": _constant, "LinearLR": _linear, "StepLR": _step,
     "ExponentialLR": _exponential, "MultiStepLR": _multi_step, "PolynomialLR": _polynomial,
-    "CosineAnnealingLR": _cosine, "CosineAnnealingWarmRestarts": _warm_restarts,
+    "CosineAnnealingLR": _cosine, "CosineAnnealingWarmRestarts": _warm_restarts, "MultiplicativeLR": _multiplicative,
 }
 _LEAVES: dict[type, Callable[[Any, int], Any]] = {
     getattr(torch.optim.lr_scheduler, name): move for name, move in _BY_NAME.items()
     if hasattr(torch.optim.lr_scheduler, name)}       # torch's own classes (older torch lacks some)
 _LEAVES[CyclicLR] = _cyclic                           # clr_torch's (torch's CyclicLR is replayed)
-_LEAVES[SpecLR] = lambda scheduler, local: scheduler.resume_at(local)   # clr_torch's: closed form, O(1)
+# clr_torch's, a closed form, O(1): its values at k (and momentum written); _leaf counts the steps
+# once (resume_at counts them itself: called here, they were counted twice)
+_LEAVES[SpecLR] = lambda scheduler, local: scheduler._values_at(local)

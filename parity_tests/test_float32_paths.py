@@ -63,9 +63,10 @@ def test_inside_an_optimizer_the_hyperparameter_stays_float32():
         assert state.hyperparams["learning_rate"] == np.float32(SPEC.lr(k))
 
 
-def _lowered_text(platforms):
-    exported = jax.export.export(jax.jit(clr_optax.cyclic_lr_schedule(SPEC)), platforms=platforms)(
-        jax.ShapeDtypeStruct((8,), jnp.int32))
+def _lowered_text(platforms, built_for=None):
+    # The path is picked when the schedule is built, for the platforms it is built for (platforms=).
+    schedule = clr_optax.cyclic_lr_schedule(SPEC, platforms=platforms if built_for is None else built_for)
+    exported = jax.export.export(jax.jit(schedule), platforms=platforms)(jax.ShapeDtypeStruct((8,), jnp.int32))
     return exported, exported.mlir_module()
 
 
@@ -75,6 +76,27 @@ def test_tpu_lowering_holds_no_float64_and_cpu_lowering_does():
     assert "f64" not in tpu
     _, cpu = _lowered_text(["cpu"])
     assert "f64" in cpu
+
+
+def test_the_default_build_traces_only_the_default_backends_path():
+    # Built for the default backend (CPU here), the float32-only path is not traced at all: the
+    # jaxpr has no platform_dependent (which traces every branch) and lowering takes one path.
+    jaxpr = str(jax.make_jaxpr(clr_optax.cyclic_lr_schedule(SPEC))(jnp.arange(8)))
+    assert "platform_index" not in jaxpr
+    mixed = str(jax.make_jaxpr(clr_optax.cyclic_lr_schedule(SPEC, platforms=["cpu", "tpu"]))(jnp.arange(8)))
+    assert "platform_index" in mixed
+    for schedule in (clr_optax.lr_schedule(SPEC, platforms="TPU"), clr_optax.lr_schedule(SPEC, platforms=("tpu",))):
+        np.testing.assert_array_max_ulp(np.asarray(jax.jit(schedule)(jnp.asarray(STEPS, jnp.int32))),
+                                        np.float32(SPEC.lr(STEPS)), maxulp=1)
+
+
+@pytest.mark.parametrize("bad, error, match", [("", ValueError, "platforms must name at least one platform"),
+                                               ([], ValueError, "platforms must name at least one platform"),
+                                               (3, TypeError, "platforms must be a platform name"),
+                                               (["cpu", None], TypeError, "platforms must be a platform name")])
+def test_bad_platforms_are_refused(bad, error, match):
+    with pytest.raises(error, match=match):
+        clr_optax.lr_schedule(SPEC, platforms=bad)
 
 
 def test_a_program_lowered_for_cpu_and_tpu_runs_here():
