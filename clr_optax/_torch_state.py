@@ -30,10 +30,14 @@ The lr and momentum are the spec's: they are compared by running one update with
 gradients on the migrated state and reading the hyperparameters it used (a constant
 momentum is read from the state directly).
 
-Not covered: a Flax NNX ``Optimizer``'s state (Variables; migrate a plain optax state, then
-build the optimizer), transformations other than clr_optax's four (refused, naming where in
-the state they are), and params leaves that torch's optimizer does not hold (every leaf must
-map to one torch parameter).
+Flax NNX: an ``nnx.Optimizer`` is accepted wherever an optax state is read
+(``torch_state_from_optax(optimizer, nnx.state(model, nnx.Param))``) and as ``tx`` of
+``optax_state_from_torch``, which then writes torch's state into the optimizer in place
+(``set_nnx_state``) and returns it; params may be an ``nnx.State`` of Variables.
+
+Not covered: transformations other than clr_optax's four (refused, naming where in the state
+they are), and params leaves that torch's optimizer does not hold (every leaf must map to one
+torch parameter).
 """
 
 from __future__ import annotations
@@ -51,8 +55,8 @@ from clr_spec import _validation as v
 
 from . import _optimizers
 from ._optimizers import AdamState, RMSpropState, SGDState
-from ._resume import set_count
-from ._variables import value_of
+from ._resume import _is_nnx_optimizer, set_count
+from ._variables import is_variable, set_value, value_of
 
 Path = tuple
 _MASKED = optax.MaskedNode
@@ -79,6 +83,59 @@ def _whole_number(value: Any, what: str) -> int:
     if not (math.isfinite(number) and number >= 0 and number == int(number)):
         raise ValueError(f"{what} must be a whole number >= 0, got {number!r}")
     return int(number)
+
+
+def _pure(tree: Any) -> Any:
+    """The tree with each Flax NNX Variable replaced by its array (``nnx.as_pure``, without
+    importing flax); an ``nnx.Optimizer`` stands for its optax state."""
+    if _is_nnx_optimizer(tree):
+        tree = tree.opt_state
+    return jax.tree_util.tree_map(value_of, tree, is_leaf=lambda x: is_variable(x) or isinstance(x, _MASKED))
+
+
+def same_tree(a: Any, b: Any) -> bool:
+    """Whether two pytrees have one structure (jax's ``PyTreeDef``, whose stubs lack ``==``)."""
+    first: Any = jax.tree_util.tree_structure(a)
+    return bool(first == jax.tree_util.tree_structure(b))
+
+
+def set_nnx_state(optimizer: Any, opt_state: Any) -> Any:
+    """Write an optax state into a Flax NNX ``Optimizer`` in place (its Variables), with its ``step``.
+
+    ``nnx.Optimizer`` keeps ``tx.init(params)`` in mutable Variables, so a migrated state is
+    copied into them rather than assigned (assigning breaks its next update).
+
+    Args:
+      optimizer: ``nnx.Optimizer(model, tx, wrt=nnx.Param)``.
+      opt_state: a state of ``optimizer.tx`` for the same params (``optax_state_from_torch``,
+        ``load_orbax``): the same tree as ``optimizer.opt_state``.
+
+    Returns:
+      ``optimizer``, whose ``step`` is the state's count.
+
+    Raises:
+      ValueError: a state of another tree (another transformation or params), naming the leaf count.
+    """
+    if not _is_nnx_optimizer(optimizer):
+        raise TypeError(f"optimizer must be a Flax NNX Optimizer, got {type(optimizer).__name__}")
+    variables = jax.tree_util.tree_leaves(optimizer.opt_state, is_leaf=is_variable)
+    arrays = jax.tree_util.tree_leaves(_pure(opt_state))
+    if not same_tree(_pure(opt_state), _pure(optimizer.opt_state)) or len(variables) != len(arrays):
+        raise ValueError(f"opt_state is not a state of this NNX optimizer: it has {len(arrays)} leaves, the optimizer "
+                         f"{len(variables)} (build the optimizer with the same tx over the same params)")
+    for variable, array in zip(variables, arrays):
+        old = value_of(variable)
+        if np.shape(old) != np.shape(array):
+            raise ValueError(f"opt_state has a leaf of shape {np.shape(array)} where the NNX optimizer has "
+                             f"{np.shape(old)}")
+        set_value(variable, jnp.asarray(array, dtype=jnp.asarray(old).dtype))
+    try:
+        counts = {int(np.asarray(node.state.count)) for node in _nodes(_pure(opt_state))}
+    except ValueError:              # no clr_optax optimizer in it: nothing says the step
+        counts = set()
+    if len(counts) == 1:
+        set_count(optimizer, counts.pop())      # its step as well
+    return optimizer
 
 
 # =========================================================================== layouts
@@ -206,6 +263,7 @@ def param_mapping(torch_params: Any, params: Any, *, paths: Any = None,
         first leaf no torch parameter maps to.
     """
     names, arrays = _torch_names(torch_params)
+    params = _pure(params)
     if len(set(names)) != len(names):
         first = next(n for i, n in enumerate(names) if n in names[:i])
         raise ValueError(f"torch parameter {first!r} is named twice")
@@ -669,7 +727,8 @@ def optax_state_from_torch(torch_optimizer_state_dict: Mapping, params: Any,
         RMSprop (tensors, or numpy arrays as ``torch_state_from_optax`` writes them).
       params: the optax params (in optax's layout: ``params_from_torch`` makes them).
       tx: clr_optax's ``sgd``/``adam``/``adamw``/``rmsprop`` (one per torch param group in an
-        ``optax.multi_transform``, or inside ``optax.chain``), built from ``optimizer``.
+        ``optax.multi_transform``, or inside ``optax.chain``), built from ``optimizer``; or a
+        Flax NNX ``Optimizer`` over such a transformation, which is then written in place.
       optimizer: the ``OptimizerConfig`` ``tx`` was built from, or one per torch param group.
         Each group's settings are compared with it (optax keeps them where they cannot be
         read back); a difference is a ``ValueError`` naming the group and the key.
@@ -686,7 +745,8 @@ def optax_state_from_torch(torch_optimizer_state_dict: Mapping, params: Any,
 
     Returns:
       ``tx.init(params)`` with torch's buffers, ``has_buffer`` set as torch's lazy state
-      implies, and every count set to the step (``clr_optax.set_count``).
+      implies, and every count set to the step (``clr_optax.set_count``); for an NNX
+      ``Optimizer``, the optimizer, holding that state (``set_nnx_state``).
 
     Raises:
       ValueError: a state optax cannot represent exactly (see the module docstring), a
@@ -694,6 +754,10 @@ def optax_state_from_torch(torch_optimizer_state_dict: Mapping, params: Any,
         setting ``tx`` was not built with, or no step to set.
       TypeError: arguments of the wrong kind.
     """
+    nnx_optimizer = tx if _is_nnx_optimizer(tx) else None
+    if nnx_optimizer is not None:
+        tx = nnx_optimizer.tx
+    params = _pure(params)
     layout = _torch_layout(torch_optimizer_state_dict)
     n = len(layout.ids)
     configs = _configs(optimizer, len(layout.groups))
@@ -749,7 +813,7 @@ def optax_state_from_torch(torch_optimizer_state_dict: Mapping, params: Any,
     state = set_count(_replace_nodes(state0, new_states), count)
     if check_schedule:
         _check_schedule(tx, state, params, layout.groups, node_of_group)
-    return state
+    return state if nnx_optimizer is None else set_nnx_state(nnx_optimizer, state)
 
 
 def _torch_links(mapping: Any, params: Any, layout: _TorchLayout) -> tuple[ParamLink, ...]:
@@ -918,7 +982,7 @@ def _check_hyperparams(nodes: Sequence[_Node], groups, node_of_group, scheduled_
 def _check_schedule(tx, state, params, groups, node_of_group) -> None:
     """The next update's lr and momentum in optax are torch's groups' lr and momentum."""
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    _, probed = tx.update(zeros, state, params)
+    _, probed = jax.jit(tx.update)(zeros, state, params)     # one compilation, not one per operation
     _check_hyperparams(_nodes(probed), groups, node_of_group, scheduled_too=True)
 
 
@@ -929,7 +993,7 @@ def torch_state_from_optax(opt_state: Any, params: Any, *, mapping: Optional[Seq
 
     Args:
       opt_state: the state of clr_optax's sgd/adam/adamw/rmsprop (alone, in ``optax.chain``,
-        or one per label in ``optax.multi_transform``).
+        or one per label in ``optax.multi_transform``), or a Flax NNX ``Optimizer`` holding one.
       params: the optax params (their tree and layout; ``mapping`` says how they map).
       mapping: ``param_mapping(...)``; default: torch's parameters are the leaves of
         ``jax.tree_util.tree_leaves(params)`` in that order, same shapes.
@@ -952,6 +1016,7 @@ def torch_state_from_optax(opt_state: Any, params: Any, *, mapping: Optional[Seq
       RMSprop's zeros at step 0. The lr and momentum are not in it: torch's scheduler sets
       them (``clr_torch.CyclicLR.from_spec(opt, spec, step=k)``, ``clr_torch.scheduler``).
     """
+    opt_state, params = _pure(opt_state), _pure(params)
     nodes = _nodes(opt_state)
     if mapping is None:
         links = _default_links(params, [f"param {i}" for i in range(len(_leaves(params)))])
@@ -1062,6 +1127,7 @@ def params_from_torch(torch_params: Any, params: Any, mapping: Optional[Sequence
       A pytree like ``params`` of jax arrays.
     """
     names, maybe_arrays = _torch_names(torch_params)
+    params = _pure(params)
     if any(a is None for a in maybe_arrays):
         raise TypeError("torch_params must hold the arrays: a {name: tensor} dict or (name, tensor) pairs")
     arrays = [a for a in maybe_arrays if a is not None]
@@ -1086,7 +1152,11 @@ def params_from_torch(torch_params: Any, params: Any, mapping: Optional[Sequence
     def put(path, leaf):
         value = values[tuple(_key(k) for k in path)]
         sharding = getattr(leaf, "sharding", None)
-        return jax.device_put(value, sharding) if sharding is not None else jnp.asarray(value)
+        array = jax.device_put(value, sharding) if sharding is not None else jnp.asarray(value)
+        if array.dtype != value.dtype:      # float64 without jax_enable_x64: jax would round it silently
+            raise ValueError(f"torch parameter at params {_show(tuple(_key(k) for k in path))} is {value.dtype}, "
+                             f"which jax holds as {array.dtype} here: enable jax_enable_x64 or cast the model")
+        return array
 
     return jax.tree_util.tree_map_with_path(put, params)
 
@@ -1101,6 +1171,7 @@ def params_to_torch(params: Any, mapping: Optional[Sequence[ParamLink]] = None) 
     Returns:
       A dict for ``clr_torch.load_parameters(model, ...)`` (or ``model.load_state_dict``).
     """
+    params = _pure(params)
     if mapping is None:
         mapping = _default_links(params, [f"param {i}" for i in range(len(_leaves(params)))])
     links = tuple(mapping)
@@ -1117,6 +1188,57 @@ class TorchResume(NamedTuple):
     spec: Any
     step: int
     configs: tuple           # the OptimizerConfig of each torch param group
+    labels: Any = None       # the multi_transform labels ("group0", ...) where there are several groups
+
+
+LIGHTNING_KEYS = ("state_dict", "optimizer_states", "lr_schedulers")
+
+
+def torch_checkpoint_parts(checkpoint: Any, model_key: str = "model", optimizer_key: str = "optimizer",
+                           scheduler_key: str = "scheduler") -> tuple[Mapping, Mapping, Mapping]:
+    """The model, optimizer and scheduler states of a plain or a Lightning checkpoint.
+
+    A plain checkpoint holds them under ``model_key``, ``optimizer_key`` and ``scheduler_key``
+    (``torch.save({"model": ..., "optimizer": ..., "scheduler": ...})``); a Lightning one under
+    ``state_dict``, ``optimizer_states`` and ``lr_schedulers`` (one optimizer and one scheduler).
+    A Lightning scheduler must have been stepped once per optimizer step (``"interval": "step"``):
+    optax evaluates the schedule at its update count, so one stepped per epoch is refused.
+
+    Args:
+      checkpoint: ``torch.load(path, weights_only=True)``.
+      model_key, optimizer_key, scheduler_key: a plain checkpoint's keys.
+
+    Returns:
+      ``(model state_dict, optimizer state_dict, scheduler state_dict)``.
+
+    Raises:
+      ValueError: neither layout, several optimizers or schedulers, or a Lightning scheduler
+        whose ``last_epoch`` is not the run's ``global_step``.
+    """
+    if not isinstance(checkpoint, Mapping):
+        raise TypeError(f"checkpoint must be a dict (torch.load of a torch.save file), got {type(checkpoint).__name__}")
+    plain = (model_key, optimizer_key, scheduler_key)
+    if all(key in checkpoint for key in plain):
+        return checkpoint[model_key], checkpoint[optimizer_key], checkpoint[scheduler_key]
+    if not all(key in checkpoint for key in LIGHTNING_KEYS):
+        missing = next(key for key in plain if key not in checkpoint)
+        raise ValueError(f"checkpoint has no {missing!r} entry: a plain checkpoint holds {list(plain)} (model_key, "
+                         f"optimizer_key, scheduler_key name them), a Lightning one {list(LIGHTNING_KEYS)}; its keys "
+                         f"are {sorted(map(str, checkpoint))}")
+    optimizers, schedulers = checkpoint["optimizer_states"], checkpoint["lr_schedulers"]
+    for key, value, what in (("optimizer_states", optimizers, "optimizer"), ("lr_schedulers", schedulers, "scheduler")):
+        if not isinstance(value, (list, tuple)) or len(value) != 1:
+            count = len(value) if isinstance(value, (list, tuple)) else type(value).__name__
+            raise ValueError(f"the Lightning checkpoint's {key!r} holds {count} entries: one {what} is supported")
+    scheduler = schedulers[0]
+    global_step = checkpoint.get("global_step")
+    last_epoch = scheduler.get("last_epoch") if isinstance(scheduler, Mapping) else None
+    if isinstance(global_step, int) and isinstance(last_epoch, int) and "best" not in scheduler \
+            and last_epoch != global_step:
+        raise ValueError(f"the Lightning scheduler is at step {last_epoch} but the run at global_step {global_step}: it "
+                         "was not stepped once per optimizer step (configure_optimizers needs \"interval\": "
+                         "\"step\"), and optax steps its schedule with every update")
+    return checkpoint["state_dict"], optimizers[0], scheduler
 
 
 def resume_from_torch_checkpoint(checkpoint: Mapping, params: Any, *,
@@ -1126,15 +1248,16 @@ def resume_from_torch_checkpoint(checkpoint: Mapping, params: Any, *,
     """Continue a torch run in optax from its checkpoint, in one call.
 
     The checkpoint is a dict with the model's ``state_dict()``, the optimizer's and the
-    scheduler's (``torch.load(path, weights_only=True)`` of what ``torch.save`` wrote). The
+    scheduler's (``torch.load(path, weights_only=True)`` of what ``torch.save`` wrote), or a
+    Lightning checkpoint (``torch_checkpoint_parts``). The
     spec is ``clr_spec.from_torch(scheduler state, optimizer state)``, the step the
     scheduler's ``last_epoch``, each group's settings ``OptimizerConfig.from_torch``; the
     transformation is ``config(spec)`` for one group and an ``optax.multi_transform`` with
     labels ``"group0"``, ``"group1"``, ... for several.
 
     Args:
-      checkpoint: the dict.
-      params: an optax params tree with the model's structure, shapes and dtypes (its values
+      checkpoint: the dict (plain or Lightning).
+      params: an optax params tree (or an ``nnx.State``) with the model's structure, shapes and dtypes (its values
         are replaced by the checkpoint's).
       mapping: ``param_mapping(...)`` in torch's optimizer order; default: the optimizer's
         parameters, in order, are the leaves of ``params`` (names from the model state in order).
@@ -1142,22 +1265,21 @@ def resume_from_torch_checkpoint(checkpoint: Mapping, params: Any, *,
       model_key, optimizer_key, scheduler_key: the checkpoint's keys.
 
     Returns:
-      ``TorchResume(params, tx, opt_state, spec, step, configs)``: ``tx.update`` continues at
-      step ``step`` as torch would.
+      ``TorchResume(params, tx, opt_state, spec, step, configs, labels)``: ``tx.update``
+      continues at step ``step`` as torch would; ``labels`` are the ``multi_transform``
+      labels where there are several groups, else ``None``.
     """
     from clr_spec import from_torch as spec_from_torch
 
-    for key in (model_key, optimizer_key, scheduler_key):
-        if not isinstance(checkpoint, Mapping) or key not in checkpoint:
-            raise ValueError(f"checkpoint has no {key!r} entry (model_key, optimizer_key, scheduler_key name them)")
-    optimizer_state, scheduler_state = checkpoint[optimizer_key], checkpoint[scheduler_key]
+    model, optimizer_state, scheduler_state = torch_checkpoint_parts(checkpoint, model_key, optimizer_key,
+                                                                     scheduler_key)
+    params = _pure(params)
     layout = _torch_layout(optimizer_state)
     spec = spec_from_torch(scheduler_state, optimizer_state)
     if "last_epoch" not in scheduler_state:
         raise ValueError("the scheduler state has no 'last_epoch': cannot tell the step")
     step = _whole_number(scheduler_state["last_epoch"], "the scheduler's last_epoch")
     configs = tuple(OptimizerConfig.from_torch(group, kind) for group in layout.groups)
-    model = checkpoint[model_key]
     if mapping is None:
         named = dict(zip(*_torch_names(model)))
         names = [name for group in layout.groups for name in group.get("param_names", [])]
@@ -1182,9 +1304,15 @@ def resume_from_torch_checkpoint(checkpoint: Mapping, params: Any, *,
             label_of[link.path] = f"group{g}"
         labels = jax.tree_util.tree_map_with_path(lambda path, _: label_of[tuple(_key(k) for k in path)], params)
         tx = optax.multi_transform({f"group{g}": configs[g](spec, g) for g in range(len(layout.groups))}, labels)
+    if spec.EVALUATOR == "plateau" and any("step" in _entry(layout, j) for j in range(len(layout.ids))):
+        # ReduceLROnPlateau's last_epoch counts metrics (epochs), not updates: torch's own step is the count
+        step_arg: Optional[int] = None
+    else:
+        step_arg = step
     opt_state = optax_state_from_torch(optimizer_state, new_params, tx, optimizer=list(configs), mapping=links,
-                                       step=step, labels=labels)
-    return TorchResume(new_params, tx, opt_state, spec, step, configs)
+                                       step=step_arg, labels=labels)
+    step = int(np.asarray(_nodes(opt_state)[0].state.count))
+    return TorchResume(new_params, tx, opt_state, spec, step, configs, labels)
 
 
 def torch_checkpoint_from_optax(params: Any, opt_state: Any, spec: Any, *,
@@ -1205,6 +1333,7 @@ def torch_checkpoint_from_optax(params: Any, opt_state: Any, spec: Any, *,
     Raises:
       ValueError: the state's transformations are at different counts.
     """
+    opt_state, params = _pure(opt_state), _pure(params)
     counts = {int(np.asarray(value_of(node.state.count))) for node in _nodes(opt_state)}
     if len(counts) != 1:
         raise ValueError(f"the state's transformations are at different steps {sorted(counts)}")
@@ -1216,4 +1345,5 @@ def torch_checkpoint_from_optax(params: Any, opt_state: Any, spec: Any, *,
 
 __all__ = ["OptimizerConfig", "ParamLink", "Layout", "param_mapping", "optax_state_from_torch",
            "torch_state_from_optax", "torch_checkpoint_from_optax", "params_from_torch", "params_to_torch",
-           "resume_from_torch_checkpoint", "TorchResume", "SCHEDULER_KEYS"]
+           "resume_from_torch_checkpoint", "TorchResume", "SCHEDULER_KEYS", "set_nnx_state", "torch_checkpoint_parts",
+           "LIGHTNING_KEYS"]

@@ -51,6 +51,14 @@ def _scalar_dtype() -> torch.dtype:
     return torch.float64 if torch.get_default_dtype() == torch.float64 else torch.float32
 
 
+def _from_numpy(value: Any) -> torch.Tensor:
+    """A CPU tensor copy of a numpy array (ml_dtypes' bfloat16 goes through float32, exactly)."""
+    array = np.asarray(value)
+    if array.dtype.name == "bfloat16":
+        return torch.from_numpy(np.array(array, dtype=np.float32)).to(torch.bfloat16)
+    return torch.from_numpy(np.array(array))
+
+
 def _tensor(value: Any, like: torch.Tensor, where: str) -> torch.Tensor:
     array = np.asarray(value)
     dtype_name = str(like.dtype).replace("torch.", "")
@@ -253,4 +261,68 @@ def resume_from_optax(model: torch.nn.Module, optimizer: Optimizer, checkpoint: 
     return sched
 
 
-__all__ = ["resume_from_optax", "load_optimizer_state", "numpy_state_dict", "optimizer_param_names", "load_parameters"]
+_OPTIMIZERS = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW,
+               "RMSprop": torch.optim.RMSprop}
+
+
+def torch_checkpoint(numpy_checkpoint: Mapping) -> dict:
+    """A plain torch checkpoint (tensors) of an optax run: what ``torch.save`` writes and a torch
+    loop loads with ``model.load_state_dict``, ``optimizer.load_state_dict`` and
+    ``scheduler.load_state_dict``.
+
+    The optimizer (``numpy_checkpoint["optimizer_class"]``, with the groups' settings) is
+    built over copies of the parameters, its scheduler is ``scheduler(optimizer, spec,
+    step=k)`` (the lr and momentum of step k), and the optimizer state is loaded into it
+    (``load_optimizer_state``): their ``state_dict()`` are those of a torch run at step k.
+
+    Args:
+      numpy_checkpoint: ``clr_optax.torch_checkpoint_from_orbax(...)``: ``{"model", "optimizer",
+        "spec", "step", "param_names", "optimizer_class", "optimizer_settings"}`` (each group's
+        torch settings, ``OptimizerConfig.torch_hyperparams()``).
+
+    Returns:
+      ``{"model": {name: tensor}, "optimizer": ..., "scheduler": ..., "spec": JSON, "step": k}``.
+
+    Raises:
+      ValueError: a missing key, an optimizer class other than SGD, Adam, AdamW, RMSprop, or
+        groups without their settings.
+    """
+    from clr_spec import from_json
+
+    from ._family import scheduler
+
+    for key in ("model", "optimizer", "spec", "step", "param_names", "optimizer_class", "optimizer_settings"):
+        if not isinstance(numpy_checkpoint, Mapping) or key not in numpy_checkpoint:
+            raise ValueError(f"numpy_checkpoint has no {key!r} entry: make it with "
+                             "clr_optax.torch_checkpoint_from_orbax")
+    classes = list(numpy_checkpoint["optimizer_class"])
+    if len(set(classes)) != 1 or classes[0] not in _OPTIMIZERS:
+        raise ValueError(f"optimizer_class must name one of {sorted(_OPTIMIZERS)} for every group, got {classes}")
+    spec_json = numpy_checkpoint["spec"]
+    spec = from_json(spec_json) if isinstance(spec_json, str) else spec_json
+    step = int(numpy_checkpoint["step"])
+    model = {name: _from_numpy(value) for name, value in numpy_checkpoint["model"].items()}
+    names = list(numpy_checkpoint["param_names"])
+    missing = [n for n in names if n not in model]
+    if missing:
+        raise ValueError(f"parameter {missing[0]!r} of the optimizer is not in the checkpoint's model")
+    params = iter([torch.nn.Parameter(model[n].clone()) for n in names])
+    saved_groups = list(numpy_checkpoint["optimizer"]["param_groups"])
+    settings = list(numpy_checkpoint["optimizer_settings"])
+    if len(settings) != len(saved_groups):
+        raise ValueError(f"optimizer_settings has {len(settings)} entries for {len(saved_groups)} param groups")
+    groups = []
+    for saved, group_settings in zip(saved_groups, settings):
+        group = {k: (tuple(value) if k == "betas" else value) for k, value in group_settings.items()}
+        if classes[0] == "AdamW":
+            group.pop("decoupled_weight_decay", None)       # AdamW's own
+        groups.append({"params": [next(params) for _ in saved["params"]], **group})
+    # lr: a placeholder, which the scheduler replaces with the spec's lr of step k
+    optimizer = _OPTIMIZERS[classes[0]](groups, lr=1e-3)
+    sched = scheduler(optimizer, spec, step=0 if spec.EVALUATOR == "plateau" else step)
+    load_optimizer_state(optimizer, numpy_checkpoint["optimizer"], names=names)
+    return {"model": model, "optimizer": optimizer.state_dict(), "scheduler": sched.state_dict(),
+            "spec": spec.to_json(), "step": step}
+
+
+__all__ = ["torch_checkpoint", "resume_from_optax", "load_optimizer_state", "numpy_state_dict", "optimizer_param_names", "load_parameters"]

@@ -14,7 +14,12 @@ clr_torch.CyclicLR (momentum cycled too).
    Continue in torch to --steps.
 4. Compare the parameters with an uninterrupted torch run, relative to one step's change.
 
-    python examples/migrate_run_torch_to_optax.py [--switch-at K] [--back-at M] [--steps N]
+With ``--orbax DIR`` (needs ``pip install 'clr-spec[orbax]'``) both moves go through an Orbax
+checkpoint in DIR, as a JAX loop would keep them: clr_optax.save_orbax / load_orbax, and
+clr_optax.torch_checkpoint_from_orbax on the way back (``clr migrate`` does the same from the
+command line, with torch's parameter names as the params' keys).
+
+    python examples/migrate_run_torch_to_optax.py [--switch-at K] [--back-at M] [--steps N] [--orbax DIR]
 """
 
 from __future__ import annotations
@@ -79,6 +84,7 @@ def main() -> None:
     parser.add_argument("--switch-at", type=int, default=137, help="step at which the run moves to optax")
     parser.add_argument("--back-at", type=int, default=311, help="step at which it moves back to torch")
     parser.add_argument("--steps", type=int, default=460, help="total steps")
+    parser.add_argument("--orbax", metavar="DIR", help="move through Orbax checkpoints in DIR (a CheckpointManager's)")
     args = parser.parse_args()
     if not 0 < args.switch_at < args.back_at < args.steps:
         parser.error("need 0 < --switch-at < --back-at < --steps")
@@ -106,6 +112,12 @@ def main() -> None:
     mapping = clr_optax.param_mapping(list(ckpt["model"].items()), flax_template(), paths=PATHS,
                                       transforms=TRANSFORMS)
     run = clr_optax.resume_from_torch_checkpoint(ckpt, flax_template(), mapping=mapping)
+    if args.orbax:                # the JAX side as an Orbax checkpoint, and read back
+        clr_optax.save_orbax(args.orbax, run.params, run.opt_state, run.spec, optimizer=list(run.configs),
+                             mapping=mapping, labels=run.labels, overwrite=True)
+        loaded = clr_optax.load_orbax(args.orbax, step=run.step)
+        run = run._replace(params=loaded.params, tx=loaded.tx, opt_state=loaded.opt_state)
+        print(f"wrote and read the Orbax checkpoint {args.orbax}/{run.step}")
     decays = [c.torch_hyperparams()["weight_decay"] for c in run.configs]
     flags = [bool(s.inner_state.inner_state.has_buffer) for s in run.opt_state.inner_states.values()]
     count = int(run.opt_state.inner_states["group0"].inner_state.count)
@@ -123,8 +135,13 @@ def main() -> None:
         params, state = step(params, state, idx)
 
     # 3. optax -> torch, one call each side
-    numpy_ckpt = clr_optax.torch_checkpoint_from_optax(params, state, run.spec, mapping=mapping,
-                                                       optimizer=list(run.configs))
+    if args.orbax:
+        clr_optax.save_orbax(args.orbax, params, state, run.spec, optimizer=list(run.configs), mapping=mapping,
+                             labels=run.labels, overwrite=True)
+        numpy_ckpt = clr_optax.torch_checkpoint_from_orbax(args.orbax, step=args.back_at)
+    else:
+        numpy_ckpt = clr_optax.torch_checkpoint_from_optax(params, state, run.spec, mapping=mapping,
+                                                           optimizer=list(run.configs))
     model, opt, _ = torch_run()
     sched = clr_torch.resume_from_optax(model, opt, numpy_ckpt)
     print(f"back in torch at step {numpy_ckpt['step']}: next lr {[g['lr'] for g in opt.param_groups]}")
