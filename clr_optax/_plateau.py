@@ -437,20 +437,92 @@ def reduce_on_plateau(spec: PlateauSpec, optimizer: optax.GradientTransformation
     return optax.GradientTransformationExtraArgs(init, update)
 
 
+# ------------------------------------------------------------------------------ stepped phases, then the plateau
+class PlateauSequenceScheduleState(NamedTuple):
+    """A ``PlateauSequenceSpec``'s schedule state: the step count (``set_count`` sets it, as it
+    sets optax's own) and the plateau of one param group."""
+
+    count: jnp.ndarray  # type: ignore[assignment]  # int32: updates taken (set_count sets fields named count)
+    plateau: PlateauScheduleState
+
+
+class PlateauSequenceSchedule:
+    """A ``PlateauSequenceSpec`` (stepped phases, then ReduceLROnPlateau) as an optax stateful
+    schedule: the phases' lr at the counts before the milestone, then the plateau's, which
+    ``value=metric`` steps from the milestone on (metrics before it are not the plateau's: the
+    spec's module). For ``optax.inject_hyperparams`` (``clr_optax.sgd(spec)`` builds it)."""
+
+    def __init__(self, spec: Any, group: int = 0, float32_method: Float32Method = "auto"):
+        from ._family import schedule_of       # here: clr_optax._family builds this class
+
+        self.spec, self.group = spec, group
+        self.milestone = spec.milestone
+        self._stepped = schedule_of(spec.stepped, "lr", group, float32_method)
+        self._plateau = PlateauSchedule(spec.plateau, group, float32_method)
+
+    def init(self) -> PlateauSequenceScheduleState:
+        return PlateauSequenceScheduleState(jnp.zeros((), jnp.int32), self._plateau.init())
+
+    def _plateau_after(self, state: PlateauSequenceScheduleState, value: Any) -> PlateauScheduleState:
+        """The plateau once the metric given with this update is seen (only from the milestone on)."""
+        if value is None:
+            return state.plateau
+        stepped = self._plateau.update(state.plateau, value)
+        counted = state.count >= self.milestone
+        return jax.tree_util.tree_map(lambda new, old: jnp.where(counted, new, old), stepped, state.plateau)
+
+    def update(self, state: PlateauSequenceScheduleState, value: Any = None,
+               **extra_args: Any) -> PlateauSequenceScheduleState:
+        self._check_state(state)
+        count = jnp.minimum(state.count, _INT32_MAX - 1) + 1       # int32 counts stop at 2**31 - 1
+        return PlateauSequenceScheduleState(count.astype(jnp.int32), self._plateau_after(state, value))
+
+    def __call__(self, state: Any, value: Any = None, **extra_args: Any) -> jnp.ndarray:
+        self._check_state(state)
+        plateau_lr = _current_lr(self._plateau_after(state, value))
+        stepped_lr = self._stepped(jnp.minimum(state.count, self.milestone - 1))
+        return jnp.where(state.count < self.milestone, stepped_lr.astype(plateau_lr.dtype), plateau_lr)
+
+    @staticmethod
+    def _check_state(state: Any) -> None:
+        if not isinstance(state, PlateauSequenceScheduleState):
+            raise TypeError(
+                "a PlateauSequenceSpec's lr moves with the metric once its plateau starts: it is not a count -> lr "
+                "schedule. Give the spec to an inject_hyperparams optimizer (clr_optax.sgd(spec), "
+                "optax.inject_hyperparams(optax.sgd)(learning_rate=clr_optax.lr_schedule(spec))) and pass the metric "
+                f"as update(..., value=metric); got {type(state).__name__} where the schedule's state belongs")
+
+
+def sequence_schedule_builder(spec: Any, what: str, group: int, method: Float32Method) -> Any:
+    """The ``"plateau_sequence"`` entry of ``clr_optax._family._BUILDERS``: the stateful lr
+    schedule; the momentum (where the stepped phases set it) is a plain schedule, held at its
+    value of step ``milestone - 1`` after them."""
+    if what == "lr":
+        return PlateauSequenceSchedule(spec, group, method)
+    from ._family import schedule_of
+
+    momentum = schedule_of(spec.stepped, "momentum", group, method)
+    last = spec.milestone - 1
+    return lambda count: momentum(jnp.minimum(count, last))
+
+
 # ------------------------------------------------------------------------------ back to torch
 def _plateau_states(tree: Any) -> list:
     is_state = (lambda node: isinstance(node, PlateauScheduleState))
     return [node for node in jax.tree_util.tree_leaves(tree, is_leaf=is_state) if is_state(node)]
 
 
-def plateau_spec_from_optax(spec: PlateauSpec, opt_states: Any) -> PlateauSpec:
+def plateau_spec_from_optax(spec: Any, opt_states: Any) -> Any:
     """``spec`` (the one the transformations were built from) in the state an optax run has
     reached: ``opt_states`` is a list of optimizer states, one per param group in group order
     (each holding one plateau: ``reduce_on_plateau``'s or a ``plateau_schedule``'s), or one state
     where the spec's values are shared by every group. ``clr_torch.plateau_scheduler(optimizer, spec)`` (or
     ``spec.torch_state_dict()``) continues the run in torch, bit for bit."""
+    if getattr(spec, "EVALUATOR", None) == "plateau_sequence":
+        # a PlateauSequenceSpec: its plateau phase in the run's state (the step is the state's count)
+        return spec.with_plateau(plateau_spec_from_optax(spec.plateau, opt_states))
     if not isinstance(spec, PlateauSpec):
-        raise TypeError(f"spec must be a clr_spec PlateauSpec, got {type(spec).__name__}")
+        raise TypeError(f"spec must be a clr_spec PlateauSpec or PlateauSequenceSpec, got {type(spec).__name__}")
     trees = list(opt_states) if isinstance(opt_states, list) else [opt_states]    # an optax state may be a tuple
     if spec.num_groups is not None and len(trees) != spec.num_groups:
         raise ValueError(f"the spec has {spec.num_groups} param groups: pass one optimizer state per group "
@@ -474,4 +546,5 @@ def plateau_spec_from_optax(spec: PlateauSpec, opt_states: Any) -> PlateauSpec:
 
 
 __all__ = ["PlateauSchedule", "PlateauScheduleState", "ReduceOnPlateauState", "plateau_schedule",
-           "reduce_on_plateau", "plateau_spec_from_optax", "schedule_builder"]
+           "reduce_on_plateau", "plateau_spec_from_optax", "schedule_builder", "PlateauSequenceSchedule",
+           "PlateauSequenceScheduleState", "sequence_schedule_builder"]

@@ -32,7 +32,7 @@ import numpy as np
 BASE_STATE_KEYS = frozenset({"last_epoch", "base_lrs", "_step_count", "_get_lr_called_within_step",
                              "_is_initial", "_last_lr", "verbose", "_initial_step"})
 
-EVALUATORS = ("formula", "cyclic", "sequence", "chained", "plateau")
+EVALUATORS = ("formula", "cyclic", "sequence", "chained", "plateau", "plateau_sequence")
 
 
 class Spec(abc.ABC):
@@ -107,6 +107,15 @@ class Spec(abc.ABC):
     def landmarks(self) -> tuple[int, ...]:
         """Steps where the schedule changes course (ends of ramps, periods, phases)."""
         return ()
+
+    def past_end_note(self, steps: int) -> Optional[str]:
+        """A warning for a run of ``steps`` steps (0 to ``steps - 1``) that goes past where the
+        schedule ends and it then does what a user may not expect (torch's
+        ``CosineAnnealingLR`` rises again past ``T_max``), with the alternative that holds; None
+        where nothing surprising happens (the default: a schedule that holds, or that is periodic
+        by design, as cyclical learning rates and warm restarts are). ``clr show``/``check``
+        print it."""
+        return None
 
     # ------------------------------------------------------------------ values
     @abc.abstractmethod

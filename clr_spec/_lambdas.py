@@ -163,6 +163,43 @@ class LambdaSpec(_FunctionPhase):
     def _check(self) -> None:
         self._check_function()
 
+    @classmethod
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
+                   **kwargs: Any) -> Any:
+        """From torch's scheduler or its state (with ``lr_lambda=``), as for any function; a
+        Hugging Face schedule is read as its spec (``HuggingFaceSpec``, ``WSDSpec``) instead.
+
+        Hook: transformers builds its schedules as LambdaLRs of its module-level functions bound
+        with ``functools.partial``. Where the functions (the object's, or the ``lr_lambda=``
+        given with a state) are transformers' (their ``__module__``: transformers is not
+        imported), the partial's function names the schedule and its keywords are the
+        parameters; a function of transformers' that is no schedule clr_spec knows is refused,
+        named. A state alone (``scheduler.pt``) takes them as ``huggingface={"name": ...,
+        get_scheduler's arguments}``. Any other function is a LambdaSpec, as before."""
+        from . import _huggingface
+
+        given = kwargs.pop("huggingface", None)
+        if given is not None:
+            if not isinstance(given, Mapping) or "name" not in given:
+                raise TypeError("huggingface= takes a dict with the schedule's name and get_scheduler's arguments, "
+                                f"got {v.shown(given)}")
+            from_state = _huggingface.huggingface_from_state(torch_state(cls, scheduler_or_state), **given)[0]
+            if not isinstance(scheduler_or_state, Mapping):
+                from_object = _huggingface.from_functions(list(scheduler_or_state.lr_lambdas),
+                                                          scheduler_or_state.base_lrs)
+                if from_object != from_state:
+                    raise ValueError(f"the scheduler is {from_object!r}, not the schedule given ({from_state!r})")
+            return from_state
+        functions = kwargs.get("lr_lambda")
+        if functions is None and not isinstance(scheduler_or_state, Mapping):
+            functions = list(getattr(scheduler_or_state, "lr_lambdas", None) or [])
+        listed = list(functions) if isinstance(functions, (list, tuple)) else [functions]
+        if functions is not None and any(_huggingface.is_huggingface(fn) for fn in listed):
+            if set(kwargs) - {"lr_lambda"}:
+                raise TypeError(f"a Hugging Face schedule takes no keywords here, got {sorted(set(kwargs) - {'lr_lambda'})}")
+            return _huggingface.from_functions(functions, torch_state(cls, scheduler_or_state)["base_lrs"])
+        return super().from_torch(scheduler_or_state, optimizer_state=optimizer_state, **kwargs)
+
     def describe(self) -> str:
         return "lr times a function of the step (LambdaLR)"
 

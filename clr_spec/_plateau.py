@@ -206,8 +206,8 @@ class PlateauSpec(ValueSpec):
                                   "threshold", "threshold_mode", "best", "num_bad_epochs", "mode_worse", "eps"})
     TORCH_STATE_OPTIONAL = frozenset({"default_min_lr"})
     EVALUATOR = "plateau"
-    NOT_IN_SEQUENCE = ("torch's SequentialLR cannot hold a ReduceLROnPlateau (it steps without a metric); a "
-                       "warmup or cycles then a plateau is not composed by this library yet")
+    NOT_IN_SEQUENCE = ("torch's SequentialLR cannot hold a ReduceLROnPlateau (it steps without a metric); as "
+                       "the last phase it makes a PlateauSequenceSpec (stepped phases, then the plateau)")
     FIELDS = (("mode", "min"), ("factor", 0.1), ("patience", 10), ("threshold", 1e-4), ("threshold_mode", "rel"),
               ("cooldown", 0), ("min_lr", 0.0), ("eps", 1e-8))
 

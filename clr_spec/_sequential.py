@@ -84,6 +84,16 @@ class SequentialSpec(_family.ValueSpec):
     depth: int                      # 1, plus the depth of a nested first sequence
     _flat: tuple                    # ((start, spec), ...): the phases as torch runs them (``phases``)
 
+    def __new__(cls, specs: Sequence[Any] = (), milestones: Sequence[int] = (), momentum: Any = None) -> Any:
+        # A ReduceLROnPlateau as the last phase (torch's SequentialLR cannot hold one): the
+        # composition is a PlateauSequenceSpec, built from the same arguments.
+        if (cls is SequentialSpec and isinstance(specs, Sequence) and not isinstance(specs, (str, bytes))
+                and len(specs) > 1 and getattr(specs[-1], "EVALUATOR", None) == "plateau"):
+            from ._plateau_sequence import PlateauSequenceSpec
+
+            return PlateauSequenceSpec(specs, milestones, momentum=momentum)
+        return super().__new__(cls)
+
     def __init__(self, specs: Sequence[Any], milestones: Sequence[int], momentum: Any = None):
         if isinstance(specs, (str, bytes)) or not isinstance(specs, Sequence) or len(specs) == 0:
             raise ValueError("specs must be a non-empty list of clr_spec specs (the phases, in order)")
@@ -226,6 +236,18 @@ class SequentialSpec(_family.ValueSpec):
         end = last.natural_end
         return None if end is None else start + end
 
+    def past_end_note(self, steps: int) -> Optional[str]:
+        """Each phase's own note for the steps it runs here (to the next milestone; the last one
+        to ``steps``), where one has a note: a phase restarts at its milestone on its own count."""
+        notes = []
+        ends = [start for start, _ in self._flat[1:]] + [steps]
+        for (start, phase), end in zip(self._flat, ends):
+            run = min(end, steps) - start
+            note = phase.past_end_note(run) if run > 0 else None
+            if note:
+                notes.append(f"the phase from step {start}: {note}")
+        return "; ".join(notes) or None
+
     def momentum_range(self, group: int = 0) -> Optional[tuple[float, float]]:
         ranges = [r for r in (s.momentum_range(group) for s in self.specs) if r is not None]
         if not ranges:
@@ -248,7 +270,7 @@ class SequentialSpec(_family.ValueSpec):
         for i, phase in enumerate(self.specs):
             end = f"step {self.milestones[i] - 1}" if i < len(self.milestones) else "on"
             lines.append(f"phase {i + 1}: steps {self.starts[i]} to {end}: {type(phase).__name__} "
-                         f"({phase.TORCH_CLASS}): {phase.describe()}")
+                         f"({_family.torch_runner(phase)}): {phase.describe()}")
             lines += [f"    {key:15} {value}" for key, value in phase.to_dict().items()
                       if key not in ("format", "version")]
         if self.momentum_ is not None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from typing import Any, Optional, Sequence
@@ -128,6 +129,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"schedule: {spec.describe()}")
     for line in spec.explain():
         print(line)
+    _warn_past_end("show", spec, spec.default_steps())     # the steps plot and check look at by default
     return 0
 
 
@@ -145,6 +147,75 @@ def _trajectories(spec: Any, steps: int, group: int = 0) -> dict[str, dict[str, 
     for name, evaluator in sorted(_evaluators().items()):
         out[name] = evaluator.trajectory(spec, steps, group)
     return out
+
+
+# Steps evaluated at a time by check and plot: what check holds in memory does not grow with
+# --steps (about 100 MB a chunk, every evaluator together), and the progress bar moves per chunk.
+CHUNK_STEPS = 1 << 20
+# What plot holds per step: every evaluator's lr and momentum, the ulp panel, and matplotlib's
+# own float64 copies of each line (x and y); measured about 150 bytes, rounded up.
+PLOT_BYTES_PER_STEP = 256
+
+
+def _stream(spec: Any, steps: int, group: int, progress: bool) -> Any:
+    """``(start, trajectories)`` for consecutive chunks of at most ``CHUNK_STEPS`` steps, each
+    as ``_trajectories`` gives them (one chunk: ``_trajectories`` itself); a tqdm bar on stderr
+    where ``progress``. An evaluator without ``trajectory_chunks`` is run once and cut."""
+    if steps <= CHUNK_STEPS:
+        yield 0, _trajectories(spec, steps, group)
+        return
+    from tqdm import tqdm
+
+    pieces = {}
+    for name, evaluator in sorted(_evaluators().items()):
+        chunked = getattr(evaluator, "trajectory_chunks", None)
+        pieces[name] = (chunked(spec, steps, group, CHUNK_STEPS) if chunked is not None
+                        else _cut(evaluator.trajectory(spec, steps, group), steps))
+    momentum = _has_momentum(spec)
+    with tqdm(total=steps, unit="step", unit_scale=True, disable=not progress, file=sys.stderr,
+              desc=f"clr: {', '.join(['clr_spec', *pieces])}", dynamic_ncols=True) as bar:
+        for start in range(0, steps, CHUNK_STEPS):
+            k = np.arange(start, min(start + CHUNK_STEPS, steps))
+            ours = {"lr": spec.lr(k, group), **({"momentum": spec.momentum(k, group)} if momentum else {})}
+            yield start, {"clr_spec": ours, **{name: next(piece) for name, piece in pieces.items()}}
+            bar.update(len(k))
+
+
+def _cut(whole: dict[str, np.ndarray], steps: int) -> Any:
+    for start in range(0, steps, CHUNK_STEPS):
+        yield {what: values[start:start + CHUNK_STEPS] for what, values in whole.items()}
+
+
+def _progress(args: argparse.Namespace) -> bool:
+    """--progress / --no-progress; by default a bar only where stderr is a terminal (pipes, logs
+    and tests stay clean)."""
+    return args.progress if args.progress is not None else sys.stderr.isatty()
+
+
+def _warn_past_end(command: str, spec: Any, steps: int) -> None:
+    """The spec's own warning for a run of ``steps`` steps past where it ends (a periodic
+    cosine rising again), on stderr."""
+    note = spec.past_end_note(steps)
+    if note:
+        print(f"clr {command}: warning: {note}", file=sys.stderr)
+
+
+def _check_plot_fits(steps: int) -> None:
+    """A plot holds every step of every line at once: refused up front, in one line, where that
+    would not fit in the memory available (check needs no such limit: it runs in chunks)."""
+    need, free = steps * PLOT_BYTES_PER_STEP, _available_bytes()
+    if free is not None and need > free:
+        raise UsageError(f"plotting {steps} steps needs about {need / 2**30:.1f} GiB ({PLOT_BYTES_PER_STEP} bytes a step, "
+                         f"every line held at once), and {free / 2**30:.1f} GiB is available: plot fewer --steps "
+                         "(clr check runs any count in bounded memory)")
+
+
+def _available_bytes() -> Optional[int]:
+    """The memory free for this process (physical pages available), None where unknown."""
+    try:
+        return int(os.sysconf("SC_AVPHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def _reference(t: dict[str, dict[str, np.ndarray]], what: str) -> tuple[str, np.ndarray]:
@@ -171,50 +242,77 @@ def cmd_check(args: argparse.Namespace) -> int:
         raise UsageError("check compares frameworks, and neither torch nor jax is installed: "
                          f"pip install '{DISTRIBUTION}[torch]' or '{DISTRIBUTION}[jax]'")
     steps = args.steps or spec.default_steps()
-    t = _trajectories(spec, steps, group)
+    _warn_past_end("check", spec, steps)
     values = ["lr", "momentum"] if spec.sets_momentum else ["lr"]
     groups = spec.num_groups or 1
     where = f", param group {group} of {groups}" if groups > 1 else ""
     status = 0
-    ref_name, _ = _reference(t, "lr")
+    tally = {what: _Tally() for what in values}
+    present: set = set()
+    for start, t in _stream(spec, steps, group, _progress(args)):    # memory bounded by a chunk, not by steps
+        present = set(t)
+        for what in values:
+            tally[what].add(spec, t, what, start, group)
+    ref_name = "torch" if "torch" in present else "clr_spec"
     print(f"{args.spec}: steps 0..{steps - 1}{where}; reference: {ref_name}"
           + ("" if ref_name == "torch" else " (torch is not installed; clr_spec is torch's arithmetic, bitwise)"))
     for what in values:
+        tl = tally[what]
+        skipped = (f" ({tl.skipped} steps torch cannot give skipped: past its end or its OverflowError)"
+                   if tl.skipped else "")
+        if ref_name == "torch":
+            if tl.equal:
+                verdict = "bitwise equal"
+            else:
+                verdict = (f"within {tl.worst_relative:.1e} relative"
+                           + (" (near 0 within the absolute bound)" if tl.within and tl.worst_relative > v.RELATIVE_TOLERANCE
+                              else "")
+                           + ("" if tl.within else " - FAILS the bound (1e-12 relative; near 0, 2**-50 (1 + step) of the peak)"))
+                status = status or (0 if tl.within else 1)
+            print(f"  {what:9} clr_spec (float64) vs torch: {verdict}{skipped}")
+        if "clr_optax" in present:
+            share = tl.exact / tl.compared if tl.compared else 1.0
+            ok = tl.worst_ulps <= 1 and share >= 0.99
+            status = status or (0 if ok else 1)
+            print(f"  {what:9} clr_optax (float32) vs {ref_name}: worst {tl.worst_ulps} ulp, exact on {100 * share:.2f}% "
+                  f"of steps: {'OK' if ok else 'FAILS the bound (<= 1 ulp, >= 99% exact)'}{skipped}")
+    missing = [name for name, found in (("torch", "torch" in present), ("jax", "clr_optax" in present)) if not found]
+    if missing:
+        print(f"  not compared: {', '.join(missing)} (not installed)")
+    return status
+
+
+class _Tally:
+    """What check reports of one value (lr or momentum), gathered chunk by chunk."""
+
+    def __init__(self) -> None:
+        self.skipped, self.equal, self.within, self.worst_relative = 0, True, True, 0.0
+        self.worst_ulps, self.exact, self.compared = 0, 0, 0
+
+    def add(self, spec: Any, t: dict, what: str, start: int, group: int) -> None:
         _, ref = _reference(t, what)
         valid = ~np.isnan(ref)
-        skipped = (f" ({int((~valid).sum())} steps torch cannot give skipped: past its end or its OverflowError)"
-                   if (~valid).any() else "")
+        self.skipped += int((~valid).sum())
         # torch steps LinearLR, CosineAnnealingLR, ... recursively: rounding apart from a closed
         # form, by at most the stated bound (1e-12 relative, plus 2**-50 (1 + k) of the peak, what
         # holds near 0 where a decay to 0 ends a rounding away from it, plus a recursion's drift).
-        tolerance = torch_tolerance(spec, ref[valid], np.arange(steps)[valid], group)
-        if ref_name == "torch":
+        tolerance = torch_tolerance(spec, ref[valid], (start + np.arange(len(ref)))[valid], group)
+        if "torch" in t:
             ours = t["clr_spec"][what][valid]
-            if np.array_equal(ours, ref[valid]):
-                verdict = "bitwise equal"
-            else:
+            if not np.array_equal(ours, ref[valid]):
                 apart = np.abs(ours - ref[valid])
-                worst = float(np.max(apart / np.maximum(np.abs(ref[valid]), 1e-300)))
-                ok = bool(np.all(apart <= tolerance))
-                verdict = (f"within {worst:.1e} relative"
-                           + (" (near 0 within the absolute bound)" if ok and worst > v.RELATIVE_TOLERANCE else "")
-                           + ("" if ok else " - FAILS the bound (1e-12 relative; near 0, 2**-50 (1 + step) of the peak)"))
-                status = status or (0 if ok else 1)
-            print(f"  {what:9} clr_spec (float64) vs torch: {verdict}{skipped}")
+                self.equal = False
+                self.worst_relative = max(self.worst_relative,
+                                          float(np.max(apart / np.maximum(np.abs(ref[valid]), 1e-300))))
+                self.within = self.within and bool(np.all(apart <= tolerance))
         if "clr_optax" in t:
             got = t["clr_optax"][what][valid]
             # A step within the reference's own float64 bound of it counts as exact (near 0 a float32
             # ulp is far below what torch's value is known to).
             d = np.where(np.abs(got.astype(np.float64) - ref[valid]) <= tolerance, 0, _ulps(got, ref[valid]))
-            worst, share = int(d.max(initial=0)), float(np.mean(d == 0)) if d.size else 1.0
-            ok = worst <= 1 and share >= 0.99
-            status = status or (0 if ok else 1)
-            print(f"  {what:9} clr_optax (float32) vs {ref_name}: worst {worst} ulp, exact on {100 * share:.2f}% "
-                  f"of steps: {'OK' if ok else 'FAILS the bound (<= 1 ulp, >= 99% exact)'}{skipped}")
-    missing = [name for name, present in (("torch", "torch" in t), ("jax", "clr_optax" in t)) if not present]
-    if missing:
-        print(f"  not compared: {', '.join(missing)} (not installed)")
-    return status
+            self.worst_ulps = max(self.worst_ulps, int(d.max(initial=0)))
+            self.exact += int(np.sum(d == 0))
+            self.compared += int(d.size)
 
 
 def cmd_plot(args: argparse.Namespace) -> int:
@@ -222,8 +320,14 @@ def cmd_plot(args: argparse.Namespace) -> int:
     group = _group_of(spec, args.group)
     steps = args.steps or spec.default_steps()
     Figure = _need("matplotlib.figure", "plot").Figure
+    _check_plot_fits(steps)
+    _warn_past_end("plot", spec, steps)
 
-    t = _trajectories(spec, steps, group)
+    chunks = list(_stream(spec, steps, group, _progress(args)))
+    t = chunks[0][1] if len(chunks) == 1 else {
+        name: {what: np.concatenate([c[name][what] for _, c in chunks]) for what in chunks[0][1][name]}
+        for name in chunks[0][1]}
+    del chunks
     x = np.arange(steps)
     panels = ["lr", "momentum"] if _has_momentum(spec) else ["lr"]
     compared: list[str] = [name for name in ("torch", "clr_optax") if name in t]
@@ -337,25 +441,76 @@ def _cyclic_phases(state: dict) -> list[dict]:
     return [state] if torch_class_of(state) == "CyclicLR" else []
 
 
-def cmd_from_torch(args: argparse.Namespace) -> int:
-    torch = _need("torch", "torch")
+def _load_torch_checkpoint(torch: Any, checkpoint: str) -> Any:
+    """``torch.load(checkpoint, weights_only=True)`` on the CPU, its failures as one line."""
     try:
         with warnings.catch_warnings():
             # torch warns about what it loads (a legacy pickle, ...): kept off stderr, where the one
             # line clr prints is its own (the error, if loading fails).
             warnings.simplefilter("ignore")
-            obj = torch.load(args.checkpoint, map_location="cpu", weights_only=True)
+            return torch.load(checkpoint, map_location="cpu", weights_only=True)
     except FileNotFoundError as err:
-        raise UsageError(f"cannot read checkpoint {args.checkpoint!r}: no such file") from err
+        raise UsageError(f"cannot read checkpoint {checkpoint!r}: no such file") from err
     except Exception as err:  # noqa: BLE001 - torch raises many kinds for unreadable files
         first = str(err).splitlines()[0] if str(err) else ""
-        raise UsageError(f"cannot load {args.checkpoint!r} safely (weights_only=True): "
+        raise UsageError(f"cannot load {checkpoint!r} safely (weights_only=True): "
                          f"{type(err).__name__}: {first}") from err
+
+
+def _hf_arguments(pairs: Optional[Sequence[str]]) -> dict[str, Any]:
+    """--hf-arg KEY=VALUE ...: each VALUE as JSON where it is (numbers, null, true), else a string."""
+    out: dict[str, Any] = {}
+    for pair in pairs or ():
+        key, sep, text = pair.partition("=")
+        if not sep or not key.isidentifier():
+            raise UsageError(f"--hf-arg takes KEY=VALUE (a get_scheduler keyword), got {pair!r}")
+        try:
+            out[key] = json.loads(text)      # (NaN or Infinity: the spec refuses it, named)
+        except ValueError:
+            out[key] = text
+    return out
+
+
+def cmd_from_huggingface(args: argparse.Namespace, torch: Any) -> int:
+    """from-torch of a Hugging Face Trainer checkpoint (a directory, or a scheduler.pt with --hf):
+    the state holds no parameters, so they come from the options or the saved arguments."""
+    from ._huggingface import trainer_checkpoint
+
+    for option in ("warmup", "total"):
+        value = getattr(args, option)
+        if value is not None and value < 0:
+            raise UsageError(f"--{option} must be an int >= 0, got {value}")
+    try:
+        spec, step, sources = trainer_checkpoint(args.checkpoint, lambda p: _load_torch_checkpoint(torch, p),
+                                                 args.hf, args.warmup, args.total, _hf_arguments(args.hf_arg))
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"{args.checkpoint}: {err}") from err
+    try:
+        with open(args.output, "w") as fh:
+            fh.write(spec.to_json(indent=2) + "\n")
+    except OSError as err:
+        raise UsageError(f"cannot write {args.output!r}: {err.strerror or err}") from err
+    print(f"read the Hugging Face {getattr(spec, 'name', 'warmup_stable_decay')!r} schedule (LambdaLR state) from "
+          f"{args.checkpoint}" + "".join(f"; {s}" for s in sources))
+    print(f"wrote {args.output}")
+    print(f"step: {step}  (the next update uses lr({step}); resume with "
+          f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))")
+    return 0
+
+
+def cmd_from_torch(args: argparse.Namespace) -> int:
+    torch = _need("torch", "torch")
+    import os
+
+    if args.hf is not None or os.path.isdir(args.checkpoint):
+        return cmd_from_huggingface(args, torch)
+    obj = _load_torch_checkpoint(torch, args.checkpoint)
     path, state = _find_state(obj, args.key, args.checkpoint)
     if len(torch_candidates(state)) > 1:
         raise UsageError(f"{args.checkpoint}: a {' or '.join(torch_candidates(state))} state holds no function "
                          "(torch saves none) and a JSON spec cannot hold one: build the spec in Python, "
-                         "clr_spec.from_torch(state, torch_class='LambdaLR', lr_lambda=fn)")
+                         "clr_spec.from_torch(state, torch_class='LambdaLR', lr_lambda=fn); a Hugging Face "
+                         "Trainer's scheduler.pt: --hf NAME --warmup N --total N, or the checkpoint directory")
     cyclic = _cyclic_phases(state)
     if any(isinstance(c.get("_scale_fn_custom"), dict) for c in cyclic):
         raise UsageError(f"{args.checkpoint}: this CyclicLR had a custom scale_fn (a callable object); torch "
@@ -390,6 +545,64 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
         print(f"step: {step}  (the next update uses lr({step}); resume with "
               f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))")
     return 0
+
+
+# ------------------------------------------------------------------------------ migrate
+MIGRATE_NEEDS = f"Needs torch, jax/optax and orbax-checkpoint: pip install '{DISTRIBUTION}[torch,orbax]'."
+
+
+def cmd_migrate(args: argparse.Namespace) -> int:
+    torch = _need("torch", "torch")
+    _need("optax", "jax")
+    _need("orbax.checkpoint", "orbax")
+    import clr_optax
+    import clr_torch
+
+    if args.direction == "torch-to-orbax":
+        run = clr_optax.torch_to_orbax(_load_torch_checkpoint(torch, args.source), args.target,
+                                       kind=args.optimizer, overwrite=args.force)
+        kinds = ", ".join(f"{c.kind} (group {g})" for g, c in enumerate(run.configs))
+        print(f"read {args.source}: {type(run.spec).__name__}, step {run.step}, {len(run.mapping)} parameters, "
+              f"{kinds}" + (f", {len(run.model_keys or ()) - len(run.mapping)} buffers" if run.buffers else ""))
+        print(f"wrote {args.target}/{run.step} (Orbax: params, opt_state, clr"
+              + (", buffers" if run.buffers else "") + "); continue with clr_optax.load_orbax")
+        return 0
+    numpy_checkpoint = clr_optax.torch_checkpoint_from_orbax(args.source, step=args.step)
+    checkpoint = clr_torch.torch_checkpoint(numpy_checkpoint)
+    try:
+        torch.save(checkpoint, args.target)
+    except OSError as err:
+        raise UsageError(f"cannot write {args.target!r}: {err.strerror or err}") from err
+    print(f"read {args.source} at step {checkpoint['step']}: {', '.join(numpy_checkpoint['optimizer_class'])}, "
+          f"{len(checkpoint['model'])} model entries")
+    print(f"wrote {args.target} (model, optimizer, scheduler state dicts; spec; step): load them with "
+          "model.load_state_dict, optimizer.load_state_dict, scheduler.load_state_dict")
+    return 0
+
+
+def _migrate_parser(command: Any) -> None:
+    migrate = command("migrate", "move a whole run (parameters, optimizer state, schedule) between torch and Orbax",
+                      "torch-to-orbax: a torch.save checkpoint ({'model', 'optimizer', 'scheduler'} state dicts,\n"
+                      "or a Lightning checkpoint) as an Orbax CheckpointManager directory OUT_DIR/<step>: the\n"
+                      "params (a nested dict keyed by torch's parameter names, torch's layout), the optax\n"
+                      "state of clr_optax's sgd/adam/adamw/rmsprop with torch's buffers and count, the spec.\n"
+                      "orbax-to-torch: such a directory as a torch checkpoint of the model, optimizer and\n"
+                      "scheduler state dicts at the step. Torch's SGD, Adam, AdamW and RMSprop.\n" + MIGRATE_NEEDS)
+    ways = migrate.add_subparsers(dest="direction", required=True, metavar="DIRECTION")
+    to_orbax = ways.add_parser("torch-to-orbax", help="a torch or Lightning checkpoint to an Orbax checkpoint",
+                               description=f"Write a torch run as an Orbax checkpoint. {MIGRATE_NEEDS}")
+    to_orbax.add_argument("source", metavar="CHECKPOINT.pt")
+    to_orbax.add_argument("target", metavar="OUT_DIR")
+    to_orbax.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"),
+                          help="the torch optimizer, where its param groups do not say (Adam or AdamW before "
+                               "torch 2.6); each group is checked against it")
+    to_orbax.add_argument("--force", action="store_true", help="replace the step if OUT_DIR holds it already")
+    to_torch = ways.add_parser("orbax-to-torch", help="an Orbax checkpoint (clr's) to a torch checkpoint",
+                               description=f"Write an Orbax checkpoint of clr's as a torch checkpoint. {MIGRATE_NEEDS}")
+    to_torch.add_argument("source", metavar="ORBAX_DIR")
+    to_torch.add_argument("target", metavar="OUT.pt")
+    to_torch.add_argument("--step", type=int, help="the step to read (default: the latest)")
+    migrate.set_defaults(run=cmd_migrate)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -431,7 +644,16 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("-o", "--output", required=True, metavar="SPEC.json")
     extract.add_argument("--key", help="path to the scheduler state, dots between keys and list indices "
                                        "(e.g. scheduler, lr_schedulers.0); default: found")
+    # A Hugging Face Trainer's scheduler.pt holds no parameters: they come from here, or from the
+    # checkpoint directory's training_args.bin and trainer_state.json (read without running code).
+    extract.add_argument("--hf", metavar="NAME", help="a Hugging Face schedule (get_scheduler's name, e.g. cosine; "
+                                                      "default: the directory's training_args.bin)")
+    extract.add_argument("--warmup", type=int, help="--hf: num_warmup_steps (default: the saved arguments')")
+    extract.add_argument("--total", type=int, help="--hf: num_training_steps (default: trainer_state.json's max_steps)")
+    extract.add_argument("--hf-arg", action="append", metavar="KEY=VALUE",
+                         help="--hf: a keyword of the schedule (num_cycles=0.5, min_lr_rate=0.1, ...), repeatable")
     extract.set_defaults(run=cmd_from_torch)
+    _migrate_parser(command)
     return parser
 
 
@@ -441,6 +663,9 @@ def _spec_range_arguments(parser: argparse.ArgumentParser, verb: str, groups_hel
     parser.add_argument("--steps", type=_positive_int,
                         help=f"steps to {verb} (default: the spec's: 3 cycles, a phase twice; at most 1e6)")
     parser.add_argument("--group", type=int, default=0, help=groups_help)
+    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                        help=f"a progress bar on stderr for runs of more than {CHUNK_STEPS} steps (default: only "
+                             "when stderr is a terminal)")
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

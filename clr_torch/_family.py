@@ -19,6 +19,7 @@ from clr_spec import _validation as v
 from clr_spec._family import check_spec
 
 from ._plateau import plateau_scheduler
+from ._plateau_sequence import PlateauSequenceLR
 from ._resume import fast_forward
 from ._scheduler import CyclicLR, _set
 from ._spec_scheduler import SpecLR
@@ -59,6 +60,8 @@ def scheduler(optimizer: Optimizer, spec: Spec, step: int = 0) -> torch.optim.lr
                          "pass step=0 (clr_spec.from_torch of the run's ReduceLROnPlateau gives that state)")
     if spec.EVALUATOR == "cyclic":
         return CyclicLR.from_spec(optimizer, cast(CyclicSpec, spec), step=step)   # the "cyclic" evaluator's spec
+    if spec.EVALUATOR == "plateau_sequence":
+        return PlateauSequenceLR(optimizer, spec, step=step)     # resumes its parts itself
     built = _build(optimizer, spec)
     fast_forward(built, spec, step)
     return built
@@ -141,7 +144,8 @@ def _build_chained(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.
 # One builder per EVALUATOR a spec can name (clr_spec._contract.EVALUATORS).
 _BUILDERS: dict[str, Callable[[Optimizer, Any], Any]] = {
     "formula": _build_formula, "cyclic": lambda optimizer, spec: CyclicLR.from_spec(optimizer, spec),
-    "sequence": _build_sequential, "chained": _build_chained, "plateau": plateau_scheduler}
+    "sequence": _build_sequential, "chained": _build_chained, "plateau": plateau_scheduler,
+    "plateau_sequence": lambda optimizer, spec: PlateauSequenceLR(optimizer, spec)}
 
 
 def _build(optimizer: Optimizer, spec: Spec) -> torch.optim.lr_scheduler.LRScheduler:

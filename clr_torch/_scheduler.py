@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, Sequence, Union
 import torch
 from torch import Tensor
 from torch.optim import Optimizer
+from torch.optim.lr_scheduler import CyclicLR as _TorchCyclicLR
 from torch.optim.lr_scheduler import LRScheduler
 
 from clr_spec import CyclicSpec
@@ -103,13 +104,18 @@ def _check_beta1_bounds(base_momentum: Any, max_momentum: Any) -> None:
                     f"correction divides by 1 - beta1**t), got {v!r}")
 
 
-class CyclicLR(LRScheduler):
+class CyclicLR(_TorchCyclicLR):
     """Cyclical learning rate policy (Smith 2017), bit-for-bit equal to torch's ``CyclicLR``.
+
+    A subclass of ``torch.optim.lr_scheduler.CyclicLR``, so that code that checks
+    ``isinstance(scheduler, torch.optim.lr_scheduler.CyclicLR)`` (Lightning, training loops)
+    takes it; it overrides every method torch's class defines and builds itself without
+    torch's ``__init__`` (which would raise or compute garbage where this one validates).
 
     Same arguments, defaults, public methods (``step``, ``get_lr``, ``get_last_lr``,
     ``scale_fn``, ``state_dict``, ``load_state_dict``), attributes and ``state_dict`` as
     ``torch.optim.lr_scheduler.CyclicLR`` (see its documentation); call ``step()`` after
-    every batch. Differences, all where torch fails (README, "Differences from torch"):
+    every batch. Differences, all where torch fails (docs/differences.md):
 
     * invalid arguments raise ``ValueError``/``TypeError`` naming the parameter (torch:
       ``ZeroDivisionError`` for ``step_size_up=0``, silent NaN or garbage otherwise);
@@ -185,12 +191,13 @@ class CyclicLR(LRScheduler):
             for lr, group in zip(base_lrs, optimizer.param_groups):
                 _set(group, "lr", lr)
         self.max_lrs = max_lrs
-        self.total_size = spec.total_size
+        # (torch's class types these narrower than the values it takes: a float step size, a str mode)
+        self.total_size = spec.total_size    # type: ignore[assignment]
         self.step_ratio = spec.step_ratio
-        self.mode = mode
+        self.mode = mode                     # type: ignore[assignment]
         self.gamma = spec.gamma
         self._scale_fn_custom = scale_fn
-        self.scale_mode = scale_mode
+        self.scale_mode = scale_mode         # type: ignore[assignment]
         self._init_scale_fn()
         self.cycle_momentum = spec.cycle_momentum
         if self.cycle_momentum:
@@ -206,7 +213,9 @@ class CyclicLR(LRScheduler):
         # scheduler may have left there, and then takes the first step: that step uses ours.
         self.__dict__["_clr_base_lrs"] = base_lrs
         self._get_lr_called_within_step = False   # torch's state carries it (its step sets it)
-        super().__init__(optimizer, last_epoch)
+        # LRScheduler's __init__, not torch's CyclicLR's: everything that one sets is set above
+        # (validated), and its checks would refuse or mis-handle what this class fixes.
+        LRScheduler.__init__(self, optimizer, last_epoch)
         self.base_lrs = base_lrs
 
     def _initial_step(self) -> None:
@@ -258,7 +267,7 @@ class CyclicLR(LRScheduler):
             "triangular": self._triangular_scale_fn, "triangular2": self._triangular2_scale_fn,
             "exp_range": partial(self._exp_range_scale_fn, self.gamma)}
         self._scale_fn_ref = dispatch(scale_fns, self.mode, "clr_torch.CyclicLR")
-        self.scale_mode = MODES[self.mode].scale_mode
+        self.scale_mode = MODES[self.mode].scale_mode     # type: ignore[assignment]
 
     def scale_fn(self, x: Any) -> float:
         """Get the scaling policy: the amplitude's scale at cycle (or step) ``x``."""

@@ -5,6 +5,7 @@ imports this package)."""
 from __future__ import annotations
 
 import warnings
+from typing import Iterator
 
 import numpy as np
 import torch
@@ -21,10 +22,15 @@ def trajectory(spec: Spec, steps: int, group: int) -> dict[str, np.ndarray]:
     """lr and momentum of param group ``group`` over steps ``0..steps-1``, from torch's own
     scheduler stepped in a loop: torch's ``CyclicLR`` for a cyclic spec (NaN past its
     triangular2 OverflowError), torch's classes through ``clr_torch.scheduler`` otherwise."""
+    return next(trajectory_chunks(spec, steps, group, max(steps, 1)))
+
+
+def trajectory_chunks(spec: Spec, steps: int, group: int, size: int) -> Iterator[dict[str, np.ndarray]]:
+    """``trajectory`` in consecutive pieces of ``size`` steps (the last one shorter), one
+    scheduler stepped through all of them: what ``clr check`` holds in memory is one piece."""
     groups = spec.num_groups or 1
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in range(groups)]
     opt = torch.optim.SGD([{"params": [p]} for p in params], lr=0.1, momentum=0.9)
-    lr, mom = np.full(steps, np.nan), np.full(steps, np.nan)
     sched: torch.optim.lr_scheduler.LRScheduler
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -33,16 +39,24 @@ def trajectory(spec: Spec, steps: int, group: int) -> dict[str, np.ndarray]:
         else:
             sched = scheduler(opt, spec)
         opt._opt_called = True              # type: ignore[attr-defined]
-        end = spec.natural_end
-        for k in range(steps):
-            lr[k], mom[k] = opt.param_groups[group]["lr"], opt.param_groups[group]["momentum"]
-            if end is not None and k + 1 >= end:
-                break     # torch extrapolates to the end step and raises past it: no value of the schedule
-            try:
-                sched.step()
-            except OverflowError:            # torch's triangular2 past ~1024 cycles
-                break
-    out = {"lr": lr}
-    if spec.sets_momentum:
-        out["momentum"] = mom
-    return out
+    end, stopped = spec.natural_end, False
+    for start in range(0, steps, size):
+        count = min(size, steps - start)
+        lr, mom = np.full(count, np.nan), np.full(count, np.nan)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            for i in range(count if not stopped else 0):
+                k = start + i
+                lr[i], mom[i] = opt.param_groups[group]["lr"], opt.param_groups[group]["momentum"]
+                if end is not None and k + 1 >= end:
+                    stopped = True   # torch extrapolates to the end step and raises past it: no value
+                    break
+                try:
+                    sched.step()
+                except OverflowError:            # torch's triangular2 past ~1024 cycles
+                    stopped = True
+                    break
+        out = {"lr": lr}
+        if spec.sets_momentum:
+            out["momentum"] = mom
+        yield out

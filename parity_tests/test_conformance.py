@@ -3,7 +3,7 @@ torch scheduler it describes), every guarantee run on every row.
 
 Adding a schedule type is one library module and one row here; a registered type with no row
 fails ``test_every_registered_type_has_a_row``. The float32-only (TPU) bound of each row is the
-one the README states for its type. A metric-driven type (``PlateauSpec``: ReduceLROnPlateau)
+one docs/guides/schedules.md states for its type. A metric-driven type (``PlateauSpec``: ReduceLROnPlateau)
 has no lr per step without its metrics: the guarantees that step a schedule run on the others,
 and ``parity_tests/test_plateau.py`` checks it against torch on metric sequences.
 """
@@ -19,10 +19,11 @@ import numpy as np
 import pytest
 
 import clr_spec
-from clr_spec import (ChainedSpec, ConstantSpec, PlateauSpec, CosineAnnealingSpec, CyclicSpec, ExponentialSpec, LambdaSpec,
+from clr_spec import (ChainedSpec, ConstantSpec, PlateauSequenceSpec, PlateauSpec, CosineAnnealingSpec, CyclicSpec, ExponentialSpec, LambdaSpec,
                       LinearSpec, MultiplicativeSpec, MultiStepSpec, OneCycleSpec, PolynomialSpec, SequentialSpec,
                       StepSpec, WarmRestartsSpec, cli)
 from clr_spec._contract import BASE_STATE_KEYS, EVALUATORS, Spec
+from clr_spec._optax_names import CosineDecaySpec, LinearScheduleSpec
 
 from ._frameworks import HAS_JAX, HAS_TORCH, needs_jax, needs_torch
 from ._helpers import check_float32, check_relative, torch_trace
@@ -36,11 +37,15 @@ class Row:
     spec: Spec
     torch: Callable[[Any], Any]   # optimizer -> torch's own scheduler, as a user builds it
     steps: int                    # steps compared (whole schedule where it ends)
-    float32_only_ulps: int        # the README's bound for the float32-only (TPU) path
+    float32_only_ulps: int        # the bound docs/guides/schedules.md states for the float32-only (TPU) path
     # what from_torch needs beyond the state (a function torch does not save, settings of ours)
     from_torch_kwargs: Any = None
     shared_state_keys: bool = False   # its state's keys are another class's too: torch_class= names it
     metric_driven: bool = False       # its lr moves with metrics, not steps (ReduceLROnPlateau)
+    # steps -> the lr of every group, computed independently of the library: the reference where
+    # torch has no class (``torch`` is then the scheduler a user builds, clr_torch's SpecLR, which
+    # the from_torch guarantees use; comparing values with it would compare the library with itself)
+    reference_lr: Any = None
 
 
 def _warmup(k):
@@ -61,6 +66,54 @@ def _torch_classes():
 
 PLATEAU = dict(mode="max", factor=0.5, patience=3, threshold=0.01, threshold_mode="abs", cooldown=2,
                min_lr=[0.0, 1e-3])
+PLATEAU_SEQUENCE = SequentialSpec([LinearSpec(lr=LRS, start_factor=0.2, total_iters=30), PlateauSpec(lr=LRS, **PLATEAU)],
+                                  milestones=[30])
+
+
+def _clr_torch():
+    import clr_torch
+
+    return clr_torch
+
+OPTAX_LINEAR = LinearScheduleSpec(init_value=0.0, end_value=0.07, transition_steps=57, transition_begin=11)
+OPTAX_COSINE = CosineDecaySpec(init_value=0.08, decay_steps=173, alpha=0.02)
+
+
+def _golden_huggingface(key, steps):
+    """transformers' own values of a configuration of make_golden_huggingface, frozen (its
+    test_golden_file_is_current checks them against transformers where it is installed)."""
+    from . import make_golden_huggingface as golden
+
+    return golden.load()[0][f"{key}/lr"][np.asarray(steps), 0]
+
+
+# Hugging Face's cosine_with_min_lr, as get_scheduler builds it (golden/huggingface.npz has its values)
+HUGGING_FACE = clr_spec.huggingface_spec("cosine_with_min_lr", 3e-4, 100, 2500, min_lr=1e-5)
+# cyclic warmup-stable-decay: three cycles of their own lengths, decays and peaks
+WSD = clr_spec.WSDSpec(lr=0.02, num_warmup_steps=40, num_decay_steps=[60, 50, 80], cycle_lengths=[300, 200, 250],
+                       peak_factors=[1.0, 0.7, 0.5], rewarm_steps=20, min_lr_ratio=0.05, warmup_type="cosine",
+                       decay_type="1-sqrt")
+
+
+def _wsd_reference(steps):
+    from .test_wsd import reference_factor       # transformers' WSD lambda by hand, cycle by cycle
+
+    cycles = [(c.warmup, c.stable, c.decay, c.peak) for c in WSD.cycles]
+    return [WSD.initial_lr * reference_factor(int(k), cycles, WSD.warmup_type, WSD.decay_type, WSD.min_lr_ratio,
+                                              WSD.num_cycles) for k in steps]
+
+
+def _timm_golden():
+    from . import make_golden_timm
+
+    return make_golden_timm
+
+
+def _optax_names_reference(spec, steps):
+    from .make_golden_optax_names import reference
+
+    return reference(spec, steps)
+
 
 ROWS = {
     CyclicSpec: Row(CyclicSpec(base_lr=[1e-3, 2e-3], max_lr=[1e-2, 3e-2], step_size_up=37, step_size_down=23,
@@ -107,6 +160,26 @@ ROWS = {
                      from_torch_kwargs={"horizon": 400}),
     PlateauSpec: Row(PlateauSpec(lr=LRS, **PLATEAU), lambda opt: _torch_classes().ReduceLROnPlateau(opt, **PLATEAU),
                      100, 0, metric_driven=True),
+    # torch has no class for it: clr_torch's (torch's LinearLR, then torch's ReduceLROnPlateau);
+    # parity_tests/test_plateau_sequence.py checks it against those, written out by hand
+    PlateauSequenceSpec: Row(PLATEAU_SEQUENCE, lambda opt: _clr_torch().PlateauSequenceLR(opt, PLATEAU_SEQUENCE),
+                             100, 0, metric_driven=True),
+    # optax's linear_schedule and cosine_decay_schedule: no torch class; the reference is optax's
+    # formula in float64, exact fractions / written out by hand (parity_tests/make_golden_optax_names.py)
+    LinearScheduleSpec: Row(OPTAX_LINEAR, lambda opt: _clr_torch().SpecLR(opt, OPTAX_LINEAR), 200, 8,
+                            reference_lr=lambda steps: _optax_names_reference(OPTAX_LINEAR, steps)),
+    CosineDecaySpec: Row(OPTAX_COSINE, lambda opt: _clr_torch().SpecLR(opt, OPTAX_COSINE), 300, 8,
+                         reference_lr=lambda steps: _optax_names_reference(OPTAX_COSINE, steps)),
+    # transformers' schedules and WSD: no torch class (transformers' own LambdaLR is read by from_torch in
+    # test_huggingface.py); clr_torch runs them as SpecLR, the reference is transformers' values / by hand
+    clr_spec.HuggingFaceSpec: Row(HUGGING_FACE, lambda opt: _clr_torch().SpecLR(opt, HUGGING_FACE), 2600, 8,
+                                  reference_lr=lambda steps: _golden_huggingface("cosine_with_min_lr", steps)),
+    clr_spec.WSDSpec: Row(WSD, lambda opt: _clr_torch().SpecLR(opt, WSD), 800, 8, reference_lr=_wsd_reference),
+    # timm's CosineLRScheduler: no torch class (clr_spec.from_timm reads timm's own, test_timm.py); clr_torch
+    # runs it as SpecLR, the reference is timm's values per group (its code, or golden/timm.npz without it)
+    clr_spec.TimmCosineSpec: Row(_timm_golden().CONFIGS["conformance"][0],
+                                 lambda opt: _clr_torch().SpecLR(opt, _timm_golden().CONFIGS["conformance"][0]), 400,
+                                 16, reference_lr=lambda steps: _timm_golden().reference("conformance", steps)),
     SequentialSpec: Row(SequentialSpec([LinearSpec(lr=LRS, start_factor=0.2, total_iters=30),
                                         CosineAnnealingSpec(lr=LRS, T_max=150, eta_min=1e-4)], milestones=[30],
                                        momentum=MOMENTUM),
@@ -129,7 +202,13 @@ def _optimizer():
 
 
 def _torch_reference(row: Row) -> np.ndarray:
-    """(steps, groups, [lr, momentum]) of torch's own scheduler, as a user builds it."""
+    """(steps, groups, [lr, momentum]) of torch's own scheduler, as a user builds it (or, where
+    torch has none, the row's independent values, the optimizer's momentum left as it is)."""
+    if row.reference_lr is not None:
+        lr = np.asarray(row.reference_lr(np.arange(row.steps)), dtype=np.float64)
+        if lr.ndim == 2:        # one column per param group
+            return np.stack([lr, np.full(lr.shape, MOMENTUM)], axis=-1)
+        return np.stack([np.stack([lr, np.full(row.steps, MOMENTUM)], axis=-1)] * len(LRS), axis=1)
     return torch_trace(_optimizer(), row.torch, row.steps, step_after_last=row.spec.natural_end is None)
 
 
@@ -149,7 +228,9 @@ def test_every_registered_type_has_a_row():
 @pytest.mark.parametrize("cls", TYPES, ids=IDS)
 def test_the_type_implements_the_contract(cls):
     assert issubclass(cls, Spec) and not cls.__abstractmethods__
-    assert cls.FORMAT.startswith("clr.") and cls.TORCH_CLASS and cls.EVALUATOR in EVALUATORS
+    assert cls.FORMAT.startswith("clr.") and cls.EVALUATOR in EVALUATORS
+    # torch's class, or "" where torch has none (clr_torch runs it: SpecLR or a class of ours)
+    assert cls.TORCH_CLASS in clr_spec.torch_classes() or cls.TORCH_CLASS == ""
     assert not cls.TORCH_STATE_KEYS & BASE_STATE_KEYS and not cls.TORCH_STATE_OPTIONAL & cls.TORCH_STATE_KEYS
     spec = ROWS[cls].spec
     assert isinstance(spec.describe(), str) and spec.describe()
@@ -206,8 +287,9 @@ def test_from_torch_of_the_object_and_its_state(cls):
             clr_spec._family.torch_class_of(state)
         kwargs["torch_class"] = cls.TORCH_CLASS
     else:
-        assert clr_spec._family.torch_class_of(state) == cls.TORCH_CLASS
-    assert clr_spec._family.torch_class_of(sched) == cls.TORCH_CLASS
+        assert clr_spec._family.torch_class_of(state) == (cls.TORCH_CLASS or "SpecLR")
+    # a spec torch has no class for runs in a clr_torch SpecLR (or a subclass), its state the spec's document
+    assert clr_spec._family.torch_class_of(sched) == (cls.TORCH_CLASS or "SpecLR")
     from_object = clr_spec.from_torch(sched, **{k: val for k, val in kwargs.items() if k not in ("lr_lambda",)})
     from_state = clr_spec.from_torch(state, optimizer_state=optimizer_state, **kwargs)
     assert type(from_object) is cls and type(from_state) is cls
@@ -279,7 +361,7 @@ def test_numpy_within_1e_12_of_torch(cls):
 def _reference_values(row: Row) -> np.ndarray:
     """(steps, groups, [lr, momentum]): torch's values where torch is installed; else the spec's
     float64 values (within 1e-12 of torch's, checked above where torch is)."""
-    if HAS_TORCH:
+    if HAS_TORCH or row.reference_lr is not None:
         return _torch_reference(row)
     spec, steps = row.spec, np.arange(row.steps)
     per_group = []
@@ -321,7 +403,9 @@ def test_the_tpu_lowering_holds_no_float64(cls):
     import clr_optax
 
     spec = ROWS[cls].spec
-    schedules = [clr_optax.lr_schedule(spec)] + ([clr_optax.momentum_schedule(spec)] if spec.sets_momentum else [])
+    # Built for a TPU (platforms=): the path is picked when a schedule is built, for its platforms.
+    schedules = [clr_optax.lr_schedule(spec, platforms="tpu")] + (
+        [clr_optax.momentum_schedule(spec, platforms="tpu")] if spec.sets_momentum else [])
     for schedule in schedules:
         exported = jax.export.export(jax.jit(schedule), platforms=["tpu"])(
             jax.ShapeDtypeStruct((8,), jnp.int32))
@@ -357,7 +441,13 @@ def test_every_optimizer_builds_and_steps(cls, optimizer):
 # ------------------------------------------------------------------------------ golden values, CLI
 def test_golden_values_cover_every_type():
     from .make_golden_family import CONFIGS
+    from .make_golden_optax_names import CONFIGS as OPTAX_NAMES    # golden/optax_names.npz: no torch class
 
+    from .make_golden_huggingface import CONFIGS as HUGGING_FACE_CONFIGS    # golden/huggingface.npz
+
+    CONFIGS = {**CONFIGS, **{f"optax_names/{name}": config for name, config in OPTAX_NAMES.items()}}
+    CONFIGS.update({f"huggingface/{name}": config for name, config in HUGGING_FACE_CONFIGS.items()})
+    CONFIGS.update({f"timm/{name}": config for name, config in _timm_golden().CONFIGS.items()})    # golden/timm.npz
     covered = {type(spec) for spec, _ in CONFIGS.values()} | {CyclicSpec}     # CyclicLR: golden/torch_cyclic.npz
     for spec, _ in CONFIGS.values():
         covered |= {type(phase) for _, phase in spec.phases}
