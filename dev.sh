@@ -2,7 +2,8 @@
 # One entry point for people and CI: sets up .venv on first use (versions pinned by
 # constraints.txt: torch 2.13.0, jax, optax), then runs what you ask for.
 #   bash dev.sh demo    torch-vs-optax trajectory comparison (prints a table, writes out/demo.png)
-#   bash dev.sh test    the full test suite (what .ci/run runs): mypy on the library, the source tree, then the built
+#   bash dev.sh test    the full test suite (what .ci/run runs): mypy on the library, the docs site (mkdocs
+#                       --strict), the source tree, then the built
 #                       wheel in fresh torch-only and jax-only environments (pytest arguments,
 #                       if given, run just those tests on the source tree)
 #   bash dev.sh bench   the benchmarks (ratios against torch's CyclicLR and optax's schedules)
@@ -76,6 +77,7 @@ case "$command" in
          # arguments (a file, -k ...): just those tests, on the source tree.
          setup
          [ $# -gt 0 ] || { echo "== mypy on the library packages"; "$venv/bin/python" -m mypy; }
+         [ $# -gt 0 ] || { echo "== the docs site (mkdocs, warnings are errors)"; NO_MKDOCS_2_WARNING=1 "$venv/bin/python" -m mkdocs build --strict --site-dir build/site; }
          "$venv/bin/python" -m pytest "$@"; [ $# -gt 0 ] || dist_check ;;
   bench) setup; exec "$venv/bin/python" benchmarks/run_all.py "$@" ;;
   *) echo "usage: bash dev.sh {demo|test|bench} [args...]" >&2; exit 2 ;;

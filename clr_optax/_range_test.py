@@ -38,8 +38,8 @@ def lr_range_test(loss_fn: Callable[[Any, Any], Any], params: Any,
       metric_fn: optional ``metric_fn(params, batch) -> scalar``, higher is better (accuracy),
         evaluated on each batch before its update inside the jitted step; the bounds are then
         read from it instead of the loss.
-      start_lr, end_lr, num_steps, mode, smoothing, diverge_threshold, probe_steps,
-        probe_backoff, max_probes, progress: as in ``clr_torch.lr_range_test``.
+      start_lr, end_lr, num_steps, mode, smoothing, diverge_threshold: as in ``clr_torch.lr_range_test``.
+      probe_steps, probe_backoff, max_probes, progress: as in ``clr_torch.lr_range_test``.
     """
     if not callable(optimizer_fn):
         raise TypeError(f"optimizer_fn must be callable (learning_rate -> optax optimizer), got {optimizer_fn!r}")

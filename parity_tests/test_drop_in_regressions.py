@@ -187,7 +187,7 @@ def test_torch_style_scale_functions_in_optax(name, method):
 
 def test_leftover_initial_lr_does_not_leak_into_the_first_lr():
     """Item 7: torch's first lr is an ``initial_lr`` left in the groups by an earlier scheduler;
-    ours is ``base_lr`` (README, "Differences from torch")."""
+    ours is ``base_lr`` (docs/differences.md)."""
     def first_lrs(cls):
         opt = _optimizer("sgd", ["float"])
         torch.optim.lr_scheduler.ConstantLR(opt, factor=0.5)       # leaves initial_lr = 0.5

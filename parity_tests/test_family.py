@@ -123,7 +123,7 @@ def test_spec_and_optax_against_torch(build, spec):
 @pytest.mark.parametrize("build, spec", CASES)
 def test_float32_only_path_bound(build, spec):
     """TPUs have no float64: there the phases are evaluated in float32 (the cycles keep their
-    float-float path). Its bound, measured here on CPU, is stated in the README."""
+    float-float path). Its bound, measured here on CPU, is stated in docs/guides/schedules.md."""
     reference = trace(build)
     for g in range(2):
         ours = np.asarray(jax.jit(optax_family.schedule_of(spec, "lr", g, "float-float"))(np.arange(STEPS)))

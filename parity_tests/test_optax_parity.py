@@ -125,7 +125,7 @@ def test_triangular2_past_torchs_overflow_reaches_base_lr():
 
 
 def test_naive_float32_port_fails_the_bound():
-    """The suite must reject the straight float32 port the README warns about."""
+    """The suite must reject the straight float32 port docs/precision.md warns about."""
     name = "triangular2_tutorial"
     steps = np.arange(0, 200_000)
     ref = reference(name, "lr", "naive", steps)

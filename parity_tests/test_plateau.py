@@ -560,7 +560,7 @@ def test_pytorch_reduce_lr_on_plateau_get_last_lr_before_step_and_preserves_lr_t
 # ------------------------------------------------------------------------------ optax.contrib differs
 @needs_jax
 def test_optax_contrib_reduce_on_plateau_is_another_algorithm():
-    """The README's measurement: optax.contrib.reduce_on_plateau (same factor, patience, rtol as
+    """docs/guides/schedules.md's statement: optax.contrib.reduce_on_plateau (same factor, patience, rtol as
     torch's threshold, cooldown) on one sequence reduces a step earlier than torch (it counts
     ``plateau_count == patience``, torch ``num_bad_epochs > patience``) and differs from then on."""
     import jax.numpy as jnp

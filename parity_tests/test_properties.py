@@ -25,7 +25,7 @@ from clr_spec import CyclicSpec
 from ._helpers import INT32_MAX, check_float32, torch_reference
 
 # No subnormal bounds: XLA flushes float32 subnormals (inputs and results) to zero, a
-# documented deviation of the float32 path (see README, "Precision").
+# documented deviation of the float32 path (see docs/precision.md).
 TINY32 = float(np.finfo(np.float32).tiny)
 unit = st.one_of(st.just(0.0), st.floats(TINY32, 1.0))
 lr = st.one_of(st.floats(TINY32, 10.0), st.floats(TINY32, 1e30), st.sampled_from([0.0, 1e-4, 1e-3, 0.1]))
@@ -76,7 +76,7 @@ def test_random_specs_float32_within_one_ulp(data):
         ref = torch_reference(spec, steps, what)[:, 0]
         for method in ("auto", "float-float"):
             if method == "float-float" and _span_exponent(spec, what) > FLOAT_FLOAT_MAX_SPAN:
-                continue   # documented limit of the float-float path (README, Precision)
+                continue   # documented limit of the float-float path (docs/precision.md)
             ours = np.asarray(jax.jit(_schedules.build_schedule(spec, what, 0, method))(jnp.asarray(steps, jnp.int32)))
             # On CPU the default rounds torch's float64 value once: exact. float-float: docs/design.md's bound.
             exact = method == "auto" and jax.default_backend() in ("cpu", "gpu")

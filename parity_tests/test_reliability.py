@@ -528,7 +528,7 @@ def test_cli_legacy_pickle_prints_one_line(tmp_path):
 
 @needs_torch
 def test_two_clr_torch_schedulers_on_one_optimizer_reset_where_torch_multiplies():
-    """The README's difference: torch's second scheduler scales what the first left (LinearLR's
+    """docs/differences.md's difference: torch's second scheduler scales what the first left (LinearLR's
     first lr 0.5 * 0.5 * 0.1 after a ConstantLR); clr_torch's writes its spec's lr first."""
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     with warnings.catch_warnings():
