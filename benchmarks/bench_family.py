@@ -266,7 +266,7 @@ def tpu_build_lowering(rounds: int = 5, repeats: int = 3) -> tuple:
 
 if __name__ == "__main__":
     print(f"{'schedule':52} {'evaluator':44} {'equal':>8} {'worst ulp':>10} {'max rel':>9}")
-    for name, label, steps, exact, worst, rel in exactness():
+    for name, label, _steps, exact, worst, rel in exactness():
         print(f"{name:52} {label:44} {100 * exact:7.3f}% {worst:10d} {rel:9.1e}")
     for name, mine, optax_name, theirs, ratio, target, over_floor, _ in speed():
         print(f"{name}: {mine:.2f} ms vs {optax_name} {theirs:.2f} ms: {ratio:.2f} (target <= {target}); "
