@@ -101,6 +101,15 @@ class _FunctionPhase(PhaseSpec):
     def to_dict(self) -> dict[str, Any]:
         raise ValueError(_NOT_SERIALIZED.format(cls=type(self).__name__, torch=self.TORCH_CLASS))
 
+    def to_dict_without_function(self) -> dict[str, Any]:
+        """The spec's document but its function: what ``from_dict(document, lr_lambda=fn)`` (and
+        ``clr_spec.from_json(text, lr_lambda=fn)``) reads back with the function given again."""
+        out: dict[str, Any] = {"format": self.FORMAT, "version": self.VERSION}
+        for name, value in self._values().items():
+            if name != "lr_lambda":
+                out[name] = list(value) if isinstance(value, tuple) else value
+        return out
+
     @classmethod
     def _document_fields(cls) -> tuple[set, tuple]:
         names = {"lr", *(name for name, _ in cls.FIELDS if name != "lr_lambda")}

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import os
 import sys
 import warnings
@@ -27,7 +26,7 @@ EVALUATOR_ENTRY_POINTS = "clr_spec.evaluators"
 
 
 def _description() -> str:
-    formats = "\n".join(f"  {t.FORMAT:26} torch's {torch_runner(t)}" for t in sorted(spec_types(), key=lambda t: t.FORMAT))
+    formats = "\n".join(f"  {t.FORMAT:26} {torch_runner(t)}" for t in sorted(spec_types(), key=lambda t: t.FORMAT))
     return f"""\
 Cyclical learning rates, one spec for PyTorch and Optax.
 
@@ -125,7 +124,7 @@ def _group_of(spec: Any, group: int) -> int:
 # ------------------------------------------------------------------------------ show
 def cmd_show(args: argparse.Namespace) -> int:
     spec = _load_spec(args.spec)
-    print(f"spec: {args.spec} ({type(spec).__name__}, torch's {torch_runner(spec)})")
+    print(f"spec: {args.spec} ({type(spec).__name__}, {torch_runner(spec)})")
     print(f"schedule: {spec.describe()}")
     for line in spec.explain():
         print(line)
@@ -333,7 +332,7 @@ def cmd_plot(args: argparse.Namespace) -> int:
     compared: list[str] = [name for name in ("torch", "clr_optax") if name in t]
     fig = Figure(figsize=(10, 3 + 2.2 * len(panels) + (1.8 if "clr_optax" in t else 0)))
     axes = fig.subplots(len(panels) + ("clr_optax" in t), 1, sharex=True, squeeze=False)[:, 0]
-    styles: dict[str, dict[str, Any]] = {"torch": dict(lw=3, color="tab:orange", label=f"torch {torch_runner(spec)} {{}} (float64)"),
+    styles: dict[str, dict[str, Any]] = {"torch": dict(lw=3, color="tab:orange", label=f"{torch_runner(spec)} {{}} (float64)"),
               "clr_spec": dict(lw=1.5, color="tab:green", label="clr_spec {} (numpy float64)"),
               "clr_optax": dict(lw=1, color="tab:blue", label="clr_optax {} (float32)")}
     for ax, what in zip(axes, panels):
@@ -506,11 +505,14 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
         return cmd_from_huggingface(args, torch)
     obj = _load_torch_checkpoint(torch, args.checkpoint)
     path, state = _find_state(obj, args.key, args.checkpoint)
-    if len(torch_candidates(state)) > 1:
+    function = _imported_function(args.lr_lambda) if args.lr_lambda else None
+    if len(torch_candidates(state)) > 1 and function is None:
         raise UsageError(f"{args.checkpoint}: a {' or '.join(torch_candidates(state))} state holds no function "
-                         "(torch saves none) and a JSON spec cannot hold one: build the spec in Python, "
-                         "clr_spec.from_torch(state, torch_class='LambdaLR', lr_lambda=fn); a Hugging Face "
+                         "(torch saves none): pass it, --lr-lambda MODULE:NAME (or in Python "
+                         "clr_spec.from_torch(state, torch_class='LambdaLR', lr_lambda=fn)); a Hugging Face "
                          "Trainer's scheduler.pt: --hf NAME --warmup N --total N, or the checkpoint directory")
+    if function is not None:
+        return _from_torch_with_function(args, state, path, function)
     cyclic = _cyclic_phases(state)
     if any(isinstance(c.get("_scale_fn_custom"), dict) for c in cyclic):
         raise UsageError(f"{args.checkpoint}: this CyclicLR had a custom scale_fn (a callable object); torch "
@@ -544,6 +546,66 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
     else:
         print(f"step: {step}  (the next update uses lr({step}); resume with "
               f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))")
+    return 0
+
+
+def _imported_function(reference: str) -> Any:
+    """The function ``MODULE:NAME`` names (the module imported as ``python -m`` would, from the
+    working directory first)."""
+    import importlib
+    import os
+
+    module_name, sep, name = reference.partition(":")
+    if not sep or not module_name or not name:
+        raise UsageError(f"--lr-lambda must be MODULE:NAME (e.g. my_training.schedules:warmup), got {reference!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as err:  # noqa: BLE001 - a user's module may raise anything while importing
+        raise UsageError(f"--lr-lambda: cannot import {module_name!r} ({type(err).__name__}: {err})") from err
+    function = module
+    for part in name.split("."):
+        if not hasattr(function, part):
+            raise UsageError(f"--lr-lambda: {module_name!r} has no {name!r}")
+        function = getattr(function, part)
+    if not callable(function):
+        raise UsageError(f"--lr-lambda: {reference} is a {type(function).__name__}, not a function")
+    return function
+
+
+def _from_torch_with_function(args: argparse.Namespace, state: dict, path: str, function: Any) -> int:
+    """A LambdaLR or MultiplicativeLR state with the function it ran (``--lr-lambda``): the
+    function checked against the lrs the state saved, the spec written without it (JSON holds no
+    code), to be read back with the function given again."""
+    candidates = torch_candidates(state)
+    if not set(candidates) & {"LambdaLR", "MultiplicativeLR"}:
+        raise UsageError(f"{args.checkpoint}: --lr-lambda is for a LambdaLR or MultiplicativeLR state; this is a "
+                         f"{' or '.join(candidates) or 'state of no known class'}")
+    torch_class = args.torch_class or "LambdaLR"
+    extra = {"horizon": args.horizon} if torch_class == "MultiplicativeLR" and args.horizon is not None else {}
+    try:
+        spec = from_torch(state, torch_class=torch_class, lr_lambda=function, **extra)
+        step = v.integer("the state's last_epoch", state.get("last_epoch", 0), low=0)
+        saved = state.get("_last_lr")
+        if isinstance(saved, (list, tuple)) and spec.num_groups in (None, len(saved)):
+            got = [float(spec.lr(step, g)) for g in range(len(saved))]
+            if got != [float(x) for x in saved]:
+                raise ValueError(f"the function gives the lrs {got} at step {step}, where the checkpoint holds "
+                                 f"{list(saved)}: it is not the function this {torch_class} ran")
+        document = spec.to_dict_without_function()
+    except (TypeError, ValueError) as err:
+        raise UsageError(f"{args.checkpoint}: {err}") from err
+    try:
+        with open(args.output, "w") as fh:
+            fh.write(json.dumps(document, indent=2) + "\n")
+    except OSError as err:
+        raise UsageError(f"cannot write {args.output!r}: {err.strerror or err}") from err
+    print(f"read the {torch_class} state at {path or 'the top level'}, with {args.lr_lambda}"
+          + (" (checked against the lrs it saved)" if "_last_lr" in state else ""))
+    print(f"wrote {args.output} (without the function: clr_spec.from_json(text, lr_lambda={args.lr_lambda.replace(':', '.')}))")
+    print(f"step: {step}  (the next update uses lr({step}); resume with "
+          f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))")
     return 0
 
 
@@ -652,6 +714,13 @@ def build_parser() -> argparse.ArgumentParser:
     extract.add_argument("--total", type=int, help="--hf: num_training_steps (default: trainer_state.json's max_steps)")
     extract.add_argument("--hf-arg", action="append", metavar="KEY=VALUE",
                          help="--hf: a keyword of the schedule (num_cycles=0.5, min_lr_rate=0.1, ...), repeatable")
+    # A LambdaLR or MultiplicativeLR state holds no function: the user's, by its import path.
+    extract.add_argument("--lr-lambda", metavar="MODULE:NAME",
+                         help="the function a LambdaLR (or MultiplicativeLR) ran, e.g. my_train.schedules:warmup "
+                              "(imported from the working directory; the JSON is written without it)")
+    extract.add_argument("--torch-class", choices=["LambdaLR", "MultiplicativeLR"],
+                         help="--lr-lambda: the class of the state (their states have the same keys; default LambdaLR)")
+    extract.add_argument("--horizon", type=int, help="--lr-lambda with MultiplicativeLR: steps replayed (default 100000)")
     extract.set_defaults(run=cmd_from_torch)
     _migrate_parser(command)
     return parser
@@ -661,7 +730,7 @@ def _spec_range_arguments(parser: argparse.ArgumentParser, verb: str, groups_hel
     """SPEC.json, --steps and --group, as plot and check take them."""
     parser.add_argument("spec", metavar="SPEC.json")
     parser.add_argument("--steps", type=_positive_int,
-                        help=f"steps to {verb} (default: the spec's: 3 cycles, a phase twice; at most 1e6)")
+                        help=f"steps to {verb} (default: the spec's: 3 cycles, a phase twice)")
     parser.add_argument("--group", type=int, default=0, help=groups_help)
     parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                         help=f"a progress bar on stderr for runs of more than {CHUNK_STEPS} steps (default: only "

@@ -193,7 +193,7 @@ def test_from_torch_reads_a_sequential_lr_or_one_of_its_phases(tmp_path):
     for command in ("show", "check"):
         shown = clr(command, str(tmp_path / "seq.json"), *(["--steps", "60"] if command == "check" else []))
         assert shown.returncode == 0, shown.stderr
-    assert "phase 2: steps 5 to on: CyclicSpec (CyclicLR)" in clr("show", str(tmp_path / "seq.json")).stdout
+    assert "phase 2: steps 5 to on: CyclicSpec (torch's CyclicLR)" in clr("show", str(tmp_path / "seq.json")).stdout
 
 
 @needs_torch

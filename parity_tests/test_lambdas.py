@@ -197,3 +197,52 @@ def test_a_callable_object_gets_its_saved_attributes_on_a_copy():
     assert spec.lr(3).item() == 0.1 * 10 * 3 and given.value == -1      # the object passed is not changed
     with pytest.raises(TypeError, match="pass an object of that class"):
         clr_spec.from_torch(state, torch_class="LambdaLR", lr_lambda=halving)
+
+
+# ------------------------------------------------------------------------------ clr from-torch --lr-lambda
+_SCHEDULES_MODULE = '''
+def warmup(k):
+    return min(1.0, (k + 1) / 10) * 0.97 ** (k // 25)
+
+
+def decay(k):
+    return 0.995
+'''
+
+
+@needs_torch
+@pytest.mark.parametrize("torch_class, function", [("LambdaLR", "warmup"), ("MultiplicativeLR", "decay")])
+def test_clr_from_torch_takes_the_function_by_its_import_path(torch_class, function, tmp_path, monkeypatch, capsys):
+    import torch
+
+    from clr_spec import cli
+
+    (tmp_path / "my_schedules.py").write_text(_SCHEDULES_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import my_schedules
+
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = getattr(torch.optim.lr_scheduler, torch_class)(opt, getattr(my_schedules, function))
+    for _ in range(37):
+        opt.step()
+        sched.step()
+    torch.save({"scheduler": sched.state_dict(), "optimizer": opt.state_dict()}, "ckpt.pt")
+    argv = ["from-torch", "ckpt.pt", "-o", "spec.json", "--lr-lambda", f"my_schedules:{function}",
+            "--torch-class", torch_class]
+    assert cli.main(argv) == 0, capsys.readouterr()
+    out = capsys.readouterr().out
+    assert "checked against the lrs it saved" in out and "step: 37" in out
+    spec = clr_spec.from_json((tmp_path / "spec.json").read_text(), lr_lambda=getattr(my_schedules, function))
+    assert float(spec.lr(37)) == opt.param_groups[0]["lr"]
+    # the wrong function (or class) is caught by the lrs the state saved; a bad path is one line
+    wrong = ["--lr-lambda", "my_schedules:decay" if function == "warmup" else "my_schedules:warmup"]
+    assert cli.main(argv[:4] + wrong + argv[6:]) == 2
+    assert "is not the function this" in capsys.readouterr().err
+    for bad, message in (("my_schedules", "must be MODULE:NAME"), ("no_such_module:f", "cannot import"),
+                         ("my_schedules:nothing", "has no 'nothing'")):
+        assert cli.main(argv[:4] + ["--lr-lambda", bad]) == 2
+        assert message in capsys.readouterr().err
+    # without the function: one line saying how to pass it
+    assert cli.main(argv[:4]) == 2
+    assert "--lr-lambda MODULE:NAME" in capsys.readouterr().err
