@@ -2,7 +2,7 @@
 # One entry point for people and CI: sets up .venv on first use (versions pinned by
 # constraints.txt: torch 2.13.0, jax, optax), then runs what you ask for.
 #   bash dev.sh demo    torch-vs-optax trajectory comparison (prints a table, writes out/demo.png)
-#   bash dev.sh test    the full test suite (what .ci/run runs): mypy on the library, the docs site (mkdocs
+#   bash dev.sh test    the full test suite (what .ci/run runs): ruff, mypy on the library, the docs site (mkdocs
 #                       --strict), the source tree, then the built
 #                       wheel in fresh torch-only and jax-only environments (pytest arguments,
 #                       if given, run just those tests on the source tree)
@@ -76,6 +76,8 @@ case "$command" in
   test)  # With no arguments: the whole suite, then the built wheel (dist_check). With pytest
          # arguments (a file, -k ...): just those tests, on the source tree.
          setup
+         [ $# -gt 0 ] || { echo "== ruff (lint, then the format check)"; "$venv/bin/python" -m ruff check .;
+                           "$venv/bin/python" -m ruff format --check .; }
          [ $# -gt 0 ] || { echo "== mypy on the library packages"; "$venv/bin/python" -m mypy; }
          [ $# -gt 0 ] || { echo "== the docs site (mkdocs, warnings are errors)"; NO_MKDOCS_2_WARNING=1 "$venv/bin/python" -m mkdocs build --strict --site-dir build/site; }
          "$venv/bin/python" -m pytest "$@"; [ $# -gt 0 ] || dist_check ;;

@@ -43,6 +43,8 @@ class Spec(abc.ABC):
     # torch's scheduler class this spec describes; "" where torch has none (a schedule of timm's,
     # Hugging Face's or ours): clr_torch then runs it as ``SpecLR``, writing the spec's values.
     TORCH_CLASS: ClassVar[str] = ""
+    # The clr_torch class that runs it where TORCH_CLASS is "" (what help and errors name).
+    TORCH_SCHEDULER: ClassVar[str] = "SpecLR"
     TORCH_STATE_KEYS: ClassVar[frozenset] = frozenset()       # its state keys beyond BASE_STATE_KEYS
     TORCH_STATE_OPTIONAL: ClassVar[frozenset] = frozenset()   # keys some torch versions add
     EVALUATOR: ClassVar[str] = "formula"

@@ -68,9 +68,12 @@ def torch_classes() -> tuple[str, ...]:
 
 
 def torch_runner(spec_or_type: Any) -> str:
-    """The scheduler class that runs a spec in torch: torch's ``TORCH_CLASS``, or clr_torch's
-    ``SpecLR`` for a spec torch has no class for."""
-    return spec_or_type.TORCH_CLASS or f"clr_torch.{SPEC_LR}"
+    """The scheduler class that runs a spec in torch, for people: "torch's ``TORCH_CLASS``", or
+    the clr_torch class (``TORCH_SCHEDULER``: ``SpecLR`` or one of its subclasses) that runs a
+    spec torch has no class for."""
+    if spec_or_type.TORCH_CLASS:
+        return f"torch's {spec_or_type.TORCH_CLASS}"
+    return f"clr_torch.{spec_or_type.TORCH_SCHEDULER}"
 
 
 def is_spec(obj: Any) -> bool:

@@ -20,7 +20,6 @@ from __future__ import annotations
 import math
 from typing import Any, Mapping, Optional, Sequence
 
-import numpy as np
 
 from . import _validation as v
 from ._family import FormulaSpec, register, spec_lr_spec

@@ -50,7 +50,8 @@ class PlateauSequenceSpec(_family.ValueSpec):
     """
 
     FORMAT = "clr.PlateauSequenceSpec"
-    TORCH_CLASS = ""          # torch has no class: clr_torch.PlateauSequenceLR runs it
+    TORCH_CLASS = ""          # torch has no class: clr_torch.PlateauSequenceLR (a SpecLR) runs it
+    TORCH_SCHEDULER = "PlateauSequenceLR"
     EVALUATOR = "plateau_sequence"
     NOT_IN_SEQUENCE = "it ends with a ReduceLROnPlateau, which no phase can follow"
 

@@ -156,8 +156,8 @@ def zero_lag_smooth(values: np.ndarray, beta: float) -> np.ndarray:
     """Bias-corrected exponential average run forwards, then backwards over the result."""
     def ema(x):
         out, average = np.empty_like(x), 0.0
-        for i, v in enumerate(x):
-            average = beta * average + (1 - beta) * v
+        for i, value in enumerate(x):
+            average = beta * average + (1 - beta) * value
             out[i] = average / (1 - beta ** (i + 1))
         return out
 

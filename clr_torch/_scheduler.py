@@ -96,12 +96,12 @@ def _unshare_tensors(groups: list, use_beta1: Optional[bool]) -> None:
 def _check_beta1_bounds(base_momentum: Any, max_momentum: Any) -> None:
     """Adam-like optimizers divide by ``1 - beta1**t``: beta1 must stay in [0, 1)."""
     for name, value in (("base_momentum", base_momentum), ("max_momentum", max_momentum)):
-        for i, v in enumerate(value if isinstance(value, list) else [value]):
-            if not 0.0 <= v < 1.0:
+        for i, beta1 in enumerate(value if isinstance(value, list) else [value]):
+            if not 0.0 <= beta1 < 1.0:
                 where = f"{name}[{i}]" if isinstance(value, list) else name
                 raise ValueError(
                     f"{where} must lie in [0, 1) when it cycles an optimizer's betas[0] (Adam's bias "
-                    f"correction divides by 1 - beta1**t), got {v!r}")
+                    f"correction divides by 1 - beta1**t), got {beta1!r}")
 
 
 class CyclicLR(_TorchCyclicLR):

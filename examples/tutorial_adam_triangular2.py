@@ -47,8 +47,8 @@ def torch_loop(steps: int, progress: bool = True) -> np.ndarray:
     lrs = np.empty(steps)
     step = 0
     bar = tqdm(total=steps, desc="torch loop", unit="step", unit_scale=True, disable=not progress, mininterval=1.0)
-    for epoch in range(EPOCHS):
-        for batch in range(STEPS_PER_EPOCH):
+    for _epoch in range(EPOCHS):
+        for _batch in range(STEPS_PER_EPOCH):
             if step == steps:
                 bar.update(steps - bar.n)
                 bar.close()

@@ -23,7 +23,7 @@ import importlib.machinery
 import importlib.util
 import sys
 import types
-from typing import Any, Optional
+from typing import Optional
 
 _MODULE: Optional[types.ModuleType] = None
 REASON = ""

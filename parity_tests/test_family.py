@@ -95,7 +95,7 @@ def test_clr_torch_scheduler_is_torch_bitwise_and_resumes_anywhere(build, spec, 
     ours = trace(lambda opt: clr_torch.scheduler(opt, spec), tensor_lr=tensor_lr)
     np.testing.assert_array_equal(ours, reference)
     for k in (7, 20, 33, 140, 200):          # mid-warmup, a milestone, mid-cycle, the tail
-        resumed = trace(lambda opt: clr_torch.scheduler(opt, spec, step=k), STEPS - k, tensor_lr=tensor_lr)
+        resumed = trace(lambda opt, k=k: clr_torch.scheduler(opt, spec, step=k), STEPS - k, tensor_lr=tensor_lr)
         np.testing.assert_array_equal(resumed, reference[k:], err_msg=f"resumed at {k}")
     REPORT.add(ParityRow("clr_torch.scheduler", spec.specs[-2].mode if len(spec.specs) > 2 else "sequential",
                          "lr+momentum", "float64", STEPS * 6, 0.0, 1.0))

@@ -461,7 +461,7 @@ def test_single_group_in_a_chain_with_the_default_mapping():
     state = clr_optax.optax_state_from_torch(ckpt["optimizer"], leaves, tx, optimizer=config, step=5)
     inner = state[1].inner_state
     assert bool(inner.has_buffer) and int(state[1].count) == 5
-    for i, name in enumerate(NAMES):
+    for i in range(len(NAMES)):
         np.testing.assert_array_equal(inner.momentum_buffer[i], ckpt["optimizer"]["state"][i]["momentum_buffer"])
     back = clr_optax.torch_state_from_optax(state, leaves, optimizer=config)
     assert len(back["param_groups"]) == 1 and back["param_groups"][0]["params"] == [0, 1, 2, 3]

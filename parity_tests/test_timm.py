@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import warnings
 from typing import Any
 
 import numpy as np
@@ -21,7 +20,7 @@ import clr_spec
 from clr_spec import TimmCosineSpec, from_timm
 
 from . import _timm, make_golden_timm
-from ._frameworks import needs_jax, needs_torch
+from ._frameworks import needs_jax
 from ._helpers import check_float32, flush_subnormals, ulp_distance
 
 TIMM = _timm.cosine_lr()

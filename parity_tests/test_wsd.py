@@ -28,7 +28,7 @@ def reference_factor(step: int, cycles: list[tuple[int, int, int, float]], warmu
                      m: float, num_cycles: float) -> float:
     """The factor at ``step``: cycles of (warmup, stable, decay, peak), transformers' arithmetic."""
     start = 0
-    for i, (w, s, d, p) in enumerate(cycles):
+    for i, (w, s, d, p) in enumerate(cycles):  # noqa: B007 - the cycle's values are read after the loop
         t = step - start
         if t < w + s + d or i == len(cycles) - 1:
             break
