@@ -18,8 +18,14 @@ import numpy as np
 Clock = Callable[[], float]
 
 
-def interleaved(contenders: dict[str, Callable[[], object]], *, rounds: int = 15, number: int = 1,
-                warmup: int = 2, clock: Clock = time.perf_counter) -> dict[str, float]:
+def interleaved(
+    contenders: dict[str, Callable[[], object]],
+    *,
+    rounds: int = 15,
+    number: int = 1,
+    warmup: int = 2,
+    clock: Clock = time.perf_counter,
+) -> dict[str, float]:
     """Median seconds per call of each contender, measured round-robin to share the noise.
 
     ``clock``: ``time.perf_counter`` (wall time) or ``time.process_time`` (this process's CPU
@@ -31,7 +37,7 @@ def interleaved(contenders: dict[str, Callable[[], object]], *, rounds: int = 15
     order = list(contenders.items())
     for r in range(rounds):
         # alternate the order: whoever runs first in a round can be favoured (caches, clocks)
-        for name, fn in (order if r % 2 == 0 else order[::-1]):
+        for name, fn in order if r % 2 == 0 else order[::-1]:
             t0 = clock()
             for _ in range(number):
                 fn()
@@ -58,15 +64,16 @@ def jit_vmap_ratio(ours: Callable, theirs: Callable, counts, **kw) -> tuple[floa
 
     fns = {}
     for label, schedule in (("ours", ours), ("theirs", theirs)):
-        jitted = jax.jit(jax.vmap(schedule))      # optax schedules are scalar functions of the count
+        jitted = jax.jit(jax.vmap(schedule))  # optax schedules are scalar functions of the count
         jitted(counts).block_until_ready()
-        fns[label] = (lambda j: (lambda: j(counts).block_until_ready()))(jitted)
+        fns[label] = (lambda j: lambda: j(counts).block_until_ready())(jitted)
     ratio, times = median_ratio(fns, "ours", "theirs", **kw)
     return times["ours"] * 1e3, times["theirs"] * 1e3, ratio
 
 
 def ulps(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """ulp distance between float32 arrays (through their ordered integer bits)."""
+
     def ordered(x):
         i = np.asarray(x, np.float32).view(np.int32).astype(np.int64)
         return np.where(i < 0, -(i & 0x7FFFFFFF), i)

@@ -28,22 +28,30 @@ T = torch.optim.lr_scheduler
 def contenders() -> dict:
     milestones = [5000, 10000, 15000]
     return {
-        "StepLR": (lambda opt: T.StepLR(opt, step_size=1000, gamma=0.7),
-                   "optax.exponential_decay(staircase)",
-                   optax.exponential_decay(LR, transition_steps=1000, decay_rate=0.7, staircase=True),
-                   clr_optax.lr_schedule(StepSpec(lr=LR, step_size=1000, gamma=0.7))),
-        "MultiStepLR": (lambda opt: T.MultiStepLR(opt, milestones=milestones, gamma=0.1),
-                        "optax.piecewise_constant_schedule",
-                        optax.piecewise_constant_schedule(LR, {m: 0.1 for m in milestones}),
-                        clr_optax.lr_schedule(MultiStepSpec(lr=LR, milestones=milestones, gamma=0.1))),
-        "ExponentialLR": (lambda opt: T.ExponentialLR(opt, gamma=0.9997),
-                          "optax.exponential_decay",
-                          optax.exponential_decay(LR, transition_steps=1, decay_rate=0.9997),
-                          clr_optax.lr_schedule(ExponentialSpec(lr=LR, gamma=0.9997))),
-        "PolynomialLR": (lambda opt: T.PolynomialLR(opt, total_iters=STEPS, power=2.0),
-                         "optax.polynomial_schedule",
-                         optax.polynomial_schedule(LR, 0.0, power=2.0, transition_steps=STEPS),
-                         clr_optax.lr_schedule(PolynomialSpec(lr=LR, total_iters=STEPS, power=2.0))),
+        "StepLR": (
+            lambda opt: T.StepLR(opt, step_size=1000, gamma=0.7),
+            "optax.exponential_decay(staircase)",
+            optax.exponential_decay(LR, transition_steps=1000, decay_rate=0.7, staircase=True),
+            clr_optax.lr_schedule(StepSpec(lr=LR, step_size=1000, gamma=0.7)),
+        ),
+        "MultiStepLR": (
+            lambda opt: T.MultiStepLR(opt, milestones=milestones, gamma=0.1),
+            "optax.piecewise_constant_schedule",
+            optax.piecewise_constant_schedule(LR, {m: 0.1 for m in milestones}),
+            clr_optax.lr_schedule(MultiStepSpec(lr=LR, milestones=milestones, gamma=0.1)),
+        ),
+        "ExponentialLR": (
+            lambda opt: T.ExponentialLR(opt, gamma=0.9997),
+            "optax.exponential_decay",
+            optax.exponential_decay(LR, transition_steps=1, decay_rate=0.9997),
+            clr_optax.lr_schedule(ExponentialSpec(lr=LR, gamma=0.9997)),
+        ),
+        "PolynomialLR": (
+            lambda opt: T.PolynomialLR(opt, total_iters=STEPS, power=2.0),
+            "optax.polynomial_schedule",
+            optax.polynomial_schedule(LR, 0.0, power=2.0, transition_steps=STEPS),
+            clr_optax.lr_schedule(PolynomialSpec(lr=LR, total_iters=STEPS, power=2.0)),
+        ),
     }
 
 

@@ -31,9 +31,21 @@ import numpy as np
 import optax
 
 import clr_optax
-from clr_spec import (ConstantSpec, CosineAnnealingSpec, CyclicSpec, ExponentialSpec, LambdaSpec, LinearSpec,
-                      MultiplicativeSpec, MultiStepSpec, OneCycleSpec, PolynomialSpec, SequentialSpec, StepSpec,
-                      WarmRestartsSpec)
+from clr_spec import (
+    ConstantSpec,
+    CosineAnnealingSpec,
+    CyclicSpec,
+    ExponentialSpec,
+    LambdaSpec,
+    LinearSpec,
+    MultiplicativeSpec,
+    MultiStepSpec,
+    OneCycleSpec,
+    PolynomialSpec,
+    SequentialSpec,
+    StepSpec,
+    WarmRestartsSpec,
+)
 
 from _timing import float32_exactness, jit_vmap_ratio, median_ratio
 
@@ -50,7 +62,7 @@ def FLOOR(count):  # noqa: N802 - a schedule, named as a constant
 
 def _decay_per_step(k):
     """LambdaLR's function: 0.99999**k, in Python (torch) and on a traced float (optax) alike."""
-    return 0.99999 ** k
+    return 0.99999**k
 
 
 def _constant_factor(k):
@@ -67,79 +79,168 @@ def _triangles(base: float, top: float, up: int, cycles: int) -> Callable:
 @dataclasses.dataclass(frozen=True)
 class Case:
     """One schedule: torch's scheduler, our spec of it, optax's nearest built-in, the speed target."""
+
     name: str
-    torch: Callable[[Any], Any]          # optimizer -> torch's scheduler
+    torch: Callable[[Any], Any]  # optimizer -> torch's scheduler
     spec: Any
     optax_name: str
-    optax: Callable[[], Callable]        # () -> optax's schedule
-    target: float                        # ours / optax's, at most
+    optax: Callable[[], Callable]  # () -> optax's schedule
+    target: float  # ours / optax's, at most
 
 
 def cases() -> list[Case]:
     T = __import__("torch").optim.lr_scheduler
-    sgdr_periods = [1000 * 2**n for n in range(11)]           # 11 periods cover 2**20 steps
-    t0_flat = -(-STEPS // 11)                                  # T_mult=1: 11 equal periods over 2**20 steps
+    sgdr_periods = [1000 * 2**n for n in range(11)]  # 11 periods cover 2**20 steps
+    t0_flat = -(-STEPS // 11)  # T_mult=1: 11 equal periods over 2**20 steps
     cycles, up, warm = 5, 2000, 1000
     cyclic_end = warm + 2 * up * cycles
-    sequence = SequentialSpec([LinearSpec(lr=LR, start_factor=0.01, total_iters=warm),
-                               CyclicSpec(base_lr=0.01, max_lr=LR, step_size_up=up, cycle_momentum=False),
-                               CosineAnnealingSpec(lr=LR, T_max=STEPS - cyclic_end)], milestones=[warm, cyclic_end])
+    sequence = SequentialSpec(
+        [
+            LinearSpec(lr=LR, start_factor=0.01, total_iters=warm),
+            CyclicSpec(base_lr=0.01, max_lr=LR, step_size_up=up, cycle_momentum=False),
+            CosineAnnealingSpec(lr=LR, T_max=STEPS - cyclic_end),
+        ],
+        milestones=[warm, cyclic_end],
+    )
 
     def torch_sequence(opt):
-        return T.SequentialLR(opt, [T.LinearLR(opt, start_factor=0.01, total_iters=warm),
-                                    T.CyclicLR(opt, base_lr=0.01, max_lr=LR, step_size_up=up, cycle_momentum=False),
-                                    T.CosineAnnealingLR(opt, T_max=STEPS - cyclic_end)], milestones=[warm, cyclic_end])
+        return T.SequentialLR(
+            opt,
+            [
+                T.LinearLR(opt, start_factor=0.01, total_iters=warm),
+                T.CyclicLR(opt, base_lr=0.01, max_lr=LR, step_size_up=up, cycle_momentum=False),
+                T.CosineAnnealingLR(opt, T_max=STEPS - cyclic_end),
+            ],
+            milestones=[warm, cyclic_end],
+        )
 
     return [
-        Case("OneCycleLR", lambda o: T.OneCycleLR(o, max_lr=LR, total_steps=STEPS),
-             OneCycleSpec(max_lr=LR, total_steps=STEPS), "optax.cosine_onecycle_schedule",
-             lambda: optax.cosine_onecycle_schedule(STEPS, LR), 0.8),
-        Case("CosineAnnealingWarmRestarts T_mult=2", lambda o: T.CosineAnnealingWarmRestarts(o, T_0=1000, T_mult=2,
-                                                                                             eta_min=1e-4),
-             WarmRestartsSpec(lr=LR, T_0=1000, T_mult=2, eta_min=1e-4), "optax.sgdr_schedule (11 periods)",
-             lambda: optax.sgdr_schedule([dict(init_value=LR, peak_value=LR, warmup_steps=0, decay_steps=t,
-                                               end_value=1e-4) for t in sgdr_periods]), 0.5),
-        Case("CosineAnnealingWarmRestarts T_mult=1", lambda o: T.CosineAnnealingWarmRestarts(o, T_0=t0_flat,
-                                                                                             eta_min=1e-4),
-             WarmRestartsSpec(lr=LR, T_0=t0_flat, eta_min=1e-4), "optax.sgdr_schedule (11 periods)",
-             lambda: optax.sgdr_schedule([dict(init_value=LR, peak_value=LR, warmup_steps=0, decay_steps=t0_flat,
-                                               end_value=1e-4)] * 11), 0.5),
-        Case("SequentialLR(LinearLR, CyclicLR, CosineAnnealingLR)", torch_sequence, sequence,
-             "optax.join_schedules (linear, 10 linear ramps, cosine_decay)",
-             lambda: optax.join_schedules([optax.linear_schedule(LR * 0.01, LR, warm), _triangles(0.01, LR, up, cycles),
-                                           optax.cosine_decay_schedule(LR, STEPS - cyclic_end)], [warm, cyclic_end]),
-             0.75),
-        Case("CyclicLR triangular", lambda o: T.CyclicLR(o, base_lr=0.01, max_lr=LR, step_size_up=up,
-                                                         cycle_momentum=False),
-             CyclicSpec(base_lr=0.01, max_lr=LR, step_size_up=up, cycle_momentum=False),
-             "optax.join_schedules (linear ramps, 262 cycles)", lambda: _triangles(0.01, LR, up, STEPS // (2 * up) + 1),
-             1.0),
-        Case("StepLR", lambda o: T.StepLR(o, step_size=1000, gamma=0.99), StepSpec(lr=LR, step_size=1000, gamma=0.99),
-             "optax.exponential_decay (staircase)",
-             lambda: optax.exponential_decay(LR, transition_steps=1000, decay_rate=0.99, staircase=True), 1.0),
-        Case("MultiStepLR", lambda o: T.MultiStepLR(o, milestones=[2**18, 2**19, 3 * 2**18], gamma=0.1),
-             MultiStepSpec(lr=LR, milestones=[2**18, 2**19, 3 * 2**18], gamma=0.1), "optax.piecewise_constant_schedule",
-             lambda: optax.piecewise_constant_schedule(LR, {2**18: 0.1, 2**19: 0.1, 3 * 2**18: 0.1}), 1.0),
-        Case("ExponentialLR", lambda o: T.ExponentialLR(o, gamma=0.99999), ExponentialSpec(lr=LR, gamma=0.99999),
-             "optax.exponential_decay", lambda: optax.exponential_decay(LR, transition_steps=1, decay_rate=0.99999),
-             1.0),
-        Case("PolynomialLR", lambda o: T.PolynomialLR(o, total_iters=STEPS, power=2.0),
-             PolynomialSpec(lr=LR, total_iters=STEPS, power=2.0), "optax.polynomial_schedule",
-             lambda: optax.polynomial_schedule(LR, 0.0, power=2.0, transition_steps=STEPS), 1.0),
-        Case("LinearLR", lambda o: T.LinearLR(o, start_factor=0.01, total_iters=10_000),
-             LinearSpec(lr=LR, start_factor=0.01, total_iters=10_000), "optax.linear_schedule",
-             lambda: optax.linear_schedule(LR * 0.01, LR, 10_000), 1.0),
-        Case("ConstantLR", lambda o: T.ConstantLR(o, factor=0.5, total_iters=10_000),
-             ConstantSpec(lr=LR, factor=0.5, total_iters=10_000), "optax.piecewise_constant_schedule",
-             lambda: optax.piecewise_constant_schedule(LR * 0.5, {10_000: 2.0}), 1.0),
-        Case("CosineAnnealingLR", lambda o: T.CosineAnnealingLR(o, T_max=STEPS), CosineAnnealingSpec(lr=LR, T_max=STEPS),
-             "optax.cosine_decay_schedule", lambda: optax.cosine_decay_schedule(LR, STEPS), 1.0),
-        Case("LambdaLR (0.99999**k)", lambda o: T.LambdaLR(o, lr_lambda=_decay_per_step),
-             LambdaSpec(lr=LR, lr_lambda=_decay_per_step), "optax.exponential_decay",
-             lambda: optax.exponential_decay(LR, transition_steps=1, decay_rate=0.99999), 1.0),
-        Case("MultiplicativeLR (0.99999)", lambda o: T.MultiplicativeLR(o, lr_lambda=_constant_factor),
-             MultiplicativeSpec(lr=LR, lr_lambda=_constant_factor, horizon=STEPS), "optax.exponential_decay",
-             lambda: optax.exponential_decay(LR, transition_steps=1, decay_rate=0.99999), 1.0),
+        Case(
+            "OneCycleLR",
+            lambda o: T.OneCycleLR(o, max_lr=LR, total_steps=STEPS),
+            OneCycleSpec(max_lr=LR, total_steps=STEPS),
+            "optax.cosine_onecycle_schedule",
+            lambda: optax.cosine_onecycle_schedule(STEPS, LR),
+            0.8,
+        ),
+        Case(
+            "CosineAnnealingWarmRestarts T_mult=2",
+            lambda o: T.CosineAnnealingWarmRestarts(o, T_0=1000, T_mult=2, eta_min=1e-4),
+            WarmRestartsSpec(lr=LR, T_0=1000, T_mult=2, eta_min=1e-4),
+            "optax.sgdr_schedule (11 periods)",
+            lambda: optax.sgdr_schedule(
+                [
+                    dict(init_value=LR, peak_value=LR, warmup_steps=0, decay_steps=t, end_value=1e-4)
+                    for t in sgdr_periods
+                ]
+            ),
+            0.5,
+        ),
+        Case(
+            "CosineAnnealingWarmRestarts T_mult=1",
+            lambda o: T.CosineAnnealingWarmRestarts(o, T_0=t0_flat, eta_min=1e-4),
+            WarmRestartsSpec(lr=LR, T_0=t0_flat, eta_min=1e-4),
+            "optax.sgdr_schedule (11 periods)",
+            lambda: optax.sgdr_schedule(
+                [dict(init_value=LR, peak_value=LR, warmup_steps=0, decay_steps=t0_flat, end_value=1e-4)] * 11
+            ),
+            0.5,
+        ),
+        Case(
+            "SequentialLR(LinearLR, CyclicLR, CosineAnnealingLR)",
+            torch_sequence,
+            sequence,
+            "optax.join_schedules (linear, 10 linear ramps, cosine_decay)",
+            lambda: optax.join_schedules(
+                [
+                    optax.linear_schedule(LR * 0.01, LR, warm),
+                    _triangles(0.01, LR, up, cycles),
+                    optax.cosine_decay_schedule(LR, STEPS - cyclic_end),
+                ],
+                [warm, cyclic_end],
+            ),
+            0.75,
+        ),
+        Case(
+            "CyclicLR triangular",
+            lambda o: T.CyclicLR(o, base_lr=0.01, max_lr=LR, step_size_up=up, cycle_momentum=False),
+            CyclicSpec(base_lr=0.01, max_lr=LR, step_size_up=up, cycle_momentum=False),
+            "optax.join_schedules (linear ramps, 262 cycles)",
+            lambda: _triangles(0.01, LR, up, STEPS // (2 * up) + 1),
+            1.0,
+        ),
+        Case(
+            "StepLR",
+            lambda o: T.StepLR(o, step_size=1000, gamma=0.99),
+            StepSpec(lr=LR, step_size=1000, gamma=0.99),
+            "optax.exponential_decay (staircase)",
+            lambda: optax.exponential_decay(LR, transition_steps=1000, decay_rate=0.99, staircase=True),
+            1.0,
+        ),
+        Case(
+            "MultiStepLR",
+            lambda o: T.MultiStepLR(o, milestones=[2**18, 2**19, 3 * 2**18], gamma=0.1),
+            MultiStepSpec(lr=LR, milestones=[2**18, 2**19, 3 * 2**18], gamma=0.1),
+            "optax.piecewise_constant_schedule",
+            lambda: optax.piecewise_constant_schedule(LR, {2**18: 0.1, 2**19: 0.1, 3 * 2**18: 0.1}),
+            1.0,
+        ),
+        Case(
+            "ExponentialLR",
+            lambda o: T.ExponentialLR(o, gamma=0.99999),
+            ExponentialSpec(lr=LR, gamma=0.99999),
+            "optax.exponential_decay",
+            lambda: optax.exponential_decay(LR, transition_steps=1, decay_rate=0.99999),
+            1.0,
+        ),
+        Case(
+            "PolynomialLR",
+            lambda o: T.PolynomialLR(o, total_iters=STEPS, power=2.0),
+            PolynomialSpec(lr=LR, total_iters=STEPS, power=2.0),
+            "optax.polynomial_schedule",
+            lambda: optax.polynomial_schedule(LR, 0.0, power=2.0, transition_steps=STEPS),
+            1.0,
+        ),
+        Case(
+            "LinearLR",
+            lambda o: T.LinearLR(o, start_factor=0.01, total_iters=10_000),
+            LinearSpec(lr=LR, start_factor=0.01, total_iters=10_000),
+            "optax.linear_schedule",
+            lambda: optax.linear_schedule(LR * 0.01, LR, 10_000),
+            1.0,
+        ),
+        Case(
+            "ConstantLR",
+            lambda o: T.ConstantLR(o, factor=0.5, total_iters=10_000),
+            ConstantSpec(lr=LR, factor=0.5, total_iters=10_000),
+            "optax.piecewise_constant_schedule",
+            lambda: optax.piecewise_constant_schedule(LR * 0.5, {10_000: 2.0}),
+            1.0,
+        ),
+        Case(
+            "CosineAnnealingLR",
+            lambda o: T.CosineAnnealingLR(o, T_max=STEPS),
+            CosineAnnealingSpec(lr=LR, T_max=STEPS),
+            "optax.cosine_decay_schedule",
+            lambda: optax.cosine_decay_schedule(LR, STEPS),
+            1.0,
+        ),
+        Case(
+            "LambdaLR (0.99999**k)",
+            lambda o: T.LambdaLR(o, lr_lambda=_decay_per_step),
+            LambdaSpec(lr=LR, lr_lambda=_decay_per_step),
+            "optax.exponential_decay",
+            lambda: optax.exponential_decay(LR, transition_steps=1, decay_rate=0.99999),
+            1.0,
+        ),
+        Case(
+            "MultiplicativeLR (0.99999)",
+            lambda o: T.MultiplicativeLR(o, lr_lambda=_constant_factor),
+            MultiplicativeSpec(lr=LR, lr_lambda=_constant_factor, horizon=STEPS),
+            "optax.exponential_decay",
+            lambda: optax.exponential_decay(LR, transition_steps=1, decay_rate=0.99999),
+            1.0,
+        ),
     ]
 
 
@@ -207,8 +308,12 @@ def _train(schedule_or_lr: Any) -> Callable:
 
         return jax.lax.scan(body, (params, state), (xs, ys))[0]
 
-    params = {"w1": jax.random.normal(k2, (32, 64)) * 0.1, "b1": jnp.zeros(64),
-              "w2": jax.random.normal(k3, (64, 10)) * 0.1, "b2": jnp.zeros(10)}
+    params = {
+        "w1": jax.random.normal(k2, (32, 64)) * 0.1,
+        "b1": jnp.zeros(64),
+        "w2": jax.random.normal(k3, (64, 10)) * 0.1,
+        "b2": jnp.zeros(10),
+    }
     carry = [params, tx.init(params)]
 
     def run():
@@ -224,8 +329,9 @@ def scan_overhead(rounds: int = 9, repeats: int = 3, selected: Optional[list] = 
     constant = _train(LR)
     for case in selected or cases():
         ours = _train(clr_optax.lr_schedule(case.spec))
-        ratio, times = median_ratio({"schedule": ours, "constant": constant}, "schedule", "constant", rounds=rounds,
-                                    repeats=repeats, clock=CPU)
+        ratio, times = median_ratio(
+            {"schedule": ours, "constant": constant}, "schedule", "constant", rounds=rounds, repeats=repeats, clock=CPU
+        )
         rows.append((case.name, times["schedule"] / SCAN_STEPS * 1e6, times["constant"] / SCAN_STEPS * 1e6, ratio - 1))
     return rows
 
@@ -243,18 +349,21 @@ def _lower_and_compile(build: Callable[[], Callable], builds: int) -> Callable[[
 
 
 def _lowering_ratio(build: Callable[[], Callable], rounds: int, repeats: int) -> tuple[float, float, float]:
-    builds = (rounds + 1) * repeats              # one warm-up call per contender and repeat
+    builds = (rounds + 1) * repeats  # one warm-up call per contender and repeat
     ours = _lower_and_compile(build, builds)
     cosine = _lower_and_compile(lambda: optax.cosine_decay_schedule(LR, STEPS), builds)
-    ratio, times = median_ratio({"ours": ours, "cosine": cosine}, "ours", "cosine", rounds=rounds, repeats=repeats,
-                                warmup=1, clock=CPU)
+    ratio, times = median_ratio(
+        {"ours": ours, "cosine": cosine}, "ours", "cosine", rounds=rounds, repeats=repeats, warmup=1, clock=CPU
+    )
     return times["ours"] * 1e3, times["cosine"] * 1e3, ratio
 
 
 def lowering(rounds: int = 5, repeats: int = 3, selected: Optional[list] = None) -> list[tuple]:
     """(name, ms to lower + compile ours, optax.cosine_decay_schedule's, the ratio)."""
-    return [(case.name, *_lowering_ratio(lambda spec=case.spec: clr_optax.lr_schedule(spec), rounds, repeats))
-            for case in selected or cases()]
+    return [
+        (case.name, *_lowering_ratio(lambda spec=case.spec: clr_optax.lr_schedule(spec), rounds, repeats))
+        for case in selected or cases()
+    ]
 
 
 def tpu_build_lowering(rounds: int = 5, repeats: int = 3) -> tuple:
@@ -269,8 +378,10 @@ if __name__ == "__main__":
     for name, label, _steps, exact, worst, rel in exactness():
         print(f"{name:52} {label:44} {100 * exact:7.3f}% {worst:10d} {rel:9.1e}")
     for name, mine, optax_name, theirs, ratio, target, over_floor, _ in speed():
-        print(f"{name}: {mine:.2f} ms vs {optax_name} {theirs:.2f} ms: {ratio:.2f} (target <= {target}); "
-              f"{over_floor:.1f}x the floor")
+        print(
+            f"{name}: {mine:.2f} ms vs {optax_name} {theirs:.2f} ms: {ratio:.2f} (target <= {target}); "
+            f"{over_floor:.1f}x the floor"
+        )
     for name, with_schedule, with_constant, overhead in scan_overhead():
         print(f"{name}: scan step {with_schedule:.2f} us vs {with_constant:.2f} us: {100 * overhead:+.1f}%")
     for name, mine, cosine, ratio in lowering():

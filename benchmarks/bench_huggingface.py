@@ -66,35 +66,69 @@ def contenders() -> dict:
     """name: (the reference's values (a thunk), the optax composition's name, it, clr_optax's schedule)."""
     total, decay = STEPS, STEPS // 5
     stable = total - WARMUP - decay
-    cycles = WSDSpec(lr=LR, num_warmup_steps=WARMUP, num_decay_steps=decay // 2, decay_type="linear",
-                     cycle_lengths=[total // 2, total // 4, total // 4], peak_factors=[1.0, 0.7, 0.5],
-                     rewarm_steps=WARMUP // 2, min_lr_ratio=0.1)
+    cycles = WSDSpec(
+        lr=LR,
+        num_warmup_steps=WARMUP,
+        num_decay_steps=decay // 2,
+        decay_type="linear",
+        cycle_lengths=[total // 2, total // 4, total // 4],
+        peak_factors=[1.0, 0.7, 0.5],
+        rewarm_steps=WARMUP // 2,
+        min_lr_ratio=0.1,
+    )
     pieces, bounds = [], []
-    for c in cycles.cycles:     # maxtext's way: join_schedules of linear pieces, cycle by cycle
+    for c in cycles.cycles:  # maxtext's way: join_schedules of linear pieces, cycle by cycle
         m, p = cycles.min_lr_ratio * LR, c.peak * LR
-        pieces += [optax.linear_schedule(m, p, max(1, c.warmup)), optax.constant_schedule(p),
-                   optax.linear_schedule(p, m, max(1, c.decay))]
+        pieces += [
+            optax.linear_schedule(m, p, max(1, c.warmup)),
+            optax.constant_schedule(p),
+            optax.linear_schedule(p, m, max(1, c.decay)),
+        ]
         bounds += [c.start + c.warmup, c.start + c.warmup + c.stable, c.end]
     return {
-        "cosine": (lambda: hf_values("cosine", STEPS, num_warmup_steps=WARMUP, num_training_steps=total),
-                   "optax.warmup_cosine_decay_schedule",
-                   optax.warmup_cosine_decay_schedule(0.0, LR, WARMUP, total, end_value=0.0),
-                   clr_optax.lr_schedule(huggingface_spec("cosine", LR, WARMUP, total))),
-        "linear": (lambda: hf_values("linear", STEPS, num_warmup_steps=WARMUP, num_training_steps=total),
-                   "optax.join_schedules(2 linear)",
-                   optax.join_schedules([optax.linear_schedule(0.0, LR, WARMUP),
-                                         optax.linear_schedule(LR, 0.0, total - WARMUP)], [WARMUP]),
-                   clr_optax.lr_schedule(huggingface_spec("linear", LR, WARMUP, total))),
+        "cosine": (
+            lambda: hf_values("cosine", STEPS, num_warmup_steps=WARMUP, num_training_steps=total),
+            "optax.warmup_cosine_decay_schedule",
+            optax.warmup_cosine_decay_schedule(0.0, LR, WARMUP, total, end_value=0.0),
+            clr_optax.lr_schedule(huggingface_spec("cosine", LR, WARMUP, total)),
+        ),
+        "linear": (
+            lambda: hf_values("linear", STEPS, num_warmup_steps=WARMUP, num_training_steps=total),
+            "optax.join_schedules(2 linear)",
+            optax.join_schedules(
+                [optax.linear_schedule(0.0, LR, WARMUP), optax.linear_schedule(LR, 0.0, total - WARMUP)], [WARMUP]
+            ),
+            clr_optax.lr_schedule(huggingface_spec("linear", LR, WARMUP, total)),
+        ),
         "warmup_stable_decay": (
-            lambda: hf_values("warmup_stable_decay", STEPS, num_warmup_steps=WARMUP, num_training_steps=total,
-                              scheduler_specific_kwargs={"num_decay_steps": decay, "decay_type": "linear"}),
+            lambda: hf_values(
+                "warmup_stable_decay",
+                STEPS,
+                num_warmup_steps=WARMUP,
+                num_training_steps=total,
+                scheduler_specific_kwargs={"num_decay_steps": decay, "decay_type": "linear"},
+            ),
             "optax.join_schedules(linear, constant, linear)",
-            optax.join_schedules([optax.linear_schedule(0.0, LR, WARMUP), optax.constant_schedule(LR),
-                                  optax.linear_schedule(LR, 0.0, decay)], [WARMUP, WARMUP + stable]),
-            clr_optax.lr_schedule(WSDSpec(lr=LR, num_warmup_steps=WARMUP, num_decay_steps=decay,
-                                          num_training_steps=total, decay_type="linear"))),
-        "cyclic WSD (3 cycles)": (lambda: cyclic_reference(cycles, STEPS), "optax.join_schedules(9 pieces)",
-                                  optax.join_schedules(pieces, bounds[:-1]), clr_optax.lr_schedule(cycles)),
+            optax.join_schedules(
+                [
+                    optax.linear_schedule(0.0, LR, WARMUP),
+                    optax.constant_schedule(LR),
+                    optax.linear_schedule(LR, 0.0, decay),
+                ],
+                [WARMUP, WARMUP + stable],
+            ),
+            clr_optax.lr_schedule(
+                WSDSpec(
+                    lr=LR, num_warmup_steps=WARMUP, num_decay_steps=decay, num_training_steps=total, decay_type="linear"
+                )
+            ),
+        ),
+        "cyclic WSD (3 cycles)": (
+            lambda: cyclic_reference(cycles, STEPS),
+            "optax.join_schedules(9 pieces)",
+            optax.join_schedules(pieces, bounds[:-1]),
+            clr_optax.lr_schedule(cycles),
+        ),
     }
 
 

@@ -22,22 +22,31 @@ from clr_spec import OneCycleSpec, WarmRestartsSpec
 from bench_family import torch_values
 from _timing import float32_exactness, jit_vmap_ratio
 
-ONE_CYCLE_STEPS, SGDR_STEPS = 10_000, 31_000     # SGDR: periods of 1000, 2000, 4000, 8000, 16000
+ONE_CYCLE_STEPS, SGDR_STEPS = 10_000, 31_000  # SGDR: periods of 1000, 2000, 4000, 8000, 16000
 
 
 def contenders() -> dict:
     sgdr_periods = [1000 * 2**n for n in range(5)]
     return {
-        "1cycle": (lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=ONE_CYCLE_STEPS),
-                   ONE_CYCLE_STEPS, "optax.cosine_onecycle_schedule",
-                   optax.cosine_onecycle_schedule(ONE_CYCLE_STEPS, 0.1),
-                   clr_optax.lr_schedule(OneCycleSpec(max_lr=0.1, total_steps=ONE_CYCLE_STEPS))),
-        "SGDR": (lambda opt: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=1000, T_mult=2,
-                                                                                  eta_min=1e-4),
-                 SGDR_STEPS, "optax.sgdr_schedule",
-                 optax.sgdr_schedule([dict(init_value=0.1, peak_value=0.1, warmup_steps=0, decay_steps=t,
-                                           end_value=1e-4) for t in sgdr_periods]),
-                 clr_optax.lr_schedule(WarmRestartsSpec(lr=0.1, T_0=1000, T_mult=2, eta_min=1e-4))),
+        "1cycle": (
+            lambda opt: torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=0.1, total_steps=ONE_CYCLE_STEPS),
+            ONE_CYCLE_STEPS,
+            "optax.cosine_onecycle_schedule",
+            optax.cosine_onecycle_schedule(ONE_CYCLE_STEPS, 0.1),
+            clr_optax.lr_schedule(OneCycleSpec(max_lr=0.1, total_steps=ONE_CYCLE_STEPS)),
+        ),
+        "SGDR": (
+            lambda opt: torch.optim.lr_scheduler.CosineAnnealingWarmRestarts(opt, T_0=1000, T_mult=2, eta_min=1e-4),
+            SGDR_STEPS,
+            "optax.sgdr_schedule",
+            optax.sgdr_schedule(
+                [
+                    dict(init_value=0.1, peak_value=0.1, warmup_steps=0, decay_steps=t, end_value=1e-4)
+                    for t in sgdr_periods
+                ]
+            ),
+            clr_optax.lr_schedule(WarmRestartsSpec(lr=0.1, T_0=1000, T_mult=2, eta_min=1e-4)),
+        ),
     }
 
 
@@ -55,7 +64,7 @@ def precision() -> list[tuple]:
 def speed(rounds: int = 11) -> list[tuple]:
     rows = []
     for name, (_, steps, optax_name, theirs, ours) in contenders().items():
-        counts = jnp.arange(steps * 30, dtype=jnp.int32) % steps     # enough work to time
+        counts = jnp.arange(steps * 30, dtype=jnp.int32) % steps  # enough work to time
         mine, its, ratio = jit_vmap_ratio(ours, theirs, counts, rounds=rounds, repeats=3)
         rows.append((name, len(counts), mine, optax_name, its, ratio))
     return rows

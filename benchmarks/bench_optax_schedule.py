@@ -19,8 +19,7 @@ from clr_spec import CyclicSpec
 from _timing import median_ratio
 
 STEPS = 17_000 * 79
-TUTORIAL = CyclicSpec(base_lr=2.5e-4, max_lr=1e-3, step_size_up=17_000 * 6, mode="triangular2",
-                      cycle_momentum=False)
+TUTORIAL = CyclicSpec(base_lr=2.5e-4, max_lr=1e-3, step_size_up=17_000 * 6, mode="triangular2", cycle_momentum=False)
 
 
 def contenders():
@@ -30,17 +29,18 @@ def contenders():
         "clr_optax exp_range": clr_optax.cyclic_lr_schedule(TUTORIAL.replace(mode="exp_range", gamma=0.99999)),
         "clr_optax float step sizes": clr_optax.cyclic_lr_schedule(TUTORIAL.replace(step_size_up=101_999.37)),
         "clr_optax triangular2, float-float": build_schedule(TUTORIAL, "lr", 0, "float-float"),
-        "clr_optax exp_range, float-float": build_schedule(TUTORIAL.replace(mode="exp_range", gamma=0.99999),
-                                                           "lr", 0, "float-float"),
+        "clr_optax exp_range, float-float": build_schedule(
+            TUTORIAL.replace(mode="exp_range", gamma=0.99999), "lr", 0, "float-float"
+        ),
         "optax.cosine_decay_schedule": optax.cosine_decay_schedule(1e-3, STEPS, alpha=0.25),
         "optax.linear_onecycle_schedule": optax.linear_onecycle_schedule(STEPS, 1e-3),
         "floor: write float32 values": lambda c: jnp.full(c.shape, 1e-3, jnp.float32) + 0 * c.astype(jnp.float32),
     }
     out = {}
     for name, fn in fns.items():
-        jitted = jax.jit(jax.vmap(fn))   # optax schedules are scalar functions of the count
+        jitted = jax.jit(jax.vmap(fn))  # optax schedules are scalar functions of the count
         jitted(counts).block_until_ready()
-        out[name] = (lambda j: (lambda: j(counts).block_until_ready()))(jitted)
+        out[name] = (lambda j: lambda: j(counts).block_until_ready())(jitted)
     return out
 
 
@@ -50,8 +50,9 @@ def run(rounds: int = 11):
     for name in fns:
         if name == "optax.cosine_decay_schedule":
             continue
-        ratio, times = median_ratio({name: fns[name], "cosine": fns["optax.cosine_decay_schedule"]},
-                                    name, "cosine", rounds=rounds, repeats=3)
+        ratio, times = median_ratio(
+            {name: fns[name], "cosine": fns["optax.cosine_decay_schedule"]}, name, "cosine", rounds=rounds, repeats=3
+        )
         rows.append((name, times[name] * 1e3, times["cosine"] * 1e3, ratio))
     return rows
 

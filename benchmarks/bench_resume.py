@@ -19,9 +19,21 @@ from typing import Any, Callable
 import torch
 
 import clr_torch
-from clr_spec import (ConstantSpec, CosineAnnealingSpec, CyclicSpec, ExponentialSpec, LambdaSpec, LinearSpec,
-                      MultiplicativeSpec, MultiStepSpec, OneCycleSpec, PolynomialSpec, SequentialSpec, StepSpec,
-                      WarmRestartsSpec)
+from clr_spec import (
+    ConstantSpec,
+    CosineAnnealingSpec,
+    CyclicSpec,
+    ExponentialSpec,
+    LambdaSpec,
+    LinearSpec,
+    MultiplicativeSpec,
+    MultiStepSpec,
+    OneCycleSpec,
+    PolynomialSpec,
+    SequentialSpec,
+    StepSpec,
+    WarmRestartsSpec,
+)
 
 from _timing import median_ratio
 
@@ -50,17 +62,34 @@ def cases() -> list[tuple[str, Any, str]]:
         ("MultiStepLR", MultiStepSpec(lr=0.1, milestones=[30_000, 60_000, 90_000]), CLOSED + " (per milestone)"),
         ("StepLR", StepSpec(lr=0.1, step_size=1000, gamma=0.99), "product of k / step_size factors (vectorized)"),
         ("ExponentialLR", ExponentialSpec(lr=0.1, gamma=0.99999), "product of k factors (vectorized)"),
-        ("LinearLR", LinearSpec(lr=0.1, start_factor=0.01, total_iters=10_000),
-         "product of min(k, total_iters) factors (vectorized)"),
+        (
+            "LinearLR",
+            LinearSpec(lr=0.1, start_factor=0.01, total_iters=10_000),
+            "product of min(k, total_iters) factors (vectorized)",
+        ),
         ("PolynomialLR", PolynomialSpec(lr=0.1, total_iters=2 * K, power=2.0), REPLAYED + ", vectorized"),
         ("CosineAnnealingLR", CosineAnnealingSpec(lr=0.1, T_max=1000), REPLAYED + ", a product (eta_min 0)"),
-        ("CosineAnnealingLR eta_min>0", CosineAnnealingSpec(lr=0.1, T_max=1000, eta_min=1e-4),
-         REPLAYED + ", k float steps"),
-        ("MultiplicativeLR", MultiplicativeSpec(lr=0.1, lr_lambda=_factor, horizon=2 * K),
-         REPLAYED + ": k calls of the user's function"),
-        ("SequentialLR", SequentialSpec([LinearSpec(lr=0.1, start_factor=0.01, total_iters=1000),
-                                         CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=2000)], milestones=[1000]),
-         "phase by phase"),
+        (
+            "CosineAnnealingLR eta_min>0",
+            CosineAnnealingSpec(lr=0.1, T_max=1000, eta_min=1e-4),
+            REPLAYED + ", k float steps",
+        ),
+        (
+            "MultiplicativeLR",
+            MultiplicativeSpec(lr=0.1, lr_lambda=_factor, horizon=2 * K),
+            REPLAYED + ": k calls of the user's function",
+        ),
+        (
+            "SequentialLR",
+            SequentialSpec(
+                [
+                    LinearSpec(lr=0.1, start_factor=0.01, total_iters=1000),
+                    CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=2000),
+                ],
+                milestones=[1000],
+            ),
+            "phase by phase",
+        ),
     ]
 
 
@@ -101,8 +130,15 @@ def run(rounds: int = 5, repeats: int = 3) -> list[tuple]:
     """(class, our ms, torch's constructor + load_state_dict ms, the ratio, how)."""
     rows = []
     for name, spec, how in cases():
-        ratio, times = median_ratio({"ours": _ours(spec), "torch": _torch_resume(spec)}, "ours", "torch",
-                                    rounds=rounds, repeats=repeats, warmup=1, clock=CPU)
+        ratio, times = median_ratio(
+            {"ours": _ours(spec), "torch": _torch_resume(spec)},
+            "ours",
+            "torch",
+            rounds=rounds,
+            repeats=repeats,
+            warmup=1,
+            clock=CPU,
+        )
         rows.append((name, times["ours"] * 1e3, times["torch"] * 1e3, ratio, how))
     return rows
 

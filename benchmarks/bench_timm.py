@@ -53,10 +53,29 @@ def timm_values(spec: TimmCosineSpec, steps: int) -> np.ndarray:
 
 def contenders() -> dict:
     """name: (spec, steps, the sgdr_schedule built to match it)."""
-    fixed = TimmCosineSpec(lr=LR, t_initial=2**18, cycle_limit=4, cycle_decay=0.5, lr_min=LR_MIN, warmup_t=WARMUP,
-                           warmup_lr_init=LR_MIN, warmup_prefix=True, t_in_epochs=False)
-    growing = TimmCosineSpec(lr=LR, t_initial=2**15, cycle_mul=2.0, cycle_limit=6, cycle_decay=0.7, lr_min=LR_MIN,
-                             warmup_t=WARMUP, warmup_lr_init=LR_MIN, warmup_prefix=True, t_in_epochs=False)
+    fixed = TimmCosineSpec(
+        lr=LR,
+        t_initial=2**18,
+        cycle_limit=4,
+        cycle_decay=0.5,
+        lr_min=LR_MIN,
+        warmup_t=WARMUP,
+        warmup_lr_init=LR_MIN,
+        warmup_prefix=True,
+        t_in_epochs=False,
+    )
+    growing = TimmCosineSpec(
+        lr=LR,
+        t_initial=2**15,
+        cycle_mul=2.0,
+        cycle_limit=6,
+        cycle_decay=0.7,
+        lr_min=LR_MIN,
+        warmup_t=WARMUP,
+        warmup_lr_init=LR_MIN,
+        warmup_prefix=True,
+        t_in_epochs=False,
+    )
 
     def sgdr(spec: TimmCosineSpec) -> optax.Schedule:
         cycles = []
@@ -64,8 +83,15 @@ def contenders() -> dict:
             length = int(spec.t_initial * spec.cycle_mul**i)
             peak = LR * spec.cycle_decay**i
             warmup = WARMUP if i == 0 else 0
-            cycles.append(dict(init_value=LR_MIN if i == 0 else peak, peak_value=peak, warmup_steps=warmup,
-                               decay_steps=warmup + length, end_value=LR_MIN))
+            cycles.append(
+                dict(
+                    init_value=LR_MIN if i == 0 else peak,
+                    peak_value=peak,
+                    warmup_steps=warmup,
+                    decay_steps=warmup + length,
+                    end_value=LR_MIN,
+                )
+            )
         return optax.sgdr_schedule(cycles)
 
     return {
@@ -90,8 +116,9 @@ def speed(rounds: int = 11, clock: Clock = time.perf_counter) -> list[tuple]:
     rows = []
     for name, (spec, steps, theirs) in contenders().items():
         counts = jnp.arange(steps, dtype=jnp.int32)
-        ours_ms, theirs_ms, ratio = jit_vmap_ratio(clr_optax.lr_schedule(spec), theirs, counts, rounds=rounds,
-                                                   repeats=3, clock=clock)
+        ours_ms, theirs_ms, ratio = jit_vmap_ratio(
+            clr_optax.lr_schedule(spec), theirs, counts, rounds=rounds, repeats=3, clock=clock
+        )
         rows.append((name, steps, ours_ms, theirs_ms, ratio))
     return rows
 
@@ -101,5 +128,7 @@ if __name__ == "__main__":
     for name, label, steps, exact, worst, rel in precision():
         print(f"{name:44} {label:20} {steps:8d} {100 * exact:7.2f}% {worst:10d} {rel:9.1e}")
     for name, steps, ours, theirs, ratio in speed():
-        print(f"{name}: clr_optax {ours:.2f} ms vs optax.sgdr_schedule {theirs:.2f} ms over {steps} counts: "
-              f"ratio {ratio:.2f}")
+        print(
+            f"{name}: clr_optax {ours:.2f} ms vs optax.sgdr_schedule {theirs:.2f} ms over {steps} counts: "
+            f"ratio {ratio:.2f}"
+        )

@@ -43,8 +43,9 @@ def run(rounds: int = 15) -> list[tuple[str, float, float, float]]:
     for name, case in CASES.items():
         ours = make(clr_torch.CyclicLR, **case)
         theirs = make(torch.optim.lr_scheduler.CyclicLR, **case)
-        ratio, times = median_ratio({"clr_torch": ours, "torch": theirs}, "clr_torch", "torch",
-                                    rounds=rounds, number=2000)
+        ratio, times = median_ratio(
+            {"clr_torch": ours, "torch": theirs}, "clr_torch", "torch", rounds=rounds, number=2000
+        )
         rows.append((name, times["clr_torch"] * 1e6, times["torch"] * 1e6, ratio))
     return rows
 

@@ -36,8 +36,11 @@ def scheduler_only_loop(steps: int) -> None:
 
 
 def run():
-    t = interleaved({"tutorial": lambda: tutorial.torch_loop(SLICE),
-                     "scheduler": lambda: scheduler_only_loop(SLICE)}, rounds=5, warmup=1)
+    t = interleaved(
+        {"tutorial": lambda: tutorial.torch_loop(SLICE), "scheduler": lambda: scheduler_only_loop(SLICE)},
+        rounds=5,
+        warmup=1,
+    )
     per_step_loop, per_step_sched = t["tutorial"] / SLICE, t["scheduler"] / SLICE
     counts = jnp.arange(STEPS, dtype=jnp.int32)
     schedule = jax.jit(clr_optax.cyclic_lr_schedule(tutorial.SPEC))
@@ -45,8 +48,10 @@ def run():
     schedule(counts).block_until_ready()
     first_call = time.perf_counter() - t0
     steps_np = np.arange(STEPS)
-    fast = interleaved({"closed form": lambda: tutorial.SPEC.lr(steps_np),
-                        "optax": lambda: schedule(counts).block_until_ready()}, rounds=7)
+    fast = interleaved(
+        {"closed form": lambda: tutorial.SPEC.lr(steps_np), "optax": lambda: schedule(counts).block_until_ready()},
+        rounds=7,
+    )
     loop_total, sched_total = per_step_loop * STEPS, per_step_sched * STEPS
     return [
         ("tutorial torch loop (extrapolated)", loop_total, 1.0),

@@ -20,15 +20,21 @@ from clr_spec import CyclicSpec
 from _timing import ulps
 
 CONFIGS = {
-    "tutorial triangular2 (up=102000)": CyclicSpec(base_lr=2.5e-4, max_lr=1e-3, step_size_up=102_000,
-                                                   mode="triangular2", cycle_momentum=False),
+    "tutorial triangular2 (up=102000)": CyclicSpec(
+        base_lr=2.5e-4, max_lr=1e-3, step_size_up=102_000, mode="triangular2", cycle_momentum=False
+    ),
     "triangular (up=2000)": CyclicSpec(base_lr=1e-3, max_lr=6e-3, step_size_up=2000),
     "triangular (up=300, down=701)": CyclicSpec(base_lr=1e-3, max_lr=6e-3, step_size_up=300, step_size_down=701),
-    "exp_range (gamma=0.99994)": CyclicSpec(base_lr=1e-3, max_lr=6e-3, step_size_up=2000, mode="exp_range",
-                                            gamma=0.99994),
+    "exp_range (gamma=0.99994)": CyclicSpec(
+        base_lr=1e-3, max_lr=6e-3, step_size_up=2000, mode="exp_range", gamma=0.99994
+    ),
 }
-WINDOWS = {"0-200k": (0, 200_000), "~1e6": (10**6 - 2048, 4096), "~1e8": (10**8 - 2048, 4096),
-           "~2**31": (2**31 - 4096, 4096)}
+WINDOWS = {
+    "0-200k": (0, 200_000),
+    "~1e6": (10**6 - 2048, 4096),
+    "~1e8": (10**8 - 2048, 4096),
+    "~2**31": (2**31 - 4096, 4096),
+}
 
 
 def naive(spec: CyclicSpec):
@@ -40,8 +46,9 @@ def naive(spec: CyclicSpec):
         cycle = jnp.floor(1 + step / total)
         x = 1.0 + step / total - cycle
         factor = jnp.where(x <= ratio, x / ratio, (x - 1) / (ratio - 1))
-        scale = {"triangular": 1.0, "triangular2": 1 / 2.0 ** (cycle - 1),
-                 "exp_range": np.float32(spec.gamma) ** step}[spec.mode]
+        scale = {"triangular": 1.0, "triangular2": 1 / 2.0 ** (cycle - 1), "exp_range": np.float32(spec.gamma) ** step}[
+            spec.mode
+        ]
         return base + height * factor * scale
 
     return schedule
@@ -55,8 +62,11 @@ def run():
             ref = spec.lr(steps)
             ref32 = ref.astype(np.float32)
             counts = jnp.asarray(steps, jnp.int32)
-            for who, fn in (("naive float32", naive(spec)), ("clr_optax", build_schedule(spec, "lr")),
-                            ("clr_optax float-float", build_schedule(spec, "lr", 0, "float-float"))):
+            for who, fn in (
+                ("naive float32", naive(spec)),
+                ("clr_optax", build_schedule(spec, "lr")),
+                ("clr_optax float-float", build_schedule(spec, "lr", 0, "float-float")),
+            ):
                 out = np.asarray(jax.jit(fn)(counts))
                 d = ulps(out, ref32)
                 rel = np.max(np.abs(out.astype(np.float64) - ref) / ref)

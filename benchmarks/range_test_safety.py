@@ -33,14 +33,27 @@ def measure() -> list[tuple]:
                         curve.append(result.curve_bounds()[1] / limit)
                         probed.append(result.suggest()[1] / limit)
                         extra.append(len(result.probes) * result.probe_steps)
-                rows.append(("noisy mini-batch" if noisy else "noise-free full batch", mode, framework,
-                             min(curve), max(curve), min(probed), max(probed), min(extra), max(extra)))
+                rows.append(
+                    (
+                        "noisy mini-batch" if noisy else "noise-free full batch",
+                        mode,
+                        framework,
+                        min(curve),
+                        max(curve),
+                        min(probed),
+                        max(probed),
+                        min(extra),
+                        max(extra),
+                    )
+                )
     return rows
 
 
 def table() -> str:
-    lines = ["| problem | sweep | framework | loss curve alone (max_lr / limit) | with the probe | "
-             "probe's extra steps |", "|---|---|---|---:|---:|---:|"]
+    lines = [
+        "| problem | sweep | framework | loss curve alone (max_lr / limit) | with the probe | probe's extra steps |",
+        "|---|---|---|---:|---:|---:|",
+    ]
     for problem, mode, framework, c0, c1, p0, p1, e0, e1 in measure():
         lines.append(f"| {problem} | {mode} | {framework} | {c0:.2f}-{c1:.2f} | {p0:.2f}-{p1:.2f} | {e0}-{e1} |")
     return "\n".join(lines)

@@ -36,6 +36,7 @@ from parity_tests import _timm  # noqa: E402 - on the path through bench_timm
 
 try:  # transformers is the Hugging Face section's reference
     import bench_huggingface  # noqa: E402
+
     HF_REASON = ""
 except ImportError as err:
     bench_huggingface = None
@@ -49,34 +50,33 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 # Why a schedule misses its speed target where it does (shown only where it is missed).
 WHY = {
     "OneCycleLR": "one float64 cosine per step (the anneal is computed once, the phase's constants selected); "
-                  "it is most of our time, and optax's own 1cycle is of the same order, so the ratio moves "
-                  "around the target from run to run (0.78-1.09 measured on this machine)",
+    "it is most of our time, and optax's own 1cycle is of the same order, so the ratio moves "
+    "around the target from run to run (0.78-1.09 measured on this machine)",
     "CosineAnnealingLR": "one float64 cosine per step (torch's value, rounded once; about 10 ns a step on "
-                         "CPU, where optax's float32 cosine is 2-4 ns): the wall of every cosine schedule",
-    "SequentialLR(LinearLR, CyclicLR, CosineAnnealingLR)":
-        "its cosine tail: the float64 cosine, as for CosineAnnealingLR (the select chain over the phases "
-        "costs ~1% of it)",
+    "CPU, where optax's float32 cosine is 2-4 ns): the wall of every cosine schedule",
+    "SequentialLR(LinearLR, CyclicLR, CosineAnnealingLR)": "its cosine tail: the float64 cosine, as for CosineAnnealingLR (the select chain over the phases "
+    "costs ~1% of it)",
     "LambdaLR (0.99999**k)": "the user's function runs as written, in float64: `0.99999 ** k` is a float64 "
-                             "`pow` per step, where optax's exponential_decay is a float32 `exp`",
+    "`pow` per step, where optax's exponential_decay is a float32 `exp`",
     "PolynomialLR": "past the 2**16 steps torch's recursion is tabled for (clr_spec/_decays.py), the closed "
-                    "form's float64 `pow` per step (C's pow, kept exact: `JaxFloat64Ops.real_power`), where "
-                    "optax's is a float32 power",
+    "form's float64 `pow` per step (C's pow, kept exact: `JaxFloat64Ops.real_power`), where "
+    "optax's is a float32 power",
     "LinearLR": "both are a few operations per step (near the write floor); ours are float64 with the guards "
-                "that keep torch's roundings",
+    "that keep torch's roundings",
     "StepLR": "its table of torch's 2**16 decays (512 KiB of float64) is a gather per step",
 }
 LOWER_WHY = {
     "CosineAnnealingWarmRestarts T_mult=2": "the select chain over the 21 periods an int32 count reaches (two "
-                                            "selects each) is most of the program",
+    "selects each) is most of the program",
     "StepLR": "its table of torch's 2**16 decays (512 KiB of float64) is a constant of the program",
 }
 EXACT_WHY = {
     "CosineAnnealingLR": "torch steps CosineAnnealingLR recursively (each lr from the last, rounded twice), "
-                         "and its values drift from the closed form by ~1e-14 relative ([Precision](precision.md)): "
-                         "float32 of the two differs where that drift straddles a float32 rounding boundary",
+    "and its values drift from the closed form by ~1e-14 relative ([Precision](precision.md)): "
+    "float32 of the two differs where that drift straddles a float32 rounding boundary",
     "SequentialLR(LinearLR, CyclicLR, CosineAnnealingLR)": "its CosineAnnealingLR tail (see CosineAnnealingLR)",
     "ExponentialLR": "past the 2**16 decays tabled (clr_spec/_decays.py) the value continues in closed form, "
-                     "within the stated bound of torch's recursion",
+    "within the stated bound of torch's recursion",
     "PolynomialLR": "as ExponentialLR: past 2**16 steps, the closed form within its stated bound",
 }
 
@@ -88,25 +88,24 @@ NEW_TARGET = 1.0
 # (cosine, warmup_stable_decay) to 2.9x (linear) faster than the float64 path the CPU gets.
 HF_WHY = {
     "cosine": "one float64 cosine per step, as for CosineAnnealingLR (transformers' lambda in Python floats), "
-              "where optax's warmup_cosine_decay is a float32 cosine; the same spec on clr_optax's float32 "
-              "path (`platforms=\"tpu\"`) measured 1.7× faster on this CPU",
+    "where optax's warmup_cosine_decay is a float32 cosine; the same spec on clr_optax's float32 "
+    'path (`platforms="tpu"`) measured 1.7× faster on this CPU',
     "linear": "transformers' lambda in float64 with the guards that keep Python's roundings (a true division "
-              "per step where XLA would multiply by a reciprocal, `where` for `max(0.0, x)` and the warmup), "
-              "where optax's two linear pieces are float32 multiply-adds at the write floor; the same spec on "
-              "the float32 path measured 2.9× faster",
+    "per step where XLA would multiply by a reciprocal, `where` for `max(0.0, x)` and the warmup), "
+    "where optax's two linear pieces are float32 multiply-adds at the write floor; the same spec on "
+    "the float32 path measured 2.9× faster",
     "warmup_stable_decay": "as linear: transformers' WSD lambda in float64, its divisions kept divisions and "
-                           "`factor * (1 - min_lr_ratio) + min_lr_ratio` unfused (two roundings), against "
-                           "optax's float32 pieces at the write floor; the float32 path measured 1.7× faster",
+    "`factor * (1 - min_lr_ratio) + min_lr_ratio` unfused (two roundings), against "
+    "optax's float32 pieces at the write floor; the float32 path measured 1.7× faster",
     "cyclic WSD (3 cycles)": "the float64 WSD lambda (as warmup_stable_decay) and a select chain over the 3 "
-                             "cycles' constants, against optax's 9 joined pieces, each of which join_schedules "
-                             "evaluates at every step: near parity",
+    "cycles' constants, against optax's 9 joined pieces, each of which join_schedules "
+    "evaluates at every step: near parity",
 }
 TIMM_WHY = {
-    "cycles of 2**18, decaying peak, warmup":
-        "one float64 cosine per step (timm's value, rounded once), against sgdr_schedule's 4 warmup-cosine "
-        "pieces, each a float32 cosine that join_schedules evaluates at every step: the same order, so the "
-        "ratio moves around the target from run to run (0.79-1.02 measured on this machine); with 6 pieces "
-        "(the growing cycles) optax's is the slower",
+    "cycles of 2**18, decaying peak, warmup": "one float64 cosine per step (timm's value, rounded once), against sgdr_schedule's 4 warmup-cosine "
+    "pieces, each a float32 cosine that join_schedules evaluates at every step: the same order, so the "
+    "ratio moves around the target from run to run (0.79-1.02 measured on this machine); with 6 pieces "
+    "(the growing cycles) optax's is the slower",
 }
 
 
@@ -118,9 +117,11 @@ def machine() -> str:
         cpu = names[0] if names else cpu
     except OSError:
         pass
-    return (f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, torch {torch.__version__}, "
-            f"jax {jax.__version__} on {jax.default_backend()}, optax {optax.__version__}; "
-            f"{datetime.date.today().isoformat()}")
+    return (
+        f"{cpu}, {os.cpu_count()} cores; Python {platform.python_version()}, torch {torch.__version__}, "
+        f"jax {jax.__version__} on {jax.default_backend()}, optax {optax.__version__}; "
+        f"{datetime.date.today().isoformat()}"
+    )
 
 
 def _met(value: float, target: float) -> str:
@@ -134,29 +135,38 @@ def family_tables(quick: bool) -> tuple[list[str], list[str]]:
     exact = {(name, label): (x, w, r) for name, label, _, x, w, r in bench_family.exactness(cases)}
     speed = bench_family.speed(rounds=rounds, repeats=repeats, selected=cases)
     # a training step is ~15 µs: more rounds, for an overhead of a few % to stand out of the noise
-    scan = {row[0]: row[1:] for row in bench_family.scan_overhead(rounds=rounds + 2, repeats=repeats + 2,
-                                                                  selected=cases)}
+    scan = {
+        row[0]: row[1:] for row in bench_family.scan_overhead(rounds=rounds + 2, repeats=repeats + 2, selected=cases)
+    }
     lowering = {row[0]: row[1:] for row in bench_family.lowering(rounds=rounds, repeats=repeats, selected=cases)}
     both = bench_family.tpu_build_lowering(rounds=rounds, repeats=repeats)
     # The floor: the median of its measurements beside each schedule (one each is noisy, at ~0.2 ms).
     floor_ms = statistics.median(row[7] for row in speed)
     n = f"{bench_family.STEPS:,}"
-    out = ["## The family against optax, and against torch", "",
-           f"`jax.jit(jax.vmap(schedule))` over {n} counts (0 to 2**20 - 1). **ratio**: our time / the time of "
-           "optax's nearest built-in (target in brackets); **× floor**: our time / the time of writing "
-           f"{n} float32 values (`{floor_ms:.2f} ms`, the median of its measurements; target 15×). **exact**: the float32 values equal to "
-           f"float32 of torch's own scheduler stepped {n} times, on this CPU, and the worst ulp distance "
-           "(target 100.0% and 0).", "",
-           "| schedule | exact | worst ulp | ours (ms) | optax's nearest | its ms | ratio (target) | met | × floor |",
-           "|---|---:|---:|---:|---|---:|---:|---|---:|"]
-    summary = ["| schedule | exact vs torch | ratio vs optax's nearest (target) | × write floor |",
-               "|---|---:|---:|---:|"]
+    out = [
+        "## The family against optax, and against torch",
+        "",
+        f"`jax.jit(jax.vmap(schedule))` over {n} counts (0 to 2**20 - 1). **ratio**: our time / the time of "
+        "optax's nearest built-in (target in brackets); **× floor**: our time / the time of writing "
+        f"{n} float32 values (`{floor_ms:.2f} ms`, the median of its measurements; target 15×). **exact**: the float32 values equal to "
+        f"float32 of torch's own scheduler stepped {n} times, on this CPU, and the worst ulp distance "
+        "(target 100.0% and 0).",
+        "",
+        "| schedule | exact | worst ulp | ours (ms) | optax's nearest | its ms | ratio (target) | met | × floor |",
+        "|---|---:|---:|---:|---|---:|---:|---|---:|",
+    ]
+    summary = [
+        "| schedule | exact vs torch | ratio vs optax's nearest (target) | × write floor |",
+        "|---|---:|---:|---:|",
+    ]
     notes = []
     for name, mine, optax_name, theirs, ratio, target, _, _ in speed:
         over_floor = mine / floor_ms
         x, worst, _ = exact[(name, "clr_optax")]
-        out.append(f"| {name} | {100 * x:.4f}% | {worst} | {mine:.2f} | `{optax_name}` | {theirs:.2f} | "
-                   f"{ratio:.2f} (≤ {target}) | {_met(ratio, target)} | {over_floor:.1f} |")
+        out.append(
+            f"| {name} | {100 * x:.4f}% | {worst} | {mine:.2f} | `{optax_name}` | {theirs:.2f} | "
+            f"{ratio:.2f} (≤ {target}) | {_met(ratio, target)} | {over_floor:.1f} |"
+        )
         summary.append(f"| {name} | {100 * x:.4f}% / {worst} ulp | {ratio:.2f} (≤ {target}) | {over_floor:.1f}× |")
         if ratio > target and name in WHY:
             notes.append(f"- {name}, {ratio:.2f}× optax's: {WHY[name]}.")
@@ -164,42 +174,67 @@ def family_tables(quick: bool) -> tuple[list[str], list[str]]:
             notes.append(f"- {name}, {100 * x:.4f}% exact: {EXACT_WHY[name]}.")
     over = [row for row in speed if row[1] / floor_ms > 15]
     if over:
-        notes.append(f"- Over 15× the write floor ({', '.join(row[0] for row in over)}): the float64 cosine (or "
-                     "`pow`) of each step is most of it; a float32 result exact by construction from a fast "
-                     "cosine needs a fallback to the exact one where it cannot decide, which under `vmap` (a "
-                     "schedule is a function of one count) becomes a select that evaluates the exact cosine "
-                     "everywhere, so it was not done.")
+        notes.append(
+            f"- Over 15× the write floor ({', '.join(row[0] for row in over)}): the float64 cosine (or "
+            "`pow`) of each step is most of it; a float32 result exact by construction from a fast "
+            "cosine needs a fallback to the exact one where it cannot decide, which under `vmap` (a "
+            "schedule is a function of one count) becomes a select that evaluates the exact cosine "
+            "everywhere, so it was not done."
+        )
     if notes:
         out += ["", "Where a target is missed, why:", "", *notes]
-    out += ["", "optax's own schedules against torch, for reference (same steps, same reference):", "",
-            "| schedule | optax's nearest | exact | worst ulp | max rel. error |", "|---|---|---:|---:|---:|"]
+    out += [
+        "",
+        "optax's own schedules against torch, for reference (same steps, same reference):",
+        "",
+        "| schedule | optax's nearest | exact | worst ulp | max rel. error |",
+        "|---|---|---:|---:|---:|",
+    ]
     for case in cases:
         x, worst, rel = exact[(case.name, case.optax_name)]
         out.append(f"| {case.name} | `{case.optax_name}` | {100 * x:.2f}% | {worst:,} | {rel:.1e} |")
-    out += ["", "## Inside a training step", "",
-            f"A tiny MLP (32 → 64 → 10, batch 64) trained {bench_family.SCAN_STEPS} steps in one `lax.scan`, "
-            "`optax.inject_hyperparams(optax.sgd)(learning_rate=schedule)`, against the same with a constant lr "
-            "(target: overhead ≤ 5%).", "",
-            "| schedule | µs per step | constant lr (µs) | overhead | met |", "|---|---:|---:|---:|---|"]
+    out += [
+        "",
+        "## Inside a training step",
+        "",
+        f"A tiny MLP (32 → 64 → 10, batch 64) trained {bench_family.SCAN_STEPS} steps in one `lax.scan`, "
+        "`optax.inject_hyperparams(optax.sgd)(learning_rate=schedule)`, against the same with a constant lr "
+        "(target: overhead ≤ 5%).",
+        "",
+        "| schedule | µs per step | constant lr (µs) | overhead | met |",
+        "|---|---:|---:|---:|---|",
+    ]
     for case in cases:
         with_schedule, constant, overhead = scan[case.name]
-        out.append(f"| {case.name} | {with_schedule:.2f} | {constant:.2f} | {100 * overhead:+.1f}% | "
-                   f"{_met(overhead, 0.05)} |")
-    out += ["", "## Lowering and compiling", "",
-            "`jax.jit(schedule).lower(...).compile()` for 1024 counts, each call on a schedule built beforehand "
-            "(nothing traced before is reused), against `optax.cosine_decay_schedule`'s (target ≤ 2×). One "
-            "float32 path is picked, for the default backend's platform (here "
-            f"`{jax.default_backend()}`), and only that path is traced. For a TPU from a CPU host, build with "
-            "`platforms=\"tpu\"`; for one program for both, `platforms=[\"cpu\", \"tpu\"]` (both paths, "
-            "`lax.platform_dependent`, as every schedule was built before).", "",
-            "| schedule | ms | cosine_decay (ms) | ratio | met |", "|---|---:|---:|---:|---|"]
+        out.append(
+            f"| {case.name} | {with_schedule:.2f} | {constant:.2f} | {100 * overhead:+.1f}% | {_met(overhead, 0.05)} |"
+        )
+    out += [
+        "",
+        "## Lowering and compiling",
+        "",
+        "`jax.jit(schedule).lower(...).compile()` for 1024 counts, each call on a schedule built beforehand "
+        "(nothing traced before is reused), against `optax.cosine_decay_schedule`'s (target ≤ 2×). One "
+        "float32 path is picked, for the default backend's platform (here "
+        f"`{jax.default_backend()}`), and only that path is traced. For a TPU from a CPU host, build with "
+        '`platforms="tpu"`; for one program for both, `platforms=["cpu", "tpu"]` (both paths, '
+        "`lax.platform_dependent`, as every schedule was built before).",
+        "",
+        "| schedule | ms | cosine_decay (ms) | ratio | met |",
+        "|---|---:|---:|---:|---|",
+    ]
     for case in cases:
         mine, cosine, ratio = lowering[case.name]
         out.append(f"| {case.name} | {mine:.1f} | {cosine:.1f} | {ratio:.2f} | {_met(ratio, 2.0)} |")
-    out.append(f"| OneCycleLR built with `platforms=[\"cpu\", \"tpu\"]` (both paths) | {both[0]:.1f} | "
-               f"{both[1]:.1f} | {both[2]:.2f} | {_met(both[2], 2.0)} |")
-    missed = [f"- {name}, {lowering[name][2]:.2f}×: {why}." for name, why in LOWER_WHY.items()
-              if name in lowering and lowering[name][2] > 2.0]
+    out.append(
+        f'| OneCycleLR built with `platforms=["cpu", "tpu"]` (both paths) | {both[0]:.1f} | '
+        f"{both[1]:.1f} | {both[2]:.2f} | {_met(both[2], 2.0)} |"
+    )
+    missed = [
+        f"- {name}, {lowering[name][2]:.2f}×: {why}."
+        for name, why in LOWER_WHY.items()
+        if name in lowering and lowering[name][2] > 2.0
+    ]
     if missed:
         out += ["", "Where the target is missed, why:", "", *missed]
     return out, summary
@@ -208,28 +243,46 @@ def family_tables(quick: bool) -> tuple[list[str], list[str]]:
 def _new_schedule_section(title: str, intro: str, rows: list[tuple], why: dict[str, str]) -> list[str]:
     """A section of new schedule types against optax's nearest: rows of (name, steps, optax's name, our ms,
     its ms, ours / its, our exactness, its exactness), each exactness (fraction equal, worst ulp, max rel.)."""
-    out = [title, "", intro, "",
-           "| schedule | steps | exact | worst ulp | exact met | ours (ms) | optax's nearest | its ms | "
-           "ratio (target) | speed met |",
-           "|---|---:|---:|---:|---|---:|---|---:|---:|---|"]
+    out = [
+        title,
+        "",
+        intro,
+        "",
+        "| schedule | steps | exact | worst ulp | exact met | ours (ms) | optax's nearest | its ms | "
+        "ratio (target) | speed met |",
+        "|---|---:|---:|---:|---|---:|---|---:|---:|---|",
+    ]
     notes = []
     for name, steps, optax_name, mine, theirs, ratio, (x, worst, _), _ in rows:
         exact = x == 1.0 and worst == 0
-        out.append(f"| {name} | {steps:,} | {100 * x:.4f}% | {worst} | {'yes' if exact else '**no**'} | "
-                   f"{mine:.2f} | `{optax_name}` | {theirs:.2f} | {ratio:.2f} (≤ {NEW_TARGET}) | "
-                   f"{_met(ratio, NEW_TARGET)} |")
+        out.append(
+            f"| {name} | {steps:,} | {100 * x:.4f}% | {worst} | {'yes' if exact else '**no**'} | "
+            f"{mine:.2f} | `{optax_name}` | {theirs:.2f} | {ratio:.2f} (≤ {NEW_TARGET}) | "
+            f"{_met(ratio, NEW_TARGET)} |"
+        )
         if ratio > NEW_TARGET:
-            notes.append(f"- {name}, {ratio:.2f}× optax's ({mine:.2f} ms against {theirs:.2f} ms): "
-                         f"{why.get(name, 'not yet explained (no reason recorded in benchmarks/run_all.py)')}.")
+            notes.append(
+                f"- {name}, {ratio:.2f}× optax's ({mine:.2f} ms against {theirs:.2f} ms): "
+                f"{why.get(name, 'not yet explained (no reason recorded in benchmarks/run_all.py)')}."
+            )
         if not exact:
-            notes.append(f"- {name}, {100 * x:.4f}% exact, worst {worst} ulp: not yet explained (a regression: "
-                         "the parity tests hold it at 0 ulp).")
+            notes.append(
+                f"- {name}, {100 * x:.4f}% exact, worst {worst} ulp: not yet explained (a regression: "
+                "the parity tests hold it at 0 ulp)."
+            )
     if notes:
         out += ["", "Where a target is missed, why:", "", *notes]
-    out += ["", "optax's nearest against the same reference, for reference:", "",
-            "| schedule | optax's nearest | exact | worst ulp | max rel. error |", "|---|---|---:|---:|---:|"]
-    out += [f"| {name} | `{optax_name}` | {100 * x:.2f}% | {worst:,} | {rel:.1e} |"
-            for name, _, optax_name, *_, (x, worst, rel) in rows]
+    out += [
+        "",
+        "optax's nearest against the same reference, for reference:",
+        "",
+        "| schedule | optax's nearest | exact | worst ulp | max rel. error |",
+        "|---|---|---:|---:|---:|",
+    ]
+    out += [
+        f"| {name} | `{optax_name}` | {100 * x:.2f}% | {worst:,} | {rel:.1e} |"
+        for name, _, optax_name, *_, (x, worst, rel) in rows
+    ]
     return out
 
 
@@ -238,14 +291,26 @@ def timm_table(quick: bool) -> list[str]:
     if _timm.cosine_lr() is None:
         return [title, "", f"Skipped: {_timm.REASON}."]
     exact = {(name, label): (x, w, r) for name, label, _, x, w, r in bench_timm.precision()}
-    rows = [(name, steps, "optax.sgdr_schedule", mine, theirs, ratio, exact[(name, "clr_optax")],
-             exact[(name, "optax.sgdr_schedule")])
-            for name, steps, mine, theirs, ratio in bench_timm.speed(rounds=3 if quick else 7, clock=time.process_time)]
-    intro = ("`clr_optax.lr_schedule(TimmCosineSpec(...))` against `optax.sgdr_schedule` of the same cycles (a "
-             "warmup-cosine piece per cycle, as a porter would write it), `jax.jit(jax.vmap(schedule))` over the "
-             "steps shown, in CPU time. **exact**: the float32 values equal to float32 of timm's own lr "
-             "(`_get_lr(t)`, what `step_update(t)` writes), and the worst ulp distance. Targets: ratio "
-             f"≤ {NEW_TARGET}, exact 100% and 0 ulp.")
+    rows = [
+        (
+            name,
+            steps,
+            "optax.sgdr_schedule",
+            mine,
+            theirs,
+            ratio,
+            exact[(name, "clr_optax")],
+            exact[(name, "optax.sgdr_schedule")],
+        )
+        for name, steps, mine, theirs, ratio in bench_timm.speed(rounds=3 if quick else 7, clock=time.process_time)
+    ]
+    intro = (
+        "`clr_optax.lr_schedule(TimmCosineSpec(...))` against `optax.sgdr_schedule` of the same cycles (a "
+        "warmup-cosine piece per cycle, as a porter would write it), `jax.jit(jax.vmap(schedule))` over the "
+        "steps shown, in CPU time. **exact**: the float32 values equal to float32 of timm's own lr "
+        "(`_get_lr(t)`, what `step_update(t)` writes), and the worst ulp distance. Targets: ratio "
+        f"≤ {NEW_TARGET}, exact 100% and 0 ulp."
+    )
     return _new_schedule_section(title, intro, rows, TIMM_WHY)
 
 
@@ -255,53 +320,87 @@ def huggingface_table(quick: bool) -> list[str]:
         return [title, "", f"Skipped: {HF_REASON}."]
     table = bench_huggingface.contenders()
     exact = {(name, label): (x, w, r) for name, label, _, x, w, r in bench_huggingface.precision(table)}
-    rows = [(name, steps, optax_name, mine, theirs, ratio, exact[(name, "clr_optax")], exact[(name, optax_name)])
-            for name, steps, mine, optax_name, theirs, ratio
-            in bench_huggingface.speed(table, rounds=3 if quick else 7, clock=time.process_time)]
-    intro = ("`clr_optax.lr_schedule` of `huggingface_spec(name, ...)` and `WSDSpec` against optax's nearest "
-             "composition (what a porter would write), `jax.jit(jax.vmap(schedule))` over "
-             f"{bench_huggingface.STEPS:,} counts, in CPU time. **exact**: the float32 values equal to float32 "
-             "of transformers' own lr (`base_lr * lr_lambda(k)`; the cyclic WSD's, its lambda per cycle), and "
-             f"the worst ulp distance. Targets: ratio ≤ {NEW_TARGET}, exact 100% and 0 ulp.")
+    rows = [
+        (name, steps, optax_name, mine, theirs, ratio, exact[(name, "clr_optax")], exact[(name, optax_name)])
+        for name, steps, mine, optax_name, theirs, ratio in bench_huggingface.speed(
+            table, rounds=3 if quick else 7, clock=time.process_time
+        )
+    ]
+    intro = (
+        "`clr_optax.lr_schedule` of `huggingface_spec(name, ...)` and `WSDSpec` against optax's nearest "
+        "composition (what a porter would write), `jax.jit(jax.vmap(schedule))` over "
+        f"{bench_huggingface.STEPS:,} counts, in CPU time. **exact**: the float32 values equal to float32 "
+        "of transformers' own lr (`base_lr * lr_lambda(k)`; the cyclic WSD's, its lambda per cycle), and "
+        f"the worst ulp distance. Targets: ratio ≤ {NEW_TARGET}, exact 100% and 0 ulp."
+    )
     return _new_schedule_section(title, intro, rows, HF_WHY)
 
 
 def resume_table(quick: bool) -> list[str]:
     rows = bench_resume.run(rounds=3 if quick else 5, repeats=1 if quick else 3)
-    out = ["## Resuming torch at a step", "",
-           f"`clr_torch.scheduler(opt, spec, step={bench_resume.K:,})` against torch's constructor + "
-           f"`load_state_dict` of the state at {bench_resume.K:,} (which needs that state saved; clr_torch needs "
-           "only the spec). Where the lr at k depends on every rounding on the way (a recursion), no O(1) form "
-           "is bitwise the replay: it is replayed as plain float arithmetic, in torch's order.", "",
-           "| torch class | clr_torch (ms) | torch (ms) | ratio | how |", "|---|---:|---:|---:|---|"]
+    out = [
+        "## Resuming torch at a step",
+        "",
+        f"`clr_torch.scheduler(opt, spec, step={bench_resume.K:,})` against torch's constructor + "
+        f"`load_state_dict` of the state at {bench_resume.K:,} (which needs that state saved; clr_torch needs "
+        "only the spec). Where the lr at k depends on every rounding on the way (a recursion), no O(1) form "
+        "is bitwise the replay: it is replayed as plain float arithmetic, in torch's order.",
+        "",
+        "| torch class | clr_torch (ms) | torch (ms) | ratio | how |",
+        "|---|---:|---:|---:|---|",
+    ]
     out += [f"| {name} | {ours:.3f} | {theirs:.3f} | {ratio:.1f} | {how} |" for name, ours, theirs, ratio, how in rows]
     return out
 
 
 def cyclic_tables(quick: bool) -> list[str]:
     rounds = 5 if quick else 9
-    out = ["## The cyclic schedule", "",
-           "**`clr_torch.CyclicLR.step()` vs `torch.optim.lr_scheduler.CyclicLR.step()`** "
-           "(median of interleaved rounds, wall time; ratio < 1 means ours is faster)", "",
-           "| case | clr_torch (µs) | torch (µs) | ratio |", "|---|---:|---:|---:|"]
+    out = [
+        "## The cyclic schedule",
+        "",
+        "**`clr_torch.CyclicLR.step()` vs `torch.optim.lr_scheduler.CyclicLR.step()`** "
+        "(median of interleaved rounds, wall time; ratio < 1 means ours is faster)",
+        "",
+        "| case | clr_torch (µs) | torch (µs) | ratio |",
+        "|---|---:|---:|---:|",
+    ]
     out += [f"| {n} | {a:.2f} | {b:.2f} | {r:.2f} |" for n, a, b, r in bench_torch_step.run(rounds=rounds)]
-    out += ["", f"**Optax schedule over the tutorial's {bench_optax_schedule.STEPS:,} steps** "
-            "(`jax.jit(jax.vmap(schedule))`, one call; ratio against `optax.cosine_decay_schedule`; target ≤ 1.0)", "",
-            "| schedule | ms | cosine_decay (ms) | ratio |", "|---|---:|---:|---:|"]
+    out += [
+        "",
+        f"**Optax schedule over the tutorial's {bench_optax_schedule.STEPS:,} steps** "
+        "(`jax.jit(jax.vmap(schedule))`, one call; ratio against `optax.cosine_decay_schedule`; target ≤ 1.0)",
+        "",
+        "| schedule | ms | cosine_decay (ms) | ratio |",
+        "|---|---:|---:|---:|",
+    ]
     out += [f"| {n} | {a:.2f} | {b:.2f} | {r:.2f} |" for n, a, b, r in bench_optax_schedule.run(rounds=rounds)]
-    out += ["", "**The tutorial's whole trajectory** (1,343,000 steps; torch loops timed over "
-            f"{bench_trajectory.SLICE} steps and extrapolated; target ≥ 1000× the tutorial loop)", "",
-            "| how | seconds | speed-up vs the tutorial loop |", "|---|---:|---:|"]
+    out += [
+        "",
+        "**The tutorial's whole trajectory** (1,343,000 steps; torch loops timed over "
+        f"{bench_trajectory.SLICE} steps and extrapolated; target ≥ 1000× the tutorial loop)",
+        "",
+        "| how | seconds | speed-up vs the tutorial loop |",
+        "|---|---:|---:|",
+    ]
     out += [f"| {n} | {s:.4f} | {x:,.0f}× |" for n, s, x in bench_trajectory.run()]
     r = bench_train_step.run(rounds=rounds)
-    out += ["", "**A jitted training step** (MLP 64-128-10, batch 256, `inject_hyperparams(sgd)`) with the CLR "
-            "vs a constant lr (target: overhead ≤ 2%, one compilation)", "",
-            "| CLR step (µs) | constant-lr step (µs) | overhead | compilations over 10,000 steps |",
-            "|---:|---:|---:|---:|",
-            f"| {r['clr us/step']:.1f} | {r['constant us/step']:.1f} | {100 * r['overhead']:+.1f}% | {r['compilations']} |"]
-    out += ["", "**Precision of a straight float32 port of torch's formula vs clr_optax** "
-            "(reference: float32 of torch's float64 value)", "",
-            "| config | steps | evaluator | worst ulp | exact steps | max rel. error |", "|---|---|---|---:|---:|---:|"]
+    out += [
+        "",
+        "**A jitted training step** (MLP 64-128-10, batch 256, `inject_hyperparams(sgd)`) with the CLR "
+        "vs a constant lr (target: overhead ≤ 2%, one compilation)",
+        "",
+        "| CLR step (µs) | constant-lr step (µs) | overhead | compilations over 10,000 steps |",
+        "|---:|---:|---:|---:|",
+        f"| {r['clr us/step']:.1f} | {r['constant us/step']:.1f} | {100 * r['overhead']:+.1f}% | {r['compilations']} |",
+    ]
+    out += [
+        "",
+        "**Precision of a straight float32 port of torch's formula vs clr_optax** "
+        "(reference: float32 of torch's float64 value)",
+        "",
+        "| config | steps | evaluator | worst ulp | exact steps | max rel. error |",
+        "|---|---|---|---:|---:|---:|",
+    ]
     out += [f"| {c} | {w} | {e} | {u} | {100 * x:.2f}% | {r:.1e} |" for c, w, e, u, x, r in precision_naive.run()]
     return out
 
@@ -315,18 +414,27 @@ def page(quick: bool) -> tuple[str, str]:
     resume = resume_table(quick)
     cyclic = cyclic_tables(quick)
     took = time.perf_counter() - start
-    speed_rounds = ("3 rounds × 1 repeat for the family's speed, 3 × 3 for timm's and Hugging Face's" if quick
-                    else "7 rounds × 3 repeats for the family's, timm's and Hugging Face's speed")
-    head = ["# Benchmarks", "",
-            "<!-- Generated by benchmarks/run_all.py (bash dev.sh bench): edit that script, not this page. -->", "",
-            f"Measured on: {machine()}.", "",
-            "Conditions: one process; each ratio is the median of per-round ratios, the two contenders timed "
-            "alternately in each round (A/B interleaved, the order flipped every round) "
-            f"({speed_rounds}, "
-            f"{'5 × 3' if quick else '9 × 5'} in the training step), in CPU time "
-            "(`time.process_time`: this process's threads) where marked, wall time for the torch step and the "
-            f"tutorial loop; float32 schedules (JAX's default); the whole run took {took / 60:.1f} minutes on a "
-            "machine shared with other work, so single ratios are noisy by some 10%.", ""]
+    speed_rounds = (
+        "3 rounds × 1 repeat for the family's speed, 3 × 3 for timm's and Hugging Face's"
+        if quick
+        else "7 rounds × 3 repeats for the family's, timm's and Hugging Face's speed"
+    )
+    head = [
+        "# Benchmarks",
+        "",
+        "<!-- Generated by benchmarks/run_all.py (bash dev.sh bench): edit that script, not this page. -->",
+        "",
+        f"Measured on: {machine()}.",
+        "",
+        "Conditions: one process; each ratio is the median of per-round ratios, the two contenders timed "
+        "alternately in each round (A/B interleaved, the order flipped every round) "
+        f"({speed_rounds}, "
+        f"{'5 × 3' if quick else '9 × 5'} in the training step), in CPU time "
+        "(`time.process_time`: this process's threads) where marked, wall time for the torch step and the "
+        f"tutorial loop; float32 schedules (JAX's default); the whole run took {took / 60:.1f} minutes on a "
+        "machine shared with other work, so single ratios are noisy by some 10%.",
+        "",
+    ]
     sections = head + family + [""] + timm + [""] + huggingface + [""] + resume + [""] + cyclic
     return "\n".join(sections) + "\n", "\n".join(summary)
 

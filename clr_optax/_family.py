@@ -26,8 +26,17 @@ from clr_spec._ops import NUMPY
 from ._ops import JaxFloat32Ops, JaxFloat64Ops
 from ._plateau import schedule_builder as _plateau_builder
 from ._plateau import sequence_schedule_builder as _plateau_sequence_builder
-from ._schedules import (MAX_COUNT, Float32Method, _as_step, _rounded_to_float32, build_schedule, constant_schedule,
-                         path_schedule, resolved_method, target_platforms)
+from ._schedules import (
+    MAX_COUNT,
+    Float32Method,
+    _as_step,
+    _rounded_to_float32,
+    build_schedule,
+    constant_schedule,
+    path_schedule,
+    resolved_method,
+    target_platforms,
+)
 
 
 def lr_schedule(spec: Spec, group: int = 0, *, platforms: Any = None) -> optax.Schedule:
@@ -75,27 +84,31 @@ def schedule_of(spec: Spec, what: str, group: int, method: Float32Method = "auto
     if what not in ("lr", "momentum"):
         raise ValueError(f"what must be 'lr' or 'momentum', got {what!r}")
     if what == "momentum":
-        spec.momentum(0, group)        # a clear error now where the spec does not set momentum
+        spec.momentum(0, group)  # a clear error now where the spec does not set momentum
     if not jax.config.read("jax_enable_x64"):
         _check_float32_range(spec, what, group)
     builder = _BUILDERS.get(spec.EVALUATOR)
     if builder is None:
-        raise TypeError(f"clr_optax has no schedule builder {spec.EVALUATOR!r} (for {type(spec).__name__}); "
-                        f"it has {sorted(_BUILDERS)}")
+        raise TypeError(
+            f"clr_optax has no schedule builder {spec.EVALUATOR!r} (for {type(spec).__name__}); "
+            f"it has {sorted(_BUILDERS)}"
+        )
     return builder(spec, what, group, method)
 
 
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # The fields that bound a spec's values (its lr or momentum is between them, or is one of them).
-_BOUND_FIELDS = {"lr": ("base_lr", "max_lr", "initial_lr", "eta_min"), "momentum": ("base_momentum", "max_momentum",
-                                                                                  "momentum_")}
+_BOUND_FIELDS = {
+    "lr": ("base_lr", "max_lr", "initial_lr", "eta_min"),
+    "momentum": ("base_momentum", "max_momentum", "momentum_"),
+}
 
 
 def _check_float32_range(spec: Any, what: str, group: int) -> None:
     """A float32 schedule holds values up to 3.4e38: a spec whose lr (or momentum) passes that would
     give inf, and is refused (under x64 it is not)."""
     largest = 0.0
-    for _, phase in (spec.phases or ((0, spec),)):
+    for _, phase in spec.phases or ((0, spec),):
         for name in _BOUND_FIELDS[what]:
             value = getattr(phase, name, None)
             if isinstance(value, tuple):
@@ -107,17 +120,19 @@ def _check_float32_range(spec: Any, what: str, group: int) -> None:
             try:
                 values = phase.lr(marks, group) if what == "lr" else phase.momentum(marks, group)
             except (TypeError, ValueError, ArithmeticError):
-                continue      # a user's function numpy cannot call (written for JAX): the fields bound it
+                continue  # a user's function numpy cannot call (written for JAX): the fields bound it
             largest = max(largest, float(np.max(np.abs(values))))
     if largest > _FLOAT32_MAX:
-        raise ValueError(f"the spec's {what} reaches {largest:.3g}, past float32's range ({_FLOAT32_MAX:.3g}): a float32 "
-                         "schedule would give inf; enable jax_enable_x64 for float64 schedules")
+        raise ValueError(
+            f"the spec's {what} reaches {largest:.3g}, past float32's range ({_FLOAT32_MAX:.3g}): a float32 "
+            "schedule would give inf; enable jax_enable_x64 for float64 schedules"
+        )
 
 
 def _formula_schedule(spec: Any, what: str, group: int, method: Float32Method) -> Callable:
     """A spec's own closed form (``values_at``) over jax ops: float64, rounded once to float32
     on CPU and GPU; float32 throughout on other platforms (TPUs have no float64)."""
-    spec.values_at(NUMPY, np.zeros(1, np.int64), what, group)      # a clear error now, not when traced
+    spec.values_at(NUMPY, np.zeros(1, np.int64), what, group)  # a clear error now, not when traced
 
     def float64_value(step, count):
         return spec.values_at(JaxFloat64Ops(count), step.astype(jnp.float64), what, group)
@@ -139,12 +154,17 @@ def _formula_schedule(spec: Any, what: str, group: int, method: Float32Method) -
 
         return lookup
 
-    return path_schedule(method, x64=lambda step, count: jnp.asarray(float64_value(step, count), jnp.float64),
-                         via_float64=_rounded_to_float32(float64_value), float32=float32_value)
+    return path_schedule(
+        method,
+        x64=lambda step, count: jnp.asarray(float64_value(step, count), jnp.float64),
+        via_float64=_rounded_to_float32(float64_value),
+        float32=float32_value,
+    )
 
 
-def _check_traceable(spec: Any, float32_value: Callable, float64_value: Callable,
-                     method: Optional[Float32Method]) -> None:
+def _check_traceable(
+    spec: Any, float32_value: Callable, float64_value: Callable, method: Optional[Float32Method]
+) -> None:
     """Trace the evaluations the schedule can run (``method`` as ``resolved_method`` gives it: the
     float64 one for CPU and GPU and under x64, the float32 one for TPUs, both for a mix or where the
     platform is not known yet) on abstract steps now, so that a formula JAX cannot trace (a user's
@@ -162,7 +182,8 @@ def _check_traceable(spec: Any, float32_value: Callable, float64_value: Callable
             f"{type(spec).__name__}'s schedule cannot be traced by JAX: a function it holds (lr_lambda) gets the "
             "step as a traced float holding the whole number, so write it with arithmetic and jax.numpy on it "
             "(lambda k: 0.95 ** k, jnp.minimum(1.0, (k + 1) / 100), jnp.where(k < 10, 0.1, 1.0)), not math.*, "
-            f"numpy or Python if/else. Tracing it failed with: {type(err).__name__}: {err}") from err
+            f"numpy or Python if/else. Tracing it failed with: {type(err).__name__}: {err}"
+        ) from err
 
 
 def _cyclic_schedule(spec: Any, what: str, group: int, method: Float32Method) -> Callable:
@@ -174,7 +195,7 @@ def _sequential_schedule(spec: Any, what: str, group: int, method: Float32Method
     pieces, starts = [], []
     for i, (start, phase) in enumerate(spec.phases):
         if start > MAX_COUNT:
-            break     # counts are clipped to 2**31 - 1: a phase starting later is never reached
+            break  # counts are clipped to 2**31 - 1: a phase starting later is never reached
         if what == "momentum" and not phase.sets_momentum:
             pieces.append(constant_schedule(spec.held_momentum(i, group)))
         else:
@@ -194,7 +215,11 @@ def _sequential_schedule(spec: Any, what: str, group: int, method: Float32Method
 
 
 # One builder per EVALUATOR a spec can name (clr_spec._contract.EVALUATORS).
-_BUILDERS = {"formula": _formula_schedule, "cyclic": _cyclic_schedule, "sequence": _sequential_schedule,
-             "chained": _formula_schedule,      # a ChainedSpec's values are its own table
-             "plateau": _plateau_builder,       # a stateful schedule that reads update(..., value=metric)
-             "plateau_sequence": _plateau_sequence_builder}   # the phases' lr, then the plateau's (stateful)
+_BUILDERS = {
+    "formula": _formula_schedule,
+    "cyclic": _cyclic_schedule,
+    "sequence": _sequential_schedule,
+    "chained": _formula_schedule,  # a ChainedSpec's values are its own table
+    "plateau": _plateau_builder,  # a stateful schedule that reads update(..., value=metric)
+    "plateau_sequence": _plateau_sequence_builder,
+}  # the phases' lr, then the plateau's (stateful)

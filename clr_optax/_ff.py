@@ -120,8 +120,8 @@ def round_to_grid(v: FF, k: jnp.ndarray) -> tuple[FF, jnp.ndarray]:
     """
     up = pow2(k)
     f_hi, f_lo = v[0] * up, v[1] * up
-    n_hi = lax.round(f_hi, lax.RoundingMethod.TO_NEAREST_EVEN)   # an exact integer
-    d = (f_hi - n_hi) + f_lo                                      # f_hi - n_hi is exact
+    n_hi = lax.round(f_hi, lax.RoundingMethod.TO_NEAREST_EVEN)  # an exact integer
+    d = (f_hi - n_hi) + f_lo  # f_hi - n_hi is exact
     n_lo = lax.round(d, lax.RoundingMethod.TO_NEAREST_EVEN)
     odd = (n_hi - 2.0 * jnp.floor(0.5 * n_hi)) != 0.0
     n_lo = jnp.where((jnp.abs(d) == 0.5) & odd, jnp.sign(d), n_lo)

@@ -41,13 +41,13 @@ def power_of(gamma: float) -> Callable:
     head_and_rest = float(log2_gamma)
     low = float(log2_gamma - Decimal(head_and_rest))
     head = _top_bits(head_and_rest, 26)
-    rest = head_and_rest - head                 # exact, at most 27 significant bits
+    rest = head_and_rest - head  # exact, at most 27 significant bits
 
     def power(step):
         k_low = step & 0xFFFF
-        k_high = (step - k_low).astype(jnp.float64)   # at most 15 significant bits
+        k_high = (step - k_low).astype(jnp.float64)  # at most 15 significant bits
         k_low = k_low.astype(jnp.float64)
-        p1, p2, p3, p4 = k_high * head, k_high * rest, k_low * head, k_low * rest   # all exact
+        p1, p2, p3, p4 = k_high * head, k_high * rest, k_low * head, k_low * rest  # all exact
         n = jnp.round(((p1 + p3) + p2) + p4)
         f = ((((p1 - n) + p3) + p2) + p4) + step.astype(jnp.float64) * low
         return pow2_float64(n) * _exp2_small(f)

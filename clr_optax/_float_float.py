@@ -31,7 +31,7 @@ from clr_spec._modes import dispatch
 
 from . import _ff, _position
 
-_EXP2_TERMS = 9      # Taylor terms of 2**y for |y| <= 1/16: truncation < 2**-50
+_EXP2_TERMS = 9  # Taylor terms of 2**y for |y| <= 1/16: truncation < 2**-50
 _EXP2_SQUARINGS = 3  # 2**f = (2**(f/8))**8
 
 
@@ -84,8 +84,9 @@ def _unit_exponent(values: list[float]) -> int:
     return top if bottom - top >= -76 else max(bottom + 76, top - 120)
 
 
-def _peak_values(total: float, up: float, ratio: float, start: float, height: float, sign: float,
-                 unit: Fraction) -> np.ndarray:
+def _peak_values(
+    total: float, up: float, ratio: float, start: float, height: float, sign: float, unit: Fraction
+) -> np.ndarray:
     """torch's own value at a cycle's peak (amplitude scale 1), per pair of binades of (c, c + 1).
 
     At a peak (remainder == step_size_up) the exact factor is 1 and the value is the far end
@@ -108,7 +109,7 @@ def _peak_values(total: float, up: float, ratio: float, start: float, height: fl
                 c = 2**e2 - 1
             if c is None or e2 > 31:
                 continue
-            y = 1.0 + float(c + v)                     # torch: 1 + last_epoch / total_size
+            y = 1.0 + float(c + v)  # torch: 1 + last_epoch / total_size
             x = y - math.floor(y)
             factor = x / ratio if x <= ratio else (x - 1) / (ratio - 1)
             value = start + height * factor if sign > 0 else start - height * factor
@@ -139,7 +140,7 @@ def _exp_range(spec: CyclicSpec):
     log2_gamma = _ff.const(Fraction(log2_decimal(spec.gamma)))
 
     def scale(amplitude, step, cycle):
-        t = _ff.mul(_ff.from_int(step), log2_gamma)              # log2(gamma**step) <= 0
+        t = _ff.mul(_ff.from_int(step), log2_gamma)  # log2(gamma**step) <= 0
         mantissa, exponent = exp2_parts(t)
         return _ff.mul(amplitude, mantissa), exponent
 
@@ -151,8 +152,9 @@ def _exp_range(spec: CyclicSpec):
 _MODE_SCALES = {"triangular": _triangular, "triangular2": _triangular2, "exp_range": _exp_range}
 
 
-def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: float,
-                         custom_scale: Optional[Callable] = None):
+def float_float_schedule(
+    spec: CyclicSpec, start: float, height: float, sign: float, custom_scale: Optional[Callable] = None
+):
     """``int32 step -> float32 value`` in float32 arithmetic; see the module docstring.
 
     ``custom_scale(arg)`` evaluates a custom ``scale_fn`` as float32 on the cycle or step
@@ -172,12 +174,15 @@ def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: fl
     unit_exp = _unit_exponent([start, height, *ends])
     unit = Fraction(2) ** unit_exp
     start_ff = _ff.const(Fraction(start) / unit)
-    signed_height = _ff.const(sign * Fraction(height) / unit)   # torch rounds max - base in float64
+    signed_height = _ff.const(sign * Fraction(height) / unit)  # torch rounds max - base in float64
     scale_fn, by_cycle = spec.scale_fn, spec.scale_mode == "cycle"
     # A built-in mode's amplitude scale; where it can be exactly 1 at a peak, torch's own peak
     # values are replayed (a custom scale_fn's cannot be known, so it gets none).
-    mode_scale, unit_scale_at = (None, None) if scale_fn is not None else \
-        dispatch(_MODE_SCALES, spec.mode, "clr_optax's float-float path")(spec)
+    mode_scale, unit_scale_at = (
+        (None, None)
+        if scale_fn is not None
+        else dispatch(_MODE_SCALES, spec.mode, "clr_optax's float-float path")(spec)
+    )
     peak_values = None
     if unit_scale_at is not None:
         peak_values = _peak_values(total, float(spec.step_size_up), ratio, start, height, sign, unit)
@@ -197,7 +202,7 @@ def float_float_schedule(spec: CyclicSpec, start: float, height: float, sign: fl
             # A float32 holding the integer (exact below 2**24), as on the float64 path.
             s = custom_scale((cycle if by_cycle else step).astype(jnp.float32))
             amplitude = _ff.mul(amplitude, (s, jnp.zeros_like(s)))
-        shift = None   # the amplitude's power-of-two scale
+        shift = None  # the amplitude's power-of-two scale
         if mode_scale is not None:
             amplitude, shift = mode_scale(amplitude, step, cycle)
         final_shift = jnp.int32(rescale)

@@ -180,13 +180,19 @@ class JaxFloat32Ops(Ops):
         integer = jnp.issubdtype(position.dtype, jnp.integer)
         if integer and isinstance(length, (int, float)):
             near_start = position <= min(math.floor(length / 2), MAX_STEP)
-            rest = (int(length) - position) if float(length).is_integer() and length <= MAX_STEP \
+            rest = (
+                (int(length) - position)
+                if float(length).is_integer() and length <= MAX_STEP
                 else length - position.astype(jnp.float32)
+            )
         else:
             near_start = position.astype(jnp.float32) <= jnp.asarray(length, jnp.float32) * 0.5
             rest = length - position.astype(jnp.float32)
-        half = jnp.where(near_start, jnp.cos(math.pi * position.astype(jnp.float32) / (2 * length)),
-                         jnp.sin(math.pi * jnp.asarray(rest).astype(jnp.float32) / (2 * length)))
+        half = jnp.where(
+            near_start,
+            jnp.cos(math.pi * position.astype(jnp.float32) / (2 * length)),
+            jnp.sin(math.pi * jnp.asarray(rest).astype(jnp.float32) / (2 * length)),
+        )
         return half * half
 
     def constant(self, values: Any) -> Any:
@@ -212,4 +218,3 @@ class JaxFloat32Ops(Ops):
 
     def call_scale_fn(self, fn: Callable, arg: Any) -> Any:
         return jnp.broadcast_to(jnp.asarray(fn(arg.astype(jnp.float32)), dtype=jnp.float32), jnp.shape(arg))
-

@@ -48,12 +48,13 @@ def _hyperparam_dtype():
 
 def _require_spec(spec: Any, group: int) -> Any:
     check_spec(spec)
-    v.group_index(group, spec.num_groups)   # a clear error for a group the spec does not have
+    v.group_index(group, spec.num_groups)  # a clear error for a group the spec does not have
     return spec
 
 
-def _with_clr(rule, spec: Any, group: int, momentum_name: str, momentum: float,
-              **static: Any) -> optax.GradientTransformationExtraArgs:
+def _with_clr(
+    rule, spec: Any, group: int, momentum_name: str, momentum: float, **static: Any
+) -> optax.GradientTransformationExtraArgs:
     """torch's rule with the spec's lr and, where the spec sets momentum, its momentum."""
     scheduled_momentum = momentum_schedule(spec, group=group) if spec.sets_momentum else momentum
     injected = optax.inject_hyperparams(rule, static_args=tuple(static), hyperparam_dtype=_hyperparam_dtype())
@@ -84,8 +85,10 @@ def _check_momentum_bounds(spec: Any, group: int, name: str) -> None:
     if spec.sets_momentum:
         _, high = _momentum_range(spec, group)
         if high >= 1:
-            raise ValueError(f"max_momentum must be < 1 when it cycles {name} (Adam's bias correction "
-                             f"1 - beta1**t is 0 at beta1 = 1), got {high!r} for group {group}")
+            raise ValueError(
+                f"max_momentum must be < 1 when it cycles {name} (Adam's bias correction "
+                f"1 - beta1**t is 0 at beta1 = 1), got {high!r} for group {group}"
+            )
 
 
 def _gradient(grads, params, weight_decay: float, maximize: bool):
@@ -117,12 +120,20 @@ def _power_complement(base, t, log_base=None):
 
 # --------------------------------------------------------------------------- torch.optim.SGD
 class SGDState(NamedTuple):
-    momentum_buffer: Any       # like params; None when momentum is never used
-    has_buffer: jnp.ndarray    # torch creates the buffer (= grad) on the first step with momentum != 0
+    momentum_buffer: Any  # like params; None when momentum is never used
+    has_buffer: jnp.ndarray  # torch creates the buffer (= grad) on the first step with momentum != 0
 
 
-def _sgd_rule(learning_rate, momentum, *, dampening: float, weight_decay: float, nesterov: bool,
-              maximize: bool, uses_momentum: bool) -> optax.GradientTransformation:
+def _sgd_rule(
+    learning_rate,
+    momentum,
+    *,
+    dampening: float,
+    weight_decay: float,
+    nesterov: bool,
+    maximize: bool,
+    uses_momentum: bool,
+) -> optax.GradientTransformation:
     def init(params):
         buffer = _zeros_like(params) if uses_momentum else None
         return SGDState(momentum_buffer=buffer, has_buffer=jnp.zeros([], jnp.bool_))
@@ -131,9 +142,12 @@ def _sgd_rule(learning_rate, momentum, *, dampening: float, weight_decay: float,
         grads = _gradient(grads, params, weight_decay, maximize)
         if not uses_momentum:
             return _store(_MAP(lambda g: -learning_rate * g, grads), grads), state
-        active = momentum != 0   # torch: `if momentum != 0` on the group's current value
-        candidate = _MAP(lambda b, g: jnp.where(state.has_buffer, momentum * b + (1 - dampening) * g, g),
-                         state.momentum_buffer, grads)
+        active = momentum != 0  # torch: `if momentum != 0` on the group's current value
+        candidate = _MAP(
+            lambda b, g: jnp.where(state.has_buffer, momentum * b + (1 - dampening) * g, g),
+            state.momentum_buffer,
+            grads,
+        )
         candidate = _store(candidate, state.momentum_buffer)
         if nesterov:
             direction = _MAP(lambda g, b: g + momentum * b, grads, candidate)
@@ -147,10 +161,20 @@ def _sgd_rule(learning_rate, momentum, *, dampening: float, weight_decay: float,
     return optax.GradientTransformation(init, update)
 
 
-def sgd(spec: Any, group: int = 0, *, lr: Optional[float] = None, momentum: float = 0.0,
-        dampening: float = 0.0, weight_decay: float = 0.0, nesterov: bool = False, maximize: bool = False,
-        foreach: Optional[bool] = None, differentiable: bool = False, fused: Optional[bool] = None,
-        ) -> optax.GradientTransformationExtraArgs:
+def sgd(
+    spec: Any,
+    group: int = 0,
+    *,
+    lr: Optional[float] = None,
+    momentum: float = 0.0,
+    dampening: float = 0.0,
+    weight_decay: float = 0.0,
+    nesterov: bool = False,
+    maximize: bool = False,
+    foreach: Optional[bool] = None,
+    differentiable: bool = False,
+    fused: Optional[bool] = None,
+) -> optax.GradientTransformationExtraArgs:
     """``torch.optim.SGD`` driven by ``clr_torch.CyclicLR(spec)``, as an optax transformation.
 
     Per update (torch's rule): ``g = grad + weight_decay * p``; with momentum,
@@ -189,37 +213,61 @@ def sgd(spec: Any, group: int = 0, *, lr: Optional[float] = None, momentum: floa
     del lr, foreach, differentiable, fused
     spec = _require_spec(spec, group)
     momentum = _check_range("momentum", momentum, 0.0)
-    dampening = v.finite("dampening", dampening)   # torch takes any; an infinite one makes NaN
+    dampening = v.finite("dampening", dampening)  # torch takes any; an infinite one makes NaN
     weight_decay = _check_range("weight_decay", weight_decay, 0.0)
     if nesterov:
         low = _momentum_range(spec, group)[0] if spec.sets_momentum else momentum
         if low <= 0 or dampening != 0:
-            raise ValueError("nesterov needs a momentum > 0 at every step (momentum, or base_momentum when "
-                             f"the spec cycles it) and dampening == 0; got momentum {low!r}, dampening {dampening!r}")
-    return _with_clr(_sgd_rule, spec, group, "momentum", momentum, dampening=dampening,
-                     weight_decay=weight_decay, nesterov=bool(nesterov), maximize=bool(maximize),
-                     uses_momentum=spec.sets_momentum or momentum != 0)
+            raise ValueError(
+                "nesterov needs a momentum > 0 at every step (momentum, or base_momentum when "
+                f"the spec cycles it) and dampening == 0; got momentum {low!r}, dampening {dampening!r}"
+            )
+    return _with_clr(
+        _sgd_rule,
+        spec,
+        group,
+        "momentum",
+        momentum,
+        dampening=dampening,
+        weight_decay=weight_decay,
+        nesterov=bool(nesterov),
+        maximize=bool(maximize),
+        uses_momentum=spec.sets_momentum or momentum != 0,
+    )
 
 
 # --------------------------------------------------------------------------- torch.optim.Adam / AdamW
 class AdamState(NamedTuple):
     # optax's name (set_count finds it); mypy sees it shadow tuple.count.
-    count: jnp.ndarray          # type: ignore[assignment]  # torch's state["step"]: updates taken, int32
+    count: jnp.ndarray  # type: ignore[assignment]  # torch's state["step"]: updates taken, int32
     exp_avg: Any
     exp_avg_sq: Any
-    max_exp_avg_sq: Any         # None unless amsgrad
+    max_exp_avg_sq: Any  # None unless amsgrad
 
 
-def _adam_rule(learning_rate, b1, *, b2: float, eps: float, weight_decay: float, amsgrad: bool,
-               maximize: bool, decoupled_weight_decay: bool) -> optax.GradientTransformation:
+def _adam_rule(
+    learning_rate,
+    b1,
+    *,
+    b2: float,
+    eps: float,
+    weight_decay: float,
+    amsgrad: bool,
+    maximize: bool,
+    decoupled_weight_decay: bool,
+) -> optax.GradientTransformation:
     # log(b2) rounded once from float64: b2**t then has a relative error of about t * 2**-24 * |log b2|
     # instead of t * 2**-24 from rounding b2 itself (6e-5 at t = 1000 for b2 = 0.999).
     log_b2 = math.log(b2) if b2 > 0 else -math.inf
 
     def init(params):
         zeros = _zeros_like
-        return AdamState(count=jnp.zeros([], jnp.int32), exp_avg=zeros(params), exp_avg_sq=zeros(params),
-                         max_exp_avg_sq=zeros(params) if amsgrad else None)
+        return AdamState(
+            count=jnp.zeros([], jnp.int32),
+            exp_avg=zeros(params),
+            exp_avg_sq=zeros(params),
+            max_exp_avg_sq=zeros(params) if amsgrad else None,
+        )
 
     def update(grads, state, params=None):
         count = optax.safe_increment(state.count)
@@ -228,8 +276,7 @@ def _adam_rule(learning_rate, b1, *, b2: float, eps: float, weight_decay: float,
         if decoupled_weight_decay and weight_decay != 0 and params is None:
             raise ValueError("weight_decay != 0 needs the params: call update(grads, state, params)")
         exp_avg = _store(_MAP(lambda m, g: _lerp(m, g, 1 - b1), state.exp_avg, grads), state.exp_avg)
-        exp_avg_sq = _store(_MAP(lambda v, g: b2 * v + (1 - b2) * (g * g), state.exp_avg_sq, grads),
-                            state.exp_avg_sq)
+        exp_avg_sq = _store(_MAP(lambda v, g: b2 * v + (1 - b2) * (g * g), state.exp_avg_sq, grads), state.exp_avg_sq)
         if amsgrad:
             max_exp_avg_sq = _MAP(jnp.maximum, state.max_exp_avg_sq, exp_avg_sq)
             second = max_exp_avg_sq
@@ -256,15 +303,37 @@ def _adam_family(spec, group, betas, eps, weight_decay, amsgrad, maximize, decou
     eps = _check_range("eps", eps, 0.0)
     weight_decay = _check_range("weight_decay", weight_decay, 0.0)
     _check_momentum_bounds(spec, group, "betas[0]")
-    return _with_clr(_adam_rule, spec, group, "b1", beta1, b2=beta2, eps=eps, weight_decay=weight_decay,
-                     amsgrad=bool(amsgrad), maximize=bool(maximize), decoupled_weight_decay=bool(decoupled))
+    return _with_clr(
+        _adam_rule,
+        spec,
+        group,
+        "b1",
+        beta1,
+        b2=beta2,
+        eps=eps,
+        weight_decay=weight_decay,
+        amsgrad=bool(amsgrad),
+        maximize=bool(maximize),
+        decoupled_weight_decay=bool(decoupled),
+    )
 
 
-def adam(spec: Any, group: int = 0, *, lr: Optional[float] = None,
-         betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 0.0,
-         amsgrad: bool = False, maximize: bool = False, decoupled_weight_decay: bool = False,
-         foreach: Optional[bool] = None, capturable: bool = False, differentiable: bool = False,
-         fused: Optional[bool] = None) -> optax.GradientTransformationExtraArgs:
+def adam(
+    spec: Any,
+    group: int = 0,
+    *,
+    lr: Optional[float] = None,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    amsgrad: bool = False,
+    maximize: bool = False,
+    decoupled_weight_decay: bool = False,
+    foreach: Optional[bool] = None,
+    capturable: bool = False,
+    differentiable: bool = False,
+    fused: Optional[bool] = None,
+) -> optax.GradientTransformationExtraArgs:
     """``torch.optim.Adam`` driven by ``clr_torch.CyclicLR(spec)``, as an optax transformation.
 
     Per update ``t`` (1-based, torch's rule): ``g = grad + weight_decay * p`` (or, with
@@ -283,11 +352,21 @@ def adam(spec: Any, group: int = 0, *, lr: Optional[float] = None,
     return _adam_family(spec, group, betas, eps, weight_decay, amsgrad, maximize, decoupled_weight_decay)
 
 
-def adamw(spec: Any, group: int = 0, *, lr: Optional[float] = None,
-          betas: tuple[float, float] = (0.9, 0.999), eps: float = 1e-8, weight_decay: float = 1e-2,
-          amsgrad: bool = False, maximize: bool = False, foreach: Optional[bool] = None,
-          capturable: bool = False, differentiable: bool = False, fused: Optional[bool] = None,
-          ) -> optax.GradientTransformationExtraArgs:
+def adamw(
+    spec: Any,
+    group: int = 0,
+    *,
+    lr: Optional[float] = None,
+    betas: tuple[float, float] = (0.9, 0.999),
+    eps: float = 1e-8,
+    weight_decay: float = 1e-2,
+    amsgrad: bool = False,
+    maximize: bool = False,
+    foreach: Optional[bool] = None,
+    capturable: bool = False,
+    differentiable: bool = False,
+    fused: Optional[bool] = None,
+) -> optax.GradientTransformationExtraArgs:
     """``torch.optim.AdamW``: ``adam`` with decoupled weight decay (default 1e-2, as torch)."""
     del lr, foreach, capturable, differentiable, fused
     return _adam_family(spec, group, betas, eps, weight_decay, amsgrad, maximize, True)
@@ -296,21 +375,34 @@ def adamw(spec: Any, group: int = 0, *, lr: Optional[float] = None,
 # --------------------------------------------------------------------------- torch.optim.RMSprop
 class RMSpropState(NamedTuple):
     square_avg: Any
-    grad_avg: Any               # None unless centered
-    momentum_buffer: Any        # None when momentum is never used
+    grad_avg: Any  # None unless centered
+    momentum_buffer: Any  # None when momentum is never used
 
 
-def _rmsprop_rule(learning_rate, momentum, *, alpha: float, eps: float, weight_decay: float,
-                  centered: bool, maximize: bool, uses_momentum: bool) -> optax.GradientTransformation:
+def _rmsprop_rule(
+    learning_rate,
+    momentum,
+    *,
+    alpha: float,
+    eps: float,
+    weight_decay: float,
+    centered: bool,
+    maximize: bool,
+    uses_momentum: bool,
+) -> optax.GradientTransformation:
     def init(params):
         zeros = _zeros_like
-        return RMSpropState(square_avg=zeros(params), grad_avg=zeros(params) if centered else None,
-                            momentum_buffer=zeros(params) if uses_momentum else None)
+        return RMSpropState(
+            square_avg=zeros(params),
+            grad_avg=zeros(params) if centered else None,
+            momentum_buffer=zeros(params) if uses_momentum else None,
+        )
 
     def update(grads, state, params=None):
         grads = _gradient(grads, params, weight_decay, maximize)
-        square_avg = _store(_MAP(lambda s, g: alpha * s + (1 - alpha) * (g * g), state.square_avg, grads),
-                            state.square_avg)
+        square_avg = _store(
+            _MAP(lambda s, g: alpha * s + (1 - alpha) * (g * g), state.square_avg, grads), state.square_avg
+        )
         if centered:
             grad_avg = _store(_MAP(lambda a, g: _lerp(a, g, 1 - alpha), state.grad_avg, grads), state.grad_avg)
             avg = _MAP(lambda s, a: jnp.sqrt(s - a * a) + eps, square_avg, grad_avg)
@@ -321,9 +413,8 @@ def _rmsprop_rule(learning_rate, momentum, *, alpha: float, eps: float, weight_d
         if not uses_momentum:
             updates = _MAP(lambda s: -learning_rate * s, scaled)
             return _store(updates, grads), RMSpropState(square_avg, grad_avg, None)
-        active = momentum > 0   # torch: `if momentum > 0` on the group's current value
-        candidate = _store(_MAP(lambda b, s: momentum * b + s, state.momentum_buffer, scaled),
-                           state.momentum_buffer)
+        active = momentum > 0  # torch: `if momentum > 0` on the group's current value
+        candidate = _store(_MAP(lambda b, s: momentum * b + s, state.momentum_buffer, scaled), state.momentum_buffer)
         buffer = _MAP(lambda c, b: jnp.where(active, c, b), candidate, state.momentum_buffer)
         updates = _MAP(lambda c, s: -learning_rate * jnp.where(active, c, s), candidate, scaled)
         return _store(updates, grads), RMSpropState(square_avg, grad_avg, buffer)
@@ -331,10 +422,21 @@ def _rmsprop_rule(learning_rate, momentum, *, alpha: float, eps: float, weight_d
     return optax.GradientTransformation(init, update)
 
 
-def rmsprop(spec: Any, group: int = 0, *, lr: Optional[float] = None, alpha: float = 0.99,
-            eps: float = 1e-8, weight_decay: float = 0.0, momentum: float = 0.0, centered: bool = False,
-            maximize: bool = False, foreach: Optional[bool] = None, capturable: bool = False,
-            differentiable: bool = False) -> optax.GradientTransformationExtraArgs:
+def rmsprop(
+    spec: Any,
+    group: int = 0,
+    *,
+    lr: Optional[float] = None,
+    alpha: float = 0.99,
+    eps: float = 1e-8,
+    weight_decay: float = 0.0,
+    momentum: float = 0.0,
+    centered: bool = False,
+    maximize: bool = False,
+    foreach: Optional[bool] = None,
+    capturable: bool = False,
+    differentiable: bool = False,
+) -> optax.GradientTransformationExtraArgs:
     """``torch.optim.RMSprop`` driven by ``clr_torch.CyclicLR(spec)``, as an optax transformation.
 
     Per update (torch's rule): ``g = grad + weight_decay * p``; ``v = alpha * v + (1 - alpha) * g**2``;
@@ -350,9 +452,19 @@ def rmsprop(spec: Any, group: int = 0, *, lr: Optional[float] = None, alpha: flo
     eps = _check_range("eps", eps, 0.0)
     weight_decay = _check_range("weight_decay", weight_decay, 0.0)
     momentum = _check_range("momentum", momentum, 0.0)
-    return _with_clr(_rmsprop_rule, spec, group, "momentum", momentum, alpha=alpha, eps=eps,
-                     weight_decay=weight_decay, centered=bool(centered), maximize=bool(maximize),
-                     uses_momentum=spec.sets_momentum or momentum > 0)
+    return _with_clr(
+        _rmsprop_rule,
+        spec,
+        group,
+        "momentum",
+        momentum,
+        alpha=alpha,
+        eps=eps,
+        weight_decay=weight_decay,
+        centered=bool(centered),
+        maximize=bool(maximize),
+        uses_momentum=spec.sets_momentum or momentum > 0,
+    )
 
 
 # --------------------------------------------------------------------------- reading the state
@@ -376,12 +488,17 @@ def current_hyperparams(opt_state: Any) -> dict:
     ...  if k in ("learning_rate", "momentum")}
     {'learning_rate': 1.0, 'momentum': 0.8999999761581421}
     """
-    is_state = (lambda node: isinstance(node, (optax.InjectStatefulHyperparamsState, optax.InjectHyperparamsState)))
-    found = [(path, node) for path, node in jax.tree_util.tree_flatten_with_path(opt_state, is_leaf=is_state)[0]
-             if is_state(node)]
+    is_state = lambda node: isinstance(node, (optax.InjectStatefulHyperparamsState, optax.InjectHyperparamsState))
+    found = [
+        (path, node)
+        for path, node in jax.tree_util.tree_flatten_with_path(opt_state, is_leaf=is_state)[0]
+        if is_state(node)
+    ]
     if not found:
-        raise ValueError("opt_state holds no inject_hyperparams state (build the optimizer with clr_optax.sgd, "
-                         "adam, adamw, rmsprop or optax.inject_hyperparams)")
+        raise ValueError(
+            "opt_state holds no inject_hyperparams state (build the optimizer with clr_optax.sgd, "
+            "adam, adamw, rmsprop or optax.inject_hyperparams)"
+        )
     if len(found) == 1:
         return _plain(found[0][1].hyperparams)
 

@@ -38,10 +38,28 @@ import optax
 
 from clr_spec._requirements import require
 
-from ._torch_state import (IDENTITY, Layout, OptimizerConfig, ParamLink, _check_links, _configs, _default_links,
-                           _key, _layout, _leaves, _nodes, _pure, _show, _torch_names, param_mapping,
-                           resume_from_torch_checkpoint, same_tree, torch_checkpoint_from_optax,
-                           torch_checkpoint_parts, torch_state_from_optax)
+from ._torch_state import (
+    IDENTITY,
+    Layout,
+    OptimizerConfig,
+    ParamLink,
+    _check_links,
+    _configs,
+    _default_links,
+    _key,
+    _layout,
+    _leaves,
+    _nodes,
+    _pure,
+    _show,
+    _torch_names,
+    param_mapping,
+    resume_from_torch_checkpoint,
+    same_tree,
+    torch_checkpoint_from_optax,
+    torch_checkpoint_parts,
+    torch_state_from_optax,
+)
 
 FORMAT, VERSION = "clr.run", 1
 ITEMS = ("params", "opt_state", "clr")
@@ -55,17 +73,18 @@ def _ocp() -> Any:
 
 class OrbaxRun(NamedTuple):
     """What ``load_orbax`` returns: everything to continue the run in optax, or to go to torch."""
+
     params: Any
     tx: optax.GradientTransformation
     opt_state: Any
     spec: Any
     step: int
-    configs: tuple                   # the OptimizerConfig of each torch param group
-    mapping: tuple                   # the ParamLink of each torch parameter, in torch's optimizer order
-    labels: Any                      # the multi_transform labels ("group0", ...) where there are several groups
-    groups: list                     # the torch param group of each torch parameter (mapping's order)
-    buffers: Any                     # the torch model's buffers ({name parts: array}) or None
-    model_keys: Optional[list]       # the torch model state's key order, where it came from torch
+    configs: tuple  # the OptimizerConfig of each torch param group
+    mapping: tuple  # the ParamLink of each torch parameter, in torch's optimizer order
+    labels: Any  # the multi_transform labels ("group0", ...) where there are several groups
+    groups: list  # the torch param group of each torch parameter (mapping's order)
+    buffers: Any  # the torch model's buffers ({name parts: array}) or None
+    model_keys: Optional[list]  # the torch model state's key order, where it came from torch
 
 
 # =========================================================================== layouts in JSON
@@ -76,9 +95,11 @@ def _layout_json(link: ParamLink) -> Any:
     if layout.description == "transpose":
         return "transpose"
     if layout.description.startswith("permute("):
-        return list(ast.literal_eval(layout.description[len("permute"):]))
-    raise ValueError(f"torch parameter {link.torch_name!r} has a custom layout (a pair of functions), which a "
-                     "checkpoint cannot hold: use 'transpose' or a permutation of the axes")
+        return list(ast.literal_eval(layout.description[len("permute") :]))
+    raise ValueError(
+        f"torch parameter {link.torch_name!r} has a custom layout (a pair of functions), which a "
+        "checkpoint cannot hold: use 'transpose' or a permutation of the axes"
+    )
 
 
 def _layout_of(spec: Any) -> Layout:
@@ -96,7 +117,7 @@ def _json_path(path: tuple) -> list:
 
 def _config_json(config: OptimizerConfig) -> dict:
     kwargs = {k: (list(v) if isinstance(v, tuple) else v) for k, v in config.kwargs.items()}
-    json.dumps(kwargs)                           # a TypeError here names what JSON cannot hold
+    json.dumps(kwargs)  # a TypeError here names what JSON cannot hold
     return {"kind": config.kind, "kwargs": kwargs}
 
 
@@ -132,9 +153,20 @@ def _current_spec(spec: Any, opt_state: Any) -> Any:
 
 
 # =========================================================================== save
-def save_orbax(directory: str, params: Any, opt_state: Any, spec: Any, *, optimizer: Any,
-               mapping: Optional[Sequence[ParamLink]] = None, labels: Any = None, param_groups: Any = None,
-               buffers: Any = None, model_keys: Optional[Sequence[str]] = None, overwrite: bool = False) -> str:
+def save_orbax(
+    directory: str,
+    params: Any,
+    opt_state: Any,
+    spec: Any,
+    *,
+    optimizer: Any,
+    mapping: Optional[Sequence[ParamLink]] = None,
+    labels: Any = None,
+    param_groups: Any = None,
+    buffers: Any = None,
+    model_keys: Optional[Sequence[str]] = None,
+    overwrite: bool = False,
+) -> str:
     """Write an optax run as step ``k`` of an Orbax ``CheckpointManager`` directory (layout: module docstring).
 
     Args:
@@ -164,26 +196,41 @@ def save_orbax(directory: str, params: Any, opt_state: Any, spec: Any, *, optimi
     if len(counts) != 1:
         raise ValueError(f"the state's transformations are at different steps {sorted(counts)}")
     step = counts.pop()
-    links = tuple(mapping) if mapping is not None else _default_links(
-        params, [f"param {i}" for i in range(len(_leaves(params)))])
+    links = (
+        tuple(mapping)
+        if mapping is not None
+        else _default_links(params, [f"param {i}" for i in range(len(_leaves(params)))])
+    )
     _check_links(links, params)
     # the torch side it stands for: refused here if torch cannot hold it, not on the way back
-    torch_state = torch_state_from_optax(opt_state, params, mapping=links, labels=labels,
-                                         param_groups=param_groups, optimizer=optimizer)
+    torch_state = torch_state_from_optax(
+        opt_state, params, mapping=links, labels=labels, param_groups=param_groups, optimizer=optimizer
+    )
     configs = _configs(optimizer, len(torch_state["param_groups"]))
     group_of = [g for g, group in enumerate(torch_state["param_groups"]) for _ in group["params"]]
     spec = _current_spec(spec, opt_state)
     standard = _standard_tx(spec, configs, _labels(params, links, group_of, len(configs)))
     standard_tree = same_tree(jax.eval_shape(standard.init, params), opt_state)
     meta = {
-        "format": FORMAT, "version": VERSION, "step": step, "spec": json.loads(spec.to_json()),
-        "optimizer": [_config_json(c) for c in configs], "tx": "clr" if standard_tree else None,
-        "torch": {"names": [link.torch_name for link in links], "paths": [_json_path(link.path) for link in links],
-                  "layouts": [_layout_json(link) for link in links], "groups": group_of,
-                  "model_keys": None if model_keys is None else [str(k) for k in model_keys]},
+        "format": FORMAT,
+        "version": VERSION,
+        "step": step,
+        "spec": json.loads(spec.to_json()),
+        "optimizer": [_config_json(c) for c in configs],
+        "tx": "clr" if standard_tree else None,
+        "torch": {
+            "names": [link.torch_name for link in links],
+            "paths": [_json_path(link.path) for link in links],
+            "layouts": [_layout_json(link) for link in links],
+            "groups": group_of,
+            "model_keys": None if model_keys is None else [str(k) for k in model_keys],
+        },
     }
-    items = {"params": ocp.args.StandardSave(params), "opt_state": ocp.args.StandardSave(opt_state),
-             "clr": ocp.args.JsonSave(meta)}
+    items = {
+        "params": ocp.args.StandardSave(params),
+        "opt_state": ocp.args.StandardSave(opt_state),
+        "clr": ocp.args.JsonSave(meta),
+    }
     if buffers is not None:
         items["buffers"] = ocp.args.StandardSave(buffers)
     directory = os.path.abspath(os.fspath(directory))
@@ -211,7 +258,7 @@ def _nested(names: Sequence[str], arrays: Sequence[Any], what: str) -> dict:
         for i, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ValueError(f"{what} {name!r} is inside {'.'.join(parts[:i + 1])!r}, which is an entry itself")
+                raise ValueError(f"{what} {name!r} is inside {'.'.join(parts[: i + 1])!r}, which is an entry itself")
         if parts[-1] in node:
             raise ValueError(f"{what} {name!r} is an entry and holds entries")
         node[parts[-1]] = array
@@ -222,8 +269,9 @@ def _flat(tree: Any) -> dict[str, np.ndarray]:
     return {".".join(str(k) for k in path): np.asarray(leaf) for path, leaf in _leaves(tree)}
 
 
-def torch_to_orbax(checkpoint: Mapping, directory: str, *, kind: Optional[str] = None,
-                   overwrite: bool = False) -> OrbaxRun:
+def torch_to_orbax(
+    checkpoint: Mapping, directory: str, *, kind: Optional[str] = None, overwrite: bool = False
+) -> OrbaxRun:
     """A torch checkpoint (plain or Lightning) as an Orbax checkpoint, in one call.
 
     The params are a nested dict keyed by the parts of torch's parameter names, in torch's
@@ -251,11 +299,32 @@ def torch_to_orbax(checkpoint: Mapping, directory: str, *, kind: Optional[str] =
     run = resume_from_torch_checkpoint(checkpoint, template, mapping=mapping, kind=kind)
     extra = [n for n in model_names if n not in set(names)]
     buffers = _nested(extra, [by_name[n] for n in extra], "torch buffer") if extra else None
-    save_orbax(directory, run.params, run.opt_state, run.spec, optimizer=list(run.configs), mapping=mapping,
-               labels=run.labels, buffers=buffers, model_keys=model_names, overwrite=overwrite)
+    save_orbax(
+        directory,
+        run.params,
+        run.opt_state,
+        run.spec,
+        optimizer=list(run.configs),
+        mapping=mapping,
+        labels=run.labels,
+        buffers=buffers,
+        model_keys=model_names,
+        overwrite=overwrite,
+    )
     group_of = [g for g, group in enumerate(optimizer_state["param_groups"]) for _ in group["params"]]
-    return OrbaxRun(run.params, run.tx, run.opt_state, run.spec, run.step, run.configs, mapping, run.labels,
-                    group_of, buffers, list(model_names))
+    return OrbaxRun(
+        run.params,
+        run.tx,
+        run.opt_state,
+        run.spec,
+        run.step,
+        run.configs,
+        mapping,
+        run.labels,
+        group_of,
+        buffers,
+        list(model_names),
+    )
 
 
 def _parameter_names(model: Any, optimizer_state: Any) -> list[str]:
@@ -272,13 +341,16 @@ def _parameter_names(model: Any, optimizer_state: Any) -> list[str]:
     if len(kept) == count and count:
         missing = [n for n in kept if n not in set(names)]
         if missing:
-            raise ValueError(f"torch parameter {missing[0]!r} is in the optimizer's param_names but not in the model "
-                             "state")
+            raise ValueError(
+                f"torch parameter {missing[0]!r} is in the optimizer's param_names but not in the model state"
+            )
         return list(kept)
     if len(names) != count:
-        raise ValueError(f"the model state has {len(names)} entries and the optimizer {count} parameters, and the "
-                         "optimizer kept no param_names: build it from model.named_parameters() (torch >= 2.6) so "
-                         "its parameters can be told from the model's buffers")
+        raise ValueError(
+            f"the model state has {len(names)} entries and the optimizer {count} parameters, and the "
+            "optimizer kept no param_names: build it from model.named_parameters() (torch >= 2.6) so "
+            "its parameters can be told from the model's buffers"
+        )
     return list(names)
 
 
@@ -295,8 +367,10 @@ def _step_directory(directory: str, step: Optional[int]) -> str:
         return directory
     steps = sorted(int(n) for n in os.listdir(directory) if n.isdigit() and os.path.isdir(os.path.join(directory, n)))
     if not steps:
-        raise ValueError(f"{directory!r} holds no Orbax checkpoint written by clr (no step directory with 'clr' and "
-                         "'opt_state' items)")
+        raise ValueError(
+            f"{directory!r} holds no Orbax checkpoint written by clr (no step directory with 'clr' and "
+            "'opt_state' items)"
+        )
     if step is None:
         step = steps[-1]
     elif step not in steps:
@@ -327,8 +401,9 @@ def _meta(ocp: Any, path: str) -> dict:
     return dict(meta)
 
 
-def load_orbax(directory: str, *, step: Optional[int] = None, tx: Optional[optax.GradientTransformation] = None,
-               params: Any = None) -> OrbaxRun:
+def load_orbax(
+    directory: str, *, step: Optional[int] = None, tx: Optional[optax.GradientTransformation] = None, params: Any = None
+) -> OrbaxRun:
     """Read a checkpoint ``save_orbax`` (or ``clr migrate torch-to-orbax``) wrote.
 
     Args:
@@ -357,15 +432,19 @@ def load_orbax(directory: str, *, step: Optional[int] = None, tx: Optional[optax
     target = None if params is None else jax.eval_shape(lambda tree: tree, _pure(params))
     restored_params = _restore(ocp, path, params=ocp.args.StandardRestore(target))["params"]
     torch_meta = meta["torch"]
-    links = tuple(ParamLink(str(name), tuple(p), _layout_of(layout)) for name, p, layout in
-                  zip(torch_meta["names"], torch_meta["paths"], torch_meta["layouts"]))
+    links = tuple(
+        ParamLink(str(name), tuple(p), _layout_of(layout))
+        for name, p, layout in zip(torch_meta["names"], torch_meta["paths"], torch_meta["layouts"])
+    )
     _check_links(links, restored_params)
     group_of = list(torch_meta["groups"])
     labels = _labels(restored_params, links, group_of, len(configs))
     if tx is None:
         if meta.get("tx") != "clr":
-            raise ValueError(f"{path}: its optimizer state is not the one its optimizer configs rebuild (another "
-                             "transformation around them): pass tx=, the transformation it was saved from")
+            raise ValueError(
+                f"{path}: its optimizer state is not the one its optimizer configs rebuild (another "
+                "transformation around them): pass tx=, the transformation it was saved from"
+            )
         tx = _standard_tx(spec, configs, labels)
     abstract = jax.eval_shape(tx.init, restored_params)
     opt_state = _restore(ocp, path, opt_state=ocp.args.StandardRestore(abstract))["opt_state"]
@@ -374,12 +453,24 @@ def load_orbax(directory: str, *, step: Optional[int] = None, tx: Optional[optax
     buffers = None
     if os.path.isdir(os.path.join(path, "buffers")):
         buffers = _restore(ocp, path, buffers=ocp.args.StandardRestore())["buffers"]
-    return OrbaxRun(restored_params, tx, opt_state, spec, int(meta["step"]), configs, links, labels, group_of,
-                    buffers, torch_meta.get("model_keys"))
+    return OrbaxRun(
+        restored_params,
+        tx,
+        opt_state,
+        spec,
+        int(meta["step"]),
+        configs,
+        links,
+        labels,
+        group_of,
+        buffers,
+        torch_meta.get("model_keys"),
+    )
 
 
-def torch_checkpoint_from_orbax(directory: str, *, step: Optional[int] = None,
-                                tx: Optional[optax.GradientTransformation] = None) -> dict:
+def torch_checkpoint_from_orbax(
+    directory: str, *, step: Optional[int] = None, tx: Optional[optax.GradientTransformation] = None
+) -> dict:
     """An Orbax checkpoint of clr's as the numpy checkpoint torch continues from (no torch needed).
 
     Args:
@@ -396,8 +487,15 @@ def torch_checkpoint_from_orbax(directory: str, *, step: Optional[int] = None,
     """
     run = load_orbax(directory, step=step, tx=tx)
     sizes = [run.groups.count(g) for g in range(len(run.configs))]
-    out = torch_checkpoint_from_optax(run.params, run.opt_state, run.spec, mapping=run.mapping,
-                                      optimizer=list(run.configs), labels=run.labels, param_groups=sizes)
+    out = torch_checkpoint_from_optax(
+        run.params,
+        run.opt_state,
+        run.spec,
+        mapping=run.mapping,
+        optimizer=list(run.configs),
+        labels=run.labels,
+        param_groups=sizes,
+    )
     model = dict(out["model"])
     if run.buffers is not None:
         model.update(_flat(run.buffers))
@@ -410,8 +508,9 @@ def torch_checkpoint_from_orbax(directory: str, *, step: Optional[int] = None,
     out["spec"] = run.spec.to_json()
     out["param_names"] = [link.torch_name for link in run.mapping]
     out["optimizer_class"] = [_CLASSES[c.kind] for c in run.configs]
-    out["optimizer_settings"] = [{k: (list(v) if isinstance(v, tuple) else v) for k, v in c.torch_hyperparams().items()}
-                                 for c in run.configs]
+    out["optimizer_settings"] = [
+        {k: (list(v) if isinstance(v, tuple) else v) for k, v in c.torch_hyperparams().items()} for c in run.configs
+    ]
     return out
 
 

@@ -50,7 +50,7 @@ from clr_spec._plateau import PlateauSpec, PlateauState
 from . import _ff as ff
 from ._schedules import Float32Method
 
-MAX_TABLE = 2**16          # reductions per group replayed on the host for the float32-only path
+MAX_TABLE = 2**16  # reductions per group replayed on the host for the float32-only path
 _INT32_MAX = 2**31 - 1
 
 
@@ -62,12 +62,12 @@ def _x64() -> bool:
 class PlateauScheduleState(NamedTuple):
     """The plateau of one param group as a pytree: torch's state, exactly."""
 
-    best: jnp.ndarray              # float32[3]: torch's best (a float64, maybe +-inf) as hi + mid + lo
-    num_bad_epochs: jnp.ndarray    # int32
+    best: jnp.ndarray  # float32[3]: torch's best (a float64, maybe +-inf) as hi + mid + lo
+    num_bad_epochs: jnp.ndarray  # int32
     cooldown_counter: jnp.ndarray  # int32
-    last_epoch: jnp.ndarray        # int32: steps taken (torch's last_epoch)
-    lr: jnp.ndarray                # float32[3]: this group's lr (a float64) as hi + mid + lo
-    reductions: jnp.ndarray        # int32: reductions of this group's lr since the spec's state
+    last_epoch: jnp.ndarray  # int32: steps taken (torch's last_epoch)
+    lr: jnp.ndarray  # float32[3]: this group's lr (a float64) as hi + mid + lo
+    reductions: jnp.ndarray  # int32: reductions of this group's lr since the spec's state
 
 
 class ReduceOnPlateauState(NamedTuple):
@@ -91,10 +91,15 @@ def split3(value: float, name: str = "value", strict: bool = True) -> np.ndarray
         lo = np.float32(rest - float(mid))
     parts = np.array([hi, mid, lo], np.float32)
     tiny = np.finfo(np.float32).tiny
-    if strict and (not np.all(np.isfinite(parts)) or (float(hi) + float(mid)) + float(lo) != x
-                   or np.any((parts != 0) & (np.abs(parts) < tiny))):
-        raise ValueError(f"{name} = {x!r} cannot be carried exactly in float32 parts: clr_optax holds values of "
-                         "magnitude in [1e-21, 3.4e38] (or 0, or an infinite best) exactly")
+    if strict and (
+        not np.all(np.isfinite(parts))
+        or (float(hi) + float(mid)) + float(lo) != x
+        or np.any((parts != 0) & (np.abs(parts) < tiny))
+    ):
+        raise ValueError(
+            f"{name} = {x!r} cannot be carried exactly in float32 parts: clr_optax holds values of "
+            "magnitude in [1e-21, 3.4e38] (or 0, or an infinite best) exactly"
+        )
     return parts
 
 
@@ -126,9 +131,12 @@ def _check_spec(spec: Any, group: Any) -> int:
         raise TypeError(f"spec must be a clr_spec PlateauSpec, got {type(spec).__name__}")
     group = v.group_index(group, spec.num_groups)
     # (a patience past int32 is clipped: no int32 count of bad epochs exceeds it either way)
-    for name, value in (("cooldown", spec.cooldown), ("state.last_epoch", spec.state.last_epoch),
-                        ("state.num_bad_epochs", spec.state.num_bad_epochs),
-                        ("state.cooldown_counter", spec.state.cooldown_counter)):
+    for name, value in (
+        ("cooldown", spec.cooldown),
+        ("state.last_epoch", spec.state.last_epoch),
+        ("state.num_bad_epochs", spec.state.num_bad_epochs),
+        ("state.cooldown_counter", spec.state.cooldown_counter),
+    ):
         if value >= _INT32_MAX:
             raise ValueError(f"{name} must be < 2**31 - 1 for clr_optax's int32 state, got {value}")
     return group
@@ -138,10 +146,12 @@ def _metric(value: Any, dtype) -> jnp.ndarray:
     """``value`` as a scalar of ``dtype``; one number, as torch's ``float(metrics)`` takes."""
     array = jnp.asarray(value)
     if array.size != 1:
-        raise ValueError(f"value (the metric) must be one number, a scalar or an array of one element, "
-                         f"got shape {array.shape}")
-    if array.dtype == jnp.bool_ or not (jnp.issubdtype(array.dtype, jnp.floating)
-                                        or jnp.issubdtype(array.dtype, jnp.integer)):
+        raise ValueError(
+            f"value (the metric) must be one number, a scalar or an array of one element, got shape {array.shape}"
+        )
+    if array.dtype == jnp.bool_ or not (
+        jnp.issubdtype(array.dtype, jnp.floating) or jnp.issubdtype(array.dtype, jnp.integer)
+    ):
         raise TypeError(f"value (the metric) must be a real number, got dtype {array.dtype}")
     return array.reshape(()).astype(dtype)
 
@@ -151,7 +161,7 @@ class _Plateau:
 
     def __init__(self, spec: PlateauSpec, group: int):
         self.spec, self.group = spec, group
-        self.patience = min(spec.patience, _INT32_MAX)      # bad epochs saturate at 2**31 - 1
+        self.patience = min(spec.patience, _INT32_MAX)  # bad epochs saturate at 2**31 - 1
         self.min_lr = spec.group_min_lr(group)
         if spec.threshold_mode == "rel":
             self.rel_epsilon = 1.0 - spec.threshold if spec.mode == "min" else spec.threshold + 1.0
@@ -163,10 +173,13 @@ class _Plateau:
     def initial(self) -> PlateauScheduleState:
         s = self.spec.state
         return PlateauScheduleState(
-            best=jnp.asarray(self._best), num_bad_epochs=jnp.asarray(s.num_bad_epochs, jnp.int32),
+            best=jnp.asarray(self._best),
+            num_bad_epochs=jnp.asarray(s.num_bad_epochs, jnp.int32),
             cooldown_counter=jnp.asarray(s.cooldown_counter, jnp.int32),
-            last_epoch=jnp.asarray(s.last_epoch, jnp.int32), lr=jnp.asarray(self._lr),
-            reductions=jnp.zeros([], jnp.int32))
+            last_epoch=jnp.asarray(s.last_epoch, jnp.int32),
+            lr=jnp.asarray(self._lr),
+            reductions=jnp.zeros([], jnp.int32),
+        )
 
     # -------------------------------------------------------------- counters (shared by both paths)
     def _counters(self, state: PlateauScheduleState, better):
@@ -196,10 +209,13 @@ class _Plateau:
         new = jnp.maximum(ff.opaque(old * spec.factor), self.min_lr)
         changed = reduce & (ff.opaque(old - new) > spec.eps)
         return PlateauScheduleState(
-            best=jnp.where(better, _split64(current), state.best), num_bad_epochs=bad,
-            cooldown_counter=cooldown_counter, last_epoch=last_epoch,
+            best=jnp.where(better, _split64(current), state.best),
+            num_bad_epochs=bad,
+            cooldown_counter=cooldown_counter,
+            last_epoch=last_epoch,
             lr=jnp.where(changed, _split64(new), state.lr),
-            reductions=(state.reductions + changed.astype(jnp.int32)).astype(jnp.int32))
+            reductions=(state.reductions + changed.astype(jnp.int32)).astype(jnp.int32),
+        )
 
     # -------------------------------------------------------------- float32 only (TPUs)
     def table(self) -> tuple[np.ndarray, bool]:
@@ -257,9 +273,12 @@ class _Plateau:
         changed = reduce & moves
         return PlateauScheduleState(
             best=jnp.where(better, jnp.stack([current, jnp.float32(0), jnp.float32(0)]), state.best),
-            num_bad_epochs=bad, cooldown_counter=cooldown_counter, last_epoch=last_epoch,
+            num_bad_epochs=bad,
+            cooldown_counter=cooldown_counter,
+            last_epoch=last_epoch,
             lr=jnp.where(changed, next_lr, state.lr),
-            reductions=(n + changed.astype(jnp.int32)).astype(jnp.int32))
+            reductions=(n + changed.astype(jnp.int32)).astype(jnp.int32),
+        )
 
 
 def _stepper(plateau: _Plateau, method: Float32Method) -> Callable:
@@ -276,13 +295,14 @@ def _stepper(plateau: _Plateau, method: Float32Method) -> Callable:
     def step(state, metric):
         if _x64():
             return plateau.step64(state, metric)
-        metric = _metric(metric, jnp.result_type(float))      # checked (and float32) before the branches
+        metric = _metric(metric, jnp.result_type(float))  # checked (and float32) before the branches
         if method == "float64":
             return via_float64(state, metric)
         if method == "float-float":
             return plateau.step32(state, metric)
-        return lax.platform_dependent(state, metric, cpu=via_float64, cuda=via_float64, rocm=via_float64,
-                                      default=plateau.step32)
+        return lax.platform_dependent(
+            state, metric, cpu=via_float64, cuda=via_float64, rocm=via_float64, default=plateau.step32
+        )
 
     return step
 
@@ -290,8 +310,7 @@ def _stepper(plateau: _Plateau, method: Float32Method) -> Callable:
 def _current_lr(state: PlateauScheduleState):
     """The lr the state holds: float32(torch's) (its first part), torch's own under x64."""
     if _x64():
-        return ((state.lr[0].astype(jnp.float64) + state.lr[1].astype(jnp.float64))
-                + state.lr[2].astype(jnp.float64))
+        return (state.lr[0].astype(jnp.float64) + state.lr[1].astype(jnp.float64)) + state.lr[2].astype(jnp.float64)
     return state.lr[0]
 
 
@@ -327,7 +346,8 @@ class PlateauSchedule:
                 "schedule. Give the PlateauSpec to an inject_hyperparams optimizer (clr_optax.sgd(spec), "
                 "optax.inject_hyperparams(optax.sgd)(learning_rate=clr_optax.plateau_schedule(spec))) or wrap one "
                 "with clr_optax.reduce_on_plateau(spec, optimizer), and pass the metric as update(..., value=metric); "
-                f"got {type(state).__name__} where the schedule's state belongs")
+                f"got {type(state).__name__} where the schedule's state belongs"
+            )
 
 
 def plateau_schedule(spec: PlateauSpec, group: int = 0, *, float32_method: Float32Method = "auto") -> PlateauSchedule:
@@ -360,8 +380,10 @@ def schedule_builder(spec: Any, what: str, group: int, method: Float32Method) ->
 
 # ------------------------------------------------------------------------------ the wrapper
 def _is_inject(node: Any) -> bool:
-    return isinstance(node, (optax.InjectHyperparamsState, getattr(optax, "InjectStatefulHyperparamsState",
-                                                                   optax.InjectHyperparamsState)))
+    return isinstance(
+        node,
+        (optax.InjectHyperparamsState, getattr(optax, "InjectStatefulHyperparamsState", optax.InjectHyperparamsState)),
+    )
 
 
 def _inject_states(tree: Any) -> list:
@@ -371,17 +393,21 @@ def _inject_states(tree: Any) -> list:
 def _check_writable(inner_state: Any) -> None:
     found = _inject_states(inner_state)
     if len(found) != 1:
-        raise TypeError(f"reduce_on_plateau sets the learning_rate of an optax.inject_hyperparams optimizer: its "
-                        f"state must hold exactly one inject_hyperparams state, this one holds {len(found)} "
-                        "(one optimizer per param group: optax.multi_transform of reduce_on_plateau's)")
+        raise TypeError(
+            f"reduce_on_plateau sets the learning_rate of an optax.inject_hyperparams optimizer: its "
+            f"state must hold exactly one inject_hyperparams state, this one holds {len(found)} "
+            "(one optimizer per param group: optax.multi_transform of reduce_on_plateau's)"
+        )
     node = found[0]
     if "learning_rate" not in node.hyperparams:
         raise TypeError(f"the optimizer's inject_hyperparams has no learning_rate (it has {sorted(node.hyperparams)})")
     if "learning_rate" in getattr(node, "hyperparams_states", {}):
-        raise TypeError("the optimizer's learning_rate is a schedule, which inject_hyperparams recomputes at every "
-                        "update (a value written there is lost): build it with a number "
-                        "(optax.inject_hyperparams(optax.adam)(learning_rate=0.0)), or give it the PlateauSpec "
-                        "itself: clr_optax.sgd(plateau_spec), learning_rate=clr_optax.plateau_schedule(spec)")
+        raise TypeError(
+            "the optimizer's learning_rate is a schedule, which inject_hyperparams recomputes at every "
+            "update (a value written there is lost): build it with a number "
+            "(optax.inject_hyperparams(optax.adam)(learning_rate=0.0)), or give it the PlateauSpec "
+            "itself: clr_optax.sgd(plateau_spec), learning_rate=clr_optax.plateau_schedule(spec)"
+        )
 
 
 def _write_lr(inner_state: Any, lr) -> Any:
@@ -394,8 +420,13 @@ def _write_lr(inner_state: Any, lr) -> Any:
     return jax.tree_util.tree_map(write, inner_state, is_leaf=_is_inject)
 
 
-def reduce_on_plateau(spec: PlateauSpec, optimizer: optax.GradientTransformation, group: int = 0, *,
-                      float32_method: Float32Method = "auto") -> optax.GradientTransformationExtraArgs:
+def reduce_on_plateau(
+    spec: PlateauSpec,
+    optimizer: optax.GradientTransformation,
+    group: int = 0,
+    *,
+    float32_method: Float32Method = "auto",
+) -> optax.GradientTransformationExtraArgs:
     """torch's ReduceLROnPlateau around an optax optimizer: before each update, the plateau's lr
     (param group ``group`` of ``spec``, continued from its state) is written as the
     ``learning_rate`` of the optimizer's ``inject_hyperparams`` state; ``update(..., value=metric)``
@@ -453,7 +484,7 @@ class PlateauSequenceSchedule:
     spec's module). For ``optax.inject_hyperparams`` (``clr_optax.sgd(spec)`` builds it)."""
 
     def __init__(self, spec: Any, group: int = 0, float32_method: Float32Method = "auto"):
-        from ._family import schedule_of       # here: clr_optax._family builds this class
+        from ._family import schedule_of  # here: clr_optax._family builds this class
 
         self.spec, self.group = spec, group
         self.milestone = spec.milestone
@@ -471,10 +502,11 @@ class PlateauSequenceSchedule:
         counted = state.count >= self.milestone
         return jax.tree_util.tree_map(lambda new, old: jnp.where(counted, new, old), stepped, state.plateau)
 
-    def update(self, state: PlateauSequenceScheduleState, value: Any = None,
-               **extra_args: Any) -> PlateauSequenceScheduleState:
+    def update(
+        self, state: PlateauSequenceScheduleState, value: Any = None, **extra_args: Any
+    ) -> PlateauSequenceScheduleState:
         self._check_state(state)
-        count = jnp.minimum(state.count, _INT32_MAX - 1) + 1       # int32 counts stop at 2**31 - 1
+        count = jnp.minimum(state.count, _INT32_MAX - 1) + 1  # int32 counts stop at 2**31 - 1
         return PlateauSequenceScheduleState(count.astype(jnp.int32), self._plateau_after(state, value))
 
     def __call__(self, state: Any, value: Any = None, **extra_args: Any) -> jnp.ndarray:
@@ -490,7 +522,8 @@ class PlateauSequenceSchedule:
                 "a PlateauSequenceSpec's lr moves with the metric once its plateau starts: it is not a count -> lr "
                 "schedule. Give the spec to an inject_hyperparams optimizer (clr_optax.sgd(spec), "
                 "optax.inject_hyperparams(optax.sgd)(learning_rate=clr_optax.lr_schedule(spec))) and pass the metric "
-                f"as update(..., value=metric); got {type(state).__name__} where the schedule's state belongs")
+                f"as update(..., value=metric); got {type(state).__name__} where the schedule's state belongs"
+            )
 
 
 def sequence_schedule_builder(spec: Any, what: str, group: int, method: Float32Method) -> Any:
@@ -508,7 +541,7 @@ def sequence_schedule_builder(spec: Any, what: str, group: int, method: Float32M
 
 # ------------------------------------------------------------------------------ back to torch
 def _plateau_states(tree: Any) -> list:
-    is_state = (lambda node: isinstance(node, PlateauScheduleState))
+    is_state = lambda node: isinstance(node, PlateauScheduleState)
     return [node for node in jax.tree_util.tree_leaves(tree, is_leaf=is_state) if is_state(node)]
 
 
@@ -523,28 +556,48 @@ def plateau_spec_from_optax(spec: Any, opt_states: Any) -> Any:
         return spec.with_plateau(plateau_spec_from_optax(spec.plateau, opt_states))
     if not isinstance(spec, PlateauSpec):
         raise TypeError(f"spec must be a clr_spec PlateauSpec or PlateauSequenceSpec, got {type(spec).__name__}")
-    trees = list(opt_states) if isinstance(opt_states, list) else [opt_states]    # an optax state may be a tuple
+    trees = list(opt_states) if isinstance(opt_states, list) else [opt_states]  # an optax state may be a tuple
     if spec.num_groups is not None and len(trees) != spec.num_groups:
-        raise ValueError(f"the spec has {spec.num_groups} param groups: pass one optimizer state per group "
-                         f"(in group order), got {len(trees)}")
+        raise ValueError(
+            f"the spec has {spec.num_groups} param groups: pass one optimizer state per group "
+            f"(in group order), got {len(trees)}"
+        )
     found = []
     for i, tree in enumerate(trees):
         states = _plateau_states(tree)
         if len(states) != 1:
-            raise ValueError(f"optimizer state {i} holds {len(states)} plateau states: pass one state per param "
-                             "group (each optimizer's, from optax.multi_transform's inner_states)")
+            raise ValueError(
+                f"optimizer state {i} holds {len(states)} plateau states: pass one state per param "
+                "group (each optimizer's, from optax.multi_transform's inner_states)"
+            )
         found.append(jax.device_get(states[0]))
     shared = [(join3(s.best), int(s.num_bad_epochs), int(s.cooldown_counter), int(s.last_epoch)) for s in found]
     if any(entry != shared[0] for entry in shared[1:]):
-        raise ValueError(f"the groups' plateaus disagree ({shared}): every group's transformation must see the same "
-                         "metrics (one value= per update, passed to all of them)")
+        raise ValueError(
+            f"the groups' plateaus disagree ({shared}): every group's transformation must see the same "
+            "metrics (one value= per update, passed to all of them)"
+        )
     best, bad, cooldown_counter, last_epoch = shared[0]
     lrs = [join3(s.lr) for s in found]
-    state = PlateauState(best=best, num_bad_epochs=bad, cooldown_counter=cooldown_counter, last_epoch=last_epoch,
-                         lrs=tuple(lrs) if spec.num_groups is not None else lrs[0])
+    state = PlateauState(
+        best=best,
+        num_bad_epochs=bad,
+        cooldown_counter=cooldown_counter,
+        last_epoch=last_epoch,
+        lrs=tuple(lrs) if spec.num_groups is not None else lrs[0],
+    )
     return spec.replace(state=state)
 
 
-__all__ = ["PlateauSchedule", "PlateauScheduleState", "ReduceOnPlateauState", "plateau_schedule",
-           "reduce_on_plateau", "plateau_spec_from_optax", "schedule_builder", "PlateauSequenceSchedule",
-           "PlateauSequenceScheduleState", "sequence_schedule_builder"]
+__all__ = [
+    "PlateauSchedule",
+    "PlateauScheduleState",
+    "ReduceOnPlateauState",
+    "plateau_schedule",
+    "reduce_on_plateau",
+    "plateau_spec_from_optax",
+    "schedule_builder",
+    "PlateauSequenceSchedule",
+    "PlateauSequenceScheduleState",
+    "sequence_schedule_builder",
+]

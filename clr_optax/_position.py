@@ -69,11 +69,14 @@ def _int_position(num: int, den: int, peak: int):
         if den == 1:
             c, pos_num = whole, rest
         else:
-            scaled = rest * den                       # < num*den < 2**31
+            scaled = rest * den  # < num*den < 2**31
             c, pos_num = whole * den + scaled // num, scaled % num
-        return (c, _ff.mul(_ff.from_int(pos_num), inv_num),          # pos_num / num
-                _ff.mul(_ff.from_int(num - pos_num), inv_num),       # (num - pos_num) / num
-                pos_num == peak)
+        return (
+            c,
+            _ff.mul(_ff.from_int(pos_num), inv_num),  # pos_num / num
+            _ff.mul(_ff.from_int(num - pos_num), inv_num),  # (num - pos_num) / num
+            pos_num == peak,
+        )
 
     return position
 
@@ -97,7 +100,7 @@ def _normalize(limbs):
     out, carry = [], jnp.zeros_like(limbs[0])
     for limb in limbs:
         t = limb + carry
-        carry = t >> LIMB_BITS                        # arithmetic shift: floor division
+        carry = t >> LIMB_BITS  # arithmetic shift: floor division
         out.append(t & (LIMB - 1))
     return out, carry
 
@@ -120,13 +123,13 @@ def _limb_position(num: int, den: int, inv_total: _ff.FF, peak: int):
         return _normalize(diff)
 
     def position(step):
-        q = _ff.mul(_ff.from_int(step), inv_total)     # |error| < 2**-15
+        q = _ff.mul(_ff.from_int(step), inv_total)  # |error| < 2**-15
         whole = jnp.minimum(jnp.floor(q[0]), jnp.float32(2**31 - 128))
         adjust = jnp.floor((q[0] - whole) + q[1] - 2.0**-12)
-        c = whole.astype(jnp.int32) + adjust.astype(jnp.int32)   # floor(q) or one less
+        c = whole.astype(jnp.int32) + adjust.astype(jnp.int32)  # floor(q) or one less
         rem, _ = remainder(step, c)
         over, sign = _normalize([r - t for r, t in zip(rem, total_limbs)])
-        fits = sign >= 0                                # remainder >= total: one more cycle
+        fits = sign >= 0  # remainder >= total: one more cycle
         c = jnp.where(fits, c + 1, c)
         rem = [jnp.where(fits, o, r) for o, r in zip(over, rem)]
         complement, _ = _normalize([t - r for r, t in zip(rem, total_limbs)])
@@ -135,8 +138,7 @@ def _limb_position(num: int, den: int, inv_total: _ff.FF, peak: int):
             at_peak = ~at_peak
             for r, p in zip(rem, peak_limbs):
                 at_peak = at_peak & (r == p)
-        return (c, _ff.mul(_limbs_value(rem), inv_total), _ff.mul(_limbs_value(complement), inv_total),
-                at_peak)
+        return (c, _ff.mul(_limbs_value(rem), inv_total), _ff.mul(_limbs_value(complement), inv_total), at_peak)
 
     def _limbs_value(limbs):
         zero = jnp.zeros(limbs[0].shape, jnp.float32)

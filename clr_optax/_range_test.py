@@ -12,12 +12,24 @@ from clr_spec._range_probe import check_probe, losses_at_constant_lr, probe_cand
 from clr_spec._range_test import Recorder, cycle_batches
 
 
-def lr_range_test(loss_fn: Callable[[Any, Any], Any], params: Any,
-                  optimizer_fn: Callable[[Any], optax.GradientTransformation], batches: Iterable, *,
-                  start_lr: float, end_lr: float, num_steps: int, mode: str = "exp", smoothing: float = 0.9,
-                  diverge_threshold: float = 4.0, metric_fn: Optional[Callable[[Any, Any], Any]] = None,
-                  probe_steps: int = 50, probe_backoff: float = 0.8, max_probes: int = 12,
-                  progress: bool = True) -> RangeTestResult:
+def lr_range_test(
+    loss_fn: Callable[[Any, Any], Any],
+    params: Any,
+    optimizer_fn: Callable[[Any], optax.GradientTransformation],
+    batches: Iterable,
+    *,
+    start_lr: float,
+    end_lr: float,
+    num_steps: int,
+    mode: str = "exp",
+    smoothing: float = 0.9,
+    diverge_threshold: float = 4.0,
+    metric_fn: Optional[Callable[[Any, Any], Any]] = None,
+    probe_steps: int = 50,
+    probe_backoff: float = 0.8,
+    max_probes: int = 12,
+    progress: bool = True,
+) -> RangeTestResult:
     """Train ``num_steps`` steps while the lr rises from ``start_lr`` to ``end_lr``; return the curve,
     with its ``max_lr`` candidate checked by a stability probe.
 
@@ -63,7 +75,7 @@ def lr_range_test(loss_fn: Callable[[Any, Any], Any], params: Any,
             if on_loss(float(loss), float(metric)):
                 break
 
-    def probe(lr: float, steps: int) -> list:   # from the initial params: train() starts there
+    def probe(lr: float, steps: int) -> list:  # from the initial params: train() starts there
         return losses_at_constant_lr(train, lr, steps)
 
     probes: tuple = ()

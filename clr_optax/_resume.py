@@ -38,17 +38,17 @@ def set_count(opt_state: Any, step: int) -> Any:
         raise ValueError(f"step must be < 2**31 (optax counts are int32), got {step}")
     if _is_nnx_optimizer(opt_state):
         optimizer = opt_state
-        set_count(optimizer.opt_state, step)       # Variables: set in place
+        set_count(optimizer.opt_state, step)  # Variables: set in place
         old = value_of(optimizer.step)
         set_value(optimizer.step, jnp.full(jnp.shape(old), step, dtype=old.dtype))
         return optimizer
 
     def visit(node):
-        if isinstance(node, tuple) and hasattr(node, "_fields"):   # optax states are NamedTuples
+        if isinstance(node, tuple) and hasattr(node, "_fields"):  # optax states are NamedTuples
             fields = {name: visit(getattr(node, name)) for name in node._fields}
             if "count" in fields:
                 old = node.count
-                if is_variable(old):     # a Flax NNX Variable: mutable, set in place and keep it
+                if is_variable(old):  # a Flax NNX Variable: mutable, set in place and keep it
                     array = value_of(old)
                     set_value(old, jnp.full(jnp.shape(array), step, dtype=array.dtype))
                     fields["count"] = old

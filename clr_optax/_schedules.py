@@ -30,8 +30,7 @@ Float32Method = Literal["auto", "float64", "float-float"]
 FLOAT64_PLATFORMS = frozenset({"cpu", "gpu", "cuda", "rocm"})
 # The platforms a schedule is being built for, while ``target_platforms`` holds (None: the default
 # backend's). A contextvar, so that a sequence's pieces built inside one call see the same target.
-_TARGET: contextvars.ContextVar[Optional[tuple[str, ...]]] = contextvars.ContextVar("clr_optax_platforms",
-                                                                                     default=None)
+_TARGET: contextvars.ContextVar[Optional[tuple[str, ...]]] = contextvars.ContextVar("clr_optax_platforms", default=None)
 
 
 def checked_platforms(platforms: Any) -> Optional[tuple[str, ...]]:
@@ -46,11 +45,13 @@ def checked_platforms(platforms: Any) -> Optional[tuple[str, ...]]:
     if isinstance(platforms, str):
         platforms = (platforms,)
     if not isinstance(platforms, Sequence) or not all(isinstance(p, str) for p in platforms):
-        raise TypeError(f"platforms must be a platform name or a list of them (e.g. 'tpu' or ['cpu', 'tpu']), "
-                        f"got {platforms!r}")
+        raise TypeError(
+            f"platforms must be a platform name or a list of them (e.g. 'tpu' or ['cpu', 'tpu']), got {platforms!r}"
+        )
     if not platforms or not all(platforms):
-        raise ValueError("platforms must name at least one platform (e.g. ['tpu']); leave it out (None) for the "
-                         "default backend's")
+        raise ValueError(
+            "platforms must name at least one platform (e.g. ['tpu']); leave it out (None) for the default backend's"
+        )
     return tuple(p.lower() for p in platforms)
 
 
@@ -74,8 +75,9 @@ def _spec_from(spec: Optional[CyclicSpec], kwargs: dict[str, Any]) -> CyclicSpec
     return spec
 
 
-def cyclic_lr_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, platforms: Any = None,
-                       **torch_kwargs: Any):
+def cyclic_lr_schedule(
+    spec: Optional[CyclicSpec] = None, *, group: int = 0, platforms: Any = None, **torch_kwargs: Any
+):
     r"""Cyclical learning rate (torch's ``CyclicLR``) as an optax schedule ``count -> lr``.
 
     .. math::
@@ -125,8 +127,9 @@ def cyclic_lr_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, pla
         return build_schedule(_spec_from(spec, torch_kwargs), "lr", group)
 
 
-def cyclic_momentum_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 0, platforms: Any = None,
-                             **torch_kwargs: Any):
+def cyclic_momentum_schedule(
+    spec: Optional[CyclicSpec] = None, *, group: int = 0, platforms: Any = None, **torch_kwargs: Any
+):
     r"""Momentum cycled inversely to the lr, as torch's ``CyclicLR(cycle_momentum=True)`` does.
 
     .. math::
@@ -149,8 +152,9 @@ def cyclic_momentum_schedule(spec: Optional[CyclicSpec] = None, *, group: int = 
         return build_schedule(_spec_from(spec, torch_kwargs), "momentum", group)
 
 
-def build_schedule(spec: CyclicSpec, what: Literal["lr", "momentum"], group: int = 0,
-                   float32_method: Float32Method = "auto"):
+def build_schedule(
+    spec: CyclicSpec, what: Literal["lr", "momentum"], group: int = 0, float32_method: Float32Method = "auto"
+):
     """The ``what`` schedule of ``spec``'s param group ``group``.
 
     ``float32_method`` picks how float32 values are computed (see ``Float32Method``); the
@@ -169,6 +173,7 @@ def build_schedule(spec: CyclicSpec, what: Literal["lr", "momentum"], group: int
 
 def constant_schedule(value: float) -> Callable:
     """``count -> value`` in the schedules' dtype (float64 under x64, else float32)."""
+
     def constant(count):
         return jnp.full(jnp.shape(count), value, dtype=jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
 
@@ -224,8 +229,7 @@ def path_schedule(method: Float32Method, x64: Callable, via_float64: Callable, f
         if chosen == "float-float":
             return float32(step, count)
         # Built for platforms with and without float64: chosen when lowering for each of them.
-        return lax.platform_dependent(step, count, cpu=via_float64, cuda=via_float64, rocm=via_float64,
-                                      default=float32)
+        return lax.platform_dependent(step, count, cpu=via_float64, cuda=via_float64, rocm=via_float64, default=float32)
 
     return schedule
 
@@ -264,8 +268,9 @@ def _check_scale_fn(fn: Callable) -> None:
             f"if/else. Tracing it failed with: {type(err).__name__}: {err}"
         ) from err
     for arg_dtype, result in (("float32", out), ("float64", out64)):
-        if not (isinstance(result, jax.ShapeDtypeStruct) and jnp.issubdtype(result.dtype, jnp.number)
-                and result.shape == ()):
+        if not (
+            isinstance(result, jax.ShapeDtypeStruct) and jnp.issubdtype(result.dtype, jnp.number) and result.shape == ()
+        ):
             raise TypeError(f"scale_fn must map a scalar {arg_dtype} to a scalar number, got {result}")
 
 
@@ -276,26 +281,29 @@ def _call_scale_fn(fn: Callable, arg: jnp.ndarray, dtype) -> jnp.ndarray:
 def _float64_cyclic(spec: CyclicSpec, what: str, group: int, exact_power: bool) -> Callable:
     """``(step, count) -> value``: the spec's formula (``clr_spec._closed_form``) over
     ``JaxFloat64Ops``, to be traced with 64-bit types on."""
+
     def value(step, count):
         return spec.values_at(JaxFloat64Ops(count, exact_power), step.astype(jnp.float64), what, group)
 
     return value
 
 
-def _build(spec: CyclicSpec, method: Float32Method, what: str, group: int, *, start: float, height: float,
-           sign: float):
+def _build(spec: CyclicSpec, method: Float32Method, what: str, group: int, *, start: float, height: float, sign: float):
     if spec.scale_fn is not None:
         _check_scale_fn(spec.scale_fn)
     else:
-        spec.values_at(NUMPY, np.zeros(1, np.int64), what, group)     # an unknown mode fails here, clearly
+        spec.values_at(NUMPY, np.zeros(1, np.int64), what, group)  # an unknown mode fails here, clearly
     scale32 = None
     if spec.scale_fn is not None:
         scale32 = functools.partial(_call_scale_fn, spec.scale_fn, dtype=jnp.float32)
     float_float = float_float_schedule(spec, start, height, sign, scale32)
     # Under x64 the float64 values are the result: torch's, bitwise for the built-in modes.
-    return path_schedule(method, x64=_float64_cyclic(spec, what, group, exact_power=True),
-                         via_float64=_rounded_to_float32(_float64_cyclic(spec, what, group, exact_power=False)),
-                         float32=lambda step, count: float_float(step))
+    return path_schedule(
+        method,
+        x64=_float64_cyclic(spec, what, group, exact_power=True),
+        via_float64=_rounded_to_float32(_float64_cyclic(spec, what, group, exact_power=False)),
+        float32=lambda step, count: float_float(step),
+    )
 
 
 def _rounded_to_float32(f64_schedule: Callable) -> Callable:
@@ -306,6 +314,7 @@ def _rounded_to_float32(f64_schedule: Callable) -> Callable:
     once is exact by construction, and on CPU it is several times faster than float-float
     arithmetic (README, Benchmarks).
     """
+
     def float64_cyclic_schedule(step, count):
         return f64_schedule(step, count).astype(jnp.float32)
 

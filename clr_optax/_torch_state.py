@@ -65,11 +65,11 @@ _MASKED = optax.MaskedNode
 # =========================================================================== arrays
 def _numpy(value: Any, what: str) -> np.ndarray:
     """A numpy copy of a torch tensor (duck-typed), jax array, numpy array or number."""
-    if hasattr(value, "detach") and hasattr(value, "cpu"):        # a torch tensor
+    if hasattr(value, "detach") and hasattr(value, "cpu"):  # a torch tensor
         tensor = value.detach().cpu()
         try:
             return np.array(tensor.numpy())
-        except TypeError:                                           # bfloat16 has no numpy dtype in torch
+        except TypeError:  # bfloat16 has no numpy dtype in torch
             if "bfloat16" not in str(getattr(tensor, "dtype", "")):
                 raise
             return np.asarray(tensor.float().numpy()).astype(jnp.bfloat16)
@@ -121,26 +121,30 @@ def set_nnx_state(optimizer: Any, opt_state: Any) -> Any:
     variables = jax.tree_util.tree_leaves(optimizer.opt_state, is_leaf=is_variable)
     arrays = jax.tree_util.tree_leaves(_pure(opt_state))
     if not same_tree(_pure(opt_state), _pure(optimizer.opt_state)) or len(variables) != len(arrays):
-        raise ValueError(f"opt_state is not a state of this NNX optimizer: it has {len(arrays)} leaves, the optimizer "
-                         f"{len(variables)} (build the optimizer with the same tx over the same params)")
+        raise ValueError(
+            f"opt_state is not a state of this NNX optimizer: it has {len(arrays)} leaves, the optimizer "
+            f"{len(variables)} (build the optimizer with the same tx over the same params)"
+        )
     for variable, array in zip(variables, arrays):
         old = value_of(variable)
         if np.shape(old) != np.shape(array):
-            raise ValueError(f"opt_state has a leaf of shape {np.shape(array)} where the NNX optimizer has "
-                             f"{np.shape(old)}")
+            raise ValueError(
+                f"opt_state has a leaf of shape {np.shape(array)} where the NNX optimizer has {np.shape(old)}"
+            )
         set_value(variable, jnp.asarray(array, dtype=jnp.asarray(old).dtype))
     try:
         counts = {int(np.asarray(node.state.count)) for node in _nodes(_pure(opt_state))}
-    except ValueError:              # no clr_optax optimizer in it: nothing says the step
+    except ValueError:  # no clr_optax optimizer in it: nothing says the step
         counts = set()
     if len(counts) == 1:
-        set_count(optimizer, counts.pop())      # its step as well
+        set_count(optimizer, counts.pop())  # its step as well
     return optimizer
 
 
 # =========================================================================== layouts
 class Layout(NamedTuple):
     """How one parameter's array is laid out in optax relative to torch (exactly invertible)."""
+
     to_optax: Callable[[np.ndarray], np.ndarray]
     to_torch: Callable[[np.ndarray], np.ndarray]
     description: str
@@ -160,11 +164,16 @@ def _layout(spec: Any, name: str) -> Layout:
         return spec
     if isinstance(spec, str):
         if spec != "transpose":
-            raise ValueError(f"transforms[{name!r}] must be 'transpose', a permutation of the axes or a pair "
-                             f"(to_optax, to_torch) of functions, got {spec!r}")
+            raise ValueError(
+                f"transforms[{name!r}] must be 'transpose', a permutation of the axes or a pair "
+                f"(to_optax, to_torch) of functions, got {spec!r}"
+            )
         return Layout(np.transpose, np.transpose, "transpose")
-    if isinstance(spec, (tuple, list)) and spec and all(isinstance(a, (int, np.integer)) and not isinstance(a, bool)
-                                                       for a in spec):
+    if (
+        isinstance(spec, (tuple, list))
+        and spec
+        and all(isinstance(a, (int, np.integer)) and not isinstance(a, bool) for a in spec)
+    ):
         perm = tuple(int(a) for a in spec)
         if sorted(perm) != list(range(len(perm))):
             raise ValueError(f"transforms[{name!r}] must be a permutation of 0..{len(perm) - 1}, got {perm}")
@@ -172,15 +181,18 @@ def _layout(spec: Any, name: str) -> Layout:
         return Layout(lambda a: np.transpose(a, perm), lambda a: np.transpose(a, inverse), f"permute{perm}")
     if isinstance(spec, (tuple, list)) and len(spec) == 2 and all(callable(f) for f in spec):
         return Layout(spec[0], spec[1], "custom")
-    raise TypeError(f"transforms[{name!r}] must be 'transpose', a permutation of the axes or a pair "
-                    f"(to_optax, to_torch) of functions, got {type(spec).__name__}")
+    raise TypeError(
+        f"transforms[{name!r}] must be 'transpose', a permutation of the axes or a pair "
+        f"(to_optax, to_torch) of functions, got {type(spec).__name__}"
+    )
 
 
 # =========================================================================== the parameter mapping
 class ParamLink(NamedTuple):
     """One torch parameter and the params leaf it is, in the order torch's optimizer holds them."""
+
     torch_name: str
-    path: Path                       # keys into params, e.g. ("Dense_0", "kernel")
+    path: Path  # keys into params, e.g. ("Dense_0", "kernel")
     layout: Layout = IDENTITY
     torch_shape: Optional[tuple] = None
     torch_dtype: Optional[np.dtype] = None
@@ -208,8 +220,9 @@ def _as_path(path: Any, name: str) -> Path:
         return tuple(path.split("/")) if path else ()
     if isinstance(path, (tuple, list)):
         return tuple(path)
-    raise TypeError(f"the path of torch parameter {name!r} must be a tuple of keys or an 'a/b' string, "
-                    f"got {type(path).__name__}")
+    raise TypeError(
+        f"the path of torch parameter {name!r} must be a tuple of keys or an 'a/b' string, got {type(path).__name__}"
+    )
 
 
 def _torch_names(torch_params: Any) -> tuple[list[str], list[Optional[np.ndarray]]]:
@@ -234,8 +247,9 @@ def _torch_names(torch_params: Any) -> tuple[list[str], list[Optional[np.ndarray
     return names, arrays
 
 
-def param_mapping(torch_params: Any, params: Any, *, paths: Any = None,
-                  transforms: Any = None) -> tuple[ParamLink, ...]:
+def param_mapping(
+    torch_params: Any, params: Any, *, paths: Any = None, transforms: Any = None
+) -> tuple[ParamLink, ...]:
     """Which params leaf each torch parameter is, and how its array is laid out there.
 
     Args:
@@ -270,9 +284,11 @@ def param_mapping(torch_params: Any, params: Any, *, paths: Any = None,
     leaves = _leaves(params)
     if paths is None:
         if len(names) > len(leaves):
-            raise ValueError(f"torch parameter {names[len(leaves)]!r} (index {len(leaves)}) has no params leaf: "
-                             f"params has {len(leaves)} leaves, torch {len(names)} parameters")
-        chosen = [path for path, _ in leaves[:len(names)]]
+            raise ValueError(
+                f"torch parameter {names[len(leaves)]!r} (index {len(leaves)}) has no params leaf: "
+                f"params has {len(leaves)} leaves, torch {len(names)} parameters"
+            )
+        chosen = [path for path, _ in leaves[: len(names)]]
     elif isinstance(paths, Mapping):
         missing = [n for n in names if n not in paths]
         if missing:
@@ -292,8 +308,15 @@ def param_mapping(torch_params: Any, params: Any, *, paths: Any = None,
             spec = transforms(name, None if array is None else array.shape)
         else:
             raise TypeError(f"transforms must be None, a dict or a function, got {type(transforms).__name__}")
-        links.append(ParamLink(name, path, _layout(spec, name), None if array is None else tuple(array.shape),
-                               None if array is None else array.dtype))
+        links.append(
+            ParamLink(
+                name,
+                path,
+                _layout(spec, name),
+                None if array is None else tuple(array.shape),
+                None if array is None else array.dtype,
+            )
+        )
     _check_links(tuple(links), params)
     return tuple(links)
 
@@ -316,16 +339,21 @@ def _check_links(links: Sequence[ParamLink], params: Any) -> list[Any]:
         if link.torch_shape is not None:
             shape = link.layout.optax_shape(link.torch_shape, link.torch_dtype)
             if shape != tuple(np.shape(leaf)):
-                raise ValueError(f"{where} has shape {link.torch_shape}, {shape} after its transform "
-                                 f"({link.layout.description}), but params {_show(link.path)} is {np.shape(leaf)}")
+                raise ValueError(
+                    f"{where} has shape {link.torch_shape}, {shape} after its transform "
+                    f"({link.layout.description}), but params {_show(link.path)} is {np.shape(leaf)}"
+                )
             if np.dtype(link.torch_dtype) != np.dtype(leaf.dtype):
-                raise ValueError(f"{where} is {np.dtype(link.torch_dtype)} but params {_show(link.path)} is "
-                                 f"{np.dtype(leaf.dtype)}")
+                raise ValueError(
+                    f"{where} is {np.dtype(link.torch_dtype)} but params {_show(link.path)} is {np.dtype(leaf.dtype)}"
+                )
         out.append(leaf)
     for path in by_path:
         if path not in taken:
-            raise ValueError(f"params leaf {_show(path)} has no torch parameter (torch's optimizer holds "
-                             f"{len(links)}, params has {len(by_path)} leaves)")
+            raise ValueError(
+                f"params leaf {_show(path)} has no torch parameter (torch's optimizer holds "
+                f"{len(links)}, params has {len(by_path)} leaves)"
+            )
     return out
 
 
@@ -334,16 +362,24 @@ def _default_links(params: Any, names: Sequence[str]) -> tuple[ParamLink, ...]:
     if len(names) != len(leaves):
         extra = names[len(leaves)] if len(names) > len(leaves) else None
         if extra is not None:
-            raise ValueError(f"torch parameter {extra!r} (index {len(leaves)}) has no params leaf: params has "
-                             f"{len(leaves)} leaves, torch's optimizer {len(names)} parameters")
-        raise ValueError(f"params leaf {_show(leaves[len(names)][0])} has no torch parameter: params has "
-                         f"{len(leaves)} leaves, torch's optimizer {len(names)} parameters")
+            raise ValueError(
+                f"torch parameter {extra!r} (index {len(leaves)}) has no params leaf: params has "
+                f"{len(leaves)} leaves, torch's optimizer {len(names)} parameters"
+            )
+        raise ValueError(
+            f"params leaf {_show(leaves[len(names)][0])} has no torch parameter: params has "
+            f"{len(leaves)} leaves, torch's optimizer {len(names)} parameters"
+        )
     return tuple(ParamLink(n, path) for n, (path, _) in zip(names, leaves))
 
 
 # =========================================================================== optimizer settings
-_FACTORIES: dict[str, Callable[..., Any]] = {"sgd": _optimizers.sgd, "adam": _optimizers.adam,
-                                              "adamw": _optimizers.adamw, "rmsprop": _optimizers.rmsprop}
+_FACTORIES: dict[str, Callable[..., Any]] = {
+    "sgd": _optimizers.sgd,
+    "adam": _optimizers.adam,
+    "adamw": _optimizers.adamw,
+    "rmsprop": _optimizers.rmsprop,
+}
 _STATE_TYPES = {"sgd": SGDState, "adam": AdamState, "adamw": AdamState, "rmsprop": RMSpropState}
 # torch's param-group keys that change the update, per optimizer
 _TORCH_KEYS = {
@@ -353,9 +389,11 @@ _TORCH_KEYS = {
 }
 _TORCH_KEYS["adamw"] = _TORCH_KEYS["adam"]
 # torch's implementation switches: same update, no effect in optax
-_IMPLEMENTATION_KEYS = {"sgd": ("foreach", "differentiable", "fused"),
-                        "adam": ("foreach", "capturable", "differentiable", "fused"),
-                        "rmsprop": ("foreach", "capturable", "differentiable")}
+_IMPLEMENTATION_KEYS = {
+    "sgd": ("foreach", "differentiable", "fused"),
+    "adam": ("foreach", "capturable", "differentiable", "fused"),
+    "rmsprop": ("foreach", "capturable", "differentiable"),
+}
 _IMPLEMENTATION_KEYS["adamw"] = _IMPLEMENTATION_KEYS["adam"]
 # written into the groups by torch's schedulers (the spec sets the lr and, where it cycles it, the momentum)
 SCHEDULER_KEYS = ("lr", "initial_lr", "max_lr", "min_lr", "base_momentum", "max_momentum")
@@ -410,8 +448,11 @@ class OptimizerConfig:
         return f"OptimizerConfig({self.kind!r}{''.join(f', {k}={v!r}' for k, v in self.kwargs.items())})"
 
     def __eq__(self, other: Any) -> bool:
-        return (isinstance(other, OptimizerConfig) and other.kind == self.kind
-                and other.torch_hyperparams() == self.torch_hyperparams())
+        return (
+            isinstance(other, OptimizerConfig)
+            and other.kind == self.kind
+            and other.torch_hyperparams() == self.torch_hyperparams()
+        )
 
     def __hash__(self) -> int:
         return hash((self.kind, tuple(sorted(self.torch_hyperparams().items()))))
@@ -472,15 +513,18 @@ class OptimizerConfig:
                 elif _number(param_group.get("weight_decay", 0)) == 0:
                     kind = "adam"
                 else:
-                    raise ValueError("this torch group does not say whether it is Adam or AdamW (torch < 2.6 "
-                                     "does not store decoupled_weight_decay): pass kind='adam' or 'adamw'")
+                    raise ValueError(
+                        "this torch group does not say whether it is Adam or AdamW (torch < 2.6 "
+                        "does not store decoupled_weight_decay): pass kind='adam' or 'adamw'"
+                    )
             elif {"alpha", "centered"} <= keys:
                 kind = "rmsprop"
             elif {"dampening", "nesterov"} <= keys:
                 kind = "sgd"
             else:
-                raise ValueError(f"not a param group of torch's SGD, Adam, AdamW or RMSprop: its keys are "
-                                 f"{sorted(map(str, keys))}")
+                raise ValueError(
+                    f"not a param group of torch's SGD, Adam, AdamW or RMSprop: its keys are {sorted(map(str, keys))}"
+                )
         elif kind not in _FACTORIES:
             raise ValueError(f"kind must be one of {sorted(_FACTORIES)}, got {kind!r}")
         _check_group_keys(param_group, kind, "this torch group")
@@ -504,9 +548,11 @@ def _check_group_keys(group: Mapping, kind: str, where: str) -> None:
     known = set(_TORCH_KEYS[kind]) | set(_IMPLEMENTATION_KEYS[kind]) | set(SCHEDULER_KEYS) | set(_BOOKKEEPING_KEYS)
     for key in group:
         if key not in known:
-            raise ValueError(f"{where} has key {key!r}, which clr_optax.{kind} cannot represent (it is not a "
-                             f"setting of torch's {kind})")
-    optional = ("decoupled_weight_decay",)          # torch < 2.6 does not store it
+            raise ValueError(
+                f"{where} has key {key!r}, which clr_optax.{kind} cannot represent (it is not a "
+                f"setting of torch's {kind})"
+            )
+    optional = ("decoupled_weight_decay",)  # torch < 2.6 does not store it
     for key in _TORCH_KEYS[kind]:
         if key not in group and key not in optional:
             raise ValueError(f"{where} has no {key!r}: not a param group of torch's {kind}")
@@ -521,14 +567,15 @@ def _compare_group(config: OptimizerConfig, group: Mapping, g: int) -> None:
     for key, value in ours.items():
         if key == "momentum":
             continue
-        if key not in group:           # decoupled_weight_decay on torch < 2.6: the class said it
+        if key not in group:  # decoupled_weight_decay on torch < 2.6: the class said it
             continue
         theirs = group[key]
         if key == "betas":
             theirs_b2, ours_b2 = float(_number(theirs[1])), value[1]
             if theirs_b2 != ours_b2:
-                raise ValueError(f"{where} has betas[1] = {theirs_b2!r} but the optax {config.kind} was built with "
-                                 f"{ours_b2!r}")
+                raise ValueError(
+                    f"{where} has betas[1] = {theirs_b2!r} but the optax {config.kind} was built with {ours_b2!r}"
+                )
             continue
         theirs = bool(theirs) if key in _BOOL_KEYS else float(_number(theirs))
         if theirs != value:
@@ -542,16 +589,18 @@ def _configs(optimizer: Any, n_groups: int, name: str = "optimizer") -> list[Opt
         if len(optimizer) != n_groups:
             raise ValueError(f"{name} has {len(optimizer)} configs but there are {n_groups} param groups")
         return list(optimizer)
-    raise TypeError(f"{name} must be an OptimizerConfig or a list of them (one per torch param group), "
-                    f"got {type(optimizer).__name__}")
+    raise TypeError(
+        f"{name} must be an OptimizerConfig or a list of them (one per torch param group), "
+        f"got {type(optimizer).__name__}"
+    )
 
 
 # =========================================================================== the optax state's optimizers
 class _Node(NamedTuple):
-    path: Path                  # where the inject_hyperparams state is in the optax state
-    state: Any                  # the InjectHyperparamsState
-    kind: str                   # "sgd", "adam" (Adam and AdamW) or "rmsprop"
-    label: Any                  # the last dict key on the path: the multi_transform label
+    path: Path  # where the inject_hyperparams state is in the optax state
+    state: Any  # the InjectHyperparamsState
+    kind: str  # "sgd", "adam" (Adam and AdamW) or "rmsprop"
+    label: Any  # the last dict key on the path: the multi_transform label
 
     @property
     def inner(self) -> Any:
@@ -560,8 +609,11 @@ class _Node(NamedTuple):
     def buffers(self) -> dict[str, Any]:
         """The per-parameter buffers (field name -> tree), the ones present."""
         inner = self.inner
-        return {f: getattr(inner, f) for f in inner._fields if f not in ("count", "has_buffer")
-                and getattr(inner, f) is not None}
+        return {
+            f: getattr(inner, f)
+            for f in inner._fields
+            if f not in ("count", "has_buffer") and getattr(inner, f) is not None
+        }
 
 
 def _is_inject(node: Any) -> bool:
@@ -577,8 +629,10 @@ def _nodes(opt_state: Any) -> list[_Node]:
         plain = tuple(_key(k) for k in path)
         kind = {SGDState: "sgd", AdamState: "adam", RMSpropState: "rmsprop"}.get(type(node.inner_state))
         if kind is None:
-            raise ValueError(f"the optax state at {_show(plain)} is {type(node.inner_state).__name__}, not "
-                             "clr_optax's sgd, adam, adamw or rmsprop: torch has no state for it")
+            raise ValueError(
+                f"the optax state at {_show(plain)} is {type(node.inner_state).__name__}, not "
+                "clr_optax's sgd, adam, adamw or rmsprop: torch has no state for it"
+            )
         dict_keys = [k.key for k in path if isinstance(k, jax.tree_util.DictKey)]
         nodes.append(_Node(plain, node, kind, dict_keys[-1] if dict_keys else None))
     if not nodes:
@@ -617,11 +671,15 @@ def _owners(nodes: Sequence[_Node], params: Any, labels: Any) -> dict[Path, int]
                 raise ValueError(f"labels has no label for params leaf {_show(path)}")
             label = label_of[path]
             if label not in by_label:
-                raise ValueError(f"params leaf {_show(path)} has label {label!r}, which is not a clr_optax "
-                                 f"optimizer in the state (its labels: {sorted(map(str, by_label))})")
+                raise ValueError(
+                    f"params leaf {_show(path)} has label {label!r}, which is not a clr_optax "
+                    f"optimizer in the state (its labels: {sorted(map(str, by_label))})"
+                )
             if path in owned and owned[path] != by_label[label]:
-                raise ValueError(f"params leaf {_show(path)} has label {label!r} but the state updates it with "
-                                 f"{nodes[owned[path]].label!r}")
+                raise ValueError(
+                    f"params leaf {_show(path)} has label {label!r} but the state updates it with "
+                    f"{nodes[owned[path]].label!r}"
+                )
             out[path] = by_label[label]
         return out
     bufferless = [i for i, node in enumerate(nodes) if not node.buffers()]
@@ -634,8 +692,10 @@ def _owners(nodes: Sequence[_Node], params: Any, labels: Any) -> dict[Path, int]
         elif not bufferless:
             raise ValueError(f"params leaf {_show(path)} is updated by none of the state's clr_optax optimizers")
         else:
-            raise ValueError(f"the state does not say which optimizer updates params leaf {_show(path)} "
-                             "(several keep no per-parameter state): pass labels=, as given to multi_transform")
+            raise ValueError(
+                f"the state does not say which optimizer updates params leaf {_show(path)} "
+                "(several keep no per-parameter state): pass labels=, as given to multi_transform"
+            )
     return out
 
 
@@ -643,33 +703,41 @@ def _check_node(config: OptimizerConfig, node: _Node, g: int) -> None:
     """The config's kind and flags are the transformation's (as far as its state shows them)."""
     where = f"torch param group {g}"
     if _STATE_TYPES[config.kind] is not type(node.inner):
-        raise ValueError(f"{where} is described as {config.kind} but the optax state at {_show(node.path)} is "
-                         f"{type(node.inner).__name__}")
+        raise ValueError(
+            f"{where} is described as {config.kind} but the optax state at {_show(node.path)} is "
+            f"{type(node.inner).__name__}"
+        )
     kw = config.resolved()
     inner: Any = node.inner
     if node.kind == "adam" and bool(kw["amsgrad"]) != (inner.max_exp_avg_sq is not None):
-        raise ValueError(f"{where}: amsgrad is {bool(kw['amsgrad'])} in the config but not in the optax state at "
-                         f"{_show(node.path)}")
+        raise ValueError(
+            f"{where}: amsgrad is {bool(kw['amsgrad'])} in the config but not in the optax state at {_show(node.path)}"
+        )
     if node.kind == "rmsprop" and bool(kw["centered"]) != (inner.grad_avg is not None):
-        raise ValueError(f"{where}: centered is {bool(kw['centered'])} in the config but not in the optax state at "
-                         f"{_show(node.path)}")
+        raise ValueError(
+            f"{where}: centered is {bool(kw['centered'])} in the config but not in the optax state at "
+            f"{_show(node.path)}"
+        )
     if node.kind in ("sgd", "rmsprop") and float(kw["momentum"]) != 0 and inner.momentum_buffer is None:
-        raise ValueError(f"{where}: the config has momentum {kw['momentum']!r} but the optax state at "
-                         f"{_show(node.path)} keeps no momentum buffer")
+        raise ValueError(
+            f"{where}: the config has momentum {kw['momentum']!r} but the optax state at "
+            f"{_show(node.path)} keeps no momentum buffer"
+        )
 
 
 # =========================================================================== torch's state dict
 class _TorchLayout(NamedTuple):
-    groups: list                # the param groups (dicts)
-    ids: list                   # the state key of each parameter, in order
-    group_of: list              # its group
+    groups: list  # the param groups (dicts)
+    ids: list  # the state key of each parameter, in order
+    group_of: list  # its group
     state: Mapping
 
 
 def _torch_layout(state_dict: Any) -> _TorchLayout:
     if not isinstance(state_dict, Mapping) or "state" not in state_dict or "param_groups" not in state_dict:
-        raise TypeError("torch_optimizer_state_dict must be an optimizer.state_dict(): a dict with 'state' and "
-                        "'param_groups'")
+        raise TypeError(
+            "torch_optimizer_state_dict must be an optimizer.state_dict(): a dict with 'state' and 'param_groups'"
+        )
     groups = list(state_dict["param_groups"])
     ids, group_of = [], []
     for g, group in enumerate(groups):
@@ -695,11 +763,14 @@ def _entry(layout: _TorchLayout, j: int) -> dict:
     entry = layout.state.get(pid, layout.state.get(str(pid), {}))
     if not isinstance(entry, Mapping):
         raise TypeError(f"the torch state of parameter id {pid!r} must be a dict, got {type(entry).__name__}")
-    return {k: v for k, v in entry.items() if v is not None}      # old torch stored momentum_buffer = None
+    return {k: v for k, v in entry.items() if v is not None}  # old torch stored momentum_buffer = None
 
 
-_STATE_KEYS = {"sgd": ("momentum_buffer",), "adam": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
-               "rmsprop": ("step", "square_avg", "momentum_buffer", "grad_avg")}
+_STATE_KEYS = {
+    "sgd": ("momentum_buffer",),
+    "adam": ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"),
+    "rmsprop": ("step", "square_avg", "momentum_buffer", "grad_avg"),
+}
 
 
 def _expected_keys(node: _Node) -> tuple[set, set]:
@@ -710,16 +781,26 @@ def _expected_keys(node: _Node) -> tuple[set, set]:
     if node.kind == "adam":
         keys = {"step", "exp_avg", "exp_avg_sq"} | ({"max_exp_avg_sq"} if inner.max_exp_avg_sq is not None else set())
         return keys, keys
-    keys = ({"step", "square_avg"} | ({"grad_avg"} if inner.grad_avg is not None else set())
-            | ({"momentum_buffer"} if inner.momentum_buffer is not None else set()))
+    keys = (
+        {"step", "square_avg"}
+        | ({"grad_avg"} if inner.grad_avg is not None else set())
+        | ({"momentum_buffer"} if inner.momentum_buffer is not None else set())
+    )
     return keys, keys
 
 
 # =========================================================================== torch -> optax
-def optax_state_from_torch(torch_optimizer_state_dict: Mapping, params: Any,
-                           tx: optax.GradientTransformation, *, optimizer: Any,
-                           mapping: Optional[Sequence[ParamLink]] = None, step: Optional[int] = None,
-                           labels: Any = None, check_schedule: bool = True) -> Any:
+def optax_state_from_torch(
+    torch_optimizer_state_dict: Mapping,
+    params: Any,
+    tx: optax.GradientTransformation,
+    *,
+    optimizer: Any,
+    mapping: Optional[Sequence[ParamLink]] = None,
+    step: Optional[int] = None,
+    labels: Any = None,
+    check_schedule: bool = True,
+) -> Any:
     """The optax state of ``tx`` that continues a torch optimizer's run exactly.
 
     Args:
@@ -771,7 +852,7 @@ def optax_state_from_torch(torch_optimizer_state_dict: Mapping, params: Any,
     node_of_group = _group_nodes(layout.group_of, links, owners, nodes, configs)
 
     # read torch's state, parameter by parameter, in torch's order
-    per_node: list[dict] = [dict() for _ in nodes]            # node -> {path: {key: array}}
+    per_node: list[dict] = [dict() for _ in nodes]  # node -> {path: {key: array}}
     steps: dict[int, int] = {}
     for j in range(n):
         link, node_index = links[j], owners[links[j].path]
@@ -793,12 +874,16 @@ def optax_state_from_torch(torch_optimizer_state_dict: Mapping, params: Any,
                 raise ValueError(f"{where}: torch's {key} has shape {array.shape}, the parameter {link.torch_shape}")
             converted = np.asarray(link.layout.to_optax(array))
             if converted.shape != tuple(np.shape(leaf)):
-                raise ValueError(f"{where}: torch's {key} has shape {array.shape}, {converted.shape} after its "
-                                 f"transform ({link.layout.description}), but params {_show(link.path)} is "
-                                 f"{np.shape(leaf)}")
+                raise ValueError(
+                    f"{where}: torch's {key} has shape {array.shape}, {converted.shape} after its "
+                    f"transform ({link.layout.description}), but params {_show(link.path)} is "
+                    f"{np.shape(leaf)}"
+                )
             if converted.dtype != np.dtype(leaf.dtype):
-                raise ValueError(f"{where}: torch's {key} is {converted.dtype} but params {_show(link.path)} is "
-                                 f"{np.dtype(leaf.dtype)}")
+                raise ValueError(
+                    f"{where}: torch's {key} is {converted.dtype} but params {_show(link.path)} is "
+                    f"{np.dtype(leaf.dtype)}"
+                )
             arrays[key] = converted
         per_node[node_index][link.path] = arrays
 
@@ -807,8 +892,9 @@ def optax_state_from_torch(torch_optimizer_state_dict: Mapping, params: Any,
     # write the buffers and flags
     new_states = []
     for i, node in enumerate(nodes):
-        new_states.append(node.state._replace(
-            inner_state=_filled(node, per_node[i], links, owners, i, configs, node_of_group)))
+        new_states.append(
+            node.state._replace(inner_state=_filled(node, per_node[i], links, owners, i, configs, node_of_group))
+        )
     _check_hyperparams(nodes, layout.groups, node_of_group, scheduled_too=False)
     state = set_count(_replace_nodes(state0, new_states), count)
     if check_schedule:
@@ -831,16 +917,23 @@ def _torch_links(mapping: Any, params: Any, layout: _TorchLayout) -> tuple[Param
         j = min(len(links), len(layout.ids))
         name = (names_in_groups[j] if names_in_groups else f"param {j}") if extra else links[j].torch_name
         where = "in the torch state but not in mapping" if extra else "in mapping but not in the torch state"
-        raise ValueError(f"torch parameter {name!r} (index {j}) is {where}: torch's optimizer holds "
-                         f"{len(layout.ids)} parameters, mapping {len(links)}")
+        raise ValueError(
+            f"torch parameter {name!r} (index {j}) is {where}: torch's optimizer holds "
+            f"{len(layout.ids)} parameters, mapping {len(links)}"
+        )
     for j, (link, name) in enumerate(zip(links, names_in_groups)):
         if link.torch_name != name:
             raise ValueError(f"torch parameter {j} is {name!r} in the torch state but {link.torch_name!r} in mapping")
     return links
 
 
-def _group_nodes(group_of: Sequence[int], links: Sequence[ParamLink], owners: Mapping[Path, int],
-                 nodes: Sequence[_Node], configs: Sequence[OptimizerConfig]) -> list[Optional[int]]:
+def _group_nodes(
+    group_of: Sequence[int],
+    links: Sequence[ParamLink],
+    owners: Mapping[Path, int],
+    nodes: Sequence[_Node],
+    configs: Sequence[OptimizerConfig],
+) -> list[Optional[int]]:
     """The optimizer (node index) that updates each torch group's parameters."""
     out: list[Optional[int]] = [None] * (max(group_of) + 1 if group_of else 0)
     first: list[Optional[str]] = [None] * len(out)
@@ -849,17 +942,21 @@ def _group_nodes(group_of: Sequence[int], links: Sequence[ParamLink], owners: Ma
         if current is None:
             out[g], first[g] = i, link.torch_name
         elif current != i:
-            raise ValueError(f"torch param group {g} holds {first[g]!r}, updated by the optax optimizer at "
-                             f"{_show(nodes[current].path)}, and {link.torch_name!r}, updated by the one at "
-                             f"{_show(nodes[i].path)}: one torch group must be one optax transformation")
+            raise ValueError(
+                f"torch param group {g} holds {first[g]!r}, updated by the optax optimizer at "
+                f"{_show(nodes[current].path)}, and {link.torch_name!r}, updated by the one at "
+                f"{_show(nodes[i].path)}: one torch group must be one optax transformation"
+            )
     for g, node_index in enumerate(out):
         if node_index is None:
             continue
         _check_node(configs[g], nodes[node_index], g)
         for h in range(g):
             if out[h] == node_index and configs[h] != configs[g]:
-                raise ValueError(f"torch param groups {h} and {g} have different settings ({configs[h]} and "
-                                 f"{configs[g]}) but one optax transformation")
+                raise ValueError(
+                    f"torch param groups {h} and {g} have different settings ({configs[h]} and "
+                    f"{configs[g]}) but one optax transformation"
+                )
     return out
 
 
@@ -877,35 +974,46 @@ def _count(step: Optional[int], steps: Mapping[int, int], links, layout, nodes, 
         j0, s0 = next(iter(adam_steps.items()))
         for j, s in adam_steps.items():
             if s != s0:
-                raise ValueError(f"torch parameter {links[j].torch_name!r} (index {j}) has Adam step {s} but "
-                                 f"{links[j0].torch_name!r} has {s0}: optax's Adam keeps one step count")
+                raise ValueError(
+                    f"torch parameter {links[j].torch_name!r} (index {j}) has Adam step {s} but "
+                    f"{links[j0].torch_name!r} has {s0}: optax's Adam keeps one step count"
+                )
         if step is not None and step != s0:
-            raise ValueError(f"step is {step} but torch's Adam state says {s0} (torch parameter "
-                             f"{links[j0].torch_name!r}): Adam's bias correction and the schedule share optax's count")
+            raise ValueError(
+                f"step is {step} but torch's Adam state says {s0} (torch parameter "
+                f"{links[j0].torch_name!r}): Adam's bias correction and the schedule share optax's count"
+            )
         count = s0
     elif steps:
         values = set(steps.values())
         if step is None:
             if len(values) != 1:
-                raise ValueError(f"torch's RMSprop parameters have different steps ({sorted(values)}): pass step=, "
-                                 "the optimizer steps taken")
+                raise ValueError(
+                    f"torch's RMSprop parameters have different steps ({sorted(values)}): pass step=, "
+                    "the optimizer steps taken"
+                )
             count = values.pop()
         else:
             count = int(step)
             over = next((j for j, s in steps.items() if s > count), None)
             if over is not None:
-                raise ValueError(f"torch parameter {links[over].torch_name!r} (index {over}) has taken "
-                                 f"{steps[over]} steps, more than step={step}")
+                raise ValueError(
+                    f"torch parameter {links[over].torch_name!r} (index {over}) has taken "
+                    f"{steps[over]} steps, more than step={step}"
+                )
     elif step is not None:
         count = step
     else:
-        raise ValueError("step must be given: torch's state holds no step count (SGD has none, and no parameter "
-                         "has stepped)")
+        raise ValueError(
+            "step must be given: torch's state holds no step count (SGD has none, and no parameter has stepped)"
+        )
     for j in adam:
         if j not in adam_steps and count != 0:
-            raise ValueError(f"torch parameter {links[j].torch_name!r} (index {j}) has no Adam state (it has never "
-                             f"had a gradient) but the run is at step {count}: optax's Adam keeps one step count "
-                             "for all parameters, so its bias correction would differ from torch's")
+            raise ValueError(
+                f"torch parameter {links[j].torch_name!r} (index {j}) has no Adam state (it has never "
+                f"had a gradient) but the run is at step {count}: optax's Adam keeps one step count "
+                "for all parameters, so its bias correction would differ from torch's"
+            )
     return count
 
 
@@ -914,6 +1022,7 @@ def _filled(node: _Node, arrays: Mapping[Path, dict], links, owners, index: int,
     inner = node.inner
     fields = {}
     for field, tree in node.buffers().items():
+
         def put(path, leaf, field=field):
             if isinstance(leaf, _MASKED):
                 return leaf
@@ -923,6 +1032,7 @@ def _filled(node: _Node, arrays: Mapping[Path, dict], links, owners, index: int,
             value = values[field]
             sharding = getattr(leaf, "sharding", None)
             return jax.device_put(value, sharding) if sharding is not None else jnp.asarray(value)
+
         fields[field] = jax.tree_util.tree_map_with_path(put, tree, is_leaf=lambda x: isinstance(x, _MASKED))
     if node.kind == "sgd":
         mine = [link for link in links if owners[link.path] == index]
@@ -933,10 +1043,12 @@ def _filled(node: _Node, arrays: Mapping[Path, dict], links, owners, index: int,
             dampening = float(configs[group].resolved()["dampening"])
             if dampening != 0:
                 missing = next(link for link in mine if link not in present)
-                raise ValueError(f"torch parameter {missing.torch_name!r} has no momentum_buffer while "
-                                 f"{present[0].torch_name!r} has one: with dampening {dampening!r} torch's first "
-                                 "step stores its gradient undamped, which one has_buffer flag for the "
-                                 "transformation cannot represent")
+                raise ValueError(
+                    f"torch parameter {missing.torch_name!r} has no momentum_buffer while "
+                    f"{present[0].torch_name!r} has one: with dampening {dampening!r} torch's first "
+                    "step stores its gradient undamped, which one has_buffer flag for the "
+                    "transformation cannot represent"
+                )
         fields["has_buffer"] = jnp.asarray(has_buffer, dtype=jnp.asarray(value_of(inner.has_buffer)).dtype)
     return inner._replace(**fields)
 
@@ -961,34 +1073,45 @@ def _check_hyperparams(nodes: Sequence[_Node], groups, node_of_group, scheduled_
         state = nodes[i].state
         schedules = getattr(state, "hyperparams_states", None)
         if schedules is None and not scheduled_too:
-            continue                   # older optax: no way to tell constants from schedules
+            continue  # older optax: no way to tell constants from schedules
         scheduled = () if scheduled_too or schedules is None else tuple(schedules)
         hyper = {k: float(np.asarray(value_of(v))) for k, v in state.hyperparams.items() if k not in scheduled}
         if "learning_rate" in hyper and "lr" in group:
             lr = float(_number(group["lr"]))
             if not _close32(hyper["learning_rate"], lr):
-                raise ValueError(f"torch param group {g} has lr {lr!r} but the optax transformation's next update "
-                                 f"uses {hyper['learning_rate']!r}: another spec, group or step "
-                                 "(check_schedule=False to continue with optax's)")
+                raise ValueError(
+                    f"torch param group {g} has lr {lr!r} but the optax transformation's next update "
+                    f"uses {hyper['learning_rate']!r}: another spec, group or step "
+                    "(check_schedule=False to continue with optax's)"
+                )
         name = "b1" if nodes[i].kind == "adam" else "momentum"
         if name in hyper:
             momentum = _torch_momentum(group, nodes[i].kind)
             if not _close32(hyper[name], momentum):
                 key = "betas[0]" if name == "b1" else "momentum"
-                raise ValueError(f"torch param group {g} has {key} {momentum!r} but the optax transformation's next "
-                                 f"update uses {hyper[name]!r}: another spec, group, step or momentum")
+                raise ValueError(
+                    f"torch param group {g} has {key} {momentum!r} but the optax transformation's next "
+                    f"update uses {hyper[name]!r}: another spec, group, step or momentum"
+                )
 
 
 def _check_schedule(tx, state, params, groups, node_of_group) -> None:
     """The next update's lr and momentum in optax are torch's groups' lr and momentum."""
     zeros = jax.tree_util.tree_map(jnp.zeros_like, params)
-    _, probed = jax.jit(tx.update)(zeros, state, params)     # one compilation, not one per operation
+    _, probed = jax.jit(tx.update)(zeros, state, params)  # one compilation, not one per operation
     _check_hyperparams(_nodes(probed), groups, node_of_group, scheduled_too=True)
 
 
 # =========================================================================== optax -> torch
-def torch_state_from_optax(opt_state: Any, params: Any, *, mapping: Optional[Sequence[ParamLink]] = None,
-                           param_groups: Any = None, labels: Any = None, optimizer: Any = None) -> dict:
+def torch_state_from_optax(
+    opt_state: Any,
+    params: Any,
+    *,
+    mapping: Optional[Sequence[ParamLink]] = None,
+    param_groups: Any = None,
+    labels: Any = None,
+    optimizer: Any = None,
+) -> dict:
     """A torch ``optimizer.state_dict()`` of the optax state, holding numpy arrays (torch's layout).
 
     Args:
@@ -1034,8 +1157,10 @@ def torch_state_from_optax(opt_state: Any, params: Any, *, mapping: Optional[Seq
         node = nodes[node_index]
         for j in members:
             if owners[links[j].path] != node_index:
-                raise ValueError(f"torch param group {g} holds {links[members[0]].torch_name!r} and "
-                                 f"{links[j].torch_name!r}, which different optax transformations update")
+                raise ValueError(
+                    f"torch param group {g} holds {links[members[0]].torch_name!r} and "
+                    f"{links[j].torch_name!r}, which different optax transformations update"
+                )
         group = {"params": list(ids)}
         if configs is not None:
             _check_node(configs[g], node, g)
@@ -1060,9 +1185,11 @@ def _torch_groups(param_groups: Any, links, owners, nodes) -> list[tuple[list, l
                 runs[-1].append(j)
                 continue
             if i in seen:
-                raise ValueError(f"torch parameter {link.torch_name!r} (index {j}) is updated by the optax "
-                                 f"transformation at {_show(nodes[i].path)}, like parameters before it of another "
-                                 "group: torch's groups are runs of parameters; pass param_groups=")
+                raise ValueError(
+                    f"torch parameter {link.torch_name!r} (index {j}) is updated by the optax "
+                    f"transformation at {_show(nodes[i].path)}, like parameters before it of another "
+                    "group: torch's groups are runs of parameters; pass param_groups="
+                )
             seen.add(i)
             runs.append([j])
         return [(members, members) for members in runs]
@@ -1105,11 +1232,14 @@ def _torch_entry(node: _Node, link: ParamLink, by_field: Mapping[str, Mapping[Pa
         fields = ["exp_avg", "exp_avg_sq"] + (["max_exp_avg_sq"] if inner.max_exp_avg_sq is not None else [])
     else:
         count = int(np.asarray(value_of(node.state.count)))
-        fields = (["square_avg"] + (["momentum_buffer"] if inner.momentum_buffer is not None else [])
-                  + (["grad_avg"] if inner.grad_avg is not None else []))
+        fields = (
+            ["square_avg"]
+            + (["momentum_buffer"] if inner.momentum_buffer is not None else [])
+            + (["grad_avg"] if inner.grad_avg is not None else [])
+        )
     entry = {field: buffer(field) for field in fields}
     if count == 0 and not any(np.any(a) for a in entry.values()):
-        return {}                 # torch's lazy state: zeros at step 0
+        return {}  # torch's lazy state: zeros at step 0
     return {"step": np.asarray(count, np.float32), **entry}
 
 
@@ -1143,19 +1273,23 @@ def params_from_torch(torch_params: Any, params: Any, mapping: Optional[Sequence
             raise ValueError(f"{where} is not in torch_params")
         converted = np.asarray(link.layout.to_optax(by_name[link.torch_name]))
         if converted.shape != tuple(np.shape(leaf)) or converted.dtype != np.dtype(leaf.dtype):
-            raise ValueError(f"{where} is {by_name[link.torch_name].dtype}{list(by_name[link.torch_name].shape)}, "
-                             f"{converted.dtype}{list(converted.shape)} after its transform "
-                             f"({link.layout.description}), but params {_show(link.path)} is "
-                             f"{np.dtype(leaf.dtype)}{list(np.shape(leaf))}")
+            raise ValueError(
+                f"{where} is {by_name[link.torch_name].dtype}{list(by_name[link.torch_name].shape)}, "
+                f"{converted.dtype}{list(converted.shape)} after its transform "
+                f"({link.layout.description}), but params {_show(link.path)} is "
+                f"{np.dtype(leaf.dtype)}{list(np.shape(leaf))}"
+            )
         values[link.path] = converted
 
     def put(path, leaf):
         value = values[tuple(_key(k) for k in path)]
         sharding = getattr(leaf, "sharding", None)
         array = jax.device_put(value, sharding) if sharding is not None else jnp.asarray(value)
-        if array.dtype != value.dtype:      # float64 without jax_enable_x64: jax would round it silently
-            raise ValueError(f"torch parameter at params {_show(tuple(_key(k) for k in path))} is {value.dtype}, "
-                             f"which jax holds as {array.dtype} here: enable jax_enable_x64 or cast the model")
+        if array.dtype != value.dtype:  # float64 without jax_enable_x64: jax would round it silently
+            raise ValueError(
+                f"torch parameter at params {_show(tuple(_key(k) for k in path))} is {value.dtype}, "
+                f"which jax holds as {array.dtype} here: enable jax_enable_x64 or cast the model"
+            )
         return array
 
     return jax.tree_util.tree_map_with_path(put, params)
@@ -1182,20 +1316,22 @@ def params_to_torch(params: Any, mapping: Optional[Sequence[ParamLink]] = None) 
 # =========================================================================== one call
 class TorchResume(NamedTuple):
     """What ``resume_from_torch_checkpoint`` returns: everything to continue the run in optax."""
+
     params: Any
     tx: optax.GradientTransformation
     opt_state: Any
     spec: Any
     step: int
-    configs: tuple           # the OptimizerConfig of each torch param group
-    labels: Any = None       # the multi_transform labels ("group0", ...) where there are several groups
+    configs: tuple  # the OptimizerConfig of each torch param group
+    labels: Any = None  # the multi_transform labels ("group0", ...) where there are several groups
 
 
 LIGHTNING_KEYS = ("state_dict", "optimizer_states", "lr_schedulers")
 
 
-def torch_checkpoint_parts(checkpoint: Any, model_key: str = "model", optimizer_key: str = "optimizer",
-                           scheduler_key: str = "scheduler") -> tuple[Mapping, Mapping, Mapping]:
+def torch_checkpoint_parts(
+    checkpoint: Any, model_key: str = "model", optimizer_key: str = "optimizer", scheduler_key: str = "scheduler"
+) -> tuple[Mapping, Mapping, Mapping]:
     """The model, optimizer and scheduler states of a plain or a Lightning checkpoint.
 
     A plain checkpoint holds them under ``model_key``, ``optimizer_key`` and ``scheduler_key``
@@ -1222,9 +1358,11 @@ def torch_checkpoint_parts(checkpoint: Any, model_key: str = "model", optimizer_
         return checkpoint[model_key], checkpoint[optimizer_key], checkpoint[scheduler_key]
     if not all(key in checkpoint for key in LIGHTNING_KEYS):
         missing = next(key for key in plain if key not in checkpoint)
-        raise ValueError(f"checkpoint has no {missing!r} entry: a plain checkpoint holds {list(plain)} (model_key, "
-                         f"optimizer_key, scheduler_key name them), a Lightning one {list(LIGHTNING_KEYS)}; its keys "
-                         f"are {sorted(map(str, checkpoint))}")
+        raise ValueError(
+            f"checkpoint has no {missing!r} entry: a plain checkpoint holds {list(plain)} (model_key, "
+            f"optimizer_key, scheduler_key name them), a Lightning one {list(LIGHTNING_KEYS)}; its keys "
+            f"are {sorted(map(str, checkpoint))}"
+        )
     optimizers, schedulers = checkpoint["optimizer_states"], checkpoint["lr_schedulers"]
     for key, value, what in (("optimizer_states", optimizers, "optimizer"), ("lr_schedulers", schedulers, "scheduler")):
         if not isinstance(value, (list, tuple)) or len(value) != 1:
@@ -1233,18 +1371,30 @@ def torch_checkpoint_parts(checkpoint: Any, model_key: str = "model", optimizer_
     scheduler = schedulers[0]
     global_step = checkpoint.get("global_step")
     last_epoch = scheduler.get("last_epoch") if isinstance(scheduler, Mapping) else None
-    if isinstance(global_step, int) and isinstance(last_epoch, int) and "best" not in scheduler \
-            and last_epoch != global_step:
-        raise ValueError(f"the Lightning scheduler is at step {last_epoch} but the run at global_step {global_step}: it "
-                         "was not stepped once per optimizer step (configure_optimizers needs \"interval\": "
-                         "\"step\"), and optax steps its schedule with every update")
+    if (
+        isinstance(global_step, int)
+        and isinstance(last_epoch, int)
+        and "best" not in scheduler
+        and last_epoch != global_step
+    ):
+        raise ValueError(
+            f"the Lightning scheduler is at step {last_epoch} but the run at global_step {global_step}: it "
+            'was not stepped once per optimizer step (configure_optimizers needs "interval": '
+            '"step"), and optax steps its schedule with every update'
+        )
     return checkpoint["state_dict"], optimizers[0], scheduler
 
 
-def resume_from_torch_checkpoint(checkpoint: Mapping, params: Any, *,
-                                 mapping: Optional[Sequence[ParamLink]] = None, kind: Optional[str] = None,
-                                 model_key: str = "model", optimizer_key: str = "optimizer",
-                                 scheduler_key: str = "scheduler") -> TorchResume:
+def resume_from_torch_checkpoint(
+    checkpoint: Mapping,
+    params: Any,
+    *,
+    mapping: Optional[Sequence[ParamLink]] = None,
+    kind: Optional[str] = None,
+    model_key: str = "model",
+    optimizer_key: str = "optimizer",
+    scheduler_key: str = "scheduler",
+) -> TorchResume:
     """Continue a torch run in optax from its checkpoint, in one call.
 
     The checkpoint is a dict with the model's ``state_dict()``, the optimizer's and the
@@ -1271,8 +1421,9 @@ def resume_from_torch_checkpoint(checkpoint: Mapping, params: Any, *,
     """
     from clr_spec import from_torch as spec_from_torch
 
-    model, optimizer_state, scheduler_state = torch_checkpoint_parts(checkpoint, model_key, optimizer_key,
-                                                                     scheduler_key)
+    model, optimizer_state, scheduler_state = torch_checkpoint_parts(
+        checkpoint, model_key, optimizer_key, scheduler_key
+    )
     params = _pure(params)
     layout = _torch_layout(optimizer_state)
     spec = spec_from_torch(scheduler_state, optimizer_state)
@@ -1286,12 +1437,15 @@ def resume_from_torch_checkpoint(checkpoint: Mapping, params: Any, *,
         if len(names) != len(layout.ids):
             names = list(named)
             if len(names) != len(layout.ids):
-                raise ValueError(f"the model state has {len(names)} entries and the optimizer {len(layout.ids)} "
-                                 "parameters (buffers, or parameters not in the optimizer): pass mapping=")
+                raise ValueError(
+                    f"the model state has {len(names)} entries and the optimizer {len(layout.ids)} "
+                    "parameters (buffers, or parameters not in the optimizer): pass mapping="
+                )
         missing = [name for name in names if name not in named]
         if missing:
-            raise ValueError(f"torch parameter {missing[0]!r} is in the optimizer's param_names but not in the model "
-                             "state")
+            raise ValueError(
+                f"torch parameter {missing[0]!r} is in the optimizer's param_names but not in the model state"
+            )
         mapping = param_mapping([(name, named[name]) for name in names], params)
     links = tuple(mapping)
     new_params = params_from_torch(model, params, links)
@@ -1309,15 +1463,23 @@ def resume_from_torch_checkpoint(checkpoint: Mapping, params: Any, *,
         step_arg: Optional[int] = None
     else:
         step_arg = step
-    opt_state = optax_state_from_torch(optimizer_state, new_params, tx, optimizer=list(configs), mapping=links,
-                                       step=step_arg, labels=labels)
+    opt_state = optax_state_from_torch(
+        optimizer_state, new_params, tx, optimizer=list(configs), mapping=links, step=step_arg, labels=labels
+    )
     step = int(np.asarray(_nodes(opt_state)[0].state.count))
     return TorchResume(new_params, tx, opt_state, spec, step, configs, labels)
 
 
-def torch_checkpoint_from_optax(params: Any, opt_state: Any, spec: Any, *,
-                                mapping: Optional[Sequence[ParamLink]] = None, optimizer: Any = None,
-                                param_groups: Any = None, labels: Any = None) -> dict:
+def torch_checkpoint_from_optax(
+    params: Any,
+    opt_state: Any,
+    spec: Any,
+    *,
+    mapping: Optional[Sequence[ParamLink]] = None,
+    optimizer: Any = None,
+    param_groups: Any = None,
+    labels: Any = None,
+) -> dict:
     """An optax run as a torch checkpoint of numpy arrays, in one call (``clr_torch.resume_from_optax`` loads it).
 
     Args:
@@ -1337,13 +1499,30 @@ def torch_checkpoint_from_optax(params: Any, opt_state: Any, spec: Any, *,
     counts = {int(np.asarray(value_of(node.state.count))) for node in _nodes(opt_state)}
     if len(counts) != 1:
         raise ValueError(f"the state's transformations are at different steps {sorted(counts)}")
-    return {"model": params_to_torch(params, mapping),
-            "optimizer": torch_state_from_optax(opt_state, params, mapping=mapping, param_groups=param_groups,
-                                                labels=labels, optimizer=optimizer),
-            "spec": spec, "step": counts.pop()}
+    return {
+        "model": params_to_torch(params, mapping),
+        "optimizer": torch_state_from_optax(
+            opt_state, params, mapping=mapping, param_groups=param_groups, labels=labels, optimizer=optimizer
+        ),
+        "spec": spec,
+        "step": counts.pop(),
+    }
 
 
-__all__ = ["OptimizerConfig", "ParamLink", "Layout", "param_mapping", "optax_state_from_torch",
-           "torch_state_from_optax", "torch_checkpoint_from_optax", "params_from_torch", "params_to_torch",
-           "resume_from_torch_checkpoint", "TorchResume", "SCHEDULER_KEYS", "set_nnx_state", "torch_checkpoint_parts",
-           "LIGHTNING_KEYS"]
+__all__ = [
+    "OptimizerConfig",
+    "ParamLink",
+    "Layout",
+    "param_mapping",
+    "optax_state_from_torch",
+    "torch_state_from_optax",
+    "torch_checkpoint_from_optax",
+    "params_from_torch",
+    "params_to_torch",
+    "resume_from_torch_checkpoint",
+    "TorchResume",
+    "SCHEDULER_KEYS",
+    "set_nnx_state",
+    "torch_checkpoint_parts",
+    "LIGHTNING_KEYS",
+]

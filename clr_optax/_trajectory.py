@@ -30,7 +30,7 @@ def trajectory_chunks(spec: Spec, steps: int, group: int, size: int) -> Iterator
     schedules = {"lr": jax.jit(lr_schedule(spec, group=group))}
     try:
         schedules["momentum"] = jax.jit(momentum_schedule(spec, group=group))
-    except ValueError:          # the spec does not set momentum: the optimizer keeps its own
+    except ValueError:  # the spec does not set momentum: the optimizer keeps its own
         pass
     size = min(size, steps)
     for start in range(0, steps, size):

@@ -16,8 +16,15 @@ from ._lambdas import LambdaSpec, MultiplicativeSpec
 from ._huggingface import HuggingFaceSpec, huggingface_from_state, huggingface_spec
 from ._family import from_dict, from_json, from_torch, spec_types, torch_classes
 from ._one_cycle import OneCycleSpec
-from ._optax_names import (CosineDecaySpec, LinearScheduleSpec, cosine_decay_schedule, join_schedules,
-                           linear_schedule, warmup_cosine_decay_schedule, warmup_cyclic_cosine_schedule)
+from ._optax_names import (
+    CosineDecaySpec,
+    LinearScheduleSpec,
+    cosine_decay_schedule,
+    join_schedules,
+    linear_schedule,
+    warmup_cosine_decay_schedule,
+    warmup_cyclic_cosine_schedule,
+)
 from ._plateau import PlateauSpec, PlateauState
 from ._plateau_sequence import PlateauSequenceSpec
 from ._phases import ConstantSpec, CosineAnnealingSpec, LinearSpec
@@ -28,10 +35,45 @@ from ._timm import TimmCosineSpec, from_timm
 from ._warm_restarts import WarmRestartsSpec
 from ._wsd import WSDSpec
 
-__all__ = ["Spec", "torch_classes", "CyclicSpec", "OneCycleSpec", "WarmRestartsSpec", "LinearSpec", "ConstantSpec", "CosineAnnealingSpec", "SequentialSpec", "StepSpec", "MultiStepSpec", "ExponentialSpec", "PolynomialSpec", "LambdaSpec",
-           "MultiplicativeSpec", "ChainedSpec", "PlateauSpec", "PlateauState", "PlateauSequenceSpec",
-           "LinearScheduleSpec", "CosineDecaySpec", "linear_schedule", "cosine_decay_schedule", "join_schedules",
-           "warmup_cosine_decay_schedule", "warmup_cyclic_cosine_schedule",
-           "HuggingFaceSpec", "huggingface_spec", "huggingface_from_state", "WSDSpec", "TimmCosineSpec", "from_timm",
-           "from_json", "from_dict", "from_torch", "spec_types", "RangeTestResult", "FORMAT", "FORMAT_VERSION"]
+__all__ = [
+    "Spec",
+    "torch_classes",
+    "CyclicSpec",
+    "OneCycleSpec",
+    "WarmRestartsSpec",
+    "LinearSpec",
+    "ConstantSpec",
+    "CosineAnnealingSpec",
+    "SequentialSpec",
+    "StepSpec",
+    "MultiStepSpec",
+    "ExponentialSpec",
+    "PolynomialSpec",
+    "LambdaSpec",
+    "MultiplicativeSpec",
+    "ChainedSpec",
+    "PlateauSpec",
+    "PlateauState",
+    "PlateauSequenceSpec",
+    "LinearScheduleSpec",
+    "CosineDecaySpec",
+    "linear_schedule",
+    "cosine_decay_schedule",
+    "join_schedules",
+    "warmup_cosine_decay_schedule",
+    "warmup_cyclic_cosine_schedule",
+    "HuggingFaceSpec",
+    "huggingface_spec",
+    "huggingface_from_state",
+    "WSDSpec",
+    "TimmCosineSpec",
+    "from_timm",
+    "from_json",
+    "from_dict",
+    "from_torch",
+    "spec_types",
+    "RangeTestResult",
+    "FORMAT",
+    "FORMAT_VERSION",
+]
 __version__ = "0.1.0"

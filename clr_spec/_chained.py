@@ -42,9 +42,11 @@ class ChainedSpec(ReplayedToHorizon, _family.FormulaSpec):
     TORCH_STATE_KEYS = frozenset({"_schedulers"})
     EVALUATOR = "chained"
     NEEDS_INITIAL_LR = True
-    RESTARTS_AT_MILESTONE = False       # torch's SequentialLR cannot step a ChainedScheduler from a milestone
-    NOT_IN_SEQUENCE = ("torch's SequentialLR steps a ChainedScheduler once more while it builds the sequence, "
-                       "which no spec of it describes")
+    RESTARTS_AT_MILESTONE = False  # torch's SequentialLR cannot step a ChainedScheduler from a milestone
+    NOT_IN_SEQUENCE = (
+        "torch's SequentialLR steps a ChainedScheduler once more while it builds the sequence, "
+        "which no spec of it describes"
+    )
     specs: tuple
     horizon: int
 
@@ -54,13 +56,16 @@ class ChainedSpec(ReplayedToHorizon, _family.FormulaSpec):
         specs = tuple(_family.check_spec(s, f"specs[{i}]") for i, s in enumerate(specs))
         for i, member in enumerate(specs):
             if not member.CHAINABLE:
-                raise ValueError(f"specs[{i}] ({type(member).__name__}) cannot be chained here: a ChainedSpec "
-                                 "replays schedulers that step recursively (ConstantLR, LinearLR, StepLR, "
-                                 "MultiStepLR, ExponentialLR, PolynomialLR, MultiplicativeLR)")
+                raise ValueError(
+                    f"specs[{i}] ({type(member).__name__}) cannot be chained here: a ChainedSpec "
+                    "replays schedulers that step recursively (ConstantLR, LinearLR, StepLR, "
+                    "MultiStepLR, ExponentialLR, PolynomialLR, MultiplicativeLR)"
+                )
         lrs = {repr(member.initial_lr) for member in specs}
         if len(lrs) > 1:
-            raise ValueError(f"the chained specs must have the same lr (the optimizer's, which they share), got "
-                             f"{sorted(lrs)}")
+            raise ValueError(
+                f"the chained specs must have the same lr (the optimizer's, which they share), got {sorted(lrs)}"
+            )
         object.__setattr__(self, "specs", specs)
         object.__setattr__(self, "horizon", _replayed.horizon(horizon))
 
@@ -90,7 +95,7 @@ class ChainedSpec(ReplayedToHorizon, _family.FormulaSpec):
 
     # ------------------------------------------------------------------ values
     def torch_step(self, lr: float, step: int, group: int) -> float:
-        for member in self.specs:           # ChainedScheduler.step(): every member, in order
+        for member in self.specs:  # ChainedScheduler.step(): every member, in order
             lr = member.torch_step(lr, step, group)
         return lr
 
@@ -99,8 +104,9 @@ class ChainedSpec(ReplayedToHorizon, _family.FormulaSpec):
         raise TypeError("a ChainedScheduler is built from its members: clr_torch.scheduler builds them")
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> "ChainedSpec":
+    def from_torch(
+        cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any
+    ) -> "ChainedSpec":
         """From torch's ``ChainedScheduler`` or its state (each member's state inside it);
         ``horizon=`` (ours, not torch's) may be given."""
         horizon = kwargs.pop("horizon", 100_000)
@@ -114,8 +120,12 @@ class ChainedSpec(ReplayedToHorizon, _family.FormulaSpec):
         return cls(specs, horizon=horizon)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": self.FORMAT, "version": self.VERSION, "specs": [s.to_dict() for s in self.specs],
-                "horizon": self.horizon}
+        return {
+            "format": self.FORMAT,
+            "version": self.VERSION,
+            "specs": [s.to_dict() for s in self.specs],
+            "horizon": self.horizon,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], **kwargs: Any) -> "ChainedSpec":

@@ -33,7 +33,7 @@ from ._ops import Ops
 
 
 def _triangular(ops: Ops, height: Any, cycle: Any, step: Any, gamma: float) -> Any:
-    return height                                   # torch's x * 1.0 is x
+    return height  # torch's x * 1.0 is x
 
 
 def _triangular2(ops: Ops, height: Any, cycle: Any, step: Any, gamma: float) -> Any:
@@ -49,8 +49,20 @@ def _exp_range(ops: Ops, height: Any, cycle: Any, step: Any, gamma: float) -> An
 SCALES = {"triangular": _triangular, "triangular2": _triangular2, "exp_range": _exp_range}
 
 
-def cyclic_value(ops: Ops, steps: Any, *, total: float, ratio: float, start: float, height: float, sign: float,
-                 mode: str, gamma: float, scale_fn: Optional[Callable] = None, by_cycle: bool = True) -> Any:
+def cyclic_value(
+    ops: Ops,
+    steps: Any,
+    *,
+    total: float,
+    ratio: float,
+    start: float,
+    height: float,
+    sign: float,
+    mode: str,
+    gamma: float,
+    scale_fn: Optional[Callable] = None,
+    by_cycle: bool = True,
+) -> Any:
     """``start + sign * (height * factor) * scale`` in torch's order, over ``ops``.
 
     lr: ``start=base_lr, height=max_lr-base_lr, sign=+1``; momentum: ``start=max_momentum,
@@ -69,7 +81,7 @@ def cyclic_value(ops: Ops, steps: Any, *, total: float, ratio: float, start: flo
     if scale_fn is not None:
         base_height = base_height * ops.call_scale_fn(scale_fn, cycle if by_cycle else steps)
     else:
-        assert scale is not None        # dispatched above: no scale_fn
+        assert scale is not None  # dispatched above: no scale_fn
         base_height = scale(ops, base_height, cycle, steps, gamma)
     base_height = ops.unfused(base_height)
     return start + base_height if sign > 0 else start - base_height

@@ -29,8 +29,18 @@ import numpy as np
 
 # The keys torch's LRScheduler base class puts in every state dict (its __dict__ minus the
 # optimizer), over the torch versions this library reads: they say nothing of the class.
-BASE_STATE_KEYS = frozenset({"last_epoch", "base_lrs", "_step_count", "_get_lr_called_within_step",
-                             "_is_initial", "_last_lr", "verbose", "_initial_step"})
+BASE_STATE_KEYS = frozenset(
+    {
+        "last_epoch",
+        "base_lrs",
+        "_step_count",
+        "_get_lr_called_within_step",
+        "_is_initial",
+        "_last_lr",
+        "verbose",
+        "_initial_step",
+    }
+)
 
 EVALUATORS = ("formula", "cyclic", "sequence", "chained", "plateau", "plateau_sequence")
 
@@ -38,17 +48,17 @@ EVALUATORS = ("formula", "cyclic", "sequence", "chained", "plateau", "plateau_se
 class Spec(abc.ABC):
     """Base of every schedule spec: immutable values with torch's keywords (see the module)."""
 
-    FORMAT: ClassVar[str] = ""                      # the JSON document's "format"
-    VERSION: ClassVar[int] = 1                      # the JSON document's "version"
+    FORMAT: ClassVar[str] = ""  # the JSON document's "format"
+    VERSION: ClassVar[int] = 1  # the JSON document's "version"
     # torch's scheduler class this spec describes; "" where torch has none (a schedule of timm's,
     # Hugging Face's or ours): clr_torch then runs it as ``SpecLR``, writing the spec's values.
     TORCH_CLASS: ClassVar[str] = ""
     # The clr_torch class that runs it where TORCH_CLASS is "" (what help and errors name).
     TORCH_SCHEDULER: ClassVar[str] = "SpecLR"
-    TORCH_STATE_KEYS: ClassVar[frozenset] = frozenset()       # its state keys beyond BASE_STATE_KEYS
-    TORCH_STATE_OPTIONAL: ClassVar[frozenset] = frozenset()   # keys some torch versions add
+    TORCH_STATE_KEYS: ClassVar[frozenset] = frozenset()  # its state keys beyond BASE_STATE_KEYS
+    TORCH_STATE_OPTIONAL: ClassVar[frozenset] = frozenset()  # keys some torch versions add
     EVALUATOR: ClassVar[str] = "formula"
-    NEEDS_INITIAL_LR: ClassVar[bool] = False        # torch's class scales the groups' lr: write it first
+    NEEDS_INITIAL_LR: ClassVar[bool] = False  # torch's class scales the groups' lr: write it first
     # Whether torch's SequentialLR restarts the class from its own lr at a milestone (its closed
     # form at step 0); MultiplicativeLR, which has none, continues from the lr the phase before left.
     RESTARTS_AT_MILESTONE: ClassVar[bool] = True
@@ -102,7 +112,7 @@ class Spec(abc.ABC):
     def explain(self) -> list[str]:
         """The lines ``clr show`` prints: the spec's values, then the lr at its landmarks."""
         lines = [f"  {key:15} {value}" for key, value in self.to_dict().items() if key not in ("format", "version")]
-        steps = sorted({0, 1, *(k for k in self.landmarks() if k < 2**53)})    # numpy's whole steps
+        steps = sorted({0, 1, *(k for k in self.landmarks() if k < 2**53)})  # numpy's whole steps
         lines.append("lr of group 0: " + ", ".join(f"step {k}: {float(self.lr(k)):.6g}" for k in steps))
         return lines
 
@@ -150,15 +160,15 @@ class Spec(abc.ABC):
 
     @classmethod
     @abc.abstractmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> "Spec":
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any) -> "Spec":
         """The spec of a torch scheduler of class ``TORCH_CLASS`` (an object or its state dict)."""
 
     def torch_step(self, lr: float, step: int, group: int) -> float:
         """torch's recursive ``get_lr`` at ``step`` (0: the scheduler's construction) from the lr
         the group holds, in torch's arithmetic (Python floats): what a ChainedScheduler replays."""
-        raise TypeError(f"{type(self).__name__} ({self.TORCH_CLASS}) is not a recursive scheduler: a "
-                        "ChainedSpec cannot replay it")
+        raise TypeError(
+            f"{type(self).__name__} ({self.TORCH_CLASS}) is not a recursive scheduler: a ChainedSpec cannot replay it"
+        )
 
     @abc.abstractmethod
     def replace(self, **changes: Any) -> "Spec":
@@ -184,8 +194,9 @@ class StateView(Mapping):
         try:
             return self._state[key]
         except KeyError:
-            raise MissingStateKey(f"not a {self._torch_class} state: it has no {key!r} "
-                                  f"(its keys: {sorted(map(str, self._state))})") from None
+            raise MissingStateKey(
+                f"not a {self._torch_class} state: it has no {key!r} (its keys: {sorted(map(str, self._state))})"
+            ) from None
 
     def __iter__(self) -> Any:
         return iter(self._state)
@@ -203,14 +214,18 @@ def torch_state(cls: type[Spec], scheduler_or_state: Any) -> Mapping:
     elif callable(getattr(scheduler_or_state, "state_dict", None)):
         names = [klass.__name__ for klass in type(scheduler_or_state).__mro__]
         if cls.TORCH_CLASS not in names:
-            raise TypeError(f"from_torch of {cls.__name__} takes a {cls.TORCH_CLASS}, got a "
-                            f"{type(scheduler_or_state).__name__} (clr_spec.from_torch finds the right spec)")
+            raise TypeError(
+                f"from_torch of {cls.__name__} takes a {cls.TORCH_CLASS}, got a "
+                f"{type(scheduler_or_state).__name__} (clr_spec.from_torch finds the right spec)"
+            )
         state = scheduler_or_state.state_dict()
         if not isinstance(state, Mapping):
             raise TypeError(f"a {cls.TORCH_CLASS}'s state_dict() must be a mapping, got {type(state).__name__}")
     else:
-        raise TypeError(f"from_torch takes a {cls.TORCH_CLASS} scheduler or its state_dict(), "
-                        f"got {type(scheduler_or_state).__name__}")
+        raise TypeError(
+            f"from_torch takes a {cls.TORCH_CLASS} scheduler or its state_dict(), "
+            f"got {type(scheduler_or_state).__name__}"
+        )
     missing = sorted(k for k in cls.TORCH_STATE_KEYS if k not in state)
     if missing:
         raise ValueError(f"not a {cls.TORCH_CLASS} state: missing {missing}")

@@ -27,9 +27,9 @@ import numpy as np
 from . import _validation as v
 from ._family import PhaseSpec, register
 
-MAX_DECAYS = 2**16       # table entries per param group: 512 KiB of float64 at most
-SELECT_BELOW = 16        # tables shorter than this are read by a chain of selects
-INT32_MAX = 2**31 - 1    # the float32-only path's steps are int32
+MAX_DECAYS = 2**16  # table entries per param group: 512 KiB of float64 at most
+SELECT_BELOW = 16  # tables shorter than this are read by a chain of selects
+INT32_MAX = 2**31 - 1  # the float32-only path's steps are int32
 
 
 def _replayed(initial_lr: float, factors: Any, count: int) -> np.ndarray:
@@ -87,16 +87,16 @@ class _RecursiveDecay(PhaseSpec):
         if initial_lr not in cache:
             count = self._decay_count()
             values = _replayed(initial_lr, self._factor, min(count, MAX_DECAYS))
-            ended = values[-1] == 0.0 or len(values) == count + 1   # 0 stays 0; no more decays
+            ended = values[-1] == 0.0 or len(values) == count + 1  # 0 stays 0; no more decays
             if self._constant_factor() and len(values) > 2 and values[-1] == values[-2]:
-                values, ended = values[:-1], True    # a fixed point: every later decay gives it again
+                values, ended = values[:-1], True  # a fixed point: every later decay gives it again
             cache[initial_lr] = (values, ended)
         return cache[initial_lr]
 
     @property
     def float32_exact(self) -> bool:
         lrs = self.initial_lr if isinstance(self.initial_lr, tuple) else (self.initial_lr,)
-        return all(self.table(lr)[1] for lr in lrs)      # every step a lookup: float32 rounded once
+        return all(self.table(lr)[1] for lr in lrs)  # every step a lookup: float32 rounded once
 
     def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         values, ended = self.table(initial_lr)
@@ -117,8 +117,9 @@ class _RecursiveDecay(PhaseSpec):
 
 
 def _gamma(value: Any) -> float:
-    return v.in_range("gamma", value, 0.0, 1.0, low_open=True,
-                      why=" (the factor of each decay; above 1 the lr grows without bound)")
+    return v.in_range(
+        "gamma", value, 0.0, 1.0, low_open=True, why=" (the factor of each decay; above 1 the lr grows without bound)"
+    )
 
 
 @register
@@ -169,7 +170,7 @@ class StepSpec(_RecursiveDecay):
         return step // self.step_size
 
     def decays(self, ops: Any, steps: Any) -> Any:
-        if not ops.in_float64 and self.step_size > INT32_MAX:     # int32 steps never reach a decay
+        if not ops.in_float64 and self.step_size > INT32_MAX:  # int32 steps never reach a decay
             return ops.zeros_like(steps)
         return ops.floor_divide(steps, self.step_size)
 
@@ -251,17 +252,20 @@ class MultiStepSpec(_RecursiveDecay):
     FIELDS = (("milestones", None), ("gamma", 0.1))
     milestones: tuple
     gamma: float
-    _distinct: tuple        # the distinct milestones, sorted
-    _counts: tuple          # how often each is given
+    _distinct: tuple  # the distinct milestones, sorted
+    _counts: tuple  # how often each is given
 
     def __init__(self, lr: Any, milestones: Sequence[int], gamma: float = 0.1):
         self._init(lr, milestones=milestones, gamma=gamma)
 
     def _check(self) -> None:
         milestones: Any = self.milestones
-        if isinstance(milestones, Mapping):        # torch keeps a Counter: {milestone: count}
-            milestones = list(collections.Counter(
-                {k: v.integer(f"milestones[{k!r}] (a count)", c, low=0) for k, c in milestones.items()}).elements())
+        if isinstance(milestones, Mapping):  # torch keeps a Counter: {milestone: count}
+            milestones = list(
+                collections.Counter(
+                    {k: v.integer(f"milestones[{k!r}] (a count)", c, low=0) for k, c in milestones.items()}
+                ).elements()
+            )
         if isinstance(milestones, (str, bytes)) or not isinstance(milestones, (Sequence, np.ndarray)):
             raise TypeError(f"milestones must be a list of ints, got {type(milestones).__name__}")
         checked = tuple(sorted(v.integer(f"milestones[{i}]", m, low=0) for i, m in enumerate(milestones)))
@@ -286,7 +290,7 @@ class MultiStepSpec(_RecursiveDecay):
         return len(self._distinct)
 
     def _factor(self, i: int) -> float:
-        return self.gamma ** self._counts[i - 1]     # torch: group["lr"] * gamma ** count
+        return self.gamma ** self._counts[i - 1]  # torch: group["lr"] * gamma ** count
 
     def _constant_factor(self) -> bool:
         return False
@@ -298,7 +302,7 @@ class MultiStepSpec(_RecursiveDecay):
         # bisect_right over the distinct milestones, as a sum of comparisons (a handful of them)
         out = ops.zeros_like(steps)
         for milestone in self._distinct:
-            if ops.in_float64 or milestone <= INT32_MAX:      # int32 steps never reach a later one
+            if ops.in_float64 or milestone <= INT32_MAX:  # int32 steps never reach a later one
                 out = out + (steps >= milestone)
         return out
 
@@ -335,8 +339,11 @@ class PolynomialSpec(_RecursiveDecay):
 
     def _check(self) -> None:
         object.__setattr__(self, "total_iters", v.integer("total_iters", self.total_iters, low=1))
-        object.__setattr__(self, "power", v.in_range("power", self.power, 0.0, 1e6,
-                                                     why=" (torch divides by 0 ** power at total_iters)"))
+        object.__setattr__(
+            self,
+            "power",
+            v.in_range("power", self.power, 0.0, 1e6, why=" (torch divides by 0 ** power at total_iters)"),
+        )
 
     def describe(self) -> str:
         return f"(1 - k / {self.total_iters}) ** {self.power:g} times lr, then 0"
@@ -349,7 +356,7 @@ class PolynomialSpec(_RecursiveDecay):
 
     def _factor(self, i: int) -> float:
         total = self.total_iters
-        return ((1.0 - i / total) / (1.0 - (i - 1) / total)) ** self.power     # torch's decay_factor
+        return ((1.0 - i / total) / (1.0 - (i - 1) / total)) ** self.power  # torch's decay_factor
 
     def _constant_factor(self) -> bool:
         return False

@@ -41,13 +41,17 @@ def register(cls: _SpecType) -> _SpecType:
     abstract methods are all filled in."""
     if not (isinstance(cls, type) and issubclass(cls, Spec)) or getattr(cls, "__abstractmethods__", None):
         missing = sorted(getattr(cls, "__abstractmethods__", ()))
-        raise TypeError(f"{getattr(cls, '__name__', cls)!r} is not a complete clr_spec Spec"
-                        + (f" (it does not define {missing})" if missing else ""))
+        raise TypeError(
+            f"{getattr(cls, '__name__', cls)!r} is not a complete clr_spec Spec"
+            + (f" (it does not define {missing})" if missing else "")
+        )
     if not cls.FORMAT:
         raise ValueError(f"{cls.__name__} must name its FORMAT")
     if cls.TORCH_CLASS == SPEC_LR:
-        raise ValueError(f"{cls.__name__}: TORCH_CLASS {SPEC_LR!r} is clr_torch's scheduler of every spec torch has "
-                         "no class for; such a spec leaves TORCH_CLASS empty")
+        raise ValueError(
+            f"{cls.__name__}: TORCH_CLASS {SPEC_LR!r} is clr_torch's scheduler of every spec torch has "
+            "no class for; such a spec leaves TORCH_CLASS empty"
+        )
     tables = [(_BY_FORMAT, cls.FORMAT)] + ([(_BY_TORCH_CLASS, cls.TORCH_CLASS)] if cls.TORCH_CLASS else [])
     for table, key in tables:
         if key in table and table[key] is not cls:
@@ -110,9 +114,11 @@ def parse_json(text: Any) -> Any:
         raise TypeError(f"from_json takes a JSON string, got {type(text).__name__}")
     try:
         return json.loads(text, parse_constant=_reject_constant)
-    except RecursionError:     # json's decoder recurses once per level
-        raise ValueError(f"the JSON document nests deeper than Python's recursion limit; a spec nests at most "
-                         f"{v.MAX_JSON_DEPTH} levels") from None
+    except RecursionError:  # json's decoder recurses once per level
+        raise ValueError(
+            f"the JSON document nests deeper than Python's recursion limit; a spec nests at most "
+            f"{v.MAX_JSON_DEPTH} levels"
+        ) from None
 
 
 def torch_candidates(state: Mapping) -> list[str]:
@@ -123,8 +129,11 @@ def torch_candidates(state: Mapping) -> list[str]:
 
 def _matching(signature: set) -> list[str]:
     """The classes whose exact key signature ``signature`` (a state's own keys) is, sorted."""
-    matches = sorted(name for name, cls in _BY_TORCH_CLASS.items()
-                     if cls.TORCH_STATE_KEYS <= signature <= cls.TORCH_STATE_KEYS | cls.TORCH_STATE_OPTIONAL)
+    matches = sorted(
+        name
+        for name, cls in _BY_TORCH_CLASS.items()
+        if cls.TORCH_STATE_KEYS <= signature <= cls.TORCH_STATE_KEYS | cls.TORCH_STATE_OPTIONAL
+    )
     return matches + ([SPEC_LR] if signature == {SPEC_LR_STATE_KEY} else [])
 
 
@@ -139,8 +148,9 @@ def torch_class_of(scheduler_or_state: Any) -> str:
         for klass in type(scheduler_or_state).__mro__:
             if klass.__name__ in _BY_TORCH_CLASS or klass.__name__ == SPEC_LR:
                 return klass.__name__
-        raise ValueError(f"no spec for torch scheduler {type(scheduler_or_state).__name__}; known: "
-                         f"{list(torch_classes())}")
+        raise ValueError(
+            f"no spec for torch scheduler {type(scheduler_or_state).__name__}; known: {list(torch_classes())}"
+        )
     signature = {k for k in scheduler_or_state if isinstance(k, str)} - BASE_STATE_KEYS
     if any(not isinstance(k, str) for k in scheduler_or_state):
         raise ValueError("not a torch scheduler state: its keys must be strings")
@@ -148,14 +158,22 @@ def torch_class_of(scheduler_or_state: Any) -> str:
     if len(matches) == 1:
         return matches[0]
     if matches:
-        raise ValueError(f"this state could be from any of {matches} (their states have the same keys); "
-                         "pass torch_class=... to from_torch")
-    raise ValueError(f"not the state of a known torch scheduler ({list(torch_classes())}): "
-                     f"its own keys are {sorted(signature)}")
+        raise ValueError(
+            f"this state could be from any of {matches} (their states have the same keys); "
+            "pass torch_class=... to from_torch"
+        )
+    raise ValueError(
+        f"not the state of a known torch scheduler ({list(torch_classes())}): its own keys are {sorted(signature)}"
+    )
 
 
-def from_torch(scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, *,
-               torch_class: Optional[str] = None, **kwargs: Any) -> Any:
+def from_torch(
+    scheduler_or_state: Any,
+    optimizer_state: Optional[Mapping] = None,
+    *,
+    torch_class: Optional[str] = None,
+    **kwargs: Any,
+) -> Any:
     """The spec of a torch scheduler (an object or its ``state_dict()``), of any registered type.
 
     torch keeps some values in the optimizer's param groups rather than in the scheduler's
@@ -191,12 +209,15 @@ def spec_lr_spec(scheduler_or_state: Any, spec_type: Optional[type] = None) -> A
     elif SPEC_LR in [klass.__name__ for klass in type(scheduler_or_state).__mro__]:
         state = scheduler_or_state.state_dict()
     else:
-        raise TypeError(f"from_torch takes a clr_torch.{SPEC_LR} or its state_dict() here, got "
-                        f"{type(scheduler_or_state).__name__}")
+        raise TypeError(
+            f"from_torch takes a clr_torch.{SPEC_LR} or its state_dict() here, got {type(scheduler_or_state).__name__}"
+        )
     signature = {k for k in state if isinstance(k, str)} - BASE_STATE_KEYS
     if signature != {SPEC_LR_STATE_KEY} or not isinstance(state[SPEC_LR_STATE_KEY], Mapping):
-        raise ValueError(f"not a {SPEC_LR} state: its own keys must be [{SPEC_LR_STATE_KEY!r}] (the spec's "
-                         f"document), got {sorted(map(str, signature))}")
+        raise ValueError(
+            f"not a {SPEC_LR} state: its own keys must be [{SPEC_LR_STATE_KEY!r}] (the spec's "
+            f"document), got {sorted(map(str, signature))}"
+        )
     spec = from_dict(state[SPEC_LR_STATE_KEY])
     if spec_type is not None and type(spec) is not spec_type:
         raise ValueError(f"this {SPEC_LR} runs a {type(spec).__name__}, not a {spec_type.__name__}")
@@ -210,7 +231,7 @@ def torch_tolerance(spec: Any, reference: Any, steps: Any, group: int = 0) -> np
     torch recursion drifts from its closed form (``torch_drift``: CosineAnnealingLR past a bottom)."""
     steps = np.asarray(steps, dtype=np.int64)
     out = v.float64_tolerance(reference, steps)
-    for start, phase in (spec.phases or ((0, spec),)):
+    for start, phase in spec.phases or ((0, spec),):
         drift = getattr(phase, "torch_drift", None)
         if drift is None:
             continue
@@ -241,8 +262,9 @@ class ValueSpec(Spec):
         return type(other) is type(self) and other._values() == self._values()
 
     def __hash__(self) -> int:
-        return hash((type(self), tuple((k, tuple(val) if isinstance(val, list) else val)
-                                       for k, val in self._values().items())))
+        return hash(
+            (type(self), tuple((k, tuple(val) if isinstance(val, list) else val) for k, val in self._values().items()))
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({', '.join(f'{k}={val!r}' for k, val in self._values().items())})"
@@ -288,8 +310,10 @@ class FormulaSpec(ValueSpec):
 
     def check_sets_momentum(self) -> None:
         if not self.sets_momentum:
-            raise ValueError(f"{self.TORCH_CLASS} does not set momentum here: the optimizer keeps its own. In a "
-                             "SequentialSpec, the momentum of this phase is what the others leave.")
+            raise ValueError(
+                f"{self.TORCH_CLASS} does not set momentum here: the optimizer keeps its own. In a "
+                "SequentialSpec, the momentum of this phase is what the others leave."
+            )
 
     def default_steps(self) -> int:
         end = max(self.landmarks(), default=50)
@@ -330,10 +354,10 @@ class PhaseSpec(FormulaSpec):
     and ``landmarks()``. Instances are immutable and compare by value.
     """
 
-    FIELDS: tuple = ()       # ((name, default), ...) after lr
+    FIELDS: tuple = ()  # ((name, default), ...) after lr
     NEEDS_INITIAL_LR = True
 
-    initial_lr: Any          # the lr given (torch's initial_lr): a float, or a tuple of one per group
+    initial_lr: Any  # the lr given (torch's initial_lr): a float, or a tuple of one per group
 
     if TYPE_CHECKING:
         # Every phase is built as cls(lr=..., <its FIELDS>=...) (from_torch, from_dict).
@@ -365,7 +389,7 @@ class PhaseSpec(FormulaSpec):
 
     def values_at(self, ops: Ops, steps: Any, what: str, group: int) -> Any:
         if what != "lr":
-            self.check_sets_momentum()        # raises: torch's lr-scaling schedulers never set momentum
+            self.check_sets_momentum()  # raises: torch's lr-scaling schedulers never set momentum
         return self.lr_at(ops, steps, self.group_lr(group))
 
     # -------------------------------------------------------------- torch
@@ -375,8 +399,9 @@ class PhaseSpec(FormulaSpec):
         return {name: getattr(self, name) for name, _ in self.FIELDS}
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> "PhaseSpec":
+    def from_torch(
+        cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any
+    ) -> "PhaseSpec":
         """From torch's scheduler or its state: ``lr`` is its ``base_lrs`` (the groups' initial_lr)."""
         if kwargs:
             raise TypeError(f"{cls.__name__}.from_torch takes no keywords but optimizer_state, got {sorted(kwargs)}")
@@ -384,13 +409,17 @@ class PhaseSpec(FormulaSpec):
         if "base_lrs" not in state:
             raise ValueError(f"not a {cls.TORCH_CLASS} state: missing ['base_lrs']")
         # Each field is validated by the constructor under its own name, which is torch's key.
-        return cls(lr=group_values(state["base_lrs"], "base_lrs", cls.TORCH_CLASS),
-                   **{name: state[name] for name, _ in cls.FIELDS})
+        return cls(
+            lr=group_values(state["base_lrs"], "base_lrs", cls.TORCH_CLASS),
+            **{name: state[name] for name, _ in cls.FIELDS},
+        )
 
     @classmethod
     def _document_fields(cls) -> tuple[set, tuple]:
-        return ({"lr", *(name for name, _ in cls.FIELDS)},
-                ("lr", *(name for name, default in cls.FIELDS if default is None)))
+        return (
+            {"lr", *(name for name, _ in cls.FIELDS)},
+            ("lr", *(name for name, default in cls.FIELDS if default is None)),
+        )
 
 
 def check_document(cls: type[Spec], data: Mapping[str, Any], names: set, required: tuple) -> None:
@@ -401,8 +430,9 @@ def check_document(cls: type[Spec], data: Mapping[str, Any], names: set, require
         raise ValueError(f"format must be {cls.FORMAT!r}, got {data.get('format')!r}")
     version = data.get("version")
     if isinstance(version, bool) or not isinstance(version, int) or version != cls.VERSION:
-        raise ValueError(f"version must be {cls.VERSION} (the only {cls.__name__} version this library reads), "
-                         f"got {version!r}")
+        raise ValueError(
+            f"version must be {cls.VERSION} (the only {cls.__name__} version this library reads), got {version!r}"
+        )
     unknown = sorted(set(data) - names - {"format", "version"})
     if unknown:
         raise ValueError(f"unknown {cls.__name__} field(s) {unknown}; known fields: {sorted(names)}")
@@ -419,4 +449,3 @@ def group_values(values: Any, key: str = "value", where: str = "torch scheduler"
         floats = v.state_reals(values, key, where)
         return floats[0] if all(f == floats[0] for f in floats) else floats
     return v.state_real(values, key, where)
-

@@ -67,7 +67,7 @@ FUNCTIONS = {
     "_get_constant_schedule_with_warmup_lr_lambda": "constant_with_warmup",
     "_get_linear_schedule_with_warmup_lr_lambda": "linear",
     "_get_cosine_schedule_with_warmup_lr_lambda": "cosine",
-    "_get_cosine_with_min_lr_schedule_with_warmup_lr_lambda": "cosine_with_min_lr",    # transformers < 4.40
+    "_get_cosine_with_min_lr_schedule_with_warmup_lr_lambda": "cosine_with_min_lr",  # transformers < 4.40
     "_get_cosine_with_hard_restarts_schedule_with_warmup_lr_lambda": "cosine_with_restarts",
     "_get_polynomial_decay_schedule_with_warmup_lr_lambda": "polynomial",
     "_get_inverse_sqrt_schedule_lr_lambda": "inverse_sqrt",
@@ -78,7 +78,7 @@ FUNCTIONS = {
 
 def schedule_name(name: Any) -> str:
     """A get_scheduler name (a str or transformers' ``SchedulerType``) this module has a spec for."""
-    name = getattr(name, "value", name)       # SchedulerType is a str Enum
+    name = getattr(name, "value", name)  # SchedulerType is a str Enum
     if not isinstance(name, str):
         raise TypeError(f"name must be a str (get_scheduler's name), got {type(name).__name__} {v.shown(name)}")
     if name in OTHER_NAMES:
@@ -131,9 +131,10 @@ class HuggingFaceSpec(FormulaSpec):
     """
 
     FORMAT = "clr.HuggingFaceSpec"
-    TORCH_CLASS = ""             # transformers' LambdaLR of a partial: clr_torch runs it as SpecLR
-    NOT_IN_SEQUENCE = ("a Hugging Face schedule is a whole run's schedule, warmup included (transformers "
-                       "has no sequence of them)")
+    TORCH_CLASS = ""  # transformers' LambdaLR of a partial: clr_torch runs it as SpecLR
+    NOT_IN_SEQUENCE = (
+        "a Hugging Face schedule is a whole run's schedule, warmup included (transformers has no sequence of them)"
+    )
 
     name: str
     initial_lr: Any
@@ -141,8 +142,14 @@ class HuggingFaceSpec(FormulaSpec):
     num_training_steps: Optional[int]
     keywords: tuple
 
-    def __init__(self, name: Any, lr: Any, num_warmup_steps: Optional[int] = None,
-                 num_training_steps: Optional[int] = None, **keywords: Any):
+    def __init__(
+        self,
+        name: Any,
+        lr: Any,
+        num_warmup_steps: Optional[int] = None,
+        num_training_steps: Optional[int] = None,
+        **keywords: Any,
+    ):
         name = schedule_name(name)
         uses_warmup, uses_total, defaults = SCHEDULES[name]
         set_ = functools.partial(object.__setattr__, self)
@@ -150,12 +157,14 @@ class HuggingFaceSpec(FormulaSpec):
         set_("initial_lr", v.bound("lr", lr, v.non_negative))
         set_("num_warmup_steps", _steps("num_warmup_steps", num_warmup_steps, name) if uses_warmup else None)
         set_("num_training_steps", _steps("num_training_steps", num_training_steps, name) if uses_total else None)
-        keywords = dict(keywords)                   # the caller's dict is not changed
+        keywords = dict(keywords)  # the caller's dict is not changed
         min_lr = keywords.pop("min_lr", None) if "min_lr_rate" in defaults else None
         unknown = sorted(set(keywords) - set(defaults))
         if unknown:
-            raise TypeError(f"the Hugging Face schedule {name!r} takes no keyword(s) {unknown}; its keywords: "
-                            f"{sorted(defaults) + (['min_lr'] if 'min_lr_rate' in defaults else [])}")
+            raise TypeError(
+                f"the Hugging Face schedule {name!r} takes no keyword(s) {unknown}; its keywords: "
+                f"{sorted(defaults) + (['min_lr'] if 'min_lr_rate' in defaults else [])}"
+            )
         values = {**defaults, **keywords}
         set_("keywords", tuple(self._checked(name, values, min_lr).items()))
 
@@ -169,13 +178,28 @@ class HuggingFaceSpec(FormulaSpec):
             if lr_init is None:
                 lr_init = self._one_lr("lr_init", "the optimizer's defaults['lr'], which transformers divides by")
             out["lr_end"] = v.non_negative("lr_end", values["lr_end"])
-            out["power"] = v.in_range("power", values["power"], 0.0, math.inf, high_open=True,
-                                      why=" (transformers raises ZeroDivisionError at the last step for < 0)")
-            out["lr_init"] = v.in_range("lr_init", lr_init, out["lr_end"], math.inf, low_open=True, high_open=True,
-                                        why=" and > lr_end (transformers: lr_end must be smaller than initial lr)")
+            out["power"] = v.in_range(
+                "power",
+                values["power"],
+                0.0,
+                math.inf,
+                high_open=True,
+                why=" (transformers raises ZeroDivisionError at the last step for < 0)",
+            )
+            out["lr_init"] = v.in_range(
+                "lr_init",
+                lr_init,
+                out["lr_end"],
+                math.inf,
+                low_open=True,
+                high_open=True,
+                why=" and > lr_end (transformers: lr_end must be smaller than initial lr)",
+            )
             if self.num_training_steps == self.num_warmup_steps:
-                raise ValueError(f"polynomial needs num_training_steps != num_warmup_steps (both "
-                                 f"{self.num_warmup_steps}): transformers divides by their difference at that step")
+                raise ValueError(
+                    f"polynomial needs num_training_steps != num_warmup_steps (both "
+                    f"{self.num_warmup_steps}): transformers divides by their difference at that step"
+                )
         if name == "inverse_sqrt":
             timescale = values["timescale"]
             if timescale is None:
@@ -187,10 +211,13 @@ class HuggingFaceSpec(FormulaSpec):
                 raise ValueError("Only one of min_lr or min_lr_rate should be set (as transformers says)")
             if min_lr is not None:
                 rate = v.non_negative("min_lr", min_lr) / self._one_lr(
-                    "min_lr_rate", "min_lr is divided by the optimizer's lr", positive=True)
+                    "min_lr_rate", "min_lr is divided by the optimizer's lr", positive=True
+                )
             if rate is None:
-                raise ValueError(f"{name} needs min_lr or min_lr_rate (transformers: one of them should be set "
-                                 "through the `lr_scheduler_kwargs`)")
+                raise ValueError(
+                    f"{name} needs min_lr or min_lr_rate (transformers: one of them should be set "
+                    "through the `lr_scheduler_kwargs`)"
+                )
             out["min_lr_rate"] = _ratio("min_lr_rate", rate)
         if "warmup_lr_rate" in values:
             rate = values["warmup_lr_rate"]
@@ -205,8 +232,13 @@ class HuggingFaceSpec(FormulaSpec):
         return float(self.initial_lr)
 
     def _values(self) -> dict[str, Any]:
-        return {"name": self.name, "lr": self.initial_lr, "num_warmup_steps": self.num_warmup_steps,
-                "num_training_steps": self.num_training_steps, **dict(self.keywords)}
+        return {
+            "name": self.name,
+            "lr": self.initial_lr,
+            "num_warmup_steps": self.num_warmup_steps,
+            "num_training_steps": self.num_training_steps,
+            **dict(self.keywords),
+        }
 
     @property
     def warmup_steps(self) -> int:
@@ -234,10 +266,15 @@ class HuggingFaceSpec(FormulaSpec):
         return v.pick_group(self.initial_lr, group, self.num_groups)
 
     def describe(self) -> str:
-        parts = [f"{k}={val}" for k, val in (("num_warmup_steps", self.num_warmup_steps),
-                                             ("num_training_steps", self.num_training_steps)) if val is not None]
+        parts = [
+            f"{k}={val}"
+            for k, val in (("num_warmup_steps", self.num_warmup_steps), ("num_training_steps", self.num_training_steps))
+            if val is not None
+        ]
         parts += [f"{k}={val}" for k, val in self.keywords]
-        return f"Hugging Face's {self.name!r} schedule (get_scheduler) times lr" + (f": {', '.join(parts)}" if parts else "")
+        return f"Hugging Face's {self.name!r} schedule (get_scheduler) times lr" + (
+            f": {', '.join(parts)}" if parts else ""
+        )
 
     def landmarks(self) -> tuple[int, ...]:
         return tuple(k for k in (self.num_warmup_steps, self.num_training_steps) if k)
@@ -251,7 +288,7 @@ class HuggingFaceSpec(FormulaSpec):
 
     def factor(self, ops: Any, steps: Any) -> Any:
         """transformers' lr lambda at ``steps`` over ``ops``, in its order of operations."""
-        k = steps.astype(np.float64 if ops.in_float64 else np.float32)     # float(current_step)
+        k = steps.astype(np.float64 if ops.in_float64 else np.float32)  # float(current_step)
         return _FACTORS[self.name](self, ops, steps, k)
 
     # -------------------------------------------------------------- torch
@@ -259,17 +296,20 @@ class HuggingFaceSpec(FormulaSpec):
         return {}
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> Any:
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any) -> Any:
         """transformers' live ``LambdaLR`` (its partials name the schedule and hold its
         parameters), or its state with the parameters given (``name=...``, get_scheduler's
         arguments: the state holds none). ``optimizer_state`` is not needed."""
         if isinstance(scheduler_or_state, Mapping):
             if "name" not in kwargs:
-                raise ValueError("a LambdaLR state holds no Hugging Face parameters (torch saves no function): pass "
-                                 "name=... and get_scheduler's arguments, or use clr_spec.huggingface_from_state")
+                raise ValueError(
+                    "a LambdaLR state holds no Hugging Face parameters (torch saves no function): pass "
+                    "name=... and get_scheduler's arguments, or use clr_spec.huggingface_from_state"
+                )
             return huggingface_from_state(scheduler_or_state, **kwargs)[0]
-        spec = from_functions(_lr_lambdas(scheduler_or_state), torch_state(_lambda_spec(), scheduler_or_state)["base_lrs"])
+        spec = from_functions(
+            _lr_lambdas(scheduler_or_state), torch_state(_lambda_spec(), scheduler_or_state)["base_lrs"]
+        )
         if spec is None:
             raise ValueError(f"this {type(scheduler_or_state).__name__}'s functions are not Hugging Face's")
         if kwargs:
@@ -284,7 +324,7 @@ class HuggingFaceSpec(FormulaSpec):
             raise TypeError(f"a {cls.__name__} document must be a mapping, got {type(data).__name__}")
         base = {"name", "lr", "num_warmup_steps", "num_training_steps"}
         every = base.union(*(keywords for _, _, keywords in SCHEDULES.values()))
-        check_document(cls, data, names=every, required=("name", "lr"))     # format and version first
+        check_document(cls, data, names=every, required=("name", "lr"))  # format and version first
         name = schedule_name(data.get("name"))
         check_document(cls, data, names=base | set(SCHEDULES[name][2]), required=("name", "lr"))
         return cls(**{k: val for k, val in data.items() if k not in ("format", "version")})
@@ -339,33 +379,38 @@ def _cosine(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
         progress = _cosine_progress(ops, spec, k)
         factor = 0.5 * (1.0 + ops.cos((math.pi * spec.keyword("num_cycles") * 2.0) * progress))
     rate = spec.keyword("min_lr_rate") if spec.name == "cosine_with_min_lr" else 0.0
-    return ops.where(_before(steps, spec.warmup_steps), _warmup(ops, k, spec.warmup_steps),
-                     _positive(ops, _floor(ops, factor, rate)))
+    return ops.where(
+        _before(steps, spec.warmup_steps), _warmup(ops, k, spec.warmup_steps), _positive(ops, _floor(ops, factor, rate))
+    )
 
 
 def _cosine_with_restarts(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
     progress = _cosine_progress(ops, spec, k)
-    position = ops.remainder(spec.keyword("num_cycles") * progress, 1.0)     # Python's float % 1.0
+    position = ops.remainder(spec.keyword("num_cycles") * progress, 1.0)  # Python's float % 1.0
     factor = _positive(ops, 0.5 * (1.0 + ops.cos(math.pi * position)))
-    return ops.where(_before(steps, spec.warmup_steps), _warmup(ops, k, spec.warmup_steps),
-                     ops.where(progress >= 1.0, 0.0, factor))
+    return ops.where(
+        _before(steps, spec.warmup_steps), _warmup(ops, k, spec.warmup_steps), ops.where(progress >= 1.0, 0.0, factor)
+    )
 
 
 def _polynomial(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
     w, t = spec.warmup_steps, spec.training_steps
     lr_end, power, lr_init = spec.keyword("lr_end"), spec.keyword("power"), spec.keyword("lr_init")
     lr_range = lr_init - lr_end
-    decay_steps = t - w          # != 0 (checked); < 0 only where this branch is never taken
-    done = ops.minimum(ops.maximum(k, float(w)), float(t))        # the branch's steps, where it is taken
+    decay_steps = t - w  # != 0 (checked); < 0 only where this branch is never taken
+    done = ops.minimum(ops.maximum(k, float(w)), float(t))  # the branch's steps, where it is taken
     pct_remaining = 1 - ops.exact_divide(done - float(w), float(decay_steps if decay_steps > 0 else 1))
-    pct_remaining = ops.maximum(pct_remaining, 0.0)               # (only where t < w: not taken)
+    pct_remaining = ops.maximum(pct_remaining, 0.0)  # (only where t < w: not taken)
     decay = ops.unfused(lr_range * ops.real_power(pct_remaining, power)) + lr_end
-    return ops.where(_before(steps, w), _warmup(ops, k, w),
-                     ops.where(steps > v.below_int_range(t, steps), lr_end / lr_init, ops.exact_divide(decay, lr_init)))
+    return ops.where(
+        _before(steps, w),
+        _warmup(ops, k, w),
+        ops.where(steps > v.below_int_range(t, steps), lr_end / lr_init, ops.exact_divide(decay, lr_init)),
+    )
 
 
 def _constant(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
-    return ops.ones_like(k)       # _get_constant_lambda: 1
+    return ops.ones_like(k)  # _get_constant_lambda: 1
 
 
 def _constant_with_warmup(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
@@ -394,16 +439,28 @@ def _cosine_warmup_with_min_lr(spec: HuggingFaceSpec, ops: Any, steps: Any, k: A
     return ops.where(_before(steps, spec.warmup_steps), warm, _positive(ops, _floor(ops, factor, min_lr_rate)))
 
 
-_FACTORS = {"linear": _linear, "cosine": _cosine, "cosine_with_min_lr": _cosine,
-            "cosine_with_restarts": _cosine_with_restarts, "polynomial": _polynomial, "constant": _constant,
-            "constant_with_warmup": _constant_with_warmup, "inverse_sqrt": _inverse_sqrt,
-            "cosine_warmup_with_min_lr": _cosine_warmup_with_min_lr}
+_FACTORS = {
+    "linear": _linear,
+    "cosine": _cosine,
+    "cosine_with_min_lr": _cosine,
+    "cosine_with_restarts": _cosine_with_restarts,
+    "polynomial": _polynomial,
+    "constant": _constant,
+    "constant_with_warmup": _constant_with_warmup,
+    "inverse_sqrt": _inverse_sqrt,
+    "cosine_warmup_with_min_lr": _cosine_warmup_with_min_lr,
+}
 assert set(_FACTORS) == set(SCHEDULES)
 
 
 # ------------------------------------------------------------------------------ building by name
-def huggingface_spec(name: Any, lr: Any, num_warmup_steps: Optional[int] = None,
-                     num_training_steps: Optional[int] = None, **scheduler_specific_kwargs: Any) -> Any:
+def huggingface_spec(
+    name: Any,
+    lr: Any,
+    num_warmup_steps: Optional[int] = None,
+    num_training_steps: Optional[int] = None,
+    **scheduler_specific_kwargs: Any,
+) -> Any:
     """The spec of ``transformers.get_scheduler(name, optimizer, num_warmup_steps,
     num_training_steps, scheduler_specific_kwargs)`` for an optimizer whose lr is ``lr``: a
     ``HuggingFaceSpec``, or a ``WSDSpec`` for ``"warmup_stable_decay"``.
@@ -417,8 +474,9 @@ def huggingface_spec(name: Any, lr: Any, num_warmup_steps: Optional[int] = None,
 
         if num_warmup_steps is None:
             raise ValueError("warmup_stable_decay requires `num_warmup_steps`, please provide that argument")
-        return WSDSpec(lr=lr, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps,
-                       **scheduler_specific_kwargs)
+        return WSDSpec(
+            lr=lr, num_warmup_steps=num_warmup_steps, num_training_steps=num_training_steps, **scheduler_specific_kwargs
+        )
     return HuggingFaceSpec(name, lr, num_warmup_steps, num_training_steps, **scheduler_specific_kwargs)
 
 
@@ -458,8 +516,10 @@ def from_functions(functions: Any, base_lrs: Any) -> Any:
         return None
     specs = {_spec_of_function(fn, base_lrs) for fn in functions}
     if len(specs) != 1:
-        raise ValueError("this LambdaLR's param groups have different Hugging Face schedules: a spec has one "
-                         f"({sorted(map(repr, specs))})")
+        raise ValueError(
+            "this LambdaLR's param groups have different Hugging Face schedules: a spec has one "
+            f"({sorted(map(repr, specs))})"
+        )
     return specs.pop()
 
 
@@ -470,12 +530,14 @@ def _spec_of_function(fn: Any, base_lrs: Any) -> Any:
         raise ValueError(f"this LambdaLR mixes Hugging Face's schedule with another function ({module}.{name})")
     schedule = FUNCTIONS.get(name) if module == TRANSFORMERS_MODULE else None
     if schedule is None:
-        raise ValueError(f"{module}.{name} is not a Hugging Face schedule clr_spec knows (it reads "
-                         f"{sorted(FUNCTIONS)} of {TRANSFORMERS_MODULE}); no spec is guessed for it")
+        raise ValueError(
+            f"{module}.{name} is not a Hugging Face schedule clr_spec knows (it reads "
+            f"{sorted(FUNCTIONS)} of {TRANSFORMERS_MODULE}); no spec is guessed for it"
+        )
     if args:
         raise ValueError(f"{module}.{name} has positional arguments bound ({len(args)}): transformers binds keywords")
     if schedule == "cosine" and "min_lr_rate" in keywords:
-        schedule = "cosine_with_min_lr"       # the same function, with the floor bound
+        schedule = "cosine_with_min_lr"  # the same function, with the floor bound
     lr = group_values(base_lrs, "base_lrs", "LambdaLR")
     try:
         if schedule == "warmup_stable_decay":
@@ -483,13 +545,16 @@ def _spec_of_function(fn: Any, base_lrs: Any) -> Any:
 
             if "warmup_type" not in keywords:
                 # transformers before warmup_type existed warmed up from 0, not from min_lr_ratio
-                raise ValueError(f"{module}.{name} has no warmup_type: an older transformers' WSD, which warms up "
-                                 "from 0 rather than from min_lr_ratio; clr_spec reads transformers' current one")
+                raise ValueError(
+                    f"{module}.{name} has no warmup_type: an older transformers' WSD, which warms up "
+                    "from 0 rather than from min_lr_ratio; clr_spec reads transformers' current one"
+                )
             return WSDSpec(lr=lr, **keywords)
         return HuggingFaceSpec(schedule, lr, **keywords)
-    except TypeError as err:       # a keyword this version of the spec does not know: another transformers
-        raise ValueError(f"{module}.{name}'s keywords {sorted(keywords)} are not those clr_spec reads for "
-                         f"{schedule!r}: {err}") from err
+    except TypeError as err:  # a keyword this version of the spec does not know: another transformers
+        raise ValueError(
+            f"{module}.{name}'s keywords {sorted(keywords)} are not those clr_spec reads for {schedule!r}: {err}"
+        ) from err
 
 
 def _check_agrees(spec: Any, given: Any) -> None:
@@ -497,8 +562,13 @@ def _check_agrees(spec: Any, given: Any) -> None:
         raise ValueError(f"the scheduler is {spec!r}, not the schedule given ({given!r})")
 
 
-def huggingface_from_state(state: Mapping, name: Any, num_warmup_steps: Optional[int] = None,
-                           num_training_steps: Optional[int] = None, **scheduler_specific_kwargs: Any) -> tuple[Any, int]:
+def huggingface_from_state(
+    state: Mapping,
+    name: Any,
+    num_warmup_steps: Optional[int] = None,
+    num_training_steps: Optional[int] = None,
+    **scheduler_specific_kwargs: Any,
+) -> tuple[Any, int]:
     """(the spec, the step) of a saved transformers scheduler (``scheduler.pt``: a ``LambdaLR``
     state, which holds the lrs and the step but no parameters), given get_scheduler's arguments
     (the Trainer's ``lr_scheduler_type``, warmup steps, ``max_steps``, ``lr_scheduler_kwargs``).
@@ -512,8 +582,10 @@ def huggingface_from_state(state: Mapping, name: Any, num_warmup_steps: Optional
     state = torch_state(_lambda_spec(), state)
     saved = state["lr_lambdas"]
     if not isinstance(saved, (list, tuple)) or any(not (entry is None or entry == {}) for entry in saved):
-        raise ValueError("not the state of a Hugging Face LambdaLR: its lr_lambdas must be [None or {}] per group "
-                         f"(transformers' functions and partials keep no attributes), got {v.shown(saved)}")
+        raise ValueError(
+            "not the state of a Hugging Face LambdaLR: its lr_lambdas must be [None or {}] per group "
+            f"(transformers' functions and partials keep no attributes), got {v.shown(saved)}"
+        )
     lr = group_values(state["base_lrs"], "base_lrs", "LambdaLR")
     if isinstance(lr, list):
         lr = tuple(lr)
@@ -528,7 +600,7 @@ def huggingface_from_state(state: Mapping, name: Any, num_warmup_steps: Optional
 
 # ------------------------------------------------------------------------------ a Trainer's checkpoint directory
 SCHEDULER_FILE, TRAINER_STATE_FILE, TRAINING_ARGS_FILE = "scheduler.pt", "trainer_state.json", "training_args.bin"
-_MAX_ARGS_BYTES = 16 * 2**20       # a TrainingArguments pickle is a few kB
+_MAX_ARGS_BYTES = 16 * 2**20  # a TrainingArguments pickle is a few kB
 
 
 class _Stub:
@@ -569,7 +641,7 @@ def read_training_args(path: str) -> dict[str, Any]:
         def find_class(self, module: str, name: str) -> Any:
             return type(name, (_Stub,), {"__module__": "clr_spec._stub"})
 
-        def persistent_load(self, pid: Any) -> Any:     # torch's storages: none in TrainingArguments
+        def persistent_load(self, pid: Any) -> Any:  # torch's storages: none in TrainingArguments
             return None
 
     try:
@@ -579,8 +651,16 @@ def read_training_args(path: str) -> dict[str, Any]:
                 raise ValueError(f"{path}: not a torch.save file of TrainingArguments (no single data.pkl)")
             raw = archive.read(pickles[0])
         obj = Restricted(io.BytesIO(raw)).load()
-    except (OSError, zipfile.BadZipFile, pickle.UnpicklingError, EOFError, AttributeError, IndexError,
-            TypeError, RecursionError) as err:
+    except (
+        OSError,
+        zipfile.BadZipFile,
+        pickle.UnpicklingError,
+        EOFError,
+        AttributeError,
+        IndexError,
+        TypeError,
+        RecursionError,
+    ) as err:
         raise ValueError(f"{path}: cannot read its TrainingArguments ({type(err).__name__}: {err})") from err
     state = obj.state if isinstance(obj, _Stub) else None
     if isinstance(state, tuple) and state and isinstance(state[0], dict):
@@ -603,9 +683,14 @@ def _read_json(path: str) -> dict[str, Any]:
     return data
 
 
-def trainer_checkpoint(path: str, load: Any, name: Any = None, num_warmup_steps: Optional[int] = None,
-                       num_training_steps: Optional[int] = None,
-                       scheduler_specific_kwargs: Optional[Mapping] = None) -> tuple[Any, int, list[str]]:
+def trainer_checkpoint(
+    path: str,
+    load: Any,
+    name: Any = None,
+    num_warmup_steps: Optional[int] = None,
+    num_training_steps: Optional[int] = None,
+    scheduler_specific_kwargs: Optional[Mapping] = None,
+) -> tuple[Any, int, list[str]]:
     """(the spec, the step, where each value came from) of a Trainer checkpoint: a directory
     (``checkpoint-500/``) or its ``scheduler.pt``, loaded with ``load``.
 
@@ -628,30 +713,35 @@ def trainer_checkpoint(path: str, load: Any, name: Any = None, num_warmup_steps:
     if os.path.isfile(args_path):
         try:
             saved = read_training_args(args_path)
-        except ValueError as err:       # (a legacy pickle, a damaged file): the options still do
+        except ValueError as err:  # (a legacy pickle, a damaged file): the options still do
             sources.append(f"note: {TRAINING_ARGS_FILE} not read ({err})")
     kwargs = dict(scheduler_specific_kwargs or {})
     if name is None and saved.get("lr_scheduler_type") is not None:
         name = saved["lr_scheduler_type"]
         sources.append(f"lr_scheduler_type={name!r} from {TRAINING_ARGS_FILE}")
     if name is None:
-        raise ValueError(f"{path}: which schedule? give --hf NAME (get_scheduler's name; no {TRAINING_ARGS_FILE} "
-                         "says it)")
+        raise ValueError(
+            f"{path}: which schedule? give --hf NAME (get_scheduler's name; no {TRAINING_ARGS_FILE} says it)"
+        )
     if saved.get("lr_scheduler_type") not in (None, getattr(name, "value", name)):
-        saved = {}       # the arguments of another schedule than the one given: none of them apply
+        saved = {}  # the arguments of another schedule than the one given: none of them apply
         sources.append(f"note: {TRAINING_ARGS_FILE} is of another schedule: its arguments are not used")
-    if num_training_steps is None and isinstance(trainer_state.get("max_steps"), int) and trainer_state["max_steps"] > 0:
+    if (
+        num_training_steps is None
+        and isinstance(trainer_state.get("max_steps"), int)
+        and trainer_state["max_steps"] > 0
+    ):
         num_training_steps = trainer_state["max_steps"]
         sources.append(f"num_training_steps={num_training_steps} from {TRAINER_STATE_FILE} (max_steps)")
     if num_warmup_steps is None and ("warmup_steps" in saved or "warmup_ratio" in saved):
         warmup = saved.get("warmup_steps") or 0
         ratio = saved.get("warmup_ratio") or 0
         if isinstance(warmup, (int, float)) and 0 < warmup < 1:
-            ratio, warmup = warmup, 0          # transformers v5: warmup_steps below 1 is a ratio
+            ratio, warmup = warmup, 0  # transformers v5: warmup_steps below 1 is a ratio
         if ratio and not warmup:
             if num_training_steps is None:
                 raise ValueError(f"{path}: the warmup is a ratio ({ratio}) of num_training_steps: give --total")
-            num_warmup_steps = math.ceil(num_training_steps * ratio)     # TrainingArguments.get_warmup_steps
+            num_warmup_steps = math.ceil(num_training_steps * ratio)  # TrainingArguments.get_warmup_steps
         else:
             num_warmup_steps = v.integer("warmup_steps", int(warmup), low=0)
         sources.append(f"num_warmup_steps={num_warmup_steps} from {TRAINING_ARGS_FILE}")

@@ -29,8 +29,10 @@ from ._contract import torch_state
 from ._family import PhaseSpec, check_document, group_values, register
 from ._replayed import ReplayedToHorizon
 
-_NOT_SERIALIZED = ("a {cls} holds a function, and functions are not stored (no pickling, no code execution): keep "
-                   "it in code, or rebuild it with from_torch(state, torch_class={torch!r}, lr_lambda=fn)")
+_NOT_SERIALIZED = (
+    "a {cls} holds a function, and functions are not stored (no pickling, no code execution): keep "
+    "it in code, or rebuild it with from_torch(state, torch_class={torch!r}, lr_lambda=fn)"
+)
 
 
 def _restored(lr_lambda: Any, saved: Any, torch_class: str) -> Any:
@@ -46,8 +48,10 @@ def _restored(lr_lambda: Any, saved: Any, torch_class: str) -> Any:
     for i, (fn, attributes) in enumerate(zip(functions, saved)):
         if isinstance(attributes, Mapping):
             if not hasattr(fn, "__dict__") or isinstance(fn, types.FunctionType):
-                raise TypeError(f"the {torch_class} state holds the attributes of a callable object for "
-                                f"lr_lambdas[{i}]: pass an object of that class as lr_lambda, not a function")
+                raise TypeError(
+                    f"the {torch_class} state holds the attributes of a callable object for "
+                    f"lr_lambdas[{i}]: pass an object of that class as lr_lambda, not a function"
+                )
             fn = copy.copy(fn)
             fn.__dict__.update(copy.deepcopy(dict(attributes)))
         out.append(fn)
@@ -95,7 +99,7 @@ class _FunctionPhase(PhaseSpec):
         return v.pick_group(self.initial_lr, group, self.num_groups)
 
     def torch_kwargs(self) -> dict[str, Any]:
-        fn = self.lr_lambda           # (MultiplicativeSpec's horizon is ours, not torch's)
+        fn = self.lr_lambda  # (MultiplicativeSpec's horizon is ours, not torch's)
         return {"lr_lambda": list(fn) if isinstance(fn, tuple) else fn}
 
     def to_dict(self) -> dict[str, Any]:
@@ -127,21 +131,25 @@ class _FunctionPhase(PhaseSpec):
         return cls(**{k: val for k, val in data.items() if k not in ("format", "version")}, lr_lambda=lr_lambda)
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> Any:
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any) -> Any:
         """From torch's scheduler (its functions are taken) or its state (which holds none:
         pass ``lr_lambda=``). Other fields of the class come from the state as they are."""
         lr_lambda = kwargs.pop("lr_lambda", None)
-        ours = {name for name, _ in cls.FIELDS} - {"lr_lambda"}      # settings torch does not keep
+        ours = {name for name, _ in cls.FIELDS} - {"lr_lambda"}  # settings torch does not keep
         if set(kwargs) - ours:
-            raise TypeError(f"{cls.__name__}.from_torch takes lr_lambda=" + "".join(f", {n}=" for n in sorted(ours))
-                            + f" only, got {sorted(set(kwargs) - ours)}")
+            raise TypeError(
+                f"{cls.__name__}.from_torch takes lr_lambda="
+                + "".join(f", {n}=" for n in sorted(ours))
+                + f" only, got {sorted(set(kwargs) - ours)}"
+            )
         state = torch_state(cls, scheduler_or_state)
         if lr_lambda is None and not isinstance(scheduler_or_state, Mapping):
             lr_lambda = list(scheduler_or_state.lr_lambdas)
         if lr_lambda is None:
-            raise ValueError(f"a {cls.TORCH_CLASS} state holds no function (torch saves none): pass "
-                             "lr_lambda=fn, the function the scheduler was built with")
+            raise ValueError(
+                f"a {cls.TORCH_CLASS} state holds no function (torch saves none): pass "
+                "lr_lambda=fn, the function the scheduler was built with"
+            )
         if isinstance(scheduler_or_state, Mapping):
             lr_lambda = _restored(lr_lambda, state["lr_lambdas"], cls.TORCH_CLASS)
         if "base_lrs" not in state:
@@ -173,8 +181,7 @@ class LambdaSpec(_FunctionPhase):
         self._check_function()
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> Any:
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any) -> Any:
         """From torch's scheduler or its state (with ``lr_lambda=``), as for any function; a
         Hugging Face schedule is read as its spec (``HuggingFaceSpec``, ``WSDSpec``) instead.
 
@@ -190,12 +197,15 @@ class LambdaSpec(_FunctionPhase):
         given = kwargs.pop("huggingface", None)
         if given is not None:
             if not isinstance(given, Mapping) or "name" not in given:
-                raise TypeError("huggingface= takes a dict with the schedule's name and get_scheduler's arguments, "
-                                f"got {v.shown(given)}")
+                raise TypeError(
+                    "huggingface= takes a dict with the schedule's name and get_scheduler's arguments, "
+                    f"got {v.shown(given)}"
+                )
             from_state = _huggingface.huggingface_from_state(torch_state(cls, scheduler_or_state), **given)[0]
             if not isinstance(scheduler_or_state, Mapping):
-                from_object = _huggingface.from_functions(list(scheduler_or_state.lr_lambdas),
-                                                          scheduler_or_state.base_lrs)
+                from_object = _huggingface.from_functions(
+                    list(scheduler_or_state.lr_lambdas), scheduler_or_state.base_lrs
+                )
                 if from_object != from_state:
                     raise ValueError(f"the scheduler is {from_object!r}, not the schedule given ({from_state!r})")
             return from_state
@@ -205,7 +215,9 @@ class LambdaSpec(_FunctionPhase):
         listed = list(functions) if isinstance(functions, (list, tuple)) else [functions]
         if functions is not None and any(_huggingface.is_huggingface(fn) for fn in listed):
             if set(kwargs) - {"lr_lambda"}:
-                raise TypeError(f"a Hugging Face schedule takes no keywords here, got {sorted(set(kwargs) - {'lr_lambda'})}")
+                raise TypeError(
+                    f"a Hugging Face schedule takes no keywords here, got {sorted(set(kwargs) - {'lr_lambda'})}"
+                )
             return _huggingface.from_functions(functions, torch_state(cls, scheduler_or_state)["base_lrs"])
         return super().from_torch(scheduler_or_state, optimizer_state=optimizer_state, **kwargs)
 
@@ -239,7 +251,7 @@ class MultiplicativeSpec(ReplayedToHorizon, _FunctionPhase):
 
     FORMAT = "clr.MultiplicativeSpec"
     TORCH_CLASS = "MultiplicativeLR"
-    RESTARTS_AT_MILESTONE = False       # SequentialLR continues it from the lr it finds: first phase only
+    RESTARTS_AT_MILESTONE = False  # SequentialLR continues it from the lr it finds: first phase only
     CHAINABLE = True
     FIELDS = (("lr_lambda", None), ("horizon", 100_000))
     horizon: int
@@ -264,4 +276,4 @@ class MultiplicativeSpec(ReplayedToHorizon, _FunctionPhase):
         raise AssertionError("unreachable: values_at picks the group's table")
 
     def torch_step(self, lr: float, step: int, group: int) -> float:
-        return lr if step == 0 else lr * self.group_function(group)(step)     # torch: group["lr"] * lmbda(k)
+        return lr if step == 0 else lr * self.group_function(group)(step)  # torch: group["lr"] * lmbda(k)

@@ -21,16 +21,19 @@ class Mode:
     """A built-in mode: its amplitude scale and the ``scale_mode`` it forces (as torch does)."""
 
     name: str
-    scale_mode: str        # "cycle": the scale is a function of the cycle; "iterations": of the step
-    formula: str           # the amplitude scale torch applies, for docs and ``clr show``
-    uses_gamma: bool = False   # gamma must then lie in (0, 1]: the amplitude must not grow
+    scale_mode: str  # "cycle": the scale is a function of the cycle; "iterations": of the step
+    formula: str  # the amplitude scale torch applies, for docs and ``clr show``
+    uses_gamma: bool = False  # gamma must then lie in (0, 1]: the amplitude must not grow
 
 
-MODES: dict[str, Mode] = {m.name: m for m in (
-    Mode("triangular", "cycle", "1 (every cycle alike)"),
-    Mode("triangular2", "cycle", "halves every cycle: 1 / 2**(cycle - 1)"),
-    Mode("exp_range", "iterations", "gamma**step", uses_gamma=True),
-)}
+MODES: dict[str, Mode] = {
+    m.name: m
+    for m in (
+        Mode("triangular", "cycle", "1 (every cycle alike)"),
+        Mode("triangular2", "cycle", "halves every cycle: 1 / 2**(cycle - 1)"),
+        Mode("exp_range", "iterations", "gamma**step", uses_gamma=True),
+    )
+}
 
 
 def dispatch(table: Mapping[str, T], mode: str, evaluator: str) -> T:
@@ -38,5 +41,7 @@ def dispatch(table: Mapping[str, T], mode: str, evaluator: str) -> T:
     try:
         return table[mode]
     except KeyError:
-        raise ValueError(f"{evaluator} has no implementation of mode {mode!r} "
-                         f"(it has {sorted(table)}; registered modes: {sorted(MODES)})") from None
+        raise ValueError(
+            f"{evaluator} has no implementation of mode {mode!r} "
+            f"(it has {sorted(table)}; registered modes: {sorted(MODES)})"
+        ) from None

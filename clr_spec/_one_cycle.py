@@ -58,13 +58,23 @@ class OneCycleSpec(FormulaSpec):
     TORCH_STATE_KEYS = frozenset({"total_steps", "_schedule_phases", "cycle_momentum"})
     # use_beta1 (torch >= 2.2), the anneal's name (_anneal_func_type; anneal_func before 2.2)
     TORCH_STATE_OPTIONAL = frozenset({"use_beta1", "_anneal_func_type", "anneal_func"})
-    FIELDS = ("max_lr", "total_steps", "pct_start", "anneal_strategy", "cycle_momentum", "base_momentum",
-              "max_momentum", "div_factor", "final_div_factor", "three_phase")
+    FIELDS = (
+        "max_lr",
+        "total_steps",
+        "pct_start",
+        "anneal_strategy",
+        "cycle_momentum",
+        "base_momentum",
+        "max_momentum",
+        "div_factor",
+        "final_div_factor",
+        "three_phase",
+    )
 
-    max_lr: v.Bound                 # a float, or a tuple of one per param group
+    max_lr: v.Bound  # a float, or a tuple of one per param group
     total_steps: int
     pct_start: float
-    anneal_strategy: str            # one of ANNEAL_STRATEGIES
+    anneal_strategy: str  # one of ANNEAL_STRATEGIES
     cycle_momentum: bool
     base_momentum: v.Bound
     max_momentum: v.Bound
@@ -72,10 +82,21 @@ class OneCycleSpec(FormulaSpec):
     final_div_factor: float
     three_phase: bool
 
-    def __init__(self, max_lr: Any, total_steps: Optional[int] = None, epochs: Optional[int] = None,
-                 steps_per_epoch: Optional[int] = None, pct_start: float = 0.3, anneal_strategy: str = "cos",
-                 cycle_momentum: bool = True, base_momentum: Any = 0.85, max_momentum: Any = 0.95,
-                 div_factor: float = 25.0, final_div_factor: float = 1e4, three_phase: bool = False):
+    def __init__(
+        self,
+        max_lr: Any,
+        total_steps: Optional[int] = None,
+        epochs: Optional[int] = None,
+        steps_per_epoch: Optional[int] = None,
+        pct_start: float = 0.3,
+        anneal_strategy: str = "cos",
+        cycle_momentum: bool = True,
+        base_momentum: Any = 0.85,
+        max_momentum: Any = 0.95,
+        div_factor: float = 25.0,
+        final_div_factor: float = 1e4,
+        three_phase: bool = False,
+    ):
         set_ = object.__setattr__
         set_(self, "max_lr", v.bound("max_lr", max_lr, v.non_negative))
         if total_steps is not None:
@@ -84,8 +105,10 @@ class OneCycleSpec(FormulaSpec):
                 if v.integer("epochs", epochs, low=1) * v.integer("steps_per_epoch", steps_per_epoch, low=1) != total:
                     raise ValueError("total_steps and epochs * steps_per_epoch disagree: give one of them")
         elif epochs is not None and steps_per_epoch is not None:
-            total = v.integer("epochs * steps_per_epoch (total_steps)",
-                              v.integer("epochs", epochs, low=1) * v.integer("steps_per_epoch", steps_per_epoch, low=1))
+            total = v.integer(
+                "epochs * steps_per_epoch (total_steps)",
+                v.integer("epochs", epochs, low=1) * v.integer("steps_per_epoch", steps_per_epoch, low=1),
+            )
         else:
             raise ValueError("give total_steps, or epochs and steps_per_epoch (torch's OneCycleLR needs one)")
         set_(self, "total_steps", total)
@@ -100,8 +123,11 @@ class OneCycleSpec(FormulaSpec):
         set_(self, "base_momentum", v.bound("base_momentum", base_momentum, v.momentum))
         set_(self, "max_momentum", v.bound("max_momentum", max_momentum, v.momentum))
         set_(self, "div_factor", v.in_range("div_factor", div_factor, 0.0, math.inf, low_open=True, high_open=True))
-        set_(self, "final_div_factor", v.in_range("final_div_factor", final_div_factor, 0.0, math.inf,
-                                                  low_open=True, high_open=True))
+        set_(
+            self,
+            "final_div_factor",
+            v.in_range("final_div_factor", final_div_factor, 0.0, math.inf, low_open=True, high_open=True),
+        )
         counts = {len(b) for b in (self.max_lr, self.base_momentum, self.max_momentum) if isinstance(b, tuple)}
         if len(counts) > 1:
             raise ValueError(f"per-group values must all have the same length, got lengths {sorted(counts)}")
@@ -109,19 +135,23 @@ class OneCycleSpec(FormulaSpec):
             values = self.settings_of_group(g)
             # A subnormal div_factor or final_div_factor overflows max_lr / div_factor to inf (and
             # then NaN in the anneal): refused, with the smallest factor that keeps the lr finite.
-            for name, lr, factor, of in (("div_factor", values["initial_lr"], self.div_factor, values["max_lr"]),
-                                         ("final_div_factor", values["min_lr"], self.final_div_factor,
-                                          values["initial_lr"])):
+            for name, lr, factor, of in (
+                ("div_factor", values["initial_lr"], self.div_factor, values["max_lr"]),
+                ("final_div_factor", values["min_lr"], self.final_div_factor, values["initial_lr"]),
+            ):
                 if not math.isfinite(lr):
-                    raise ValueError(f"{name}={factor!r} makes an lr of group {g} infinite ({of!r} / {factor!r}); "
-                                     f"{name} must be >= {of / 1.7976931348623157e308!r} here")
+                    raise ValueError(
+                        f"{name}={factor!r} makes an lr of group {g} infinite ({of!r} / {factor!r}); "
+                        f"{name} must be >= {of / 1.7976931348623157e308!r} here"
+                    )
         ends = self.phase_ends()
         starts = (0.0, *ends[:-1])
         for i, (start, end) in enumerate(zip(starts, ends)):
             if end == start:
                 raise ValueError(
                     f"phase {i + 1} of the cycle has no length (it ends at step {end:g}, where it starts): "
-                    f"torch divides by zero there; change pct_start ({self.pct_start}) or total_steps ({total})")
+                    f"torch divides by zero there; change pct_start ({self.pct_start}) or total_steps ({total})"
+                )
 
     def _values(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self.FIELDS}
@@ -129,8 +159,9 @@ class OneCycleSpec(FormulaSpec):
     # ------------------------------------------------------------------ structure
     @property
     def num_groups(self) -> Optional[int]:
-        return next((len(b) for b in (self.max_lr, self.base_momentum, self.max_momentum) if isinstance(b, tuple)),
-                    None)
+        return next(
+            (len(b) for b in (self.max_lr, self.base_momentum, self.max_momentum) if isinstance(b, tuple)), None
+        )
 
     @property
     def sets_momentum(self) -> bool:
@@ -149,8 +180,10 @@ class OneCycleSpec(FormulaSpec):
 
     def describe(self) -> str:
         shape = "three-phase " if self.three_phase else ""
-        return (f"{shape}1cycle over {self.total_steps} steps: {self.anneal_strategy} up to max_lr for "
-                f"{self.pct_start:g} of them, then down to max_lr / {self.div_factor:g} / {self.final_div_factor:g}")
+        return (
+            f"{shape}1cycle over {self.total_steps} steps: {self.anneal_strategy} up to max_lr for "
+            f"{self.pct_start:g} of them, then down to max_lr / {self.div_factor:g} / {self.final_div_factor:g}"
+        )
 
     def landmarks(self) -> tuple[int, ...]:
         return tuple(sorted({max(0, math.ceil(end)) for end in self.phase_ends()}))
@@ -169,28 +202,38 @@ class OneCycleSpec(FormulaSpec):
 
     def settings_of_group(self, group: int = 0) -> dict[str, float]:
         """torch's per-group values: initial_lr, max_lr, min_lr, max_momentum, base_momentum."""
+
         def pick(bound):
             return v.pick_group(bound, group, self.num_groups)
 
         initial_lr = pick(self.max_lr) / self.div_factor
-        return {"initial_lr": initial_lr, "max_lr": pick(self.max_lr), "min_lr": initial_lr / self.final_div_factor,
-                "max_momentum": pick(self.max_momentum), "base_momentum": pick(self.base_momentum)}
+        return {
+            "initial_lr": initial_lr,
+            "max_lr": pick(self.max_lr),
+            "min_lr": initial_lr / self.final_div_factor,
+            "max_momentum": pick(self.max_momentum),
+            "base_momentum": pick(self.base_momentum),
+        }
 
     def _phases(self) -> list:
         """(end_step, start_lr, end_lr, start_momentum, end_momentum) names, as torch lists them."""
         if self.three_phase:
-            names = [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                     ("max_lr", "initial_lr", "base_momentum", "max_momentum"),
-                     ("initial_lr", "min_lr", "max_momentum", "max_momentum")]
+            names = [
+                ("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                ("max_lr", "initial_lr", "base_momentum", "max_momentum"),
+                ("initial_lr", "min_lr", "max_momentum", "max_momentum"),
+            ]
         else:
-            names = [("initial_lr", "max_lr", "max_momentum", "base_momentum"),
-                     ("max_lr", "min_lr", "base_momentum", "max_momentum")]
+            names = [
+                ("initial_lr", "max_lr", "max_momentum", "base_momentum"),
+                ("max_lr", "min_lr", "base_momentum", "max_momentum"),
+            ]
         return [(end, *n) for end, n in zip(self.phase_ends(), names)]
 
     # ------------------------------------------------------------------ values
     def values_at(self, ops: Any, steps: Any, what: str, group: int) -> Any:
         if what == "momentum":
-            self.check_sets_momentum()        # raises with the reason
+            self.check_sets_momentum()  # raises with the reason
         elif what != "lr":
             raise ValueError(f"what must be 'lr' or 'momentum', got {what!r}")
         values = self.settings_of_group(group)
@@ -219,9 +262,9 @@ class OneCycleSpec(FormulaSpec):
         """torch's anneal from ``start`` to ``end`` at ``steps`` of the phase from ``start_step``
         to ``end_step`` (``span = end_step - start_step``, as torch computes it): each argument a
         float or one per step."""
-        pct = (steps - start_step) / span      # torch's
+        pct = (steps - start_step) / span  # torch's
         if ops.in_float64:
-            if self.anneal_strategy == "cos":   # torch's _annealing_cos: end + (start - end) / 2.0 * cos_out
+            if self.anneal_strategy == "cos":  # torch's _annealing_cos: end + (start - end) / 2.0 * cos_out
                 cos_out = ops.cos(math.pi * pct) + 1
                 return end + ops.unfused(((start - end) / 2.0) * cos_out)
             return ops.unfused((end - start) * pct) + start  # torch's _annealing_linear
@@ -243,8 +286,9 @@ class OneCycleSpec(FormulaSpec):
 
     # ------------------------------------------------------------------ torch
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> "OneCycleSpec":
+    def from_torch(
+        cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any
+    ) -> "OneCycleSpec":
         """torch keeps ``max_lr``, ``min_lr``, ``initial_lr`` and the momentum bounds in the
         optimizer's param groups, not in the scheduler's state: pass ``optimizer.state_dict()``
         with a state dict (given the scheduler object, its optimizer is read)."""
@@ -254,46 +298,76 @@ class OneCycleSpec(FormulaSpec):
         if optimizer_state is None and not isinstance(scheduler_or_state, Mapping):
             optimizer_state = scheduler_or_state.optimizer.state_dict()
         if optimizer_state is None:
-            raise ValueError("a OneCycleLR keeps max_lr, min_lr and its momentum bounds in the optimizer's param "
-                             "groups: pass optimizer_state=optimizer.state_dict() too")
+            raise ValueError(
+                "a OneCycleLR keeps max_lr, min_lr and its momentum bounds in the optimizer's param "
+                "groups: pass optimizer_state=optimizer.state_dict() too"
+            )
         where = cls.TORCH_CLASS
         if not isinstance(optimizer_state, Mapping):
-            raise TypeError(f"optimizer_state must be an optimizer's state_dict(), got {type(optimizer_state).__name__}")
+            raise TypeError(
+                f"optimizer_state must be an optimizer's state_dict(), got {type(optimizer_state).__name__}"
+            )
         groups = v.state_value(optimizer_state, "param_groups", "optimizer")
-        if (isinstance(groups, (str, bytes)) or not isinstance(groups, Sequence) or not groups
-                or not all(isinstance(g, Mapping) for g in groups)):
+        if (
+            isinstance(groups, (str, bytes))
+            or not isinstance(groups, Sequence)
+            or not groups
+            or not all(isinstance(g, Mapping) for g in groups)
+        ):
             raise ValueError("the optimizer state's param_groups must be a non-empty list of param groups")
         missing = [k for k in ("max_lr", "min_lr", "initial_lr") if k not in groups[0]]
         if missing:
-            raise ValueError(f"the optimizer state has no {missing} in its param groups: not the optimizer this "
-                             "OneCycleLR drove")
+            raise ValueError(
+                f"the optimizer state has no {missing} in its param groups: not the optimizer this OneCycleLR drove"
+            )
 
         def column(key: str) -> list[float]:
-            return v.state_reals([v.state_value(g, key, "optimizer param group") for g in groups], key,
-                                 "the optimizer's param_groups")
+            return v.state_reals(
+                [v.state_value(g, key, "optimizer param group") for g in groups], key, "the optimizer's param_groups"
+            )
 
         max_lrs, initial, mins = column("max_lr"), column("initial_lr"), column("min_lr")
         total = v.integer(f"{where} state: total_steps", state["total_steps"], low=1)
         phases = state["_schedule_phases"]
-        if (isinstance(phases, (str, bytes)) or not isinstance(phases, Sequence) or len(phases) not in (2, 3)
-                or not all(isinstance(p, Mapping) for p in phases)):
-            raise ValueError(f"{where} state: _schedule_phases must be a list of 2 or 3 phases (dicts with an "
-                             f"end_step), got {v.shown(phases)}")
-        ends = [v.state_real(v.state_value(p, "end_step", f"{where} phase"), f"_schedule_phases[{i}].end_step", where)
-                for i, p in enumerate(phases)]
+        if (
+            isinstance(phases, (str, bytes))
+            or not isinstance(phases, Sequence)
+            or len(phases) not in (2, 3)
+            or not all(isinstance(p, Mapping) for p in phases)
+        ):
+            raise ValueError(
+                f"{where} state: _schedule_phases must be a list of 2 or 3 phases (dicts with an "
+                f"end_step), got {v.shown(phases)}"
+            )
+        ends = [
+            v.state_real(v.state_value(p, "end_step", f"{where} phase"), f"_schedule_phases[{i}].end_step", where)
+            for i, p in enumerate(phases)
+        ]
         cycle = v.state_flag(state["cycle_momentum"], "cycle_momentum", where)
         div, final = _recovered_factors(max_lrs, initial, mins)
         pct = _recovered_setting(lambda p: float(p * total) - 1 == ends[0], (ends[0] + 1) / total, "pct_start")
         momenta = {}
-        if cycle:   # torch wrote both bounds into every group when it cycles momentum
-            momenta = {"max_momentum": group_values(column("max_momentum"), "max_momentum", where),
-                       "base_momentum": group_values(column("base_momentum"), "base_momentum", where)}
-        spec = cls(max_lr=group_values(max_lrs, "max_lr", where), total_steps=total, pct_start=pct,
-                   anneal_strategy=_anneal_strategy(state), cycle_momentum=cycle, div_factor=div,
-                   final_div_factor=final, three_phase=len(phases) == 3, **momenta)
+        if cycle:  # torch wrote both bounds into every group when it cycles momentum
+            momenta = {
+                "max_momentum": group_values(column("max_momentum"), "max_momentum", where),
+                "base_momentum": group_values(column("base_momentum"), "base_momentum", where),
+            }
+        spec = cls(
+            max_lr=group_values(max_lrs, "max_lr", where),
+            total_steps=total,
+            pct_start=pct,
+            anneal_strategy=_anneal_strategy(state),
+            cycle_momentum=cycle,
+            div_factor=div,
+            final_div_factor=final,
+            three_phase=len(phases) == 3,
+            **momenta,
+        )
         if list(spec.phase_ends()) != ends:
-            raise ValueError(f"{where} state: _schedule_phases end at steps {ends}, which no pct_start gives with "
-                             f"total_steps={total} (torch's would be {list(spec.phase_ends())})")
+            raise ValueError(
+                f"{where} state: _schedule_phases end at steps {ends}, which no pct_start gives with "
+                f"total_steps={total} (torch's would be {list(spec.phase_ends())})"
+            )
         return spec
 
     @classmethod
@@ -306,7 +380,9 @@ def _anneal_strategy(state: Mapping) -> str:
     if "_anneal_func_type" in state:
         name = state["_anneal_func_type"]
         if not isinstance(name, str) or name not in ANNEAL_STRATEGIES:
-            raise ValueError(f"OneCycleLR state: _anneal_func_type must be one of {ANNEAL_STRATEGIES}, got {v.shown(name)}")
+            raise ValueError(
+                f"OneCycleLR state: _anneal_func_type must be one of {ANNEAL_STRATEGIES}, got {v.shown(name)}"
+            )
         return name
     if "anneal_func" in state:
         func = str(getattr(state["anneal_func"], "__name__", state["anneal_func"]))
@@ -324,14 +400,18 @@ def _recovered_factors(max_lrs: list, initial: list, mins: list) -> tuple[float,
     nonzero = [g for g, m in enumerate(max_lrs) if m != 0]
     if not nonzero:
         if any(initial) or any(mins):
-            raise ValueError(f"OneCycleLR state: max_lr is 0 in every param group, but initial_lr {initial} and "
-                             f"min_lr {mins} are not")
+            raise ValueError(
+                f"OneCycleLR state: max_lr is 0 in every param group, but initial_lr {initial} and "
+                f"min_lr {mins} are not"
+            )
         return 25.0, 1e4
     g = nonzero[0]
     for key, value, above in (("initial_lr", initial[g], "max_lr"), ("min_lr", mins[g], "initial_lr")):
         if value == 0:
-            raise ValueError(f"OneCycleLR state: {key} of param group {g} is 0 where its {above} is not: "
-                             f"{'div_factor' if key == 'initial_lr' else 'final_div_factor'} would be infinite")
+            raise ValueError(
+                f"OneCycleLR state: {key} of param group {g} is 0 where its {above} is not: "
+                f"{'div_factor' if key == 'initial_lr' else 'final_div_factor'} would be infinite"
+            )
     div = _recovered_setting(lambda d: [m / d for m in max_lrs] == initial, max_lrs[g] / initial[g], "div_factor")
     final = _recovered_setting(lambda f: [x / f for x in initial] == mins, initial[g] / mins[g], "final_div_factor")
     return div, final

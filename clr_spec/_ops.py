@@ -150,7 +150,7 @@ class NumpyOps(Ops):
     def real_power(self, base: Any, exponent: Any) -> Any:
         # Python's pow on each pair (numpy's ** differs in the last bit for ~5% of them).
         x, y = np.broadcast_arrays(np.asarray(base, dtype=np.float64), np.asarray(exponent, dtype=np.float64))
-        values = [a ** b for a, b in zip(x.ravel().tolist(), y.ravel().tolist())]
+        values = [a**b for a, b in zip(x.ravel().tolist(), y.ravel().tolist())]
         return np.array(values, dtype=np.float64).reshape(x.shape)
 
     def call_scale_fn(self, fn: Callable, arg: Any) -> Any:

@@ -36,7 +36,7 @@ class _OptaxSpec(FormulaSpec):
     """Shared by the optax primitives: scalar values, no momentum, run in torch as ``SpecLR``."""
 
     TORCH_CLASS = ""
-    FIELDS: tuple = ()        # ((name, default or None where required), ...), in optax's order
+    FIELDS: tuple = ()  # ((name, default or None where required), ...), in optax's order
 
     @property
     def num_groups(self) -> Optional[int]:
@@ -53,8 +53,9 @@ class _OptaxSpec(FormulaSpec):
         raise NotImplementedError
 
     def check_sets_momentum(self) -> None:
-        raise ValueError(f"{type(self).__name__} (optax's {self.OPTAX_NAME}) does not set momentum: the optimizer "
-                         "keeps its own")
+        raise ValueError(
+            f"{type(self).__name__} (optax's {self.OPTAX_NAME}) does not set momentum: the optimizer keeps its own"
+        )
 
     OPTAX_NAME = ""
 
@@ -66,11 +67,14 @@ class _OptaxSpec(FormulaSpec):
         return {name for name, _ in cls.FIELDS}, tuple(name for name, default in cls.FIELDS if default is None)
 
     def torch_kwargs(self) -> dict[str, Any]:
-        raise TypeError(f"torch has no class for {type(self).__name__}: clr_torch.scheduler runs it as clr_torch.SpecLR")
+        raise TypeError(
+            f"torch has no class for {type(self).__name__}: clr_torch.scheduler runs it as clr_torch.SpecLR"
+        )
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> "_OptaxSpec":
+    def from_torch(
+        cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any
+    ) -> "_OptaxSpec":
         """From the ``clr_torch.SpecLR`` that runs it (or its state: the spec's document)."""
         if kwargs:
             raise TypeError(f"{cls.__name__}.from_torch takes no keywords but optimizer_state, got {sorted(kwargs)}")
@@ -121,8 +125,10 @@ class LinearScheduleSpec(_OptaxSpec):
         if self.transition_steps == 0:
             return f"constant {self.init_value:g} (optax's linear_schedule with transition_steps=0)"
         begin = f"{self.init_value:g} until step {self.transition_begin}, then " if self.transition_begin else ""
-        return (f"{begin}linear from {self.init_value:g} to {self.end_value:g} over {self.transition_steps} steps, "
-                f"then held at {self.end_value:g} (optax's linear_schedule)")
+        return (
+            f"{begin}linear from {self.init_value:g} to {self.end_value:g} over {self.transition_steps} steps, "
+            f"then held at {self.end_value:g} (optax's linear_schedule)"
+        )
 
     def landmarks(self) -> tuple[int, ...]:
         return tuple(sorted({self.transition_begin, self.transition_begin + self.transition_steps}))
@@ -149,7 +155,7 @@ class LinearScheduleSpec(_OptaxSpec):
         if high >= low:
             return low + (high - low) * ops.divide(count, float(total))
         top = v.below_int_range(total, count)
-        left = (top - count) + float(total - top) if total > top else total - count      # T - c, no cancellation
+        left = (top - count) + float(total - top) if total > top else total - count  # T - c, no cancellation
         return high + (low - high) * ops.divide(left, float(total))
 
 
@@ -188,14 +194,19 @@ class CosineDecaySpec(_OptaxSpec):
         set_ = object.__setattr__
         set_(self, "init_value", _value("init_value", init_value))
         set_(self, "decay_steps", v.integer("decay_steps", decay_steps, low=1))
-        set_(self, "alpha", v.in_range("alpha", alpha, 0.0, math.inf, high_open=True,
-                                       why=" (the end value over init_value)"))
+        set_(
+            self,
+            "alpha",
+            v.in_range("alpha", alpha, 0.0, math.inf, high_open=True, why=" (the end value over init_value)"),
+        )
         set_(self, "exponent", v.in_range("exponent", exponent, 0.0, math.inf, low_open=True, high_open=True))
 
     def describe(self) -> str:
         power = f" (cosine factor to the power {self.exponent:g})" if self.exponent != 1.0 else ""
-        return (f"cosine decay from {self.init_value:g} to {self.alpha:g} times it over {self.decay_steps} steps{power}, "
-                "then held (optax's cosine_decay_schedule)")
+        return (
+            f"cosine decay from {self.init_value:g} to {self.alpha:g} times it over {self.decay_steps} steps{power}, "
+            "then held (optax's cosine_decay_schedule)"
+        )
 
     def landmarks(self) -> tuple[int, ...]:
         return (self.decay_steps,)
@@ -209,13 +220,14 @@ class CosineDecaySpec(_OptaxSpec):
         else:
             # float32 alone (TPUs): 1 + cos cancels near the end; the accurate form of the same factor
             cosine = ops.cosine_anneal(count, float(self.decay_steps))
-        factor = cosine if self.exponent == 1.0 else ops.real_power(cosine, self.exponent)   # pow(x, 1) is x
+        factor = cosine if self.exponent == 1.0 else ops.real_power(cosine, self.exponent)  # pow(x, 1) is x
         return self.init_value * (ops.unfused((1.0 - self.alpha) * factor) + self.alpha)
 
 
 # ------------------------------------------------------------------------------ the constructors
-def linear_schedule(init_value: float, end_value: float, transition_steps: int,
-                    transition_begin: int = 0) -> LinearScheduleSpec:
+def linear_schedule(
+    init_value: float, end_value: float, transition_steps: int, transition_begin: int = 0
+) -> LinearScheduleSpec:
     """optax's ``linear_schedule``, as a spec (``LinearScheduleSpec``): a warmup from
     ``init_value`` (0 included), or a linear decay that holds at ``end_value``.
 
@@ -226,8 +238,9 @@ def linear_schedule(init_value: float, end_value: float, transition_steps: int,
     return LinearScheduleSpec(init_value, end_value, transition_steps, transition_begin)
 
 
-def cosine_decay_schedule(init_value: float, decay_steps: int, alpha: float = 0.0,
-                          exponent: float = 1.0) -> CosineDecaySpec:
+def cosine_decay_schedule(
+    init_value: float, decay_steps: int, alpha: float = 0.0, exponent: float = 1.0
+) -> CosineDecaySpec:
     """optax's ``cosine_decay_schedule``, as a spec (``CosineDecaySpec``): it holds at
     ``alpha * init_value`` past ``decay_steps``.
 
@@ -252,8 +265,14 @@ def join_schedules(schedules: Sequence[Any], boundaries: Sequence[int]) -> Seque
     return SequentialSpec(list(schedules), list(boundaries))
 
 
-def warmup_cosine_decay_schedule(init_value: float, peak_value: float, warmup_steps: int, decay_steps: int,
-                                 end_value: float = 0.0, exponent: float = 1.0) -> Any:
+def warmup_cosine_decay_schedule(
+    init_value: float,
+    peak_value: float,
+    warmup_steps: int,
+    decay_steps: int,
+    end_value: float = 0.0,
+    exponent: float = 1.0,
+) -> Any:
     """optax's ``warmup_cosine_decay_schedule``: linear from ``init_value`` to ``peak_value`` over
     ``warmup_steps``, then a cosine to ``end_value`` that holds. As in optax, ``decay_steps`` is
     the length of the whole schedule, warmup included: the cosine runs ``decay_steps -
@@ -270,20 +289,33 @@ def warmup_cosine_decay_schedule(init_value: float, peak_value: float, warmup_st
     warmup_steps = v.integer("warmup_steps", warmup_steps, low=0)
     decay_steps = v.integer("decay_steps", decay_steps, low=1)
     if decay_steps <= warmup_steps:
-        raise ValueError(f"decay_steps must be > warmup_steps: in optax's warmup_cosine_decay_schedule it is the whole "
-                         f"schedule's length, warmup included (the cosine runs decay_steps - warmup_steps steps); got "
-                         f"decay_steps={decay_steps}, warmup_steps={warmup_steps}")
+        raise ValueError(
+            f"decay_steps must be > warmup_steps: in optax's warmup_cosine_decay_schedule it is the whole "
+            f"schedule's length, warmup included (the cosine runs decay_steps - warmup_steps steps); got "
+            f"decay_steps={decay_steps}, warmup_steps={warmup_steps}"
+        )
     peak, end = _value("peak_value", peak_value), _value("end_value", end_value)
-    decay = CosineDecaySpec(peak, decay_steps - warmup_steps, alpha=0.0 if peak == 0.0 else end / peak,
-                            exponent=exponent)
+    decay = CosineDecaySpec(
+        peak, decay_steps - warmup_steps, alpha=0.0 if peak == 0.0 else end / peak, exponent=exponent
+    )
     if warmup_steps == 0:
         return decay
     return SequentialSpec([LinearScheduleSpec(init_value, peak, warmup_steps), decay], [warmup_steps])
 
 
-def warmup_cyclic_cosine_schedule(init_value: float, base_value: float, peak_value: float, warmup_steps: int,
-                                  cycle_steps: int, num_cycles: int, decay_steps: int, end_value: float = 0.0,
-                                  exponent: float = 1.0, mode: str = "triangular", gamma: float = 1.0) -> SequentialSpec:
+def warmup_cyclic_cosine_schedule(
+    init_value: float,
+    base_value: float,
+    peak_value: float,
+    warmup_steps: int,
+    cycle_steps: int,
+    num_cycles: int,
+    decay_steps: int,
+    end_value: float = 0.0,
+    exponent: float = 1.0,
+    mode: str = "triangular",
+    gamma: float = 1.0,
+) -> SequentialSpec:
     """A warmup, cycles, then a cosine that holds: ``warmup_cosine_decay_schedule`` with cyclical
     learning rates (Smith 2017) between the warmup and the decay, in optax's keywords.
 
@@ -310,15 +342,25 @@ def warmup_cyclic_cosine_schedule(init_value: float, base_value: float, peak_val
     decay_steps = v.integer("decay_steps", decay_steps, low=1)
     decay_start = warmup_steps + num_cycles * cycle_steps
     if decay_steps <= decay_start:
-        raise ValueError(f"decay_steps must be > warmup_steps + num_cycles * cycle_steps = {decay_start}: it is the "
-                         f"whole schedule's length, as in optax's warmup_cosine_decay_schedule; got {decay_steps}")
+        raise ValueError(
+            f"decay_steps must be > warmup_steps + num_cycles * cycle_steps = {decay_start}: it is the "
+            f"whole schedule's length, as in optax's warmup_cosine_decay_schedule; got {decay_steps}"
+        )
     base = _value("base_value", base_value)
     end = _value("end_value", end_value)
-    cycles = CyclicSpec(base_lr=base, max_lr=_value("peak_value", peak_value), step_size_up=cycle_steps / 2,
-                        mode=mode, gamma=gamma, cycle_momentum=False)
-    decay = CosineDecaySpec(base, decay_steps - decay_start, alpha=0.0 if base == 0.0 else end / base,
-                            exponent=exponent)
+    cycles = CyclicSpec(
+        base_lr=base,
+        max_lr=_value("peak_value", peak_value),
+        step_size_up=cycle_steps / 2,
+        mode=mode,
+        gamma=gamma,
+        cycle_momentum=False,
+    )
+    decay = CosineDecaySpec(
+        base, decay_steps - decay_start, alpha=0.0 if base == 0.0 else end / base, exponent=exponent
+    )
     if warmup_steps == 0:
         return SequentialSpec([cycles, decay], [decay_start])
-    return SequentialSpec([LinearScheduleSpec(init_value, base, warmup_steps), cycles, decay],
-                          [warmup_steps, decay_start])
+    return SequentialSpec(
+        [LinearScheduleSpec(init_value, base, warmup_steps), cycles, decay], [warmup_steps, decay_start]
+    )

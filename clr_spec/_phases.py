@@ -59,8 +59,18 @@ class LinearSpec(PhaseSpec):
 
     def _check(self) -> None:
         set_ = object.__setattr__
-        set_(self, "start_factor", v.in_range("start_factor", self.start_factor, 0.0, 1.0, low_open=True,
-                                              why=" (torch's LinearLR: the ramp's first lr over lr)"))
+        set_(
+            self,
+            "start_factor",
+            v.in_range(
+                "start_factor",
+                self.start_factor,
+                0.0,
+                1.0,
+                low_open=True,
+                why=" (torch's LinearLR: the ramp's first lr over lr)",
+            ),
+        )
         set_(self, "end_factor", v.in_range("end_factor", self.end_factor, 0.0, 1.0))
         set_(self, "total_iters", _step_count("total_iters", self.total_iters))
 
@@ -76,8 +86,10 @@ class LinearSpec(PhaseSpec):
         return lr * (1.0 + delta / (self.total_iters * self.start_factor + (step - 1) * delta))
 
     def describe(self) -> str:
-        return (f"linear ramp from {self.start_factor:g} to {self.end_factor:g} times lr over "
-                f"{self.total_iters} steps, then constant")
+        return (
+            f"linear ramp from {self.start_factor:g} to {self.end_factor:g} times lr over "
+            f"{self.total_iters} steps, then constant"
+        )
 
     def landmarks(self) -> tuple[int, ...]:
         return (self.total_iters,)
@@ -87,8 +99,10 @@ class LinearSpec(PhaseSpec):
         # minimum is taken against a total_iters the steps' dtype holds (no int32 step exceeds it).
         # (ops.divide: XLA would multiply by the reciprocal, a rounding torch does not make; the
         # divisor a float: JAX takes no Python int past int32 beside an int32 array.)
-        ramp = ops.divide((self.end_factor - self.start_factor)
-                          * ops.minimum(steps, v.below_int_range(self.total_iters, steps)), float(self.total_iters))
+        ramp = ops.divide(
+            (self.end_factor - self.start_factor) * ops.minimum(steps, v.below_int_range(self.total_iters, steps)),
+            float(self.total_iters),
+        )
         value = initial_lr * (self.start_factor + ramp)
         # A decay to end_factor=0 ends a rounding away from 0, which can be below it (-1.4e-18 for
         # start_factor=0.1, total_iters=3, where torch's recursion gives +7.4e-19): an lr is never
@@ -125,8 +139,11 @@ class ConstantSpec(PhaseSpec):
         self._init(lr, factor=factor, total_iters=total_iters)
 
     def _check(self) -> None:
-        object.__setattr__(self, "factor", v.in_range(
-            "factor", self.factor, 0.0, 1.0, low_open=True, why=" (torch divides by it at total_iters)"))
+        object.__setattr__(
+            self,
+            "factor",
+            v.in_range("factor", self.factor, 0.0, 1.0, low_open=True, why=" (torch divides by it at total_iters)"),
+        )
         object.__setattr__(self, "total_iters", _step_count("total_iters", self.total_iters))
 
     CHAINABLE = True
@@ -145,7 +162,7 @@ class ConstantSpec(PhaseSpec):
 
     def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         during = initial_lr * self.factor
-        after = during * (1.0 / self.factor)     # torch's recursion: group["lr"] * (1.0 / factor)
+        after = during * (1.0 / self.factor)  # torch's recursion: group["lr"] * (1.0 / factor)
         # steps < total_iters, against a bound the steps' dtype holds (total_iters may pass 2**31)
         return ops.where(steps <= v.below_int_range(self.total_iters - 1, steps), during, after)
 
@@ -186,8 +203,10 @@ class CosineAnnealingSpec(PhaseSpec):
         object.__setattr__(self, "eta_min", v.non_negative("eta_min", self.eta_min))
 
     def describe(self) -> str:
-        return (f"cosine anneal from lr to eta_min={self.eta_min:g} over {self.T_max} steps, back up over the "
-                "next T_max (periodic, as torch's)")
+        return (
+            f"cosine anneal from lr to eta_min={self.eta_min:g} over {self.T_max} steps, back up over the "
+            "next T_max (periodic, as torch's)"
+        )
 
     def landmarks(self) -> tuple[int, ...]:
         return (self.T_max, 2 * self.T_max)
@@ -198,10 +217,12 @@ class CosineAnnealingSpec(PhaseSpec):
             return None
         lr = self.group_lr(0)
         alpha = f", alpha={self.eta_min / lr!r}" if self.eta_min and lr else ""
-        return (f"CosineAnnealingLR (T_max={self.T_max}) runs {steps} steps here, past T_max: like torch's, it "
-                f"rises again from eta_min={self.eta_min:g} back to lr over the next {self.T_max} steps (period "
-                f"{2 * self.T_max}). For a cosine that holds at its end, use clr_spec.cosine_decay_schedule("
-                f"init_value={lr!r}, decay_steps={self.T_max}{alpha}) (optax's)")
+        return (
+            f"CosineAnnealingLR (T_max={self.T_max}) runs {steps} steps here, past T_max: like torch's, it "
+            f"rises again from eta_min={self.eta_min:g} back to lr over the next {self.T_max} steps (period "
+            f"{2 * self.T_max}). For a cosine that holds at its end, use clr_spec.cosine_decay_schedule("
+            f"init_value={lr!r}, decay_steps={self.T_max}{alpha}) (optax's)"
+        )
 
     def torch_drift(self, steps: Any, group: int = 0) -> np.ndarray:
         """How far torch's recursively stepped CosineAnnealingLR can be from this closed form at each
@@ -218,12 +239,12 @@ class CosineAnnealingSpec(PhaseSpec):
         k = v.steps_array(steps)
         t_max, eta, lr = self.T_max, self.eta_min, self.group_lr(group)
         out = np.zeros(k.shape, dtype=np.float64)
-        c = (lr - eta) * (1 - math.cos(math.pi / t_max)) / 2     # torch's expression
+        c = (lr - eta) * (1 - math.cos(math.pi / t_max)) / 2  # torch's expression
         if c == 0:
             return out
-        bottom = np.where(k > t_max, (k - t_max - 1) // (2 * t_max) + 1, 0)     # bottoms passed
+        bottom = np.where(k > t_max, (k - t_max - 1) // (2 * t_max) + 1, 0)  # bottoms passed
         passed = np.unique(bottom[bottom > 0])
-        if len(passed) > 4096:     # a bound instead: both roundings at their worst
+        if len(passed) > 4096:  # a bound instead: both roundings at their worst
             eps = 2.0**-52 * (2 * t_max / math.pi) ** 2 + 2.0**-52 * (abs(eta) + abs(c)) / abs(c)
             out[bottom > 0] = 2 * abs(lr - eta) * eps
             return out
@@ -245,6 +266,6 @@ class CosineAnnealingSpec(PhaseSpec):
         # (An integer remainder: float64 steps are whole numbers, and XLA's float64 % is a loop of its
         # own, 40 times the cost of an integer one.)
         rest = steps if v.below_int_range(period, steps) < period else ops.index(steps) % period
-        d = ops.where(rest <= t_max, rest, (t_max - rest) + t_max)       # in [0, T_max]
+        d = ops.where(rest <= t_max, rest, (t_max - rest) + t_max)  # in [0, T_max]
         # unfused: torch rounds the product, then the sum (LLVM would fuse them into one FMA)
         return self.eta_min + ops.unfused((initial_lr - self.eta_min) * ops.cosine_anneal(d, float(self.T_max)))

@@ -61,7 +61,7 @@ def _choice(name: str, value: Any, allowed: tuple) -> str:
 
 def _best(name: str, value: Any) -> float:
     """torch's ``best``: a real number, infinities included (a fresh run's is infinite), not NaN."""
-    if hasattr(value, "numel") and hasattr(value, "item"):       # a one-element tensor
+    if hasattr(value, "numel") and hasattr(value, "item"):  # a one-element tensor
         if value.numel() != 1:
             raise ValueError(f"{name} must be one number, got a tensor of shape {tuple(value.shape)}")
         value = value.item()
@@ -77,10 +77,12 @@ def metric_value(metric: Any, name: str = "metric") -> float:
     the module); strings, bools, complex numbers and several numbers are refused."""
     if metric is None or isinstance(metric, (str, bytes, bool, np.bool_)):
         raise TypeError(f"{name} must be a real number (a loss or a score), got {type(metric).__name__} {metric!r:.80}")
-    if hasattr(metric, "numel") and hasattr(metric, "item"):     # a torch tensor (no torch import here)
+    if hasattr(metric, "numel") and hasattr(metric, "item"):  # a torch tensor (no torch import here)
         if metric.numel() != 1:
-            raise ValueError(f"{name} must hold one number, as torch's float(metrics) takes it; got a tensor of "
-                             f"shape {tuple(metric.shape)}")
+            raise ValueError(
+                f"{name} must hold one number, as torch's float(metrics) takes it; got a tensor of "
+                f"shape {tuple(metric.shape)}"
+            )
         metric = metric.item()
         if isinstance(metric, bool) or not isinstance(metric, numbers.Real):
             raise TypeError(f"{name} must be a real number, got a tensor holding {type(metric).__name__}")
@@ -118,8 +120,9 @@ class PlateauState:
     last_epoch: int
     lrs: Any
 
-    def __init__(self, best: float, num_bad_epochs: int = 0, cooldown_counter: int = 0, last_epoch: int = 0,
-                 lrs: Any = 0.0):
+    def __init__(
+        self, best: float, num_bad_epochs: int = 0, cooldown_counter: int = 0, last_epoch: int = 0, lrs: Any = 0.0
+    ):
         set_ = object.__setattr__
         set_(self, "best", _best("state.best", best))
         set_(self, "num_bad_epochs", v.integer("state.num_bad_epochs", num_bad_epochs, low=0))
@@ -152,9 +155,13 @@ class PlateauState:
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-able: ``best`` a number, or ``"inf"`` / ``"-inf"``."""
-        return {"best": _encode_best(self.best), "num_bad_epochs": self.num_bad_epochs,
-                "cooldown_counter": self.cooldown_counter, "last_epoch": self.last_epoch,
-                "lrs": list(self.lrs) if isinstance(self.lrs, tuple) else self.lrs}
+        return {
+            "best": _encode_best(self.best),
+            "num_bad_epochs": self.num_bad_epochs,
+            "cooldown_counter": self.cooldown_counter,
+            "last_epoch": self.last_epoch,
+            "lrs": list(self.lrs) if isinstance(self.lrs, tuple) else self.lrs,
+        }
 
     @classmethod
     def from_dict(cls, data: Any) -> "PlateauState":
@@ -162,11 +169,18 @@ class PlateauState:
             raise TypeError(f"state must be a mapping of {list(_STATE_FIELDS)}, got {type(data).__name__}")
         unknown, missing = sorted(set(data) - set(_STATE_FIELDS)), [k for k in _STATE_FIELDS if k not in data]
         if unknown or missing:
-            raise ValueError(f"state must have exactly the fields {list(_STATE_FIELDS)}"
-                             + (f"; unknown: {unknown}" if unknown else "")
-                             + (f"; missing: {missing}" if missing else ""))
-        return cls(best=_decode_best(data["best"]), num_bad_epochs=data["num_bad_epochs"],
-                   cooldown_counter=data["cooldown_counter"], last_epoch=data["last_epoch"], lrs=data["lrs"])
+            raise ValueError(
+                f"state must have exactly the fields {list(_STATE_FIELDS)}"
+                + (f"; unknown: {unknown}" if unknown else "")
+                + (f"; missing: {missing}" if missing else "")
+            )
+        return cls(
+            best=_decode_best(data["best"]),
+            num_bad_epochs=data["num_bad_epochs"],
+            cooldown_counter=data["cooldown_counter"],
+            last_epoch=data["last_epoch"],
+            lrs=data["lrs"],
+        )
 
 
 @register
@@ -202,14 +216,38 @@ class PlateauSpec(ValueSpec):
     TORCH_CLASS = "ReduceLROnPlateau"
     # ReduceLROnPlateau does not call LRScheduler.__init__: its state is its own __dict__ (plus
     # last_epoch and _last_lr, which BASE_STATE_KEYS covers); default_min_lr came with torch 2.3.
-    TORCH_STATE_KEYS = frozenset({"factor", "min_lrs", "patience", "cooldown", "cooldown_counter", "mode",
-                                  "threshold", "threshold_mode", "best", "num_bad_epochs", "mode_worse", "eps"})
+    TORCH_STATE_KEYS = frozenset(
+        {
+            "factor",
+            "min_lrs",
+            "patience",
+            "cooldown",
+            "cooldown_counter",
+            "mode",
+            "threshold",
+            "threshold_mode",
+            "best",
+            "num_bad_epochs",
+            "mode_worse",
+            "eps",
+        }
+    )
     TORCH_STATE_OPTIONAL = frozenset({"default_min_lr"})
     EVALUATOR = "plateau"
-    NOT_IN_SEQUENCE = ("torch's SequentialLR cannot hold a ReduceLROnPlateau (it steps without a metric); as "
-                       "the last phase it makes a PlateauSequenceSpec (stepped phases, then the plateau)")
-    FIELDS = (("mode", "min"), ("factor", 0.1), ("patience", 10), ("threshold", 1e-4), ("threshold_mode", "rel"),
-              ("cooldown", 0), ("min_lr", 0.0), ("eps", 1e-8))
+    NOT_IN_SEQUENCE = (
+        "torch's SequentialLR cannot hold a ReduceLROnPlateau (it steps without a metric); as "
+        "the last phase it makes a PlateauSequenceSpec (stepped phases, then the plateau)"
+    )
+    FIELDS = (
+        ("mode", "min"),
+        ("factor", 0.1),
+        ("patience", 10),
+        ("threshold", 1e-4),
+        ("threshold_mode", "rel"),
+        ("cooldown", 0),
+        ("min_lr", 0.0),
+        ("eps", 1e-8),
+    )
 
     initial_lr: Any
     mode: str
@@ -223,27 +261,61 @@ class PlateauSpec(ValueSpec):
     state: PlateauState
     _groups: Optional[int]
 
-    def __init__(self, lr: Any, mode: str = "min", factor: float = 0.1, patience: int = 10, threshold: float = 1e-4,
-                 threshold_mode: str = "rel", cooldown: int = 0, min_lr: Any = 0.0, eps: float = 1e-8,
-                 state: Optional[PlateauState] = None):
+    def __init__(
+        self,
+        lr: Any,
+        mode: str = "min",
+        factor: float = 0.1,
+        patience: int = 10,
+        threshold: float = 1e-4,
+        threshold_mode: str = "rel",
+        cooldown: int = 0,
+        min_lr: Any = 0.0,
+        eps: float = 1e-8,
+        state: Optional[PlateauState] = None,
+    ):
         set_ = object.__setattr__
         set_(self, "initial_lr", v.bound("lr", lr, v.non_negative))
         set_(self, "mode", _choice("mode", mode, MODES))
-        set_(self, "factor", v.in_range("factor", factor, 0.0, 1.0, low_open=True, high_open=True,
-                                        why=" (new_lr = lr * factor: torch refuses a factor >= 1, and a factor <= 0 "
-                                            "would zero or negate the lr)"))
+        set_(
+            self,
+            "factor",
+            v.in_range(
+                "factor",
+                factor,
+                0.0,
+                1.0,
+                low_open=True,
+                high_open=True,
+                why=" (new_lr = lr * factor: torch refuses a factor >= 1, and a factor <= 0 "
+                "would zero or negate the lr)",
+            ),
+        )
         set_(self, "patience", v.integer("patience", patience, low=0, why=" (bad epochs tolerated)"))
         set_(self, "threshold_mode", _choice("threshold_mode", threshold_mode, THRESHOLD_MODES))
         high = 1.0 if (self.mode, self.threshold_mode) == ("min", "rel") else math.inf
-        set_(self, "threshold", v.in_range(
-            "threshold", threshold, 0.0, high, high_open=True,
-            why=(" for mode 'min' with threshold_mode 'rel' (best * (1 - threshold) must keep the sign of best; at 1 "
-                 "torch computes inf * 0 = NaN and never sees an improvement)") if high == 1.0 else
-                " (a negative threshold counts a worse metric as an improvement)"))
+        set_(
+            self,
+            "threshold",
+            v.in_range(
+                "threshold",
+                threshold,
+                0.0,
+                high,
+                high_open=True,
+                why=(
+                    " for mode 'min' with threshold_mode 'rel' (best * (1 - threshold) must keep the sign of best; at 1 "
+                    "torch computes inf * 0 = NaN and never sees an improvement)"
+                )
+                if high == 1.0
+                else " (a negative threshold counts a worse metric as an improvement)",
+            ),
+        )
         set_(self, "cooldown", v.integer("cooldown", cooldown, low=0, why=" (epochs)"))
         set_(self, "min_lr", v.bound("min_lr", min_lr, v.non_negative))
-        set_(self, "eps", v.in_range("eps", eps, 0.0, math.inf, high_open=True,
-                                     why=" (the smallest reduction applied)"))
+        set_(
+            self, "eps", v.in_range("eps", eps, 0.0, math.inf, high_open=True, why=" (the smallest reduction applied)")
+        )
         if state is None:
             state = PlateauState.initial(self.mode, self.initial_lr)
         elif not isinstance(state, PlateauState):
@@ -276,9 +348,11 @@ class PlateauSpec(ValueSpec):
         change = {"min": "decrease", "max": "increase"}[self.mode]
         size = f"{self.threshold:g}" + (" relative" if self.threshold_mode == "rel" else " absolute")
         cooldown = f", then {self.cooldown} epochs of cooldown" if self.cooldown else ""
-        return (f"lr times {self.factor:g} after {self.patience + 1} epochs without a {size} {change} of the metric"
-                f"{cooldown}, down to {self.min_lr}; now {self.state.lrs} (best {self.state.best:g}, "
-                f"{self.state.num_bad_epochs} bad epochs)")
+        return (
+            f"lr times {self.factor:g} after {self.patience + 1} epochs without a {size} {change} of the metric"
+            f"{cooldown}, down to {self.min_lr}; now {self.state.lrs} (best {self.state.best:g}, "
+            f"{self.state.num_bad_epochs} bad epochs)"
+        )
 
     def explain(self) -> list[str]:
         lines = super().explain()
@@ -332,7 +406,7 @@ class PlateauSpec(ValueSpec):
             bad += 1
         if cooldown_counter > 0:
             cooldown_counter -= 1
-            bad = 0                                   # bad epochs in cooldown are ignored
+            bad = 0  # bad epochs in cooldown are ignored
         lrs = state.lrs
         if bad > self.patience:
             if isinstance(lrs, tuple):
@@ -340,8 +414,9 @@ class PlateauSpec(ValueSpec):
             else:
                 lrs = self.reduced_lr(lrs)
             cooldown_counter, bad = self.cooldown, 0
-        return PlateauState(best=best, num_bad_epochs=bad, cooldown_counter=cooldown_counter,
-                            last_epoch=state.last_epoch + 1, lrs=lrs)
+        return PlateauState(
+            best=best, num_bad_epochs=bad, cooldown_counter=cooldown_counter, last_epoch=state.last_epoch + 1, lrs=lrs
+        )
 
     def stepped(self, metric: Any) -> "PlateauSpec":
         """This spec after one more ``step(metric)``."""
@@ -395,17 +470,28 @@ class PlateauSpec(ValueSpec):
         elif num_groups is not None and num_groups != groups:
             raise ValueError(f"the spec has values for {groups} param groups, got num_groups={num_groups}")
         per_group = isinstance(self.min_lr, tuple)
-        return {"factor": self.factor, "default_min_lr": None if per_group else self.min_lr,
-                "min_lrs": [self.group_min_lr(g) for g in range(groups)], "patience": self.patience,
-                "cooldown": self.cooldown, "eps": self.eps, "last_epoch": self.state.last_epoch,
-                "_last_lr": [self.state.group_lr(g, self._groups) for g in range(groups)],
-                "mode_worse": math.inf if self.mode == "min" else -math.inf, "mode": self.mode,
-                "threshold": self.threshold, "threshold_mode": self.threshold_mode, "best": self.state.best,
-                "cooldown_counter": self.state.cooldown_counter, "num_bad_epochs": self.state.num_bad_epochs}
+        return {
+            "factor": self.factor,
+            "default_min_lr": None if per_group else self.min_lr,
+            "min_lrs": [self.group_min_lr(g) for g in range(groups)],
+            "patience": self.patience,
+            "cooldown": self.cooldown,
+            "eps": self.eps,
+            "last_epoch": self.state.last_epoch,
+            "_last_lr": [self.state.group_lr(g, self._groups) for g in range(groups)],
+            "mode_worse": math.inf if self.mode == "min" else -math.inf,
+            "mode": self.mode,
+            "threshold": self.threshold,
+            "threshold_mode": self.threshold_mode,
+            "best": self.state.best,
+            "cooldown_counter": self.state.cooldown_counter,
+            "num_bad_epochs": self.state.num_bad_epochs,
+        }
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> "PlateauSpec":
+    def from_torch(
+        cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any
+    ) -> "PlateauSpec":
         """The spec that resumes a torch run: from a ``ReduceLROnPlateau`` (its optimizer gives the
         current lrs) or its ``state_dict()``, with ``optimizer_state=optimizer.state_dict()`` for the
         lrs (without it, the state's ``_last_lr``, the groups' lrs after its last step, which torch
@@ -425,14 +511,18 @@ class PlateauSpec(ValueSpec):
         elif "_last_lr" in state:
             lrs, key = state["_last_lr"], "_last_lr"
         else:
-            raise ValueError("this ReduceLROnPlateau state does not hold the groups' lrs (torch < 2.2 keeps no "
-                             "_last_lr before a step): pass optimizer_state=optimizer.state_dict()")
+            raise ValueError(
+                "this ReduceLROnPlateau state does not hold the groups' lrs (torch < 2.2 keeps no "
+                "_last_lr before a step): pass optimizer_state=optimizer.state_dict()"
+            )
         current = v.state_reals(lrs, key, WHERE)
         mode = _choice(f"{WHERE} state: mode", state["mode"], MODES)
         worse = _best(f"{WHERE} state: mode_worse", state["mode_worse"])
         if worse != (math.inf if mode == "min" else -math.inf):
-            raise ValueError(f"{WHERE} state: mode_worse must be {'inf' if mode == 'min' else '-inf'} for mode "
-                             f"{mode!r}, got {worse!r}")
+            raise ValueError(
+                f"{WHERE} state: mode_worse must be {'inf' if mode == 'min' else '-inf'} for mode "
+                f"{mode!r}, got {worse!r}"
+            )
         min_lrs = v.state_reals(state["min_lrs"], "min_lrs", WHERE)
         if len(min_lrs) != len(current):
             raise ValueError(f"{WHERE} state: min_lrs has {len(min_lrs)} values for {len(current)} param groups")
@@ -444,13 +534,22 @@ class PlateauSpec(ValueSpec):
         min_lr: Any = default if default is not None and all(m == default for m in min_lrs) else tuple(min_lrs)
         lr = group_values(current, key, WHERE)
         lrs_now = tuple(current) if isinstance(lr, list) or isinstance(min_lr, tuple) else lr
-        run = PlateauState(best=_best(f"{WHERE} state: best", state["best"]),
-                           num_bad_epochs=v.integer(f"{WHERE} state: num_bad_epochs", state["num_bad_epochs"], low=0),
-                           cooldown_counter=v.integer(f"{WHERE} state: cooldown_counter", state["cooldown_counter"],
-                                                      low=0),
-                           last_epoch=v.integer(f"{WHERE} state: last_epoch", state["last_epoch"], low=0),
-                           lrs=lrs_now)
-        return cls(lr=tuple(lr) if isinstance(lr, list) else lr, mode=mode, factor=state["factor"],
-                   patience=state["patience"], threshold=state["threshold"],
-                   threshold_mode=state["threshold_mode"], cooldown=state["cooldown"], min_lr=min_lr,
-                   eps=state["eps"], state=run)
+        run = PlateauState(
+            best=_best(f"{WHERE} state: best", state["best"]),
+            num_bad_epochs=v.integer(f"{WHERE} state: num_bad_epochs", state["num_bad_epochs"], low=0),
+            cooldown_counter=v.integer(f"{WHERE} state: cooldown_counter", state["cooldown_counter"], low=0),
+            last_epoch=v.integer(f"{WHERE} state: last_epoch", state["last_epoch"], low=0),
+            lrs=lrs_now,
+        )
+        return cls(
+            lr=tuple(lr) if isinstance(lr, list) else lr,
+            mode=mode,
+            factor=state["factor"],
+            patience=state["patience"],
+            threshold=state["threshold"],
+            threshold_mode=state["threshold_mode"],
+            cooldown=state["cooldown"],
+            min_lr=min_lr,
+            eps=state["eps"],
+            state=run,
+        )

@@ -50,14 +50,14 @@ class PlateauSequenceSpec(_family.ValueSpec):
     """
 
     FORMAT = "clr.PlateauSequenceSpec"
-    TORCH_CLASS = ""          # torch has no class: clr_torch.PlateauSequenceLR (a SpecLR) runs it
+    TORCH_CLASS = ""  # torch has no class: clr_torch.PlateauSequenceLR (a SpecLR) runs it
     TORCH_SCHEDULER = "PlateauSequenceLR"
     EVALUATOR = "plateau_sequence"
     NOT_IN_SEQUENCE = "it ends with a ReduceLROnPlateau, which no phase can follow"
 
-    stepped: Any               # the phases before the plateau: one spec, or a SequentialSpec of them
-    plateau: Any               # the PlateauSpec, with the run's state
-    milestone: int             # the step from which the plateau sets the lr
+    stepped: Any  # the phases before the plateau: one spec, or a SequentialSpec of them
+    plateau: Any  # the PlateauSpec, with the run's state
+    milestone: int  # the step from which the plateau sets the lr
     specs: tuple
     milestones: tuple
     momentum_: Any
@@ -74,20 +74,26 @@ class PlateauSequenceSpec(_family.ValueSpec):
             raise TypeError(f"milestones must be a list of ints, got {type(milestones).__name__}")
         milestones = tuple(v.integer(f"milestones[{i}]", m, low=1) for i, m in enumerate(milestones))
         if len(milestones) != len(specs) - 1:
-            raise ValueError(f"milestones must have one entry fewer than specs (each phase after the first "
-                             f"starts at one): {len(specs)} specs, {len(milestones)} milestones")
+            raise ValueError(
+                f"milestones must have one entry fewer than specs (each phase after the first "
+                f"starts at one): {len(specs)} specs, {len(milestones)} milestones"
+            )
         # The stepped part is checked as the SequentialSpec (or single spec) it is: the same rules.
         stepped = specs[0] if len(specs) == 2 else SequentialSpec(specs[:-1], milestones[:-1], momentum=momentum)
         for i, phase in enumerate(specs[:-1]):
             if phase.NOT_IN_SEQUENCE or phase.EVALUATOR == "plateau":
-                raise ValueError(f"specs[{i}] ({type(phase).__name__}) cannot be a phase here: "
-                                 f"{phase.NOT_IN_SEQUENCE or 'only the last phase may be a PlateauSpec'}")
+                raise ValueError(
+                    f"specs[{i}] ({type(phase).__name__}) cannot be a phase here: "
+                    f"{phase.NOT_IN_SEQUENCE or 'only the last phase may be a PlateauSpec'}"
+                )
         if milestones[:-1] and milestones[-1] <= milestones[-2]:
             raise ValueError(f"milestones must be strictly increasing, got {list(milestones)}")
         end = stepped.natural_end
         if end is not None and milestones[-1] > end + 1:
-            raise ValueError(f"milestones[-1] is {milestones[-1]}, but specs[-2] ends at step {end} (its torch "
-                             "class cannot step further): the plateau must start by then")
+            raise ValueError(
+                f"milestones[-1] is {milestones[-1]}, but specs[-2] ends at step {end} (its torch "
+                "class cannot step further): the plateau must start by then"
+            )
         counts = {s.num_groups for s in specs} - {None}
         if momentum is not None:
             momentum = v.bound("momentum", momentum, v.momentum)
@@ -131,11 +137,12 @@ class PlateauSequenceSpec(_family.ValueSpec):
         return f"{self.stepped.describe()}; from step {self.milestone}: {self.plateau.describe()}"
 
     def explain(self) -> list[str]:
-        lines = [f"  until step {self.milestone}: {self.stepped.describe()}",
-                 f"  then (moves with the metric): {self.plateau.describe()}"]
+        lines = [
+            f"  until step {self.milestone}: {self.stepped.describe()}",
+            f"  then (moves with the metric): {self.plateau.describe()}",
+        ]
         steps = sorted({0, 1, *self.landmarks()})
-        lines.append("lr of group 0 (no metric yet): " +
-                     ", ".join(f"step {k}: {float(self.lr(k)):.6g}" for k in steps))
+        lines.append("lr of group 0 (no metric yet): " + ", ".join(f"step {k}: {float(self.lr(k)):.6g}" for k in steps))
         return lines
 
     def lr(self, steps: Any, group: int = 0) -> np.ndarray:
@@ -170,8 +177,12 @@ class PlateauSequenceSpec(_family.ValueSpec):
 
     # -------------------------------------------------------------- JSON
     def to_dict(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"format": self.FORMAT, "version": self.VERSION,
-                               "specs": [s.to_dict() for s in self.specs], "milestones": list(self.milestones)}
+        out: dict[str, Any] = {
+            "format": self.FORMAT,
+            "version": self.VERSION,
+            "specs": [s.to_dict() for s in self.specs],
+            "milestones": list(self.milestones),
+        }
         if self.momentum_ is not None:
             out["momentum"] = list(self.momentum_) if isinstance(self.momentum_, tuple) else self.momentum_
         return out
@@ -187,8 +198,9 @@ class PlateauSequenceSpec(_family.ValueSpec):
         return cls([_family.from_dict(s) for s in specs], data["milestones"], momentum=data.get("momentum"))
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> "PlateauSequenceSpec":
+    def from_torch(
+        cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any
+    ) -> "PlateauSequenceSpec":
         """The spec of a ``clr_torch.PlateauSequenceLR`` (or its state): the plateau's state as the
         run has it; the step is its ``last_epoch``."""
         if kwargs:

@@ -35,8 +35,9 @@ def check_probe(probe_steps: Any, probe_backoff: Any, max_probes: Any) -> tuple[
     """Validate the probe's arguments; errors name the argument and the allowed range."""
     steps = v.integer("probe_steps", probe_steps, low=0)
     if 0 < steps < 4:
-        raise ValueError(f"probe_steps must be 0 (no probe) or >= 4 (its last quarter is compared with its "
-                         f"start), got {steps}")
+        raise ValueError(
+            f"probe_steps must be 0 (no probe) or >= 4 (its last quarter is compared with its start), got {steps}"
+        )
     backoff = v.in_range("probe_backoff", probe_backoff, 0.0, 1.0, low_open=True, high_open=True)
     probes = v.integer("max_probes", max_probes, low=1)
     return steps, backoff, probes
@@ -65,8 +66,15 @@ def losses_at_constant_lr(train: Callable, lr: float, steps: int) -> list:
     return losses
 
 
-def probe_stability(candidate: float, train: Callable[[float, int], list], steps: int, backoff: float,
-                    max_probes: int, progress: bool = False, framework: str = "") -> tuple:
+def probe_stability(
+    candidate: float,
+    train: Callable[[float, int], list],
+    steps: int,
+    backoff: float,
+    max_probes: int,
+    progress: bool = False,
+    framework: str = "",
+) -> tuple:
     """Probe ``candidate``, backing off until a probe is stable: ``((lr, stable), ...)``.
 
     ``train(lr, steps)`` restores the starting point, trains ``steps`` steps at ``lr`` and
@@ -76,8 +84,9 @@ def probe_stability(candidate: float, train: Callable[[float, int], list], steps
 
     probes = []
     lr = float(candidate)
-    with tqdm(total=steps * max_probes, desc=f"stability probe ({framework})", disable=not progress,
-              leave=False) as bar:
+    with tqdm(
+        total=steps * max_probes, desc=f"stability probe ({framework})", disable=not progress, leave=False
+    ) as bar:
         for _ in range(max_probes):
             losses = train(lr, steps)
             stable = is_stable(losses, steps)
@@ -104,7 +113,9 @@ def probed_max_lr(candidate: float, probes: Sequence[Probe], backoff: float) -> 
     stable = [lr for lr, ok in probes if ok]
     if not stable:
         tried = ", ".join(f"{lr:.3g}" for lr, _ in probes)
-        raise ValueError(f"no probed lr was stable (tried {tried}): training diverges even there; start the "
-                         "sweep at a smaller start_lr, check the model, or raise max_probes")
+        raise ValueError(
+            f"no probed lr was stable (tried {tried}): training diverges even there; start the "
+            "sweep at a smaller start_lr, check the model, or raise max_probes"
+        )
     first = stable[0]
     return first if math.isclose(first, candidate, rel_tol=1e-12) else first * backoff

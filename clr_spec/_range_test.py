@@ -39,17 +39,22 @@ from ._requirements import require
 from ._spec import CyclicSpec
 
 MODES = ("linear", "exp")
-_START_FRACTION = 0.1     # the loss "starts falling" once 10% of its total drop is done
-_BASE_DIVISOR = 4.0       # the paper: base_lr can be a third or a quarter of max_lr
+_START_FRACTION = 0.1  # the loss "starts falling" once 10% of its total drop is done
+_BASE_DIVISOR = 4.0  # the paper: base_lr can be a third or a quarter of max_lr
 
 
 # --------------------------------------------------------------------------- the sweep
-def check_sweep(start_lr: Any, end_lr: Any, num_steps: Any, mode: Any, smoothing: Any,
-                diverge_threshold: Any) -> None:
+def check_sweep(start_lr: Any, end_lr: Any, num_steps: Any, mode: Any, smoothing: Any, diverge_threshold: Any) -> None:
     """Validate the arguments both frameworks' ``lr_range_test`` take; errors name the argument."""
     start_lr, end_lr, smoothing, diverge_threshold = (
-        v.real(name, value) for name, value in (("start_lr", start_lr), ("end_lr", end_lr),
-                                                ("smoothing", smoothing), ("diverge_threshold", diverge_threshold)))
+        v.real(name, value)
+        for name, value in (
+            ("start_lr", start_lr),
+            ("end_lr", end_lr),
+            ("smoothing", smoothing),
+            ("diverge_threshold", diverge_threshold),
+        )
+    )
     if not (math.isfinite(start_lr) and start_lr > 0):
         raise ValueError(f"start_lr must be a finite number > 0, got {start_lr!r}")
     if not (math.isfinite(end_lr) and end_lr > start_lr):
@@ -87,8 +92,10 @@ def cycle_batches(batches: Iterable, num_steps: int) -> Iterator:
                 raise ValueError("batches is empty: the range test needs at least one batch") from None
             iterator = iter(batches)
             if iterator is batches:
-                raise ValueError(f"batches ran out after {step} of num_steps={num_steps} steps and cannot be "
-                                 "restarted: pass a list, a DataLoader or another re-iterable") from None
+                raise ValueError(
+                    f"batches ran out after {step} of num_steps={num_steps} steps and cannot be "
+                    "restarted: pass a list, a DataLoader or another re-iterable"
+                ) from None
             produced_this_pass = 0
             batch = next(iterator)
         produced_this_pass += 1
@@ -98,12 +105,17 @@ def cycle_batches(batches: Iterable, num_steps: int) -> Iterator:
 class Recorder:
     """Collects (lr, loss) step by step and applies the stopping rule; shows a tqdm bar."""
 
-    def __init__(self, start_lr, end_lr, num_steps, mode, smoothing, diverge_threshold, progress: bool,
-                 framework: str):
+    def __init__(self, start_lr, end_lr, num_steps, mode, smoothing, diverge_threshold, progress: bool, framework: str):
         check_sweep(start_lr, end_lr, num_steps, mode, smoothing, diverge_threshold)
         self.lrs = sweep_lrs(float(start_lr), float(end_lr), num_steps, mode)
-        self.settings = dict(start_lr=float(start_lr), end_lr=float(end_lr), num_steps=num_steps, mode=mode,
-                             smoothing=float(smoothing), diverge_threshold=float(diverge_threshold))
+        self.settings = dict(
+            start_lr=float(start_lr),
+            end_lr=float(end_lr),
+            num_steps=num_steps,
+            mode=mode,
+            smoothing=float(smoothing),
+            diverge_threshold=float(diverge_threshold),
+        )
         self.losses: list[float] = []
         self.metrics: list[float] = []
         self._average = 0.0
@@ -121,8 +133,10 @@ class Recorder:
             self.metrics.append(float(metric))
         if step == 0 and not math.isfinite(loss):
             self.close()
-            raise ValueError(f"the loss is not finite ({loss}) before any update: check the model, the data "
-                             "and loss_fn before running the range test")
+            raise ValueError(
+                f"the loss is not finite ({loss}) before any update: check the model, the data "
+                "and loss_fn before running the range test"
+            )
         self.losses.append(loss)
         self._bar.update(1)
         self._bar.set_postfix(lr=f"{self.lrs[step]:.3g}", loss=f"{loss:.4g}", refresh=False)
@@ -134,8 +148,10 @@ class Recorder:
         smoothed = self._average / (1 - beta ** (step + 1))
         self._best = min(self._best, smoothed)
         if smoothed > self.settings["diverge_threshold"] * self._best:
-            self.stop_reason = (f"smoothed loss {smoothed:.4g} > diverge_threshold x best "
-                                f"({self.settings['diverge_threshold']:g} x {self._best:.4g}) at step {step}")
+            self.stop_reason = (
+                f"smoothed loss {smoothed:.4g} > diverge_threshold x best "
+                f"({self.settings['diverge_threshold']:g} x {self._best:.4g}) at step {step}"
+            )
             return True
         return False
 
@@ -145,15 +161,22 @@ class Recorder:
     def result(self, probes: tuple = (), probe_steps: int = 0, probe_backoff: float = 0.8) -> "RangeTestResult":
         self.close()
         n = len(self.losses)
-        return RangeTestResult(lrs=self.lrs[:n].copy(), losses=np.array(self.losses),
-                               metrics=np.array(self.metrics) if self.metrics else None,
-                               stop_reason=self.stop_reason, probes=probes, probe_steps=probe_steps,
-                               probe_backoff=probe_backoff, **self.settings)
+        return RangeTestResult(
+            lrs=self.lrs[:n].copy(),
+            losses=np.array(self.losses),
+            metrics=np.array(self.metrics) if self.metrics else None,
+            stop_reason=self.stop_reason,
+            probes=probes,
+            probe_steps=probe_steps,
+            probe_backoff=probe_backoff,
+            **self.settings,
+        )
 
 
 # --------------------------------------------------------------------------- the analysis
 def zero_lag_smooth(values: np.ndarray, beta: float) -> np.ndarray:
     """Bias-corrected exponential average run forwards, then backwards over the result."""
+
     def ema(x):
         out, average = np.empty_like(x), 0.0
         for i, value in enumerate(x):
@@ -231,16 +254,20 @@ class RangeTestResult:
                 curve[:finite] = -zero_lag_smooth(self.metrics[:finite], self.smoothing)
         finite = np.isfinite(curve)
         if finite.sum() < 3:
-            raise ValueError(f"too few finite losses ({int(finite.sum())}) to suggest bounds: start the sweep "
-                             "at a smaller start_lr or give it more steps")
+            raise ValueError(
+                f"too few finite losses ({int(finite.sum())}) to suggest bounds: start the sweep "
+                "at a smaller start_lr or give it more steps"
+            )
         lowest = int(np.nanargmin(curve))
         if lowest == 0:
-            raise ValueError(f"the {what} never {'fell below' if what == 'loss' else 'rose above'} its value at "
-                             "start_lr: start the sweep at a smaller start_lr (or check that the model trains at all)")
-        max_lr = float(self.lrs[lowest - 1])        # the last update that still improved it
+            raise ValueError(
+                f"the {what} never {'fell below' if what == 'loss' else 'rose above'} its value at "
+                "start_lr: start the sweep at a smaller start_lr (or check that the model trains at all)"
+            )
+        max_lr = float(self.lrs[lowest - 1])  # the last update that still improved it
         drop = curve[0] - curve[lowest]
-        started = int(np.argmax(curve[:lowest + 1] <= curve[0] - _START_FRACTION * drop))
-        base_lr = float(self.lrs[started - 1])     # the update that brought it that far
+        started = int(np.argmax(curve[: lowest + 1] <= curve[0] - _START_FRACTION * drop))
+        base_lr = float(self.lrs[started - 1])  # the update that brought it that far
         # Unclear: the very first update already did it (the fall began at or before start_lr),
         # or the curve hardly moved.
         clear = started >= 2 and drop > _START_FRACTION * abs(curve[0])
@@ -277,13 +304,28 @@ class RangeTestResult:
             base_lr = max_lr / _BASE_DIVISOR
         return base_lr, max_lr
 
-    def to_spec(self, steps_per_epoch: int, *, epochs_per_step: float = 4, mode: str = "triangular",
-                base_lr: Optional[float] = None, max_lr: Optional[float] = None, **spec_kwargs: Any) -> CyclicSpec:
+    def to_spec(
+        self,
+        steps_per_epoch: int,
+        *,
+        epochs_per_step: float = 4,
+        mode: str = "triangular",
+        base_lr: Optional[float] = None,
+        max_lr: Optional[float] = None,
+        **spec_kwargs: Any,
+    ) -> CyclicSpec:
         """A ``CyclicSpec`` with the suggested bounds (or the ones given) and
         ``step_size_up = epochs_per_step * steps_per_epoch`` (the paper: 2-10 epochs)."""
         steps_per_epoch = v.integer("steps_per_epoch", steps_per_epoch, low=1)
-        epochs_per_step = v.in_range("epochs_per_step", epochs_per_step, 0.0, math.inf, low_open=True,
-                                     high_open=True, why=" (the paper suggests 2-10)")
+        epochs_per_step = v.in_range(
+            "epochs_per_step",
+            epochs_per_step,
+            0.0,
+            math.inf,
+            low_open=True,
+            high_open=True,
+            why=" (the paper suggests 2-10)",
+        )
         if base_lr is None or max_lr is None:
             suggested_base, suggested_max = self.suggest()
             base_lr = suggested_base if base_lr is None else base_lr
@@ -307,11 +349,23 @@ class RangeTestResult:
         except ValueError as err:
             ax.set_title(f"no suggestion: {err}", fontsize=8)
         for i, (lr, stable) in enumerate(self.probes):
-            ax.axvline(lr, color="tab:green" if stable else "tab:red", ls=":", lw=1,
-                       label=None if i else f"probes ({self.probe_steps} steps): red unstable, green stable")
-            ax.annotate("stable" if stable else "unstable", (lr, 1.0), xycoords=("data", "axes fraction"),
-                        rotation=90, va="top", ha="right", fontsize=7,
-                        color="tab:green" if stable else "tab:red")
+            ax.axvline(
+                lr,
+                color="tab:green" if stable else "tab:red",
+                ls=":",
+                lw=1,
+                label=None if i else f"probes ({self.probe_steps} steps): red unstable, green stable",
+            )
+            ax.annotate(
+                "stable" if stable else "unstable",
+                (lr, 1.0),
+                xycoords=("data", "axes fraction"),
+                rotation=90,
+                va="top",
+                ha="right",
+                fontsize=7,
+                color="tab:green" if stable else "tab:red",
+            )
         if self.metrics is not None:
             metric_ax = ax.twinx()
             metric_ax.plot(self.lrs, self.metrics, color="tab:purple", lw=1, alpha=0.7, label="metric")
@@ -321,8 +375,10 @@ class RangeTestResult:
         finite = self.losses[np.isfinite(self.losses)]
         if finite.size:
             # Show the whole fall, not the blow-up past the divergence threshold.
-            top = min(finite.max(), 1.05 * max(self.smoothed_losses[0],
-                                               self.diverge_threshold * np.nanmin(self.smoothed_losses)))
+            top = min(
+                finite.max(),
+                1.05 * max(self.smoothed_losses[0], self.diverge_threshold * np.nanmin(self.smoothed_losses)),
+            )
             ax.set_ylim(max(finite.min() * 0.9, 0) if finite.min() >= 0 else None, top)
         ax.set_xlabel("learning rate")
         ax.set_ylabel("training loss")
@@ -336,16 +392,27 @@ class RangeTestResult:
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict, version 2 (version 1, without metrics and probes, still loads)."""
+
         def finite_or_none(values):
             return [x if math.isfinite(x) else None for x in values.tolist()]
 
-        return {"format": "clr.RangeTestResult", "version": 2, "lrs": self.lrs.tolist(),
-                "losses": finite_or_none(self.losses),
-                "metrics": None if self.metrics is None else finite_or_none(self.metrics),
-                "start_lr": self.start_lr, "end_lr": self.end_lr, "num_steps": self.num_steps, "mode": self.mode,
-                "smoothing": self.smoothing, "diverge_threshold": self.diverge_threshold,
-                "stop_reason": self.stop_reason, "probes": [list(p) for p in self.probes],
-                "probe_steps": self.probe_steps, "probe_backoff": self.probe_backoff}
+        return {
+            "format": "clr.RangeTestResult",
+            "version": 2,
+            "lrs": self.lrs.tolist(),
+            "losses": finite_or_none(self.losses),
+            "metrics": None if self.metrics is None else finite_or_none(self.metrics),
+            "start_lr": self.start_lr,
+            "end_lr": self.end_lr,
+            "num_steps": self.num_steps,
+            "mode": self.mode,
+            "smoothing": self.smoothing,
+            "diverge_threshold": self.diverge_threshold,
+            "stop_reason": self.stop_reason,
+            "probes": [list(p) for p in self.probes],
+            "probe_steps": self.probe_steps,
+            "probe_backoff": self.probe_backoff,
+        }
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RangeTestResult":

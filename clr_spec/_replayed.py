@@ -15,7 +15,7 @@ import numpy as np
 
 from . import _validation as v
 
-MAX_HORIZON = 2**24      # steps replayed on the host: 128 MiB of float64 per group at most
+MAX_HORIZON = 2**24  # steps replayed on the host: 128 MiB of float64 per group at most
 
 
 def horizon(value: Any) -> int:
@@ -46,13 +46,15 @@ class ReplayedToHorizon:
 
     @property
     def float32_exact(self) -> bool:
-        return True          # a lookup in torch's values, rounded once, at every step
+        return True  # a lookup in torch's values, rounded once, at every step
 
     def lr(self, steps: Any, group: int = 0) -> np.ndarray:
         arr = v.steps_array(steps)
         if arr.size and arr.max() > self.horizon:
-            raise ValueError(f"step {int(arr.max())} is past the horizon ({self.horizon}) this {type(self).__name__} "
-                             "replays torch's recursion to: build it with a larger horizon=")
+            raise ValueError(
+                f"step {int(arr.max())} is past the horizon ({self.horizon}) this {type(self).__name__} "
+                "replays torch's recursion to: build it with a larger horizon="
+            )
         return super().lr(arr, group)  # type: ignore[misc]
 
     def values_at(self, ops: Any, steps: Any, what: str, group: int) -> Any:

@@ -30,4 +30,6 @@ def require(module: str, extra: str, needed_by: str) -> ModuleType:
     except ModuleNotFoundError as err:
         raise ModuleNotFoundError(
             f"{needed_by} needs {_EXTRA_CONTENTS.get(extra, module)} (No module named {err.name!r}): "
-            f"{install_hint(extra)}", name=err.name) from err
+            f"{install_hint(extra)}",
+            name=err.name,
+        ) from err

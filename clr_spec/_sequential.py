@@ -27,14 +27,25 @@ from ._family import register
 # against torch in parity_tests/test_sequences_vs_torch.py). CosineAnnealingLR, PolynomialLR and
 # ExponentialLR (and MultiplicativeLR) compute their first lr from the last there, as if a step
 # had passed.
-RESTARTS_CLEANLY = frozenset({"LinearLR", "ConstantLR", "StepLR", "MultiStepLR", "CyclicLR", "OneCycleLR",
-                              "CosineAnnealingWarmRestarts"})
+RESTARTS_CLEANLY = frozenset(
+    {"LinearLR", "ConstantLR", "StepLR", "MultiStepLR", "CyclicLR", "OneCycleLR", "CosineAnnealingWarmRestarts"}
+)
 # How torch's classes take their first lr, at step 0 of a SequentialLR: from the param groups' lr
 # (which SequentialLR sets to their initial_lr, OneCycleLR's max_lr / div_factor where one was
 # built), or from their own base_lrs (or group settings). CosineAnnealingLR takes the groups' lr,
 # and its base_lrs again at step T_max + 1 of each period.
-FIRST_LR_FROM_GROUPS = frozenset({"LinearLR", "ConstantLR", "StepLR", "MultiStepLR", "ExponentialLR", "PolynomialLR",
-                                  "MultiplicativeLR", "CosineAnnealingLR"})
+FIRST_LR_FROM_GROUPS = frozenset(
+    {
+        "LinearLR",
+        "ConstantLR",
+        "StepLR",
+        "MultiStepLR",
+        "ExponentialLR",
+        "PolynomialLR",
+        "MultiplicativeLR",
+        "CosineAnnealingLR",
+    }
+)
 FIRST_LR_OWN = frozenset({"CosineAnnealingWarmRestarts", "LambdaLR", "CyclicLR", "OneCycleLR"})
 
 
@@ -80,15 +91,20 @@ class SequentialSpec(_family.ValueSpec):
 
     specs: tuple[Spec, ...]
     milestones: tuple[int, ...]
-    momentum_: Optional[v.Bound]    # the optimizer's momentum, given as momentum=; None if not given
-    depth: int                      # 1, plus the depth of a nested first sequence
-    _flat: tuple                    # ((start, spec), ...): the phases as torch runs them (``phases``)
+    momentum_: Optional[v.Bound]  # the optimizer's momentum, given as momentum=; None if not given
+    depth: int  # 1, plus the depth of a nested first sequence
+    _flat: tuple  # ((start, spec), ...): the phases as torch runs them (``phases``)
 
     def __new__(cls, specs: Sequence[Any] = (), milestones: Sequence[int] = (), momentum: Any = None) -> Any:
         # A ReduceLROnPlateau as the last phase (torch's SequentialLR cannot hold one): the
         # composition is a PlateauSequenceSpec, built from the same arguments.
-        if (cls is SequentialSpec and isinstance(specs, Sequence) and not isinstance(specs, (str, bytes))
-                and len(specs) > 1 and getattr(specs[-1], "EVALUATOR", None) == "plateau"):
+        if (
+            cls is SequentialSpec
+            and isinstance(specs, Sequence)
+            and not isinstance(specs, (str, bytes))
+            and len(specs) > 1
+            and getattr(specs[-1], "EVALUATOR", None) == "plateau"
+        ):
             from ._plateau_sequence import PlateauSequenceSpec
 
             return PlateauSequenceSpec(specs, milestones, momentum=momentum)
@@ -100,28 +116,38 @@ class SequentialSpec(_family.ValueSpec):
         specs = tuple(_family.check_spec(s, f"specs[{i}]") for i, s in enumerate(specs))
         for i, phase in enumerate(specs[1:], start=1):
             if phase.EVALUATOR == "sequence":
-                raise ValueError(f"specs[{i}] is a {type(phase).__name__}: torch's SequentialLR cannot run a "
-                                 "SequentialLR as a later phase (it raises NotImplementedError at its milestone); "
-                                 "list its phases in this sequence instead (only the first phase may be a sequence)")
+                raise ValueError(
+                    f"specs[{i}] is a {type(phase).__name__}: torch's SequentialLR cannot run a "
+                    "SequentialLR as a later phase (it raises NotImplementedError at its milestone); "
+                    "list its phases in this sequence instead (only the first phase may be a sequence)"
+                )
         depth = 1 + getattr(specs[0], "depth", 0)
         if depth > v.MAX_NESTING:
-            raise ValueError(f"SequentialSpecs nest {depth} deep here; at most {v.MAX_NESTING} are read "
-                             "(each level's first phase is the next)")
+            raise ValueError(
+                f"SequentialSpecs nest {depth} deep here; at most {v.MAX_NESTING} are read "
+                "(each level's first phase is the next)"
+            )
         for i, phase in enumerate(specs):
             if phase.NOT_IN_SEQUENCE:
-                raise ValueError(f"specs[{i}] ({type(phase).__name__}) cannot be a phase of a SequentialSpec: "
-                                 f"{phase.NOT_IN_SEQUENCE}")
+                raise ValueError(
+                    f"specs[{i}] ({type(phase).__name__}) cannot be a phase of a SequentialSpec: "
+                    f"{phase.NOT_IN_SEQUENCE}"
+                )
         for i, phase in enumerate(specs[1:], start=1):
             if not phase.RESTARTS_AT_MILESTONE:
-                raise ValueError(f"specs[{i}] ({type(phase).__name__}) can only be the first phase: torch's "
-                                 f"SequentialLR restarts a {phase.TORCH_CLASS} at its milestone from the lr the "
-                                 "phase before left (it has no closed form), which no spec of it describes")
+                raise ValueError(
+                    f"specs[{i}] ({type(phase).__name__}) can only be the first phase: torch's "
+                    f"SequentialLR restarts a {phase.TORCH_CLASS} at its milestone from the lr the "
+                    "phase before left (it has no closed form), which no spec of it describes"
+                )
         if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
             raise TypeError(f"milestones must be a list of ints, got {type(milestones).__name__}")
         milestones = tuple(v.integer(f"milestones[{i}]", m, low=1) for i, m in enumerate(milestones))
         if len(milestones) != len(specs) - 1:
-            raise ValueError(f"milestones must have one entry fewer than specs (each phase after the first "
-                             f"starts at one): {len(specs)} specs, {len(milestones)} milestones")
+            raise ValueError(
+                f"milestones must have one entry fewer than specs (each phase after the first "
+                f"starts at one): {len(specs)} specs, {len(milestones)} milestones"
+            )
         if any(b <= a for a, b in zip(milestones, milestones[1:])):
             raise ValueError(f"milestones must be strictly increasing, got {list(milestones)}")
         counts = {s.num_groups for s in specs} - {None}
@@ -150,13 +176,15 @@ class SequentialSpec(_family.ValueSpec):
                     raise ValueError(
                         f"the first phase of the nested SequentialSpec {shift} level(s) down would never run: torch's "
                         f"SequentialLR steps a nested first sequence one step ahead per level (its milestones fall "
-                        f"{shift} step(s) earlier), so its first milestone must be > {shift}, got {inner.milestones[0]}")
+                        f"{shift} step(s) earlier), so its first milestone must be > {shift}, got {inner.milestones[0]}"
+                    )
                 inner, shift = inner.specs[0], shift + 1
             if inner.TORCH_CLASS not in RESTARTS_CLEANLY:
                 raise ValueError(
                     f"a {inner.TORCH_CLASS} cannot start a nested SequentialSpec: torch steps the first phase of a nested "
                     f"sequence from last_epoch -1 outside its initial step, where a {inner.TORCH_CLASS} computes an lr "
-                    f"that is not its schedule; phases that can: {sorted(RESTARTS_CLEANLY)}")
+                    f"that is not its schedule; phases that can: {sorted(RESTARTS_CLEANLY)}"
+                )
         self._check_shared_settings()
         for i, (start, phase) in enumerate(flat[:-1]):
             length, end = flat[i + 1][0] - start, phase.natural_end
@@ -164,7 +192,8 @@ class SequentialSpec(_family.ValueSpec):
                 raise ValueError(
                     f"the {type(phase).__name__} phase from step {start} runs {length} steps, past its end ({end}): torch's "
                     f"{phase.TORCH_CLASS} raises there, or extrapolates at step {end}; the next milestone must be at most "
-                    f"{start + end}")
+                    f"{start + end}"
+                )
 
     def _check_shared_settings(self) -> None:
         """torch's OneCycleLR keeps its settings in the param groups (``initial_lr``, ``max_lr``,
@@ -186,7 +215,8 @@ class SequentialSpec(_family.ValueSpec):
                     raise ValueError(
                         f"two OneCycleSpec phases with different lrs (group {g}: max_lr {mine['max_lr']!r} / div_factor "
                         f"{p.div_factor!r}, and {theirs['max_lr']!r} / {last.div_factor!r}): torch's OneCycleLR reads "
-                        "max_lr, initial_lr and min_lr from the param groups, where the last one built wrote its own")
+                        "max_lr, initial_lr and min_lr from the param groups, where the last one built wrote its own"
+                    )
         writers = [p for p in flat if p.sets_momentum and p.TORCH_CLASS in ("OneCycleLR", "CyclicLR")]
         for p in (c for c in cycles if c.sets_momentum):
             for g in groups:
@@ -194,21 +224,25 @@ class SequentialSpec(_family.ValueSpec):
                     raise ValueError(
                         f"a OneCycleSpec phase cycles momentum between {_bounds(p, g)} (group {g}, max_momentum first), "
                         f"but torch's OneCycleLR reads them from the param groups, where the {type(writers[-1]).__name__} "
-                        f"built after it writes {_bounds(writers[-1], g)}: give them the same momentum bounds")
+                        f"built after it writes {_bounds(writers[-1], g)}: give them the same momentum bounds"
+                    )
         first = flat[0]
         initial = [last.settings_of_group(g)["initial_lr"] for g in groups]
         if first.TORCH_CLASS in FIRST_LR_OWN or first is last:
             return
         if first.TORCH_CLASS not in FIRST_LR_FROM_GROUPS:
-            raise ValueError(f"a {first.TORCH_CLASS} first phase with a OneCycleSpec later: torch's SequentialLR starts "
-                             "the first phase from the param groups' initial_lr, which OneCycleLR sets, and clr_spec does "
-                             f"not know how a {first.TORCH_CLASS} takes it")
+            raise ValueError(
+                f"a {first.TORCH_CLASS} first phase with a OneCycleSpec later: torch's SequentialLR starts "
+                "the first phase from the param groups' initial_lr, which OneCycleLR sets, and clr_spec does "
+                f"not know how a {first.TORCH_CLASS} takes it"
+            )
         for g in groups:
             if first.group_lr(g) != initial[g]:
                 raise ValueError(
                     f"the first phase ({type(first).__name__}) has lr {first.group_lr(g)!r} (group {g}), but torch's "
                     f"SequentialLR starts it from the param groups' initial_lr, which the OneCycleLR writes: its max_lr / "
-                    f"div_factor = {initial[g]!r}. Give the first phase lr={initial[g]!r} (from_torch does)")
+                    f"div_factor = {initial[g]!r}. Give the first phase lr={initial[g]!r} (from_torch does)"
+                )
 
     def _values(self) -> dict[str, Any]:
         return {"specs": list(self.specs), "milestones": list(self.milestones), "momentum": self.momentum_}
@@ -256,23 +290,28 @@ class SequentialSpec(_family.ValueSpec):
 
     def describe(self) -> str:
         return f"{len(self.specs)} phases, from steps {list(self.starts)}: " + "; then ".join(
-            s.describe() for s in self.specs)
+            s.describe() for s in self.specs
+        )
 
     def landmarks(self) -> tuple[int, ...]:
         return self.milestones
 
     def default_steps(self) -> int:
-        return v.shown_steps(self.milestones[-1] + self.specs[-1].default_steps() if self.milestones
-                             else self.specs[-1].default_steps())
+        return v.shown_steps(
+            self.milestones[-1] + self.specs[-1].default_steps() if self.milestones else self.specs[-1].default_steps()
+        )
 
     def explain(self) -> list[str]:
         lines = []
         for i, phase in enumerate(self.specs):
             end = f"step {self.milestones[i] - 1}" if i < len(self.milestones) else "on"
-            lines.append(f"phase {i + 1}: steps {self.starts[i]} to {end}: {type(phase).__name__} "
-                         f"({_family.torch_runner(phase)}): {phase.describe()}")
-            lines += [f"    {key:15} {value}" for key, value in phase.to_dict().items()
-                      if key not in ("format", "version")]
+            lines.append(
+                f"phase {i + 1}: steps {self.starts[i]} to {end}: {type(phase).__name__} "
+                f"({_family.torch_runner(phase)}): {phase.describe()}"
+            )
+            lines += [
+                f"    {key:15} {value}" for key, value in phase.to_dict().items() if key not in ("format", "version")
+            ]
         if self.momentum_ is not None:
             lines.append(f"momentum (the optimizer's): {self.momentum_}")
         lines.append("at the milestones (step: lr of group 0):")
@@ -302,7 +341,7 @@ class SequentialSpec(_family.ValueSpec):
         flat = self._flat
         ends = [start for start, _ in flat[1:]] + [None]
         setters = [i for i, (_, s) in enumerate(flat) if s.sets_momentum]
-        before = [i for i in setters if i < phase and ends[i] != flat[i][0]]     # setters that ran
+        before = [i for i in setters if i < phase and ends[i] != flat[i][0]]  # setters that ran
         if before:
             last = before[-1]
             return float(flat[last][1].momentum(ends[last] - flat[last][0] - 1, group))
@@ -316,7 +355,7 @@ class SequentialSpec(_family.ValueSpec):
     def _own_momentum(self) -> Optional[v.Bound]:
         """The optimizer's momentum as given (``momentum=``), here or in a nested first sequence."""
         own, inner = self.momentum_, cast(Any, self.specs[0])
-        while own is None and inner.EVALUATOR == "sequence":      # a nested sequence read from torch
+        while own is None and inner.EVALUATOR == "sequence":  # a nested sequence read from torch
             own, inner = inner.momentum_, inner.specs[0]
         return own
 
@@ -329,8 +368,9 @@ class SequentialSpec(_family.ValueSpec):
         """The momentum (or beta1) of the update after ``steps`` updates: the phases' own where
         they cycle it, what they left elsewhere (see the module docstring)."""
         if not self.sets_momentum and self._own_momentum() is None:
-            raise ValueError("no phase sets momentum, so it is the optimizer's own: pass it as "
-                             "SequentialSpec(..., momentum=...)")
+            raise ValueError(
+                "no phase sets momentum, so it is the optimizer's own: pass it as SequentialSpec(..., momentum=...)"
+            )
         return self._piecewise(steps, group, lambda spec, local, g: spec.momentum(local, g), self.held_momentum)
 
     def _piecewise(self, steps: Any, group: int, value, held) -> np.ndarray:
@@ -350,8 +390,9 @@ class SequentialSpec(_family.ValueSpec):
 
     # ------------------------------------------------------------------ torch
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   scale_fn: Any = None, **kwargs: Any) -> "SequentialSpec":
+    def from_torch(
+        cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, scale_fn: Any = None, **kwargs: Any
+    ) -> "SequentialSpec":
         """From torch's ``SequentialLR`` or its state (each phase's state inside it). Where no
         phase sets momentum, the optimizer's is read from ``optimizer_state`` (or, given the
         scheduler object, from its optimizer). So is each group's ``initial_lr``: torch's
@@ -364,8 +405,9 @@ class SequentialSpec(_family.ValueSpec):
         ``_schedulers`` (a nested sequence's entry may be such a dict again). Given the
         scheduler object, each phase's own is read."""
         if kwargs:
-            raise TypeError(f"SequentialSpec.from_torch takes no keywords but optimizer_state and scale_fn, got "
-                            f"{sorted(kwargs)}")
+            raise TypeError(
+                f"SequentialSpec.from_torch takes no keywords but optimizer_state and scale_fn, got {sorted(kwargs)}"
+            )
         state = torch_state(cls, scheduler_or_state)
         _check_nesting(scheduler_or_state)
         if isinstance(scheduler_or_state, Mapping):
@@ -384,8 +426,10 @@ class SequentialSpec(_family.ValueSpec):
         specs = []
         for i, phase in enumerate(phases):
             if isinstance(scheduler_or_state, Mapping) and not isinstance(phase, Mapping):
-                raise ValueError(f"SequentialLR state: _schedulers[{i}] must be a scheduler's state (a dict), got "
-                                 f"{type(phase).__name__} {v.shown(phase)}")
+                raise ValueError(
+                    f"SequentialLR state: _schedulers[{i}] must be a scheduler's state (a dict), got "
+                    f"{type(phase).__name__} {v.shown(phase)}"
+                )
             fn = scale_fn.get(i) if isinstance(scale_fn, Mapping) else scale_fn
             kind = _family.torch_class_of(phase)
             extra = {"scale_fn": fn} if fn is not None and kind in ("CyclicLR", "SequentialLR") else {}
@@ -400,8 +444,13 @@ class SequentialSpec(_family.ValueSpec):
     # ------------------------------------------------------------------ serialization
     def to_dict(self) -> dict[str, Any]:
         momentum = list(self.momentum_) if isinstance(self.momentum_, tuple) else self.momentum_
-        return {"format": self.FORMAT, "version": self.VERSION, "specs": [s.to_dict() for s in self.specs],
-                "milestones": list(self.milestones), "momentum": momentum}
+        return {
+            "format": self.FORMAT,
+            "version": self.VERSION,
+            "specs": [s.to_dict() for s in self.specs],
+            "milestones": list(self.milestones),
+            "momentum": momentum,
+        }
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], **kwargs: Any) -> "SequentialSpec":
@@ -432,8 +481,10 @@ def _check_nesting(scheduler_or_state: Any) -> None:
         if not isinstance(children, (list, tuple)):
             continue
         if depth > v.MAX_NESTING:
-            raise ValueError(f"SequentialLRs nest deeper than {v.MAX_NESTING} levels here (or a state contains "
-                             f"itself): at most {v.MAX_NESTING} are read")
+            raise ValueError(
+                f"SequentialLRs nest deeper than {v.MAX_NESTING} levels here (or a state contains "
+                f"itself): at most {v.MAX_NESTING} are read"
+            )
         stack.extend((child, depth + 1) for child in children)
 
 
@@ -443,8 +494,11 @@ def _started_from_groups(specs: list, milestones: Sequence, optimizer_state: Opt
     first lr from there, not from its ``base_lrs``. They differ where a OneCycleLR was built (it
     writes ``max_lr / div_factor`` into ``initial_lr``)."""
     groups = optimizer_state.get("param_groups") if isinstance(optimizer_state, Mapping) else None
-    if not isinstance(groups, (list, tuple)) or not groups or not all(
-            isinstance(g, Mapping) and "initial_lr" in g for g in groups):
+    if (
+        not isinstance(groups, (list, tuple))
+        or not groups
+        or not all(isinstance(g, Mapping) and "initial_lr" in g for g in groups)
+    ):
         return specs
     initial = _family.group_values([g["initial_lr"] for g in groups], "initial_lr", "the optimizer's param_groups")
     flat = _flattened(SimpleNamespace(specs=specs, milestones=milestones), 0)
@@ -454,22 +508,27 @@ def _started_from_groups(specs: list, milestones: Sequence, optimizer_state: Opt
     if own is None or own == as_given or first.TORCH_CLASS in FIRST_LR_OWN:
         return specs
     if first.TORCH_CLASS not in FIRST_LR_FROM_GROUPS:
-        raise ValueError(f"the first phase, a {first.TORCH_CLASS}, runs from the param groups' initial_lr {initial} "
-                         f"(its base_lrs are {own}), and clr_spec does not know how a {first.TORCH_CLASS} takes it")
+        raise ValueError(
+            f"the first phase, a {first.TORCH_CLASS}, runs from the param groups' initial_lr {initial} "
+            f"(its base_lrs are {own}), and clr_spec does not know how a {first.TORCH_CLASS} takes it"
+        )
     if first.TORCH_CLASS == "CosineAnnealingLR":
         length = flat[1][0] if len(flat) > 1 else None
         if length is None or length > first.T_max + 1:
-            raise ValueError(f"the first phase, a CosineAnnealingLR, anneals from the param groups' initial_lr {initial} "
-                             f"but adds its base_lrs {own} back from step T_max + 1 = {first.T_max + 1}, which it "
-                             "reaches here: no spec describes that (torch builds it when a OneCycleLR wrote initial_lr)")
+            raise ValueError(
+                f"the first phase, a CosineAnnealingLR, anneals from the param groups' initial_lr {initial} "
+                f"but adds its base_lrs {own} back from step T_max + 1 = {first.T_max + 1}, which it "
+                "reaches here: no spec describes that (torch builds it when a OneCycleLR wrote initial_lr)"
+            )
     return [_with_first_lr(specs[0], initial), *specs[1:]]
 
 
 def _with_first_lr(spec: Any, lr: Any) -> Any:
     """``spec`` with the lr of the phase that runs at step 0 replaced."""
     if spec.EVALUATOR == "sequence":
-        return type(spec)([_with_first_lr(spec.specs[0], lr), *spec.specs[1:]], spec.milestones,
-                          momentum=spec.momentum_)
+        return type(spec)(
+            [_with_first_lr(spec.specs[0], lr), *spec.specs[1:]], spec.milestones, momentum=spec.momentum_
+        )
     return spec.replace(lr=lr)
 
 

@@ -57,12 +57,14 @@ class CyclicSpec(Spec):
     FORMAT = FORMAT
     VERSION = FORMAT_VERSION
     TORCH_CLASS = "CyclicLR"
-    TORCH_STATE_KEYS = frozenset({"max_lrs", "total_size", "step_ratio", "mode", "gamma", "scale_mode",
-                                  "cycle_momentum"})
+    TORCH_STATE_KEYS = frozenset(
+        {"max_lrs", "total_size", "step_ratio", "mode", "gamma", "scale_mode", "cycle_momentum"}
+    )
     # The momentum bounds (only with cycle_momentum), use_beta1 (torch >= 2.2), the scale
     # function's attributes (their names changed over torch versions).
-    TORCH_STATE_OPTIONAL = frozenset({"base_momentums", "max_momentums", "use_beta1", "_scale_fn_custom",
-                                      "_scale_fn_ref", "scale_fn"})
+    TORCH_STATE_OPTIONAL = frozenset(
+        {"base_momentums", "max_momentums", "use_beta1", "_scale_fn_custom", "_scale_fn_ref", "scale_fn"}
+    )
     EVALUATOR = "cyclic"
 
     base_lr: Bound
@@ -98,8 +100,12 @@ class CyclicSpec(Spec):
 
     # ----------------------------------------------------------------- derived values
     def _bounds(self) -> dict[str, Any]:
-        return {"base_lr": self.base_lr, "max_lr": self.max_lr,
-                "base_momentum": self.base_momentum, "max_momentum": self.max_momentum}
+        return {
+            "base_lr": self.base_lr,
+            "max_lr": self.max_lr,
+            "base_momentum": self.base_momentum,
+            "max_momentum": self.max_momentum,
+        }
 
     @property
     def num_groups(self) -> Optional[int]:
@@ -124,8 +130,12 @@ class CyclicSpec(Spec):
     def group_bounds(self, group: int = 0) -> tuple[float, float, float, float]:
         """``(base_lr, max_lr, base_momentum, max_momentum)`` of one param group."""
         n = self.num_groups
-        return (v.pick_group(self.base_lr, group, n), v.pick_group(self.max_lr, group, n),
-                v.pick_group(self.base_momentum, group, n), v.pick_group(self.max_momentum, group, n))
+        return (
+            v.pick_group(self.base_lr, group, n),
+            v.pick_group(self.max_lr, group, n),
+            v.pick_group(self.base_momentum, group, n),
+            v.pick_group(self.max_momentum, group, n),
+        )
 
     def momentum_range(self, group: int = 0) -> Optional[tuple[float, float]]:
         if not self.cycle_momentum:
@@ -135,8 +145,9 @@ class CyclicSpec(Spec):
 
     def describe(self) -> str:
         scale = "custom scale_fn" if self.scale_fn is not None else self.mode
-        return (f"cyclical lr ({scale}) between base_lr and max_lr, cycles of {_fmt(self.total_size)} steps"
-                + (", momentum cycled inversely" if self.cycle_momentum else ""))
+        return f"cyclical lr ({scale}) between base_lr and max_lr, cycles of {_fmt(self.total_size)} steps" + (
+            ", momentum cycled inversely" if self.cycle_momentum else ""
+        )
 
     def landmarks(self) -> tuple[int, ...]:
         marks = (n * self.total_size + offset for n in range(3) for offset in (0, float(self.step_size_up)))
@@ -148,8 +159,10 @@ class CyclicSpec(Spec):
     def explain(self) -> list[str]:
         total, up = self.total_size, float(self.step_size_up)
         lines = [f"  {key:15} {value}" for key, value in self.to_dict().items() if key not in ("format", "version")]
-        lines.append(f"cycle length:     {_fmt(total)} steps ({_fmt(up)} up, {_fmt(total - up)} down; "
-                     f"ratio {self.step_ratio:.6g})")
+        lines.append(
+            f"cycle length:     {_fmt(total)} steps ({_fmt(up)} up, {_fmt(total - up)} down; "
+            f"ratio {self.step_ratio:.6g})"
+        )
         if self.scale_fn is None:
             formula = MODES[self.mode].formula
             lines.append(f"amplitude scale:  {formula}" + (f" = {self.gamma}**step" if "gamma" in formula else ""))
@@ -162,8 +175,10 @@ class CyclicSpec(Spec):
         lines.append(f"first cycles (step: lr{' of group 0' if groups > 1 else ''}):")
         for n in range(3):
             trough, peak = n * total, n * total + up
-            lines.append(f"  cycle {n + 1}: trough at step {_fmt(trough)} (lr {self._lr_text(trough)}), "
-                         f"peak at step {_fmt(peak)} (lr {self._lr_text(peak)})")
+            lines.append(
+                f"  cycle {n + 1}: trough at step {_fmt(trough)} (lr {self._lr_text(trough)}), "
+                f"peak at step {_fmt(peak)} (lr {self._lr_text(peak)})"
+            )
         return lines
 
     def _lr_text(self, step: float) -> str:
@@ -194,9 +209,19 @@ class CyclicSpec(Spec):
             start, height, sign = high, high - low, -1.0
         else:
             raise ValueError(f"what must be 'lr' or 'momentum', got {what!r}")
-        return _closed_form.cyclic_value(ops, steps, total=self.total_size, ratio=self.step_ratio, start=start,
-                                         height=height, sign=sign, mode=self.mode, gamma=self.gamma,
-                                         scale_fn=self.scale_fn, by_cycle=self.scale_mode == "cycle")
+        return _closed_form.cyclic_value(
+            ops,
+            steps,
+            total=self.total_size,
+            ratio=self.step_ratio,
+            start=start,
+            height=height,
+            sign=sign,
+            mode=self.mode,
+            gamma=self.gamma,
+            scale_fn=self.scale_fn,
+            by_cycle=self.scale_mode == "cycle",
+        )
 
     def lr(self, steps: Any, group: int = 0) -> np.ndarray:
         """Learning rate used by the update after ``steps`` updates (float64, any shape).
@@ -213,8 +238,10 @@ class CyclicSpec(Spec):
         describe, to plot it.
         """
         if not self.cycle_momentum:
-            raise ValueError("this CyclicSpec does not cycle momentum (cycle_momentum=False): the optimizer keeps "
-                             "its own (momentum_cycle() gives the cycle its bounds describe)")
+            raise ValueError(
+                "this CyclicSpec does not cycle momentum (cycle_momentum=False): the optimizer keeps "
+                "its own (momentum_cycle() gives the cycle its bounds describe)"
+            )
         return self.momentum_cycle(steps, group)
 
     def momentum_cycle(self, steps: Any, group: int = 0) -> np.ndarray:
@@ -239,8 +266,7 @@ class CyclicSpec(Spec):
         return out
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any], *, scale_fn: Optional[Callable] = None,
-                  **unknown: Any) -> "CyclicSpec":
+    def from_dict(cls, data: Mapping[str, Any], *, scale_fn: Optional[Callable] = None, **unknown: Any) -> "CyclicSpec":
         """Inverse of ``to_dict``. Unknown fields, missing fields and wrong types are refused."""
         if unknown:
             raise TypeError(f"CyclicSpec.from_dict takes no keywords but scale_fn, got {sorted(unknown)}")
@@ -260,9 +286,13 @@ class CyclicSpec(Spec):
     # Narrower than Spec.from_torch on purpose: optimizer_state is keyword-only here (a CyclicLR's
     # state holds all it needs) and other keywords are refused by Python itself.
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, *,  # type: ignore[override]
-                   scale_fn: Optional[Callable] = None,
-                   optimizer_state: Optional[Mapping] = None) -> "CyclicSpec":
+    def from_torch(  # type: ignore[override]
+        cls,
+        scheduler_or_state: Any,
+        *,
+        scale_fn: Optional[Callable] = None,
+        optimizer_state: Optional[Mapping] = None,
+    ) -> "CyclicSpec":
         """Spec of a torch ``CyclicLR`` (ours or torch's), or of its ``state_dict()``.
 
         A dict is read without importing torch and without being modified. Torch does not
@@ -290,8 +320,10 @@ class CyclicSpec(Spec):
         if scale_fn is None and isinstance(state.get("_scale_fn_custom"), Mapping):
             # torch saves a callable object's attributes (not its code) where a custom scale_fn was
             # one: without it this state is not the schedule it looks like (plain triangular).
-            raise ValueError("this CyclicLR state was made with a custom scale_fn (a callable object, whose "
-                             "attributes torch saved as _scale_fn_custom); pass it again as from_torch(..., scale_fn=fn)")
+            raise ValueError(
+                "this CyclicLR state was made with a custom scale_fn (a callable object, whose "
+                "attributes torch saved as _scale_fn_custom); pass it again as from_torch(..., scale_fn=fn)"
+            )
         if scale_fn is None and mode in v.MODES:
             if scale_mode != MODES[mode].scale_mode:
                 raise ValueError(
@@ -304,13 +336,22 @@ class CyclicSpec(Spec):
         cycle = v.state_flag(state["cycle_momentum"], "cycle_momentum", where)
         momenta = {}
         if cycle:
-            momenta = {"base_momentum": group_values(state["base_momentums"], "base_momentums", where),
-                       "max_momentum": group_values(state["max_momentums"], "max_momentums", where)}
-        return cls(base_lr=group_values(state["base_lrs"], "base_lrs", where),
-                   max_lr=group_values(state["max_lrs"], "max_lrs", where),
-                   step_size_up=up, step_size_down=down, mode=mode,
-                   gamma=v.state_real(state["gamma"], "gamma", where),
-                   scale_fn=scale_fn, scale_mode=scale_mode, cycle_momentum=cycle, **momenta)
+            momenta = {
+                "base_momentum": group_values(state["base_momentums"], "base_momentums", where),
+                "max_momentum": group_values(state["max_momentums"], "max_momentums", where),
+            }
+        return cls(
+            base_lr=group_values(state["base_lrs"], "base_lrs", where),
+            max_lr=group_values(state["max_lrs"], "max_lrs", where),
+            step_size_up=up,
+            step_size_down=down,
+            mode=mode,
+            gamma=v.state_real(state["gamma"], "gamma", where),
+            scale_fn=scale_fn,
+            scale_mode=scale_mode,
+            cycle_momentum=cycle,
+            **momenta,
+        )
 
 
 def _fmt(x: float) -> str:
@@ -324,6 +365,7 @@ def _keep_int(original: Any, as_float: float) -> float:
 
 def _step_sizes_from(total: float, ratio: float) -> tuple[float, float]:
     """Recover (step_size_up, step_size_down) that reproduce torch's total and ratio bit for bit."""
+
     def holds(up: float) -> bool:
         down = total - up
         return down > 0 and up + down == total and up / (up + down) == ratio

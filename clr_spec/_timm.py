@@ -41,27 +41,47 @@ import numpy as np
 from . import _validation as v
 from ._family import FormulaSpec, register, spec_lr_spec
 
-INT32_MAX = 2**31 - 1     # the largest length and count a spec takes (clr_optax's int32 steps)
-MAX_STEP = 2**53          # numpy's steps are whole float64 numbers below it
+INT32_MAX = 2**31 - 1  # the largest length and count a spec takes (clr_optax's int32 steps)
+MAX_STEP = 2**53  # numpy's steps are whole float64 numbers below it
 # Restarts of a growing cycle (cycle_mul > 1) tabled, at most: cycle_mul within ~1e-4 of 1 with
 # an unbounded cycle_limit restarts more often before step 2**53 (refused: the message says so).
 MAX_CYCLES = 2**16
 # Peaks (lr * cycle_decay**i) tabled for cycle_mul == 1; past them cycle_decay**i per step.
 MAX_PEAKS = 2**16
-SELECT_BELOW = 16         # tables shorter than this are read by a chain of selects (XLA: faster than a gather)
-SUM_BELOW = 64            # up to this many cycle starts, a step's cycle is a sum of comparisons
-MAX_K_DECAY = 16.0        # t_i**k_decay stays finite for every cycle length below 2**53 (2**848)
+SELECT_BELOW = 16  # tables shorter than this are read by a chain of selects (XLA: faster than a gather)
+SUM_BELOW = 64  # up to this many cycle starts, a step's cycle is a sum of comparisons
+MAX_K_DECAY = 16.0  # t_i**k_decay stays finite for every cycle length below 2**53 (2**848)
 
 TIMM_CLASS = "CosineLRScheduler"
 # timm's other schedulers, by a state key only they keep (from_timm names what it was given).
-_OTHER_TIMM = (("power", "PolyLRScheduler"), ("lb", "TanhLRScheduler"), ("decay_t", "StepLRScheduler or "
-               "MultiStepLRScheduler"), ("lr_scheduler", "PlateauLRScheduler"), ("decay_fn", "WSDLRScheduler"))
+_OTHER_TIMM = (
+    ("power", "PolyLRScheduler"),
+    ("lb", "TanhLRScheduler"),
+    ("decay_t", "StepLRScheduler or MultiStepLRScheduler"),
+    ("lr_scheduler", "PlateauLRScheduler"),
+    ("decay_fn", "WSDLRScheduler"),
+)
 # The state timm 1.0's CosineLRScheduler.state_dict() holds (its __dict__ minus the optimizer).
-_TIMM_REQUIRED = frozenset({"base_values", "t_initial", "lr_min", "cycle_mul", "cycle_decay", "cycle_limit",
-                            "warmup_t", "warmup_lr_init", "warmup_prefix", "k_decay", "t_in_epochs",
-                            "noise_range_t", "warmup_steps"})
-_TIMM_OPTIONAL = frozenset({"param_group_field", "_initial_param_group_field", "metric", "noise_pct",
-                            "noise_type", "noise_std", "noise_seed"})
+_TIMM_REQUIRED = frozenset(
+    {
+        "base_values",
+        "t_initial",
+        "lr_min",
+        "cycle_mul",
+        "cycle_decay",
+        "cycle_limit",
+        "warmup_t",
+        "warmup_lr_init",
+        "warmup_prefix",
+        "k_decay",
+        "t_in_epochs",
+        "noise_range_t",
+        "warmup_steps",
+    }
+)
+_TIMM_OPTIONAL = frozenset(
+    {"param_group_field", "_initial_param_group_field", "metric", "noise_pct", "noise_type", "noise_std", "noise_seed"}
+)
 
 
 def timm_cycle(t: int, t_initial: int, cycle_mul: float) -> int:
@@ -83,7 +103,7 @@ def _count(name: str, value: Any, low: int, why: str = "") -> int:
 
 
 def _non_negative(name: str, value: Any) -> float:
-    return v.non_negative(name, value) + 0.0      # -0.0 as 0.0
+    return v.non_negative(name, value) + 0.0  # -0.0 as 0.0
 
 
 @register
@@ -128,13 +148,24 @@ class TimmCosineSpec(FormulaSpec):
     """
 
     FORMAT = "clr.TimmCosineSpec"
-    TORCH_CLASS = ""            # timm's scheduler is no torch class: clr_torch runs the spec as SpecLR
-    NOT_IN_SEQUENCE = ("a timm schedule is a whole run's schedule, warmup included (timm has no sequence of "
-                       "schedulers)")
-    FIELDS = ("lr", "t_initial", "lr_min", "cycle_mul", "cycle_decay", "cycle_limit", "warmup_t", "warmup_lr_init",
-              "warmup_prefix", "t_in_epochs", "k_decay", "lr_scale")
+    TORCH_CLASS = ""  # timm's scheduler is no torch class: clr_torch runs the spec as SpecLR
+    NOT_IN_SEQUENCE = "a timm schedule is a whole run's schedule, warmup included (timm has no sequence of schedulers)"
+    FIELDS = (
+        "lr",
+        "t_initial",
+        "lr_min",
+        "cycle_mul",
+        "cycle_decay",
+        "cycle_limit",
+        "warmup_t",
+        "warmup_lr_init",
+        "warmup_prefix",
+        "t_in_epochs",
+        "k_decay",
+        "lr_scale",
+    )
 
-    initial_lr: v.Bound       # the lr given (timm's base_values), kept under torch's name as the phases keep it
+    initial_lr: v.Bound  # the lr given (timm's base_values), kept under torch's name as the phases keep it
     t_initial: int
     lr_min: float
     cycle_mul: float
@@ -147,36 +178,85 @@ class TimmCosineSpec(FormulaSpec):
     k_decay: float
     lr_scale: v.Bound
 
-    def __init__(self, lr: Any, t_initial: int, lr_min: float = 0.0, cycle_mul: float = 1.0,
-                 cycle_decay: float = 1.0, cycle_limit: int = 1, warmup_t: int = 0, warmup_lr_init: float = 0.0,
-                 warmup_prefix: bool = False, t_in_epochs: bool = True, k_decay: float = 1.0,
-                 lr_scale: Any = 1.0, *, noise_range_t: Any = None, noise_pct: Any = None, noise_std: Any = None,
-                 noise_seed: Any = None):
+    def __init__(
+        self,
+        lr: Any,
+        t_initial: int,
+        lr_min: float = 0.0,
+        cycle_mul: float = 1.0,
+        cycle_decay: float = 1.0,
+        cycle_limit: int = 1,
+        warmup_t: int = 0,
+        warmup_lr_init: float = 0.0,
+        warmup_prefix: bool = False,
+        t_in_epochs: bool = True,
+        k_decay: float = 1.0,
+        lr_scale: Any = 1.0,
+        *,
+        noise_range_t: Any = None,
+        noise_pct: Any = None,
+        noise_std: Any = None,
+        noise_seed: Any = None,
+    ):
         if noise_range_t is not None:
-            raise ValueError(f"noise_range_t must be None, got {v.shown(noise_range_t)}: timm's lr noise draws from "
-                             "torch's random generator at every step (seeded noise_seed + t), which this spec does not "
-                             "reproduce; a noisy timm schedule has no spec")
+            raise ValueError(
+                f"noise_range_t must be None, got {v.shown(noise_range_t)}: timm's lr noise draws from "
+                "torch's random generator at every step (seeded noise_seed + t), which this spec does not "
+                "reproduce; a noisy timm schedule has no spec"
+            )
         set_ = object.__setattr__
         set_(self, "initial_lr", v.bound("lr", lr, _non_negative))
         set_(self, "t_initial", _count("t_initial", t_initial, 1, " (the first cycle's length)"))
         set_(self, "lr_min", _non_negative("lr_min", lr_min))
-        set_(self, "cycle_mul", v.in_range("cycle_mul", cycle_mul, 1.0, float(MAX_STEP), why=(
-            " (each cycle's length over the last's: below 1 timm's cycles shrink to nothing and its log raises a "
-            "math domain error after t_initial / (1 - cycle_mul) steps)")))
-        set_(self, "cycle_decay", v.in_range("cycle_decay", cycle_decay, 0.0, 1.0, why=(
-            " (each restart's peak over the last's; above 1 the peak grows without bound)")))
+        set_(
+            self,
+            "cycle_mul",
+            v.in_range(
+                "cycle_mul",
+                cycle_mul,
+                1.0,
+                float(MAX_STEP),
+                why=(
+                    " (each cycle's length over the last's: below 1 timm's cycles shrink to nothing and its log raises a "
+                    "math domain error after t_initial / (1 - cycle_mul) steps)"
+                ),
+            ),
+        )
+        set_(
+            self,
+            "cycle_decay",
+            v.in_range(
+                "cycle_decay",
+                cycle_decay,
+                0.0,
+                1.0,
+                why=(" (each restart's peak over the last's; above 1 the peak grows without bound)"),
+            ),
+        )
         set_(self, "cycle_limit", _count("cycle_limit", cycle_limit, 0, " (the number of cycles, then lr_min)"))
         set_(self, "warmup_t", _count("warmup_t", warmup_t, 0, " (warmup steps)"))
         set_(self, "warmup_lr_init", _non_negative("warmup_lr_init", warmup_lr_init))
         set_(self, "warmup_prefix", _flag("warmup_prefix", warmup_prefix))
         set_(self, "t_in_epochs", _flag("t_in_epochs", t_in_epochs))
-        set_(self, "k_decay", v.in_range("k_decay", k_decay, 0.0, MAX_K_DECAY, low_open=True, why=(
-            " (t_curr**k_decay / t_i**k_decay: at 0 timm divides 0**0 by 1, past 16 a long cycle's t_i**k_decay "
-            "overflows float64)")))
+        set_(
+            self,
+            "k_decay",
+            v.in_range(
+                "k_decay",
+                k_decay,
+                0.0,
+                MAX_K_DECAY,
+                low_open=True,
+                why=(
+                    " (t_curr**k_decay / t_i**k_decay: at 0 timm divides 0**0 by 1, past 16 a long cycle's t_i**k_decay "
+                    "overflows float64)"
+                ),
+            ),
+        )
         set_(self, "lr_scale", v.bound("lr_scale", lr_scale, _non_negative))
         for name, value in (("noise_pct", noise_pct), ("noise_std", noise_std), ("noise_seed", noise_seed)):
             if value is not None:
-                v.finite(name, value)       # a number, as timm takes it; inert without noise_range_t
+                v.finite(name, value)  # a number, as timm takes it; inert without noise_range_t
         v.group_count({"lr": self.initial_lr, "lr_scale": self.lr_scale})
         if self.cycle_mul != 1.0:
             needed = self._restarts_needed()
@@ -184,7 +264,8 @@ class TimmCosineSpec(FormulaSpec):
                 raise ValueError(
                     f"cycle_mul={self.cycle_mul!r} with cycle_limit={self.cycle_limit} restarts about {needed} times "
                     f"before step 2**53; this spec tables at most {MAX_CYCLES} restarts of a growing cycle (timm's "
-                    "float log decides each): lower cycle_limit (lr_min after it) or take cycle_mul=1")
+                    "float log decides each): lower cycle_limit (lr_min after it) or take cycle_mul=1"
+                )
 
     def _values(self) -> dict[str, Any]:
         return {"lr": self.initial_lr, **{name: getattr(self, name) for name in self.FIELDS[1:]}}
@@ -198,14 +279,23 @@ class TimmCosineSpec(FormulaSpec):
         warmup = f"after {self.warmup_t} warmup steps from {self.warmup_lr_init:g}, " if self.warmup_t else ""
         growth = f", each {self.cycle_mul:g} times longer" if self.cycle_mul != 1 else ""
         decay = f", each peak {self.cycle_decay:g} times the last" if self.cycle_decay != 1 else ""
-        return (f"timm cosine: {warmup}{self.cycle_limit} cycle(s) of {self.t_initial} steps{growth}{decay} "
-                f"down to lr_min={self.lr_min:g}, then lr_min")
+        return (
+            f"timm cosine: {warmup}{self.cycle_limit} cycle(s) of {self.t_initial} steps{growth}{decay} "
+            f"down to lr_min={self.lr_min:g}, then lr_min"
+        )
 
     def landmarks(self) -> tuple[int, ...]:
         shift = self.warmup_t if self.warmup_prefix else 0
         starts = [int(b) + shift for b in self._cycles(4)["starts"][1:4]]
-        return tuple(sorted({k for k in ([self.warmup_t] if self.warmup_t else []) + starts + [shift + self.t_initial]
-                             if 0 < k < MAX_STEP}))
+        return tuple(
+            sorted(
+                {
+                    k
+                    for k in ([self.warmup_t] if self.warmup_t else []) + starts + [shift + self.t_initial]
+                    if 0 < k < MAX_STEP
+                }
+            )
+        )
 
     def default_steps(self) -> int:
         return v.shown_steps(1.2 * max(self.landmarks(), default=self.t_initial) + 10)
@@ -257,11 +347,14 @@ class TimmCosineSpec(FormulaSpec):
             lengths = [float(t0)] * cycles
             offsets = [float(t0 * i) for i in range(cycles)]
         else:
-            lengths = [p * t0 for p in pw]                               # timm: cycle_mul ** i * t_initial
-            offsets = [(1 - p) / (1 - m) * t0 for p in pw]               # timm: (1 - m**i) / (1 - m) * t_initial
-        out = {"starts": np.array(starts, dtype=np.float64), "lengths": np.array(lengths, dtype=np.float64),
-               "offsets": np.array(offsets, dtype=np.float64),
-               "lengths_k": np.array([length ** k for length in lengths], dtype=np.float64)}
+            lengths = [p * t0 for p in pw]  # timm: cycle_mul ** i * t_initial
+            offsets = [(1 - p) / (1 - m) * t0 for p in pw]  # timm: (1 - m**i) / (1 - m) * t_initial
+        out = {
+            "starts": np.array(starts, dtype=np.float64),
+            "lengths": np.array(lengths, dtype=np.float64),
+            "offsets": np.array(offsets, dtype=np.float64),
+            "lengths_k": np.array([length**k for length in lengths], dtype=np.float64),
+        }
         cache[limit] = out
         return out
 
@@ -282,30 +375,30 @@ class TimmCosineSpec(FormulaSpec):
     # ------------------------------------------------------------------ values
     def values_at(self, ops: Any, steps: Any, what: str, group: int) -> Any:
         if what != "lr":
-            self.check_sets_momentum()        # raises: timm's CosineLRScheduler sets no momentum
+            self.check_sets_momentum()  # raises: timm's CosineLRScheduler sets no momentum
         lr = self.group_lr(group)
         scale = self.group_scale(group)
         value = self._lr(ops, steps, lr, group)
         # At construction timm writes lr (warmup_lr_init with a warmup) into the groups: step 0.
         first = self.warmup_lr_init if self.warmup_t else lr
         value = ops.where(steps == 0, first, value)
-        return value if scale == 1.0 else value * scale      # timm: value * param_group['lr_scale']
+        return value if scale == 1.0 else value * scale  # timm: value * param_group['lr_scale']
 
     def _lr(self, ops: Any, steps: Any, lr: float, group: int) -> Any:
         """timm's ``_get_lr(t)`` of one group (before ``lr_scale``)."""
         w, warmup_t = self.warmup_lr_init, self.warmup_t
         t = steps
         if self.warmup_prefix and warmup_t:
-            t = ops.maximum(steps - warmup_t, 0)         # where t < warmup_t the warmup's value is taken
+            t = ops.maximum(steps - warmup_t, 0)  # where t < warmup_t the warmup's value is taken
         if ops.in_float64:
             value = self._cosine_float64(ops, t, lr, group)
         else:
             value = self._cosine_float32(ops, t, lr, group)
         if not warmup_t:
             return value
-        slope = (lr - w) / warmup_t                          # timm's warmup_steps
+        slope = (lr - w) / warmup_t  # timm's warmup_steps
         if ops.in_float64:
-            warm = w + ops.step0_barrier(steps * slope)     # not an FMA: timm rounds the product
+            warm = w + ops.step0_barrier(steps * slope)  # not an FMA: timm rounds the product
         else:
             warm = w + steps.astype(np.float32) * np.float32(slope)
         return ops.where(steps < v.below_int_range(warmup_t, steps), warm, value)
@@ -334,7 +427,7 @@ class TimmCosineSpec(FormulaSpec):
         """timm's cosine branch in its float64 order (bitwise in numpy, and in XLA on CPU)."""
         i, reachable = self._position(ops, t)
         k = self.k_decay
-        if reachable is None:            # cycle_mul == 1: integers
+        if reachable is None:  # cycle_mul == 1: integers
             t_curr = t - self.t_initial * i
             t_i_k = float(self.t_initial) ** k
         else:
@@ -364,14 +457,15 @@ class TimmCosineSpec(FormulaSpec):
         if self.cycle_decay == 1.0:
             return lr
         peaks, complete = self._peaks(group)
-        tabled = _lookup(ops, peaks, i)      # past the last entry: the last (0, or a cycle past cycle_limit)
+        tabled = _lookup(ops, peaks, i)  # past the last entry: the last (0, or a cycle past cycle_limit)
         if complete:
             return tabled
         # Only cycle_mul == 1 with more than MAX_PEAKS cycles and a cycle_decay near 1: C pow per step
         # in float64 (Python's cycle_decay ** i), float-float's in float32.
         i = ops.maximum(i, 0)
-        gamma = (ops.real_power(ops.step0_barrier(self.cycle_decay), i) if ops.in_float64
-                 else ops.power(self.cycle_decay, i))
+        gamma = (
+            ops.real_power(ops.step0_barrier(self.cycle_decay), i) if ops.in_float64 else ops.power(self.cycle_decay, i)
+        )
         return ops.where(i < len(peaks), tabled, lr * gamma)
 
     def _cosine_float32(self, ops: Any, t: Any, lr: float, group: int) -> Any:
@@ -382,7 +476,7 @@ class TimmCosineSpec(FormulaSpec):
         i, reachable = self._position(ops, t)
         k = self.k_decay
         if reachable is None:
-            position = t - self.t_initial * i                     # int32, exact
+            position = t - self.t_initial * i  # int32, exact
             p = position.astype(f32)
             rest = (self.t_initial - position).astype(f32)
             length: Any = f32(self.t_initial)
@@ -421,8 +515,7 @@ class TimmCosineSpec(FormulaSpec):
         return {name: getattr(self, name) for name in self.FIELDS[1:-1]}
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> Any:
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any) -> Any:
         """The spec a clr_torch ``SpecLR`` runs (it or its state); timm's own scheduler: ``from_timm``."""
         if kwargs:
             raise TypeError(f"{cls.__name__}.from_torch takes no keywords but optimizer_state, got {sorted(kwargs)}")
@@ -469,8 +562,10 @@ def _split(values: Any) -> tuple[np.ndarray, np.ndarray]:
     """Each value as its whole part (int32, clipped to 2**31 - 1) and the float32 rest."""
     exact = [Fraction(x) for x in values]
     whole = [min(math.floor(x), INT32_MAX) for x in exact]
-    return (np.array(whole, dtype=np.int64).astype(np.int32),
-            np.array([float(x - w) for x, w in zip(exact, whole)], dtype=np.float64))
+    return (
+        np.array(whole, dtype=np.int64).astype(np.int32),
+        np.array([float(x - w) for x, w in zip(exact, whole)], dtype=np.float64),
+    )
 
 
 # ------------------------------------------------------------------------------ from timm
@@ -495,8 +590,10 @@ def from_timm(scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None
         timm_names = [name for module, name in names if module.split(".")[0] == "timm"]
         if TIMM_CLASS not in timm_names:
             kind = f"timm's {timm_names[0]}" if timm_names else f"a {type(scheduler_or_state).__name__}"
-            raise TypeError(f"from_timm takes a timm {TIMM_CLASS} or its state_dict(), got {kind}; clr_spec reads "
-                            f"timm's {TIMM_CLASS} only")
+            raise TypeError(
+                f"from_timm takes a timm {TIMM_CLASS} or its state_dict(), got {kind}; clr_spec reads "
+                f"timm's {TIMM_CLASS} only"
+            )
         state = scheduler_or_state.state_dict()
         if not isinstance(state, Mapping):
             raise TypeError(f"a timm scheduler's state_dict() must be a mapping, got {type(state).__name__}")
@@ -514,11 +611,15 @@ def _from_timm_state(state: Mapping, optimizer_state: Optional[Mapping]) -> Timm
     keys = set(state)
     for key, other in _OTHER_TIMM:
         if key in keys:
-            raise ValueError(f"this is the state of timm's {other} (it has {key!r}), not of a {TIMM_CLASS}: clr_spec "
-                             f"reads timm's {TIMM_CLASS} only")
+            raise ValueError(
+                f"this is the state of timm's {other} (it has {key!r}), not of a {TIMM_CLASS}: clr_spec "
+                f"reads timm's {TIMM_CLASS} only"
+            )
     if {"t_mul", "decay_rate"} & keys:
-        raise ValueError(f"this {where} state is from timm < 0.5 (t_mul, decay_rate; there cycle_limit=0 meant no "
-                         "limit): not read, timm 1.0's is")
+        raise ValueError(
+            f"this {where} state is from timm < 0.5 (t_mul, decay_rate; there cycle_limit=0 meant no "
+            "limit): not read, timm 1.0's is"
+        )
     missing = sorted(_TIMM_REQUIRED - keys)
     if missing:
         raise ValueError(f"not a {where} state: it has no {missing} (its keys: {sorted(keys)})")
@@ -530,28 +631,45 @@ def _from_timm_state(state: Mapping, optimizer_state: Optional[Mapping]) -> Timm
     base = v.state_reals(state["base_values"], "base_values", where)
     noise = state["noise_range_t"]
     if noise is not None:
-        raise ValueError(f"{where} state: noise_range_t is {v.shown(noise)}: timm adds seeded noise (torch's "
-                         "generator) to the lr there, which this spec does not reproduce")
+        raise ValueError(
+            f"{where} state: noise_range_t is {v.shown(noise)}: timm adds seeded noise (torch's "
+            "generator) to the lr there, which this spec does not reproduce"
+        )
 
     def field(name: str) -> Any:
         value = state[name]
-        if hasattr(value, "item") and hasattr(value, "numel"):        # a one-element tensor
+        if hasattr(value, "item") and hasattr(value, "numel"):  # a one-element tensor
             value = v.state_real(value, name, where)
         return value
 
     scales = _group_scales(optimizer_state, len(base))
     spec = TimmCosineSpec(
-        lr=_per_group(base), t_initial=field("t_initial"), lr_min=field("lr_min"), cycle_mul=field("cycle_mul"),
-        cycle_decay=field("cycle_decay"), cycle_limit=field("cycle_limit"), warmup_t=field("warmup_t"),
-        warmup_lr_init=field("warmup_lr_init"), warmup_prefix=field("warmup_prefix"),
-        t_in_epochs=field("t_in_epochs"), k_decay=field("k_decay"), lr_scale=_per_group(scales))
+        lr=_per_group(base),
+        t_initial=field("t_initial"),
+        lr_min=field("lr_min"),
+        cycle_mul=field("cycle_mul"),
+        cycle_decay=field("cycle_decay"),
+        cycle_limit=field("cycle_limit"),
+        warmup_t=field("warmup_t"),
+        warmup_lr_init=field("warmup_lr_init"),
+        warmup_prefix=field("warmup_prefix"),
+        t_in_epochs=field("t_in_epochs"),
+        k_decay=field("k_decay"),
+        lr_scale=_per_group(scales),
+    )
     # timm's warmup_steps follow from the rest: a state where they do not was not written by timm.
     steps = state["warmup_steps"]
-    expected = ([(b - spec.warmup_lr_init) / spec.warmup_t for b in base] if spec.warmup_t else [1] * len(base))
-    if (isinstance(steps, (str, bytes)) or not isinstance(steps, Sequence) or len(steps) != len(base)
-            or any(v.state_real(s, f"warmup_steps[{i}]", where) != e for i, (s, e) in enumerate(zip(steps, expected)))):
-        raise ValueError(f"{where} state: warmup_steps {v.shown(steps)} are not (base_values - warmup_lr_init) / "
-                         f"warmup_t ({expected}): a damaged state")
+    expected = [(b - spec.warmup_lr_init) / spec.warmup_t for b in base] if spec.warmup_t else [1] * len(base)
+    if (
+        isinstance(steps, (str, bytes))
+        or not isinstance(steps, Sequence)
+        or len(steps) != len(base)
+        or any(v.state_real(s, f"warmup_steps[{i}]", where) != e for i, (s, e) in enumerate(zip(steps, expected)))
+    ):
+        raise ValueError(
+            f"{where} state: warmup_steps {v.shown(steps)} are not (base_values - warmup_lr_init) / "
+            f"warmup_t ({expected}): a damaged state"
+        )
     return spec
 
 
@@ -562,14 +680,20 @@ def _group_scales(optimizer_state: Optional[Mapping], groups: int) -> list[float
     if not isinstance(optimizer_state, Mapping):
         raise TypeError(f"optimizer_state must be an optimizer's state_dict(), got {type(optimizer_state).__name__}")
     param_groups = v.state_value(optimizer_state, "param_groups", "optimizer")
-    if (isinstance(param_groups, (str, bytes)) or not isinstance(param_groups, Sequence)
-            or not all(isinstance(g, Mapping) for g in param_groups)):
+    if (
+        isinstance(param_groups, (str, bytes))
+        or not isinstance(param_groups, Sequence)
+        or not all(isinstance(g, Mapping) for g in param_groups)
+    ):
         raise ValueError("the optimizer state's param_groups must be a list of param groups")
     if len(param_groups) != groups:
-        raise ValueError(f"the optimizer has {len(param_groups)} param groups, the timm scheduler's base_values "
-                         f"{groups}")
-    return [v.state_real(g["lr_scale"], f"param_groups[{i}]['lr_scale']", "optimizer") if "lr_scale" in g else 1.0
-            for i, g in enumerate(param_groups)]
+        raise ValueError(
+            f"the optimizer has {len(param_groups)} param groups, the timm scheduler's base_values {groups}"
+        )
+    return [
+        v.state_real(g["lr_scale"], f"param_groups[{i}]['lr_scale']", "optimizer") if "lr_scale" in g else 1.0
+        for i, g in enumerate(param_groups)
+    ]
 
 
 def _per_group(values: list) -> Any:

@@ -41,18 +41,27 @@ def real(name: str, value: Any) -> float:
         raise TypeError(f"{name} must be a real number, got {type(value).__name__} {shown(value)}")
     try:
         return float(value)
-    except OverflowError:   # an int past float64's range (10**400): no finite float holds it
-        raise ValueError(f"{name} must be a finite real number, got {str(value)[:12]}... "
-                         f"({len(str(value))} digits)") from None
+    except OverflowError:  # an int past float64's range (10**400): no finite float holds it
+        raise ValueError(
+            f"{name} must be a finite real number, got {str(value)[:12]}... ({len(str(value))} digits)"
+        ) from None
 
 
-def in_range(name: str, value: Any, low: float = -math.inf, high: float = math.inf, *,
-             low_open: bool = False, high_open: bool = False, why: str = "") -> float:
+def in_range(
+    name: str,
+    value: Any,
+    low: float = -math.inf,
+    high: float = math.inf,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+    why: str = "",
+) -> float:
     """A real number (numpy scalars included) in an interval; the message names both."""
     v = real(name, value)
     above = low < v if low_open else low <= v
     below = v < high if high_open else v <= high
-    if not (above and below):   # NaN fails both
+    if not (above and below):  # NaN fails both
         if high == math.inf:
             interval = f"{'>' if low_open else '>='} {low}{' and finite' if high_open else ''}"
         elif low == -math.inf:
@@ -80,8 +89,10 @@ def integer(name: str, value: Any, low: int | None = None, *, why: str = "") -> 
         raise ValueError(f"{name} must be an int >= {low}{why} (and < 2**53), got {v}")
     if v >= MAX_INT:
         given = v if v < 10**30 else f"{str(v)[:12]}... ({len(str(v))} digits)"
-        raise ValueError(f"{name} must be an int < 2**53{why} (steps and lengths are whole float64 numbers, "
-                         f"exact below 2**53), got {given}")
+        raise ValueError(
+            f"{name} must be an int < 2**53{why} (steps and lengths are whole float64 numbers, "
+            f"exact below 2**53), got {given}"
+        )
     return v
 
 
@@ -189,9 +200,7 @@ def step_sizes(up: Any, down: Any) -> tuple[float, float | None, float, float]:
         )
     ratio = u / total
     if not 0.0 < ratio < 1.0:
-        raise ValueError(
-            f"step_size_up={u!r} and step_size_down={d!r} are too far apart to form a cycle in float64"
-        )
+        raise ValueError(f"step_size_up={u!r} and step_size_down={d!r} are too far apart to form a cycle in float64")
     return u, d, total, ratio
 
 
@@ -239,7 +248,7 @@ def pick_group(value: Any, group: Any, num_groups: int | None) -> Any:
     return value[g] if isinstance(value, tuple) else value
 
 
-SHOWN_STEPS = (100, 1_000_000)   # the steps `clr show/plot/check` look at by default, at least and at most
+SHOWN_STEPS = (100, 1_000_000)  # the steps `clr show/plot/check` look at by default, at least and at most
 
 
 def shown_steps(steps: float) -> int:
@@ -287,7 +296,7 @@ def state_flag(value: Any, key: str, where: str) -> bool:
 def state_real(value: Any, key: str, where: str) -> float:
     """A real number from a state: floats, ints, numpy scalars and one-element tensors (torch keeps
     tensor lrs as tensors); strings, bools and None refused, NaN and infinities too."""
-    if hasattr(value, "numel") and hasattr(value, "item"):     # a torch tensor (clr_spec imports no torch)
+    if hasattr(value, "numel") and hasattr(value, "item"):  # a torch tensor (clr_spec imports no torch)
         if value.numel() != 1:
             raise ValueError(f"{where} state: {key} must hold one number, got a tensor of shape {tuple(value.shape)}")
         value = value.item()
@@ -297,13 +306,15 @@ def state_real(value: Any, key: str, where: str) -> float:
 def state_reals(values: Any, key: str, where: str) -> list[float]:
     """A state's per-group list of reals (``base_lrs``, ``max_lrs``, ...): non-empty."""
     if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
-        raise ValueError(f"{where} state: {key} must be a non-empty list (one value per param group), "
-                         f"got {type(values).__name__} {shown(values)}")
+        raise ValueError(
+            f"{where} state: {key} must be a non-empty list (one value per param group), "
+            f"got {type(values).__name__} {shown(values)}"
+        )
     return [state_real(x, f"{key}[{i}]", where) for i, x in enumerate(values)]
 
 
-MAX_NESTING = 16      # SequentialSpecs inside SequentialSpecs, at most (README, "The spec and its JSON form")
-MAX_JSON_DEPTH = 64   # JSON arrays and objects inside each other, at most: a spec nested 16 deep needs 50
+MAX_NESTING = 16  # SequentialSpecs inside SequentialSpecs, at most (README, "The spec and its JSON form")
+MAX_JSON_DEPTH = 64  # JSON arrays and objects inside each other, at most: a spec nested 16 deep needs 50
 
 
 def nesting_depth(data: Any, limit: int, what: str) -> int:
@@ -311,16 +322,17 @@ def nesting_depth(data: Any, limit: int, what: str) -> int:
     nested 100,000 deep would exhaust Python's stack); past ``limit`` is a ValueError that says so
     (a container that contains itself nests without end, so it is refused the same way)."""
     deepest, stack = 0, [(data, 1)]
-    reached: dict[int, int] = {}        # id of a container: the deepest it was walked from
+    reached: dict[int, int] = {}  # id of a container: the deepest it was walked from
     while stack:
         node, depth = stack.pop()
         if isinstance(node, (str, bytes)) or not isinstance(node, (Sequence, Mapping)):
             continue
         if depth > limit:
-            raise ValueError(f"{what} nests deeper than {limit} levels (or contains itself): the most "
-                             f"this library reads is {limit}")
+            raise ValueError(
+                f"{what} nests deeper than {limit} levels (or contains itself): the most this library reads is {limit}"
+            )
         if reached.get(id(node), 0) >= depth:
-            continue          # shared and already walked from as deep: each container at most `limit` times
+            continue  # shared and already walked from as deep: each container at most `limit` times
         reached[id(node)] = depth
         deepest = max(deepest, depth)
         stack.extend((child, depth + 1) for child in (node.values() if isinstance(node, Mapping) else node))
@@ -333,9 +345,12 @@ def check_state_keys(entry: Any, required: Any, allowed: Any, where: str, keeper
     a run's migration make, so that no buffer or flag is dropped or invented silently."""
     for key in entry:
         if key not in allowed:
-            raise ValueError(f"{where} has {key!r} in its state, which {keeper} does not keep "
-                             "(its settings differ from the state's)")
+            raise ValueError(
+                f"{where} has {key!r} in its state, which {keeper} does not keep (its settings differ from the state's)"
+            )
     for key in sorted(required):
         if key not in entry:
-            raise ValueError(f"{where} has no {key!r} in its state (it has {sorted(entry)}), which {keeper} "
-                             "always stores: this state cannot be continued exactly")
+            raise ValueError(
+                f"{where} has no {key!r} in its state (it has {sorted(entry)}), which {keeper} "
+                "always stores: this state cannot be continued exactly"
+            )

@@ -15,7 +15,7 @@ import numpy as np
 from . import _validation as v
 from ._family import PhaseSpec, register
 
-_MAX_STEP = 2**53   # steps beyond are not whole float64 numbers
+_MAX_STEP = 2**53  # steps beyond are not whole float64 numbers
 
 
 @register
@@ -44,8 +44,8 @@ class WarmRestartsSpec(PhaseSpec):
     T_0: int
     T_mult: int
     eta_min: float
-    _period_starts: np.ndarray      # float64: the step where each period starts, while below 2**53
-    _period_lengths: np.ndarray     # float64: each period's length
+    _period_starts: np.ndarray  # float64: the step where each period starts, while below 2**53
+    _period_lengths: np.ndarray  # float64: each period's length
 
     def __init__(self, lr: Any, T_0: int, T_mult: int = 1, eta_min: float = 0.0):  # noqa: N803 - torch's names
         self._init(lr, T_0=T_0, T_mult=T_mult, eta_min=eta_min)
@@ -60,8 +60,9 @@ class WarmRestartsSpec(PhaseSpec):
             starts.append(starts[-1] + length)
             length *= self.T_mult
         object.__setattr__(self, "_period_starts", np.array(starts, dtype=np.float64))
-        object.__setattr__(self, "_period_lengths", np.array(
-            [self.T_0 * self.T_mult**n for n in range(len(starts))], dtype=np.float64))
+        object.__setattr__(
+            self, "_period_lengths", np.array([self.T_0 * self.T_mult**n for n in range(len(starts))], dtype=np.float64)
+        )
 
     def describe(self) -> str:
         growth = f", each period {self.T_mult} times the last" if self.T_mult > 1 else ""
@@ -71,7 +72,7 @@ class WarmRestartsSpec(PhaseSpec):
         return tuple(int(s) for s in self._period_starts[1:4]) or (self.T_0, 2 * self.T_0, 3 * self.T_0)
 
     def default_steps(self) -> int:
-        return v.shown_steps(self.T_0 * (1 + self.T_mult + self.T_mult**2))       # three periods
+        return v.shown_steps(self.T_0 * (1 + self.T_mult + self.T_mult**2))  # three periods
 
     def position(self, ops: Any, steps: Any) -> tuple[Any, Any]:
         """``(T_cur, T_i)`` after ``steps`` updates, as torch's integer recursion has them."""

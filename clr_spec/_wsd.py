@@ -26,10 +26,10 @@ import numpy as np
 from . import _validation as v
 from ._family import FormulaSpec, check_document, register
 
-WARMUP_TYPES = ("linear", "cosine", "1-sqrt")                 # transformers' warmup_type
-DECAY_TYPES = ("linear", "cosine", "1-sqrt", "1-square")      # transformers' decay_type, and 1 - x**2
-MAX_CYCLES = 1024      # cycles a spec holds at most (each step compares itself with every cycle's start)
-SELECT_CYCLES = 8      # up to this many cycles, a step picks its cycle's values by a select chain
+WARMUP_TYPES = ("linear", "cosine", "1-sqrt")  # transformers' warmup_type
+DECAY_TYPES = ("linear", "cosine", "1-sqrt", "1-square")  # transformers' decay_type, and 1 - x**2
+MAX_CYCLES = 1024  # cycles a spec holds at most (each step compares itself with every cycle's start)
+SELECT_CYCLES = 8  # up to this many cycles, a step picks its cycle's values by a select chain
 
 
 class Cycle(NamedTuple):
@@ -107,7 +107,7 @@ class WSDSpec(FormulaSpec):
     """
 
     FORMAT = "clr.WSDSpec"
-    TORCH_CLASS = ""             # transformers' LambdaLR of a partial, or ours: clr_torch runs it as SpecLR
+    TORCH_CLASS = ""  # transformers' LambdaLR of a partial, or ours: clr_torch runs it as SpecLR
     NOT_IN_SEQUENCE = "a WSDSpec is a whole run's schedule, warmup included (cycles repeat it, not a sequence)"
 
     initial_lr: Any
@@ -123,11 +123,21 @@ class WSDSpec(FormulaSpec):
     rewarm_steps: Optional[int]
     cycles: tuple
 
-    def __init__(self, lr: Any, num_warmup_steps: int, num_decay_steps: Any = None,
-                 num_training_steps: Optional[int] = None, num_stable_steps: Optional[int] = None,
-                 warmup_type: str = "linear", decay_type: str = "cosine", min_lr_ratio: float = 0.0,
-                 num_cycles: float = 0.5, cycle_lengths: Any = None, peak_factors: Any = None,
-                 rewarm_steps: Optional[int] = None):
+    def __init__(
+        self,
+        lr: Any,
+        num_warmup_steps: int,
+        num_decay_steps: Any = None,
+        num_training_steps: Optional[int] = None,
+        num_stable_steps: Optional[int] = None,
+        warmup_type: str = "linear",
+        decay_type: str = "cosine",
+        min_lr_ratio: float = 0.0,
+        num_cycles: float = 0.5,
+        cycle_lengths: Any = None,
+        peak_factors: Any = None,
+        rewarm_steps: Optional[int] = None,
+    ):
         set_ = object.__setattr__
         set_(self, "initial_lr", v.bound("lr", lr, v.non_negative))
         set_(self, "num_warmup_steps", v.integer("num_warmup_steps", num_warmup_steps, low=0))
@@ -140,8 +150,9 @@ class WSDSpec(FormulaSpec):
         if cycle_lengths is None:
             cycles = self._one_cycle(num_decay_steps, num_training_steps, num_stable_steps, peak_factors, rewarm_steps)
         else:
-            cycles = self._cycles(num_decay_steps, num_training_steps, num_stable_steps, cycle_lengths, peak_factors,
-                                  rewarm_steps)
+            cycles = self._cycles(
+                num_decay_steps, num_training_steps, num_stable_steps, cycle_lengths, peak_factors, rewarm_steps
+            )
         if cycles[-1].end >= v.MAX_INT:
             raise ValueError(f"the cycles' total length must be < 2**53 steps, got {cycles[-1].end}")
         set_(self, "cycles", cycles)
@@ -158,17 +169,26 @@ class WSDSpec(FormulaSpec):
             raise ValueError("Either num_training_steps or num_stable_steps must be specified (get_wsd_schedule).")
         if stable is not None and total is not None:
             v.integer("num_training_steps", total, low=0)
-            warnings.warn("Both num_training_steps and num_stable_steps are specified. num_stable_steps will be "
-                          "used.", stacklevel=3)
+            warnings.warn(
+                "Both num_training_steps and num_stable_steps are specified. num_stable_steps will be used.",
+                stacklevel=3,
+            )
         if stable is None:
             total = v.integer("num_training_steps", total, low=0)
             stable = total - warmup - decay
             if stable < 0:
-                raise ValueError(f"num_training_steps ({total}) must be >= num_warmup_steps + num_decay_steps "
-                                 f"({warmup} + {decay}): the stable phase would be {stable} steps")
+                raise ValueError(
+                    f"num_training_steps ({total}) must be >= num_warmup_steps + num_decay_steps "
+                    f"({warmup} + {decay}): the stable phase would be {stable} steps"
+                )
         stable = v.integer("num_stable_steps", stable, low=0)
-        for name, value in (("num_decay_steps", decay), ("num_stable_steps", stable), ("cycle_lengths", None),
-                            ("peak_factors", None), ("rewarm_steps", None)):
+        for name, value in (
+            ("num_decay_steps", decay),
+            ("num_stable_steps", stable),
+            ("cycle_lengths", None),
+            ("peak_factors", None),
+            ("rewarm_steps", None),
+        ):
             set_(self, name, value)
         return (Cycle(0, warmup, stable, decay, 1.0),)
 
@@ -177,11 +197,14 @@ class WSDSpec(FormulaSpec):
         set_ = object.__setattr__
         for name, value in (("num_training_steps", total), ("num_stable_steps", stable)):
             if value is not None:
-                raise ValueError(f"{name} is for one cycle: with cycle_lengths, each cycle's stable phase is its "
-                                 "length less its warmup and decay")
+                raise ValueError(
+                    f"{name} is for one cycle: with cycle_lengths, each cycle's stable phase is its "
+                    "length less its warmup and decay"
+                )
         if isinstance(lengths, (str, bytes)) or not isinstance(lengths, (list, tuple)) or not lengths:
-            raise ValueError(f"cycle_lengths must be a non-empty list of ints (each cycle's steps), got "
-                             f"{v.shown(lengths)}")
+            raise ValueError(
+                f"cycle_lengths must be a non-empty list of ints (each cycle's steps), got {v.shown(lengths)}"
+            )
         if len(lengths) > MAX_CYCLES:
             raise ValueError(f"cycle_lengths may hold at most {MAX_CYCLES} cycles, got {len(lengths)}")
         lengths = tuple(v.integer(f"cycle_lengths[{i}]", x, low=1) for i, x in enumerate(lengths))
@@ -193,16 +216,22 @@ class WSDSpec(FormulaSpec):
         else:
             if isinstance(peaks, (str, bytes)) or not isinstance(peaks, (list, tuple)) or len(peaks) != count:
                 raise ValueError(f"peak_factors must be a list of one factor per cycle ({count}), got {v.shown(peaks)}")
-            factors = tuple(v.in_range(f"peak_factors[{i}]", p, self.min_lr_ratio, float(v.MAX_INT),
-                                       why=" (>= min_lr_ratio: a cycle decays from its peak to the floor)")
-                            for i, p in enumerate(peaks))
+            factors = tuple(
+                v.in_range(
+                    f"peak_factors[{i}]",
+                    p,
+                    self.min_lr_ratio,
+                    float(v.MAX_INT),
+                    why=" (>= min_lr_ratio: a cycle decays from its peak to the floor)",
+                )
+                for i, p in enumerate(peaks)
+            )
         cycles, start = [], 0
         for i, (length, decay_i, peak) in enumerate(zip(lengths, decays, factors)):
             warmup = self.num_warmup_steps if i == 0 else rewarm
             stable = length - warmup - decay_i
             if stable < 0:
-                raise ValueError(f"cycle_lengths[{i}] ({length}) must be >= its warmup ({warmup}) + decay "
-                                 f"({decay_i})")
+                raise ValueError(f"cycle_lengths[{i}] ({length}) must be >= its warmup ({warmup}) + decay ({decay_i})")
             cycles.append(Cycle(start, warmup, stable, decay_i, peak))
             start += length
             if start >= v.MAX_INT:
@@ -215,16 +244,24 @@ class WSDSpec(FormulaSpec):
         return tuple(cycles)
 
     def _values(self) -> dict[str, Any]:
-        return {"lr": self.initial_lr, "num_warmup_steps": self.num_warmup_steps,
-                "num_decay_steps": self.num_decay_steps, "num_stable_steps": self.num_stable_steps,
-                "warmup_type": self.warmup_type, "decay_type": self.decay_type, "min_lr_ratio": self.min_lr_ratio,
-                "num_cycles": self.num_cycles, "cycle_lengths": self.cycle_lengths, "peak_factors": self.peak_factors,
-                "rewarm_steps": self.rewarm_steps}
+        return {
+            "lr": self.initial_lr,
+            "num_warmup_steps": self.num_warmup_steps,
+            "num_decay_steps": self.num_decay_steps,
+            "num_stable_steps": self.num_stable_steps,
+            "warmup_type": self.warmup_type,
+            "decay_type": self.decay_type,
+            "min_lr_ratio": self.min_lr_ratio,
+            "num_cycles": self.num_cycles,
+            "cycle_lengths": self.cycle_lengths,
+            "peak_factors": self.peak_factors,
+            "rewarm_steps": self.rewarm_steps,
+        }
 
     def replace(self, **changes: Any) -> "WSDSpec":
         values = self._values()
         if "num_training_steps" in changes and "num_stable_steps" not in changes:
-            values["num_stable_steps"] = None       # derived again from the new total
+            values["num_stable_steps"] = None  # derived again from the new total
         return type(self)(**{**values, **changes})
 
     # -------------------------------------------------------------- structure, display
@@ -237,8 +274,10 @@ class WSDSpec(FormulaSpec):
 
     def describe(self) -> str:
         first = self.cycles[0]
-        shape = (f"warmup {first.warmup} ({self.warmup_type}), stable {first.stable}, decay {first.decay} "
-                 f"({self.decay_type}) to {self.min_lr_ratio:g} times lr")
+        shape = (
+            f"warmup {first.warmup} ({self.warmup_type}), stable {first.stable}, decay {first.decay} "
+            f"({self.decay_type}) to {self.min_lr_ratio:g} times lr"
+        )
         if self.cycle_lengths is None:
             return "warmup-stable-decay: " + shape
         return f"cyclic warmup-stable-decay, {len(self.cycles)} cycles of {self.cycle_lengths[0]}...: first " + shape
@@ -272,7 +311,7 @@ class WSDSpec(FormulaSpec):
             shape = progress
         elif self.warmup_type == "cosine" and accurate:
             length = cycle("warmup_div")
-            shape = ops.cosine_anneal(length - ops.minimum(tf, length), length)     # (1 - cos(pi x)) / 2
+            shape = ops.cosine_anneal(length - ops.minimum(tf, length), length)  # (1 - cos(pi x)) / 2
         elif self.warmup_type == "cosine":
             shape = 0.5 * (1.0 - ops.cos(math.pi * progress))
         else:
@@ -311,19 +350,27 @@ class WSDSpec(FormulaSpec):
         limit = v.below_int_range(v.MAX_INT, steps)
         cycles = [c for c in self.cycles if c.start <= limit]
         m = self.min_lr_ratio
-        floats = {"warmup_div": [float(max(1, c.warmup)) for c in cycles],
-                  "decay_div": [float(max(1, c.decay)) for c in cycles],
-                  # (1.0 - min_lr_ratio) where the peak is 1: transformers' factor
-                  "span": [c.peak - m for c in cycles], "peak": [c.peak for c in cycles]}
+        floats = {
+            "warmup_div": [float(max(1, c.warmup)) for c in cycles],
+            "decay_div": [float(max(1, c.decay)) for c in cycles],
+            # (1.0 - min_lr_ratio) where the peak is 1: transformers' factor
+            "span": [c.peak - m for c in cycles],
+            "peak": [c.peak for c in cycles],
+        }
 
-        def bound(end: int) -> int:       # t < end as t <= end - 1, clipped to the dtype's range
+        def bound(end: int) -> int:  # t < end as t <= end - 1, clipped to the dtype's range
             return v.below_int_range(end - 1, steps)
 
         if len(cycles) == 1:
             c = cycles[0]
-            return (steps - c.start, bound(c.warmup), bound(c.warmup + c.stable),
-                    bound(c.warmup + c.stable + c.decay), v.below_int_range(c.warmup + c.stable, steps),
-                    lambda name: floats[name][0])
+            return (
+                steps - c.start,
+                bound(c.warmup),
+                bound(c.warmup + c.stable),
+                bound(c.warmup + c.stable + c.decay),
+                v.below_int_range(c.warmup + c.stable, steps),
+                lambda name: floats[name][0],
+            )
         if len(cycles) <= SELECT_CYCLES:
             # A select chain over the starts: under XLA a gather costs several times the formula
             # (measured: 7.1 ms against 2.0 ms for 2**20 steps of 3 cycles).
@@ -349,34 +396,52 @@ class WSDSpec(FormulaSpec):
                 return tables[name][index]
 
         local = steps - table([c.start for c in cycles])
-        return (local, table([bound(c.warmup) for c in cycles]), table([bound(c.warmup + c.stable) for c in cycles]),
-                table([bound(c.warmup + c.stable + c.decay) for c in cycles]),
-                table([v.below_int_range(c.warmup + c.stable, steps) for c in cycles]), floats_of)
+        return (
+            local,
+            table([bound(c.warmup) for c in cycles]),
+            table([bound(c.warmup + c.stable) for c in cycles]),
+            table([bound(c.warmup + c.stable + c.decay) for c in cycles]),
+            table([v.below_int_range(c.warmup + c.stable, steps) for c in cycles]),
+            floats_of,
+        )
 
     # -------------------------------------------------------------- torch, JSON
     def torch_kwargs(self) -> dict[str, Any]:
         return {}
 
     @classmethod
-    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None,
-                   **kwargs: Any) -> Any:
+    def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any) -> Any:
         """transformers' WSD ``LambdaLR`` (its partial holds the parameters), or its state with
         get_wsd_schedule's arguments given (the state holds none)."""
         from . import _huggingface as hf
 
         if isinstance(scheduler_or_state, Mapping):
             if not kwargs:
-                raise ValueError("a LambdaLR state holds no WSD parameters (torch saves no function): pass "
-                                 "get_wsd_schedule's arguments, or use clr_spec.huggingface_from_state")
+                raise ValueError(
+                    "a LambdaLR state holds no WSD parameters (torch saves no function): pass "
+                    "get_wsd_schedule's arguments, or use clr_spec.huggingface_from_state"
+                )
             return hf.huggingface_from_state(scheduler_or_state, "warmup_stable_decay", **kwargs)[0]
-        spec = hf.from_functions(getattr(scheduler_or_state, "lr_lambdas", None) or [],
-                                 getattr(scheduler_or_state, "base_lrs", None))
+        spec = hf.from_functions(
+            getattr(scheduler_or_state, "lr_lambdas", None) or [], getattr(scheduler_or_state, "base_lrs", None)
+        )
         if type(spec) is not cls:
             raise ValueError(f"this {type(scheduler_or_state).__name__} is not transformers' get_wsd_schedule")
         return spec
 
-    FIELDS = ("lr", "num_warmup_steps", "num_decay_steps", "num_stable_steps", "warmup_type", "decay_type",
-              "min_lr_ratio", "num_cycles", "cycle_lengths", "peak_factors", "rewarm_steps")
+    FIELDS = (
+        "lr",
+        "num_warmup_steps",
+        "num_decay_steps",
+        "num_stable_steps",
+        "warmup_type",
+        "decay_type",
+        "min_lr_ratio",
+        "num_cycles",
+        "cycle_lengths",
+        "peak_factors",
+        "rewarm_steps",
+    )
 
     @classmethod
     def _document_fields(cls) -> tuple[set, tuple]:

@@ -18,8 +18,16 @@ import numpy as np
 
 from . import __version__
 from . import _validation as v
-from ._family import (from_json, from_torch, spec_types, torch_candidates, torch_class_of, torch_classes, torch_runner,
-                      torch_tolerance)
+from ._family import (
+    from_json,
+    from_torch,
+    spec_types,
+    torch_candidates,
+    torch_class_of,
+    torch_classes,
+    torch_runner,
+    torch_tolerance,
+)
 from ._requirements import DISTRIBUTION, require
 
 EVALUATOR_ENTRY_POINTS = "clr_spec.evaluators"
@@ -55,8 +63,10 @@ def _load_spec(path: str) -> Any:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
-        raise UsageError(f"{path}: not a JSON spec (binary data, not UTF-8 text); for a torch checkpoint "
-                         "use: clr from-torch CHECKPOINT -o SPEC.json") from None
+        raise UsageError(
+            f"{path}: not a JSON spec (binary data, not UTF-8 text); for a torch checkpoint "
+            "use: clr from-torch CHECKPOINT -o SPEC.json"
+        ) from None
     try:
         return from_json(text)
     except json.JSONDecodeError as err:
@@ -81,7 +91,7 @@ def _evaluators() -> dict[str, Any]:
     for point in entry_points(group=EVALUATOR_ENTRY_POINTS):
         try:
             module = point.load()
-        except ImportError:      # its framework is not installed
+        except ImportError:  # its framework is not installed
             continue
         found[module.NAME] = module
     return found
@@ -106,18 +116,22 @@ def _positive_int(text: str) -> int:
     return value
 
 
-MAX_CHECKED_GROUPS = 1000   # torch's optimizer takes time quadratic in its param groups to build
+MAX_CHECKED_GROUPS = 1000  # torch's optimizer takes time quadratic in its param groups to build
 
 
 def _group_of(spec: Any, group: int) -> int:
     groups = spec.num_groups or 1
     if groups > MAX_CHECKED_GROUPS:
-        raise UsageError(f"the spec has values for {groups} param groups; plot and check build torch's optimizer with "
-                         f"every one (torch's add_param_group is quadratic in them) and take at most "
-                         f"{MAX_CHECKED_GROUPS}: check a spec of the groups you need")
+        raise UsageError(
+            f"the spec has values for {groups} param groups; plot and check build torch's optimizer with "
+            f"every one (torch's add_param_group is quadratic in them) and take at most "
+            f"{MAX_CHECKED_GROUPS}: check a spec of the groups you need"
+        )
     if not 0 <= group < groups:
-        raise UsageError(f"--group must be in [0, {groups - 1}] (the spec has {groups} param group"
-                         f"{'s' if groups > 1 else ''}), got {group}")
+        raise UsageError(
+            f"--group must be in [0, {groups - 1}] (the spec has {groups} param group"
+            f"{'s' if groups > 1 else ''}), got {group}"
+        )
     return group
 
 
@@ -128,7 +142,7 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(f"schedule: {spec.describe()}")
     for line in spec.explain():
         print(line)
-    _warn_past_end("show", spec, spec.default_steps())     # the steps plot and check look at by default
+    _warn_past_end("show", spec, spec.default_steps())  # the steps plot and check look at by default
     return 0
 
 
@@ -168,11 +182,21 @@ def _stream(spec: Any, steps: int, group: int, progress: bool) -> Any:
     pieces = {}
     for name, evaluator in sorted(_evaluators().items()):
         chunked = getattr(evaluator, "trajectory_chunks", None)
-        pieces[name] = (chunked(spec, steps, group, CHUNK_STEPS) if chunked is not None
-                        else _cut(evaluator.trajectory(spec, steps, group), steps))
+        pieces[name] = (
+            chunked(spec, steps, group, CHUNK_STEPS)
+            if chunked is not None
+            else _cut(evaluator.trajectory(spec, steps, group), steps)
+        )
     momentum = _has_momentum(spec)
-    with tqdm(total=steps, unit="step", unit_scale=True, disable=not progress, file=sys.stderr,
-              desc=f"clr: {', '.join(['clr_spec', *pieces])}", dynamic_ncols=True) as bar:
+    with tqdm(
+        total=steps,
+        unit="step",
+        unit_scale=True,
+        disable=not progress,
+        file=sys.stderr,
+        desc=f"clr: {', '.join(['clr_spec', *pieces])}",
+        dynamic_ncols=True,
+    ) as bar:
         for start in range(0, steps, CHUNK_STEPS):
             k = np.arange(start, min(start + CHUNK_STEPS, steps))
             ours = {"lr": spec.lr(k, group), **({"momentum": spec.momentum(k, group)} if momentum else {})}
@@ -182,7 +206,7 @@ def _stream(spec: Any, steps: int, group: int, progress: bool) -> Any:
 
 def _cut(whole: dict[str, np.ndarray], steps: int) -> Any:
     for start in range(0, steps, CHUNK_STEPS):
-        yield {what: values[start:start + CHUNK_STEPS] for what, values in whole.items()}
+        yield {what: values[start : start + CHUNK_STEPS] for what, values in whole.items()}
 
 
 def _progress(args: argparse.Namespace) -> bool:
@@ -204,9 +228,11 @@ def _check_plot_fits(steps: int) -> None:
     would not fit in the memory available (check needs no such limit: it runs in chunks)."""
     need, free = steps * PLOT_BYTES_PER_STEP, _available_bytes()
     if free is not None and need > free:
-        raise UsageError(f"plotting {steps} steps needs about {need / 2**30:.1f} GiB ({PLOT_BYTES_PER_STEP} bytes a step, "
-                         f"every line held at once), and {free / 2**30:.1f} GiB is available: plot fewer --steps "
-                         "(clr check runs any count in bounded memory)")
+        raise UsageError(
+            f"plotting {steps} steps needs about {need / 2**30:.1f} GiB ({PLOT_BYTES_PER_STEP} bytes a step, "
+            f"every line held at once), and {free / 2**30:.1f} GiB is available: plot fewer --steps "
+            "(clr check runs any count in bounded memory)"
+        )
 
 
 def _available_bytes() -> Optional[int]:
@@ -225,7 +251,7 @@ def _reference(t: dict[str, dict[str, np.ndarray]], what: str) -> tuple[str, np.
 
 def _ulps(ours: np.ndarray, reference: np.ndarray) -> np.ndarray:
     ref = np.asarray(reference, np.float32).copy()
-    ref[np.abs(ref) < np.finfo(np.float32).tiny] = 0.0   # XLA flushes subnormals
+    ref[np.abs(ref) < np.finfo(np.float32).tiny] = 0.0  # XLA flushes subnormals
 
     def ordered(x):
         i = np.asarray(x, np.float32).view(np.int32).astype(np.int64)
@@ -238,8 +264,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     spec = _load_spec(args.spec)
     group = _group_of(spec, args.group)
     if not _evaluators():
-        raise UsageError("check compares frameworks, and neither torch nor jax is installed: "
-                         f"pip install '{DISTRIBUTION}[torch]' or '{DISTRIBUTION}[jax]'")
+        raise UsageError(
+            "check compares frameworks, and neither torch nor jax is installed: "
+            f"pip install '{DISTRIBUTION}[torch]' or '{DISTRIBUTION}[jax]'"
+        )
     steps = args.steps or spec.default_steps()
     _warn_past_end("check", spec, steps)
     values = ["lr", "momentum"] if spec.sets_momentum else ["lr"]
@@ -248,33 +276,47 @@ def cmd_check(args: argparse.Namespace) -> int:
     status = 0
     tally = {what: _Tally() for what in values}
     present: set = set()
-    for start, t in _stream(spec, steps, group, _progress(args)):    # memory bounded by a chunk, not by steps
+    for start, t in _stream(spec, steps, group, _progress(args)):  # memory bounded by a chunk, not by steps
         present = set(t)
         for what in values:
             tally[what].add(spec, t, what, start, group)
     ref_name = "torch" if "torch" in present else "clr_spec"
-    print(f"{args.spec}: steps 0..{steps - 1}{where}; reference: {ref_name}"
-          + ("" if ref_name == "torch" else " (torch is not installed; clr_spec is torch's arithmetic, bitwise)"))
+    print(
+        f"{args.spec}: steps 0..{steps - 1}{where}; reference: {ref_name}"
+        + ("" if ref_name == "torch" else " (torch is not installed; clr_spec is torch's arithmetic, bitwise)")
+    )
     for what in values:
         tl = tally[what]
-        skipped = (f" ({tl.skipped} steps torch cannot give skipped: past its end or its OverflowError)"
-                   if tl.skipped else "")
+        skipped = (
+            f" ({tl.skipped} steps torch cannot give skipped: past its end or its OverflowError)" if tl.skipped else ""
+        )
         if ref_name == "torch":
             if tl.equal:
                 verdict = "bitwise equal"
             else:
-                verdict = (f"within {tl.worst_relative:.1e} relative"
-                           + (" (near 0 within the absolute bound)" if tl.within and tl.worst_relative > v.RELATIVE_TOLERANCE
-                              else "")
-                           + ("" if tl.within else " - FAILS the bound (1e-12 relative; near 0, 2**-50 (1 + step) of the peak)"))
+                verdict = (
+                    f"within {tl.worst_relative:.1e} relative"
+                    + (
+                        " (near 0 within the absolute bound)"
+                        if tl.within and tl.worst_relative > v.RELATIVE_TOLERANCE
+                        else ""
+                    )
+                    + (
+                        ""
+                        if tl.within
+                        else " - FAILS the bound (1e-12 relative; near 0, 2**-50 (1 + step) of the peak)"
+                    )
+                )
                 status = status or (0 if tl.within else 1)
             print(f"  {what:9} clr_spec (float64) vs torch: {verdict}{skipped}")
         if "clr_optax" in present:
             share = tl.exact / tl.compared if tl.compared else 1.0
             ok = tl.worst_ulps <= 1 and share >= 0.99
             status = status or (0 if ok else 1)
-            print(f"  {what:9} clr_optax (float32) vs {ref_name}: worst {tl.worst_ulps} ulp, exact on {100 * share:.2f}% "
-                  f"of steps: {'OK' if ok else 'FAILS the bound (<= 1 ulp, >= 99% exact)'}{skipped}")
+            print(
+                f"  {what:9} clr_optax (float32) vs {ref_name}: worst {tl.worst_ulps} ulp, exact on {100 * share:.2f}% "
+                f"of steps: {'OK' if ok else 'FAILS the bound (<= 1 ulp, >= 99% exact)'}{skipped}"
+            )
     missing = [name for name, found in (("torch", "torch" in present), ("jax", "clr_optax" in present)) if not found]
     if missing:
         print(f"  not compared: {', '.join(missing)} (not installed)")
@@ -301,8 +343,9 @@ class _Tally:
             if not np.array_equal(ours, ref[valid]):
                 apart = np.abs(ours - ref[valid])
                 self.equal = False
-                self.worst_relative = max(self.worst_relative,
-                                          float(np.max(apart / np.maximum(np.abs(ref[valid]), 1e-300))))
+                self.worst_relative = max(
+                    self.worst_relative, float(np.max(apart / np.maximum(np.abs(ref[valid]), 1e-300)))
+                )
                 self.within = self.within and bool(np.all(apart <= tolerance))
         if "clr_optax" in t:
             got = t["clr_optax"][what][valid]
@@ -323,18 +366,25 @@ def cmd_plot(args: argparse.Namespace) -> int:
     _warn_past_end("plot", spec, steps)
 
     chunks = list(_stream(spec, steps, group, _progress(args)))
-    t = chunks[0][1] if len(chunks) == 1 else {
-        name: {what: np.concatenate([c[name][what] for _, c in chunks]) for what in chunks[0][1][name]}
-        for name in chunks[0][1]}
+    t = (
+        chunks[0][1]
+        if len(chunks) == 1
+        else {
+            name: {what: np.concatenate([c[name][what] for _, c in chunks]) for what in chunks[0][1][name]}
+            for name in chunks[0][1]
+        }
+    )
     del chunks
     x = np.arange(steps)
     panels = ["lr", "momentum"] if _has_momentum(spec) else ["lr"]
     compared: list[str] = [name for name in ("torch", "clr_optax") if name in t]
     fig = Figure(figsize=(10, 3 + 2.2 * len(panels) + (1.8 if "clr_optax" in t else 0)))
     axes = fig.subplots(len(panels) + ("clr_optax" in t), 1, sharex=True, squeeze=False)[:, 0]
-    styles: dict[str, dict[str, Any]] = {"torch": dict(lw=3, color="tab:orange", label=f"{torch_runner(spec)} {{}} (float64)"),
-              "clr_spec": dict(lw=1.5, color="tab:green", label="clr_spec {} (numpy float64)"),
-              "clr_optax": dict(lw=1, color="tab:blue", label="clr_optax {} (float32)")}
+    styles: dict[str, dict[str, Any]] = {
+        "torch": dict(lw=3, color="tab:orange", label=f"{torch_runner(spec)} {{}} (float64)"),
+        "clr_spec": dict(lw=1.5, color="tab:green", label="clr_spec {} (numpy float64)"),
+        "clr_optax": dict(lw=1, color="tab:blue", label="clr_optax {} (float32)"),
+    }
     for ax, what in zip(axes, panels):
         for name in ("torch", "clr_spec", "clr_optax"):
             if name in t and what in t[name]:
@@ -398,8 +448,11 @@ def _at_path(obj: Any, key: str, where: str) -> Any:
             node = node[int(part)]
         else:
             here = ".".join(key.split(".")[:i]) or "the top level"
-            keys = sorted(map(str, node)) if isinstance(node, dict) else (
-                f"indices 0..{len(node) - 1}" if isinstance(node, (list, tuple)) else type(node).__name__)
+            keys = (
+                sorted(map(str, node))
+                if isinstance(node, dict)
+                else (f"indices 0..{len(node) - 1}" if isinstance(node, (list, tuple)) else type(node).__name__)
+            )
             raise UsageError(f"{where}: no key {part!r} at {here} (it has: {keys})")
     return node
 
@@ -414,11 +467,15 @@ def _find_state(obj: Any, key: Optional[str], where: str) -> tuple[str, dict]:
     if len(found) == 1:
         return found[0]
     if len(found) > 1:
-        raise UsageError(f"{where}: several scheduler states ({', '.join(p or '<top level>' for p, _ in found)}); "
-                         "pick one with --key")
+        raise UsageError(
+            f"{where}: several scheduler states ({', '.join(p or '<top level>' for p, _ in found)}); "
+            "pick one with --key"
+        )
     keys = sorted(map(str, obj)) if isinstance(obj, dict) else type(obj).__name__
-    raise UsageError(f"{where}: no scheduler state in the checkpoint (top-level keys: {keys}); "
-                     f"the states of {', '.join(torch_classes())} are read")
+    raise UsageError(
+        f"{where}: no scheduler state in the checkpoint (top-level keys: {keys}); "
+        f"the states of {', '.join(torch_classes())} are read"
+    )
 
 
 def _optimizer_state(obj: Any) -> tuple[Optional[str], Optional[dict]]:
@@ -452,8 +509,9 @@ def _load_torch_checkpoint(torch: Any, checkpoint: str) -> Any:
         raise UsageError(f"cannot read checkpoint {checkpoint!r}: no such file") from err
     except Exception as err:  # noqa: BLE001 - torch raises many kinds for unreadable files
         first = str(err).splitlines()[0] if str(err) else ""
-        raise UsageError(f"cannot load {checkpoint!r} safely (weights_only=True): "
-                         f"{type(err).__name__}: {first}") from err
+        raise UsageError(
+            f"cannot load {checkpoint!r} safely (weights_only=True): {type(err).__name__}: {first}"
+        ) from err
 
 
 def _hf_arguments(pairs: Optional[Sequence[str]]) -> dict[str, Any]:
@@ -464,7 +522,7 @@ def _hf_arguments(pairs: Optional[Sequence[str]]) -> dict[str, Any]:
         if not sep or not key.isidentifier():
             raise UsageError(f"--hf-arg takes KEY=VALUE (a get_scheduler keyword), got {pair!r}")
         try:
-            out[key] = json.loads(text)      # (NaN or Infinity: the spec refuses it, named)
+            out[key] = json.loads(text)  # (NaN or Infinity: the spec refuses it, named)
         except ValueError:
             out[key] = text
     return out
@@ -480,8 +538,14 @@ def cmd_from_huggingface(args: argparse.Namespace, torch: Any) -> int:
         if value is not None and value < 0:
             raise UsageError(f"--{option} must be an int >= 0, got {value}")
     try:
-        spec, step, sources = trainer_checkpoint(args.checkpoint, lambda p: _load_torch_checkpoint(torch, p),
-                                                 args.hf, args.warmup, args.total, _hf_arguments(args.hf_arg))
+        spec, step, sources = trainer_checkpoint(
+            args.checkpoint,
+            lambda p: _load_torch_checkpoint(torch, p),
+            args.hf,
+            args.warmup,
+            args.total,
+            _hf_arguments(args.hf_arg),
+        )
     except (TypeError, ValueError) as err:
         raise UsageError(f"{args.checkpoint}: {err}") from err
     try:
@@ -489,11 +553,15 @@ def cmd_from_huggingface(args: argparse.Namespace, torch: Any) -> int:
             fh.write(spec.to_json(indent=2) + "\n")
     except OSError as err:
         raise UsageError(f"cannot write {args.output!r}: {err.strerror or err}") from err
-    print(f"read the Hugging Face {getattr(spec, 'name', 'warmup_stable_decay')!r} schedule (LambdaLR state) from "
-          f"{args.checkpoint}" + "".join(f"; {s}" for s in sources))
+    print(
+        f"read the Hugging Face {getattr(spec, 'name', 'warmup_stable_decay')!r} schedule (LambdaLR state) from "
+        f"{args.checkpoint}" + "".join(f"; {s}" for s in sources)
+    )
     print(f"wrote {args.output}")
-    print(f"step: {step}  (the next update uses lr({step}); resume with "
-          f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))")
+    print(
+        f"step: {step}  (the next update uses lr({step}); resume with "
+        f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))"
+    )
     return 0
 
 
@@ -507,17 +575,21 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
     path, state = _find_state(obj, args.key, args.checkpoint)
     function = _imported_function(args.lr_lambda) if args.lr_lambda else None
     if len(torch_candidates(state)) > 1 and function is None:
-        raise UsageError(f"{args.checkpoint}: a {' or '.join(torch_candidates(state))} state holds no function "
-                         "(torch saves none): pass it, --lr-lambda MODULE:NAME (or in Python "
-                         "clr_spec.from_torch(state, torch_class='LambdaLR', lr_lambda=fn)); a Hugging Face "
-                         "Trainer's scheduler.pt: --hf NAME --warmup N --total N, or the checkpoint directory")
+        raise UsageError(
+            f"{args.checkpoint}: a {' or '.join(torch_candidates(state))} state holds no function "
+            "(torch saves none): pass it, --lr-lambda MODULE:NAME (or in Python "
+            "clr_spec.from_torch(state, torch_class='LambdaLR', lr_lambda=fn)); a Hugging Face "
+            "Trainer's scheduler.pt: --hf NAME --warmup N --total N, or the checkpoint directory"
+        )
     if function is not None:
         return _from_torch_with_function(args, state, path, function)
     cyclic = _cyclic_phases(state)
     if any(isinstance(c.get("_scale_fn_custom"), dict) for c in cyclic):
-        raise UsageError(f"{args.checkpoint}: this CyclicLR had a custom scale_fn (a callable object); torch "
-                         "saves its attributes, not its code, so no JSON spec can hold it. In Python: "
-                         "CyclicSpec.from_torch(state, scale_fn=your_function)")
+        raise UsageError(
+            f"{args.checkpoint}: this CyclicLR had a custom scale_fn (a callable object); torch "
+            "saves its attributes, not its code, so no JSON spec can hold it. In Python: "
+            "CyclicSpec.from_torch(state, scale_fn=your_function)"
+        )
     optimizer_path, optimizer_state = _optimizer_state(obj)
     try:
         spec = from_torch(state, optimizer_state=optimizer_state)
@@ -525,27 +597,36 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.checkpoint}: {err}") from err
     step = state.get("last_epoch", 0)
     if isinstance(step, bool) or not isinstance(step, int) or not -1 <= step < v.MAX_INT:
-        raise UsageError(f"{args.checkpoint}: the scheduler state's last_epoch must be an int in [-1, 2**53), "
-                         f"got {v.shown(step)}")
+        raise UsageError(
+            f"{args.checkpoint}: the scheduler state's last_epoch must be an int in [-1, 2**53), got {v.shown(step)}"
+        )
     step = max(step, 0)
     try:
         with open(args.output, "w") as fh:
             fh.write(spec.to_json(indent=2) + "\n")
     except OSError as err:
         raise UsageError(f"cannot write {args.output!r}: {err.strerror or err}") from err
-    print(f"read the {torch_class_of(state)} state at {path or 'the top level'}{'' if args.key else ' (found)'}"
-          + (f", and the optimizer's at {optimizer_path}" if optimizer_path else ""))
+    print(
+        f"read the {torch_class_of(state)} state at {path or 'the top level'}{'' if args.key else ' (found)'}"
+        + (f", and the optimizer's at {optimizer_path}" if optimizer_path else "")
+    )
     if any(c["mode"] == "triangular" and c["scale_mode"] == "cycle" for c in cyclic):
-        print("warning: torch does not save a custom scale_fn that is a function: if this scheduler was "
-              "built with one (scale_mode='cycle'), this spec is plain triangular, not its schedule",
-              file=sys.stderr)
+        print(
+            "warning: torch does not save a custom scale_fn that is a function: if this scheduler was "
+            "built with one (scale_mode='cycle'), this spec is plain triangular, not its schedule",
+            file=sys.stderr,
+        )
     print(f"wrote {args.output}")
-    if spec.EVALUATOR == "plateau":     # its state is in the spec: no step to resume at
-        print("the spec carries the plateau's state (best, counters, lrs): resume with "
-              "clr_torch.scheduler(opt, spec) or clr_optax.sgd(spec, ...) and update(..., value=metric)")
+    if spec.EVALUATOR == "plateau":  # its state is in the spec: no step to resume at
+        print(
+            "the spec carries the plateau's state (best, counters, lrs): resume with "
+            "clr_torch.scheduler(opt, spec) or clr_optax.sgd(spec, ...) and update(..., value=metric)"
+        )
     else:
-        print(f"step: {step}  (the next update uses lr({step}); resume with "
-              f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))")
+        print(
+            f"step: {step}  (the next update uses lr({step}); resume with "
+            f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))"
+        )
     return 0
 
 
@@ -580,8 +661,10 @@ def _from_torch_with_function(args: argparse.Namespace, state: dict, path: str, 
     code), to be read back with the function given again."""
     candidates = torch_candidates(state)
     if not set(candidates) & {"LambdaLR", "MultiplicativeLR"}:
-        raise UsageError(f"{args.checkpoint}: --lr-lambda is for a LambdaLR or MultiplicativeLR state; this is a "
-                         f"{' or '.join(candidates) or 'state of no known class'}")
+        raise UsageError(
+            f"{args.checkpoint}: --lr-lambda is for a LambdaLR or MultiplicativeLR state; this is a "
+            f"{' or '.join(candidates) or 'state of no known class'}"
+        )
     torch_class = args.torch_class or "LambdaLR"
     extra = {"horizon": args.horizon} if torch_class == "MultiplicativeLR" and args.horizon is not None else {}
     try:
@@ -591,8 +674,10 @@ def _from_torch_with_function(args: argparse.Namespace, state: dict, path: str, 
         if isinstance(saved, (list, tuple)) and spec.num_groups in (None, len(saved)):
             got = [float(spec.lr(step, g)) for g in range(len(saved))]
             if got != [float(x) for x in saved]:
-                raise ValueError(f"the function gives the lrs {got} at step {step}, where the checkpoint holds "
-                                 f"{list(saved)}: it is not the function this {torch_class} ran")
+                raise ValueError(
+                    f"the function gives the lrs {got} at step {step}, where the checkpoint holds "
+                    f"{list(saved)}: it is not the function this {torch_class} ran"
+                )
         document = spec.to_dict_without_function()
     except (TypeError, ValueError) as err:
         raise UsageError(f"{args.checkpoint}: {err}") from err
@@ -601,11 +686,17 @@ def _from_torch_with_function(args: argparse.Namespace, state: dict, path: str, 
             fh.write(json.dumps(document, indent=2) + "\n")
     except OSError as err:
         raise UsageError(f"cannot write {args.output!r}: {err.strerror or err}") from err
-    print(f"read the {torch_class} state at {path or 'the top level'}, with {args.lr_lambda}"
-          + (" (checked against the lrs it saved)" if "_last_lr" in state else ""))
-    print(f"wrote {args.output} (without the function: clr_spec.from_json(text, lr_lambda={args.lr_lambda.replace(':', '.')}))")
-    print(f"step: {step}  (the next update uses lr({step}); resume with "
-          f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))")
+    print(
+        f"read the {torch_class} state at {path or 'the top level'}, with {args.lr_lambda}"
+        + (" (checked against the lrs it saved)" if "_last_lr" in state else "")
+    )
+    print(
+        f"wrote {args.output} (without the function: clr_spec.from_json(text, lr_lambda={args.lr_lambda.replace(':', '.')}))"
+    )
+    print(
+        f"step: {step}  (the next update uses lr({step}); resume with "
+        f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))"
+    )
     return 0
 
 
@@ -621,13 +712,19 @@ def cmd_migrate(args: argparse.Namespace) -> int:
     import clr_torch
 
     if args.direction == "torch-to-orbax":
-        run = clr_optax.torch_to_orbax(_load_torch_checkpoint(torch, args.source), args.target,
-                                       kind=args.optimizer, overwrite=args.force)
+        run = clr_optax.torch_to_orbax(
+            _load_torch_checkpoint(torch, args.source), args.target, kind=args.optimizer, overwrite=args.force
+        )
         kinds = ", ".join(f"{c.kind} (group {g})" for g, c in enumerate(run.configs))
-        print(f"read {args.source}: {type(run.spec).__name__}, step {run.step}, {len(run.mapping)} parameters, "
-              f"{kinds}" + (f", {len(run.model_keys or ()) - len(run.mapping)} buffers" if run.buffers else ""))
-        print(f"wrote {args.target}/{run.step} (Orbax: params, opt_state, clr"
-              + (", buffers" if run.buffers else "") + "); continue with clr_optax.load_orbax")
+        print(
+            f"read {args.source}: {type(run.spec).__name__}, step {run.step}, {len(run.mapping)} parameters, "
+            f"{kinds}" + (f", {len(run.model_keys or ()) - len(run.mapping)} buffers" if run.buffers else "")
+        )
+        print(
+            f"wrote {args.target}/{run.step} (Orbax: params, opt_state, clr"
+            + (", buffers" if run.buffers else "")
+            + "); continue with clr_optax.load_orbax"
+        )
         return 0
     numpy_checkpoint = clr_optax.torch_checkpoint_from_orbax(args.source, step=args.step)
     checkpoint = clr_torch.torch_checkpoint(numpy_checkpoint)
@@ -635,32 +732,48 @@ def cmd_migrate(args: argparse.Namespace) -> int:
         torch.save(checkpoint, args.target)
     except OSError as err:
         raise UsageError(f"cannot write {args.target!r}: {err.strerror or err}") from err
-    print(f"read {args.source} at step {checkpoint['step']}: {', '.join(numpy_checkpoint['optimizer_class'])}, "
-          f"{len(checkpoint['model'])} model entries")
-    print(f"wrote {args.target} (model, optimizer, scheduler state dicts; spec; step): load them with "
-          "model.load_state_dict, optimizer.load_state_dict, scheduler.load_state_dict")
+    print(
+        f"read {args.source} at step {checkpoint['step']}: {', '.join(numpy_checkpoint['optimizer_class'])}, "
+        f"{len(checkpoint['model'])} model entries"
+    )
+    print(
+        f"wrote {args.target} (model, optimizer, scheduler state dicts; spec; step): load them with "
+        "model.load_state_dict, optimizer.load_state_dict, scheduler.load_state_dict"
+    )
     return 0
 
 
 def _migrate_parser(command: Any) -> None:
-    migrate = command("migrate", "move a whole run (parameters, optimizer state, schedule) between torch and Orbax",
-                      "torch-to-orbax: a torch.save checkpoint ({'model', 'optimizer', 'scheduler'} state dicts,\n"
-                      "or a Lightning checkpoint) as an Orbax CheckpointManager directory OUT_DIR/<step>: the\n"
-                      "params (a nested dict keyed by torch's parameter names, torch's layout), the optax\n"
-                      "state of clr_optax's sgd/adam/adamw/rmsprop with torch's buffers and count, the spec.\n"
-                      "orbax-to-torch: such a directory as a torch checkpoint of the model, optimizer and\n"
-                      "scheduler state dicts at the step. Torch's SGD, Adam, AdamW and RMSprop.\n" + MIGRATE_NEEDS)
+    migrate = command(
+        "migrate",
+        "move a whole run (parameters, optimizer state, schedule) between torch and Orbax",
+        "torch-to-orbax: a torch.save checkpoint ({'model', 'optimizer', 'scheduler'} state dicts,\n"
+        "or a Lightning checkpoint) as an Orbax CheckpointManager directory OUT_DIR/<step>: the\n"
+        "params (a nested dict keyed by torch's parameter names, torch's layout), the optax\n"
+        "state of clr_optax's sgd/adam/adamw/rmsprop with torch's buffers and count, the spec.\n"
+        "orbax-to-torch: such a directory as a torch checkpoint of the model, optimizer and\n"
+        "scheduler state dicts at the step. Torch's SGD, Adam, AdamW and RMSprop.\n" + MIGRATE_NEEDS,
+    )
     ways = migrate.add_subparsers(dest="direction", required=True, metavar="DIRECTION")
-    to_orbax = ways.add_parser("torch-to-orbax", help="a torch or Lightning checkpoint to an Orbax checkpoint",
-                               description=f"Write a torch run as an Orbax checkpoint. {MIGRATE_NEEDS}")
+    to_orbax = ways.add_parser(
+        "torch-to-orbax",
+        help="a torch or Lightning checkpoint to an Orbax checkpoint",
+        description=f"Write a torch run as an Orbax checkpoint. {MIGRATE_NEEDS}",
+    )
     to_orbax.add_argument("source", metavar="CHECKPOINT.pt")
     to_orbax.add_argument("target", metavar="OUT_DIR")
-    to_orbax.add_argument("--optimizer", choices=("sgd", "adam", "adamw", "rmsprop"),
-                          help="the torch optimizer, where its param groups do not say (Adam or AdamW before "
-                               "torch 2.6); each group is checked against it")
+    to_orbax.add_argument(
+        "--optimizer",
+        choices=("sgd", "adam", "adamw", "rmsprop"),
+        help="the torch optimizer, where its param groups do not say (Adam or AdamW before "
+        "torch 2.6); each group is checked against it",
+    )
     to_orbax.add_argument("--force", action="store_true", help="replace the step if OUT_DIR holds it already")
-    to_torch = ways.add_parser("orbax-to-torch", help="an Orbax checkpoint (clr's) to a torch checkpoint",
-                               description=f"Write an Orbax checkpoint of clr's as a torch checkpoint. {MIGRATE_NEEDS}")
+    to_torch = ways.add_parser(
+        "orbax-to-torch",
+        help="an Orbax checkpoint (clr's) to a torch checkpoint",
+        description=f"Write an Orbax checkpoint of clr's as a torch checkpoint. {MIGRATE_NEEDS}",
+    )
     to_torch.add_argument("source", metavar="ORBAX_DIR")
     to_torch.add_argument("target", metavar="OUT.pt")
     to_torch.add_argument("--step", type=int, help="the step to read (default: the latest)")
@@ -668,59 +781,94 @@ def _migrate_parser(command: Any) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="clr", description=_description(),
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="clr", description=_description(), formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--version", action="version", version=f"clr ({DISTRIBUTION}) {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def command(name: str, summary: str, details: str) -> argparse.ArgumentParser:
-        return sub.add_parser(name, help=summary, description=f"{summary}.\n\n{details}",
-                              formatter_class=argparse.RawDescriptionHelpFormatter)
+        return sub.add_parser(
+            name,
+            help=summary,
+            description=f"{summary}.\n\n{details}",
+            formatter_class=argparse.RawDescriptionHelpFormatter,
+        )
 
-    show = command("show", "print a spec: its values, and where its cycles, phases or milestones fall",
-                   "SPEC.json is a spec file (clr --help shows its format). Needs no framework.")
+    show = command(
+        "show",
+        "print a spec: its values, and where its cycles, phases or milestones fall",
+        "SPEC.json is a spec file (clr --help shows its format). Needs no framework.",
+    )
     show.add_argument("spec", metavar="SPEC.json")
     show.set_defaults(run=cmd_show)
     groups_help = "param group to show, for specs with per-group values (default: 0)"
-    plot = command("plot", "plot lr and momentum step by step, from every framework installed",
-                   "Draws clr_spec's float64 closed form, torch's own scheduler if torch is installed and\n"
-                   "clr_optax's float32 schedule if jax is, with their distance in float32 ulps. Needs\n"
-                   f"matplotlib: pip install '{DISTRIBUTION}[plot]'.")
+    plot = command(
+        "plot",
+        "plot lr and momentum step by step, from every framework installed",
+        "Draws clr_spec's float64 closed form, torch's own scheduler if torch is installed and\n"
+        "clr_optax's float32 schedule if jax is, with their distance in float32 ulps. Needs\n"
+        f"matplotlib: pip install '{DISTRIBUTION}[plot]'.",
+    )
     _spec_range_arguments(plot, "plot", groups_help)
     plot.add_argument("-o", "--output", required=True, metavar="PNG")
     plot.set_defaults(run=cmd_plot)
-    check = command("check", "compare the frameworks installed step by step; exit 1 past the precision bound",
-                    "Compares clr_spec (float64) with torch's own scheduler (bitwise for a CyclicSpec, 1e-12\n"
-                    "relative where torch steps recursively), and clr_optax's float32 schedule with\n"
-                    "float32(torch) (at most 1 ulp, exact on at least 99% of steps). Without torch the\n"
-                    "reference is clr_spec. Needs torch or jax.")
+    check = command(
+        "check",
+        "compare the frameworks installed step by step; exit 1 past the precision bound",
+        "Compares clr_spec (float64) with torch's own scheduler (bitwise for a CyclicSpec, 1e-12\n"
+        "relative where torch steps recursively), and clr_optax's float32 schedule with\n"
+        "float32(torch) (at most 1 ulp, exact on at least 99% of steps). Without torch the\n"
+        "reference is clr_spec. Needs torch or jax.",
+    )
     _spec_range_arguments(check, "compare", groups_help)
     check.set_defaults(run=cmd_check)
-    extract = command("from-torch", "write the spec and step of a torch scheduler saved in a checkpoint",
-                      "Finds the scheduler's state_dict in a torch.save file (loaded with weights_only=True)\n"
-                      "at the top level, under a key or in a Lightning checkpoint's lr_schedulers list; --key\n"
-                      "picks one by its path. Reads the states of:\n  " + ", ".join(torch_classes()) + ".\n"
-                      "The optimizer's state, where found, gives what torch keeps there (1cycle's bounds,\n"
-                      "the momentum of phases that leave it alone).")
+    extract = command(
+        "from-torch",
+        "write the spec and step of a torch scheduler saved in a checkpoint",
+        "Finds the scheduler's state_dict in a torch.save file (loaded with weights_only=True)\n"
+        "at the top level, under a key or in a Lightning checkpoint's lr_schedulers list; --key\n"
+        "picks one by its path. Reads the states of:\n  " + ", ".join(torch_classes()) + ".\n"
+        "The optimizer's state, where found, gives what torch keeps there (1cycle's bounds,\n"
+        "the momentum of phases that leave it alone).",
+    )
     extract.add_argument("checkpoint", metavar="CHECKPOINT.pt")
     extract.add_argument("-o", "--output", required=True, metavar="SPEC.json")
-    extract.add_argument("--key", help="path to the scheduler state, dots between keys and list indices "
-                                       "(e.g. scheduler, lr_schedulers.0); default: found")
+    extract.add_argument(
+        "--key",
+        help="path to the scheduler state, dots between keys and list indices "
+        "(e.g. scheduler, lr_schedulers.0); default: found",
+    )
     # A Hugging Face Trainer's scheduler.pt holds no parameters: they come from here, or from the
     # checkpoint directory's training_args.bin and trainer_state.json (read without running code).
-    extract.add_argument("--hf", metavar="NAME", help="a Hugging Face schedule (get_scheduler's name, e.g. cosine; "
-                                                      "default: the directory's training_args.bin)")
+    extract.add_argument(
+        "--hf",
+        metavar="NAME",
+        help="a Hugging Face schedule (get_scheduler's name, e.g. cosine; default: the directory's training_args.bin)",
+    )
     extract.add_argument("--warmup", type=int, help="--hf: num_warmup_steps (default: the saved arguments')")
     extract.add_argument("--total", type=int, help="--hf: num_training_steps (default: trainer_state.json's max_steps)")
-    extract.add_argument("--hf-arg", action="append", metavar="KEY=VALUE",
-                         help="--hf: a keyword of the schedule (num_cycles=0.5, min_lr_rate=0.1, ...), repeatable")
+    extract.add_argument(
+        "--hf-arg",
+        action="append",
+        metavar="KEY=VALUE",
+        help="--hf: a keyword of the schedule (num_cycles=0.5, min_lr_rate=0.1, ...), repeatable",
+    )
     # A LambdaLR or MultiplicativeLR state holds no function: the user's, by its import path.
-    extract.add_argument("--lr-lambda", metavar="MODULE:NAME",
-                         help="the function a LambdaLR (or MultiplicativeLR) ran, e.g. my_train.schedules:warmup "
-                              "(imported from the working directory; the JSON is written without it)")
-    extract.add_argument("--torch-class", choices=["LambdaLR", "MultiplicativeLR"],
-                         help="--lr-lambda: the class of the state (their states have the same keys; default LambdaLR)")
-    extract.add_argument("--horizon", type=int, help="--lr-lambda with MultiplicativeLR: steps replayed (default 100000)")
+    extract.add_argument(
+        "--lr-lambda",
+        metavar="MODULE:NAME",
+        help="the function a LambdaLR (or MultiplicativeLR) ran, e.g. my_train.schedules:warmup "
+        "(imported from the working directory; the JSON is written without it)",
+    )
+    extract.add_argument(
+        "--torch-class",
+        choices=["LambdaLR", "MultiplicativeLR"],
+        help="--lr-lambda: the class of the state (their states have the same keys; default LambdaLR)",
+    )
+    extract.add_argument(
+        "--horizon", type=int, help="--lr-lambda with MultiplicativeLR: steps replayed (default 100000)"
+    )
     extract.set_defaults(run=cmd_from_torch)
     _migrate_parser(command)
     return parser
@@ -729,12 +877,17 @@ def build_parser() -> argparse.ArgumentParser:
 def _spec_range_arguments(parser: argparse.ArgumentParser, verb: str, groups_help: str) -> None:
     """SPEC.json, --steps and --group, as plot and check take them."""
     parser.add_argument("spec", metavar="SPEC.json")
-    parser.add_argument("--steps", type=_positive_int,
-                        help=f"steps to {verb} (default: the spec's: 3 cycles, a phase twice)")
+    parser.add_argument(
+        "--steps", type=_positive_int, help=f"steps to {verb} (default: the spec's: 3 cycles, a phase twice)"
+    )
     parser.add_argument("--group", type=int, default=0, help=groups_help)
-    parser.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
-                        help=f"a progress bar on stderr for runs of more than {CHUNK_STEPS} steps (default: only "
-                             "when stderr is a terminal)")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"a progress bar on stderr for runs of more than {CHUNK_STEPS} steps (default: only "
+        "when stderr is a terminal)",
+    )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -56,12 +56,14 @@ def scheduler(optimizer: Optimizer, spec: Spec, step: int = 0) -> torch.optim.lr
     _check_groups(optimizer, spec)
     _check_beta1(optimizer, spec)
     if spec.EVALUATOR == "plateau" and step:
-        raise ValueError("a PlateauSpec resumes from the state it carries (its metric history), not from a step: "
-                         "pass step=0 (clr_spec.from_torch of the run's ReduceLROnPlateau gives that state)")
+        raise ValueError(
+            "a PlateauSpec resumes from the state it carries (its metric history), not from a step: "
+            "pass step=0 (clr_spec.from_torch of the run's ReduceLROnPlateau gives that state)"
+        )
     if spec.EVALUATOR == "cyclic":
-        return CyclicLR.from_spec(optimizer, cast(CyclicSpec, spec), step=step)   # the "cyclic" evaluator's spec
+        return CyclicLR.from_spec(optimizer, cast(CyclicSpec, spec), step=step)  # the "cyclic" evaluator's spec
     if spec.EVALUATOR == "plateau_sequence":
-        return PlateauSequenceLR(optimizer, spec, step=step)     # resumes its parts itself
+        return PlateauSequenceLR(optimizer, spec, step=step)  # resumes its parts itself
     built = _build(optimizer, spec)
     fast_forward(built, spec, step)
     return built
@@ -75,16 +77,19 @@ def _check_beta1(optimizer: Optimizer, spec: Any) -> None:
     for g in range(len(optimizer.param_groups)):
         bounds = spec.momentum_range(g)
         if bounds is not None and not (0.0 <= bounds[0] and bounds[1] < 1.0):
-            raise ValueError(f"the spec's momentum of param group {g} reaches {bounds[1]!r}: it must lie in [0, 1) "
-                             f"when it sets an optimizer's betas[0] ({type(optimizer).__name__}'s bias correction "
-                             "divides by 1 - beta1**t)")
+            raise ValueError(
+                f"the spec's momentum of param group {g} reaches {bounds[1]!r}: it must lie in [0, 1) "
+                f"when it sets an optimizer's betas[0] ({type(optimizer).__name__}'s bias correction "
+                "divides by 1 - beta1**t)"
+            )
 
 
 def _check_groups(optimizer: Optimizer, spec: Any) -> None:
     groups = spec.num_groups
     if groups is not None and groups != len(optimizer.param_groups):
-        raise ValueError(f"the spec has values for {groups} param groups, the optimizer has "
-                         f"{len(optimizer.param_groups)}")
+        raise ValueError(
+            f"the spec has values for {groups} param groups, the optimizer has {len(optimizer.param_groups)}"
+        )
 
 
 def _set_initial_lr(optimizer: Optimizer, spec: Any) -> None:
@@ -96,8 +101,10 @@ def _set_initial_lr(optimizer: Optimizer, spec: Any) -> None:
 
 
 def _initial_lrs(optimizer: Optimizer) -> list:
-    return [g["initial_lr"].clone() if isinstance(g["initial_lr"], torch.Tensor) else g["initial_lr"]
-            for g in optimizer.param_groups]
+    return [
+        g["initial_lr"].clone() if isinstance(g["initial_lr"], torch.Tensor) else g["initial_lr"]
+        for g in optimizer.param_groups
+    ]
 
 
 def _build_formula(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.LRScheduler:
@@ -109,7 +116,7 @@ def _build_formula(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.
         _set_initial_lr(optimizer, spec)
     built = getattr(torch.optim.lr_scheduler, spec.TORCH_CLASS)(optimizer, **spec.torch_kwargs())
     if spec.NEEDS_INITIAL_LR:
-        built.base_lrs = _initial_lrs(optimizer)    # this phase's lr, even where a later phase rewrites it
+        built.base_lrs = _initial_lrs(optimizer)  # this phase's lr, even where a later phase rewrites it
     return built
 
 
@@ -119,7 +126,7 @@ def _build_sequential(optimizer: Optimizer, spec: Any) -> torch.optim.lr_schedul
     phases, one_cycle = [], None
     for _, phase in spec.phases:
         phases.append(_build(optimizer, phase))
-        if phase.TORCH_CLASS == "OneCycleLR":   # it wrote max_lr / div_factor into initial_lr
+        if phase.TORCH_CLASS == "OneCycleLR":  # it wrote max_lr / div_factor into initial_lr
             one_cycle = [g["initial_lr"] for g in optimizer.param_groups]
     first = spec.phases[0][1]
     if one_cycle is not None:
@@ -129,7 +136,7 @@ def _build_sequential(optimizer: Optimizer, spec: Any) -> torch.optim.lr_schedul
         for group, initial in zip(optimizer.param_groups, one_cycle):
             group["initial_lr"] = initial
     elif first.NEEDS_INITIAL_LR:
-        _set_initial_lr(optimizer, first)    # SequentialLR restarts the first phase from initial_lr
+        _set_initial_lr(optimizer, first)  # SequentialLR restarts the first phase from initial_lr
     return torch.optim.lr_scheduler.SequentialLR(optimizer, phases, milestones=[start for start, _ in spec.phases[1:]])
 
 
@@ -143,15 +150,21 @@ def _build_chained(optimizer: Optimizer, spec: Any) -> torch.optim.lr_scheduler.
 
 # One builder per EVALUATOR a spec can name (clr_spec._contract.EVALUATORS).
 _BUILDERS: dict[str, Callable[[Optimizer, Any], Any]] = {
-    "formula": _build_formula, "cyclic": lambda optimizer, spec: CyclicLR.from_spec(optimizer, spec),
-    "sequence": _build_sequential, "chained": _build_chained, "plateau": plateau_scheduler,
-    "plateau_sequence": lambda optimizer, spec: PlateauSequenceLR(optimizer, spec)}
+    "formula": _build_formula,
+    "cyclic": lambda optimizer, spec: CyclicLR.from_spec(optimizer, spec),
+    "sequence": _build_sequential,
+    "chained": _build_chained,
+    "plateau": plateau_scheduler,
+    "plateau_sequence": lambda optimizer, spec: PlateauSequenceLR(optimizer, spec),
+}
 
 
 def _build(optimizer: Optimizer, spec: Spec) -> torch.optim.lr_scheduler.LRScheduler:
     """The scheduler at step 0, built as the spec's ``EVALUATOR`` says (fails closed)."""
     builder = _BUILDERS.get(spec.EVALUATOR)
     if builder is None:
-        raise TypeError(f"clr_torch has no scheduler builder {spec.EVALUATOR!r} (for {type(spec).__name__}); "
-                        f"it has {sorted(_BUILDERS)}")
+        raise TypeError(
+            f"clr_torch has no scheduler builder {spec.EVALUATOR!r} (for {type(spec).__name__}); "
+            f"it has {sorted(_BUILDERS)}"
+        )
     return builder(optimizer, spec)

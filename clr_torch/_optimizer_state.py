@@ -23,9 +23,13 @@ _BOOKKEEPING_KEYS = ("params", "param_names")
 
 
 def _torch_kind(optimizer: Optimizer) -> Optional[str]:
-    """"sgd", "adam" (Adam and AdamW), "rmsprop", or None for an optimizer these do not check."""
-    for cls, kind in ((torch.optim.AdamW, "adam"), (torch.optim.Adam, "adam"), (torch.optim.SGD, "sgd"),
-                      (torch.optim.RMSprop, "rmsprop")):
+    """ "sgd", "adam" (Adam and AdamW), "rmsprop", or None for an optimizer these do not check."""
+    for cls, kind in (
+        (torch.optim.AdamW, "adam"),
+        (torch.optim.Adam, "adam"),
+        (torch.optim.SGD, "sgd"),
+        (torch.optim.RMSprop, "rmsprop"),
+    ):
         if isinstance(optimizer, cls):
             return kind
     return None
@@ -41,7 +45,7 @@ def _expected_keys(kind: Optional[str], group: Mapping) -> Optional[tuple[set, s
     if kind == "rmsprop":
         required = {"step", "square_avg"} | ({"grad_avg"} if group.get("centered") else set())
         if float(group.get("momentum", 0)) > 0:
-            required |= {"momentum_buffer"}     # torch's step reads it whenever momentum > 0
+            required |= {"momentum_buffer"}  # torch's step reads it whenever momentum > 0
         return required, required | {"momentum_buffer"}
     return None
 
@@ -66,9 +70,9 @@ def _tensor(value: Any, like: torch.Tensor, where: str) -> torch.Tensor:
         raise ValueError(f"{where} is {array.dtype.name} but the parameter is {dtype_name}")
     if tuple(array.shape) != tuple(like.shape):
         raise ValueError(f"{where} has shape {tuple(array.shape)} but the parameter {tuple(like.shape)}")
-    if array.dtype.name == "bfloat16":          # ml_dtypes' bfloat16: torch reads it through float32, exactly
+    if array.dtype.name == "bfloat16":  # ml_dtypes' bfloat16: torch reads it through float32, exactly
         return torch.from_numpy(np.array(array, dtype=np.float32)).to(like.device, torch.bfloat16)
-    return torch.from_numpy(np.array(array)).to(like.device)      # a writable copy
+    return torch.from_numpy(np.array(array)).to(like.device)  # a writable copy
 
 
 def _equal(a: Any, b: Any) -> bool:
@@ -78,11 +82,11 @@ def _equal(a: Any, b: Any) -> bool:
         if isinstance(x, np.ndarray):
             return x.item()
         return x
+
     return plain(a) == plain(b)
 
 
-def load_optimizer_state(optimizer: Optimizer, numpy_state_dict: Mapping, *,
-                         names: Optional[list] = None) -> None:
+def load_optimizer_state(optimizer: Optimizer, numpy_state_dict: Mapping, *, names: Optional[list] = None) -> None:
     """Load a state dict of numpy arrays (``clr_optax.torch_state_from_optax``) into ``optimizer``.
 
     The optimizer keeps its own param-group settings; the lr and momentum are its scheduler's
@@ -110,8 +114,9 @@ def load_optimizer_state(optimizer: Optimizer, numpy_state_dict: Mapping, *,
     current = optimizer.state_dict()
     saved_groups = list(numpy_state_dict["param_groups"])
     if len(saved_groups) != len(current["param_groups"]):
-        raise ValueError(f"numpy_state_dict has {len(saved_groups)} param groups, the optimizer "
-                         f"{len(current['param_groups'])}")
+        raise ValueError(
+            f"numpy_state_dict has {len(saved_groups)} param groups, the optimizer {len(current['param_groups'])}"
+        )
     kind = _torch_kind(optimizer)
     state_in = numpy_state_dict["state"]
     listed: set = set()
@@ -119,22 +124,29 @@ def load_optimizer_state(optimizer: Optimizer, numpy_state_dict: Mapping, *,
     index = 0
     for g, (saved, ours, live) in enumerate(zip(saved_groups, current["param_groups"], optimizer.param_groups)):
         if len(saved["params"]) != len(ours["params"]):
-            raise ValueError(f"param group {g} has {len(saved['params'])} parameters in numpy_state_dict, "
-                             f"{len(ours['params'])} in the optimizer")
+            raise ValueError(
+                f"param group {g} has {len(saved['params'])} parameters in numpy_state_dict, "
+                f"{len(ours['params'])} in the optimizer"
+            )
         for key, value in saved.items():
             if key in _BOOKKEEPING_KEYS or key in SCHEDULED_KEYS:
                 continue
             if key not in ours:
-                raise ValueError(f"param group {g} has {key!r} in numpy_state_dict, which the optimizer "
-                                 f"({type(optimizer).__name__}) does not have")
+                raise ValueError(
+                    f"param group {g} has {key!r} in numpy_state_dict, which the optimizer "
+                    f"({type(optimizer).__name__}) does not have"
+                )
             if key == "betas":
                 if not _equal(value[1], ours["betas"][1]):
-                    raise ValueError(f"param group {g} has betas[1] = {value[1]!r} in numpy_state_dict but "
-                                     f"{ours['betas'][1]!r} in the optimizer")
+                    raise ValueError(
+                        f"param group {g} has betas[1] = {value[1]!r} in numpy_state_dict but "
+                        f"{ours['betas'][1]!r} in the optimizer"
+                    )
                 continue
             if not _equal(value, ours[key]):
-                raise ValueError(f"param group {g} has {key} = {value!r} in numpy_state_dict but {ours[key]!r} "
-                                 "in the optimizer")
+                raise ValueError(
+                    f"param group {g} has {key} = {value!r} in numpy_state_dict but {ours[key]!r} in the optimizer"
+                )
         new_groups.append(ours)
         expected = _expected_keys(kind, live)
         for saved_id, our_id, param in zip(saved["params"], ours["params"], live["params"]):
@@ -148,8 +160,9 @@ def load_optimizer_state(optimizer: Optimizer, numpy_state_dict: Mapping, *,
             entry = {k: v for k, v in entry.items() if v is not None}
             if expected is not None:
                 required, allowed = expected
-                v.check_state_keys(entry, required, allowed, where,
-                                   f"torch's {type(optimizer).__name__} with these settings")
+                v.check_state_keys(
+                    entry, required, allowed, where, f"torch's {type(optimizer).__name__} with these settings"
+                )
             converted = {}
             for key, value in entry.items():
                 if key == "step":
@@ -178,15 +191,17 @@ def numpy_state_dict(optimizer: Optimizer) -> dict:
             tensor = value.detach().cpu()
             if tensor.dtype == torch.bfloat16:
                 try:
-                    import ml_dtypes     # numpy's bfloat16 (jax depends on it); torch has none
+                    import ml_dtypes  # numpy's bfloat16 (jax depends on it); torch has none
                 except ImportError as error:
                     raise TypeError("a bfloat16 tensor needs ml_dtypes for numpy: pip install ml_dtypes") from error
                 return tensor.float().numpy().astype(ml_dtypes.bfloat16)
             return tensor.numpy().copy()
         return value
 
-    return {"state": {pid: {k: convert(v) for k, v in entry.items()} for pid, entry in state["state"].items()},
-            "param_groups": [dict(group) for group in state["param_groups"]]}
+    return {
+        "state": {pid: {k: convert(v) for k, v in entry.items()} for pid, entry in state["state"].items()},
+        "param_groups": [dict(group) for group in state["param_groups"]],
+    }
 
 
 def optimizer_param_names(model: torch.nn.Module, optimizer: Optimizer) -> list[str]:
@@ -233,8 +248,9 @@ def load_parameters(model: torch.nn.Module, numpy_params: Mapping[str, Any]) -> 
             param.copy_(converted[name])
 
 
-def resume_from_optax(model: torch.nn.Module, optimizer: Optimizer, checkpoint: Mapping
-                      ) -> torch.optim.lr_scheduler.LRScheduler:
+def resume_from_optax(
+    model: torch.nn.Module, optimizer: Optimizer, checkpoint: Mapping
+) -> torch.optim.lr_scheduler.LRScheduler:
     """Continue an optax run in torch, in one call: parameters, optimizer state and scheduler.
 
     Args:
@@ -256,13 +272,17 @@ def resume_from_optax(model: torch.nn.Module, optimizer: Optimizer, checkpoint: 
             raise ValueError(f"checkpoint has no {key!r} entry: make it with clr_optax.torch_checkpoint_from_optax")
     spec = from_json(checkpoint["spec"]) if isinstance(checkpoint["spec"], str) else checkpoint["spec"]
     load_parameters(model, checkpoint["model"])
-    sched = scheduler(optimizer, spec, step=int(checkpoint["step"]))    # sets the lr and momentum of step k
+    sched = scheduler(optimizer, spec, step=int(checkpoint["step"]))  # sets the lr and momentum of step k
     load_optimizer_state(optimizer, checkpoint["optimizer"], names=optimizer_param_names(model, optimizer))
     return sched
 
 
-_OPTIMIZERS = {"SGD": torch.optim.SGD, "Adam": torch.optim.Adam, "AdamW": torch.optim.AdamW,
-               "RMSprop": torch.optim.RMSprop}
+_OPTIMIZERS = {
+    "SGD": torch.optim.SGD,
+    "Adam": torch.optim.Adam,
+    "AdamW": torch.optim.AdamW,
+    "RMSprop": torch.optim.RMSprop,
+}
 
 
 def torch_checkpoint(numpy_checkpoint: Mapping) -> dict:
@@ -293,8 +313,9 @@ def torch_checkpoint(numpy_checkpoint: Mapping) -> dict:
 
     for key in ("model", "optimizer", "spec", "step", "param_names", "optimizer_class", "optimizer_settings"):
         if not isinstance(numpy_checkpoint, Mapping) or key not in numpy_checkpoint:
-            raise ValueError(f"numpy_checkpoint has no {key!r} entry: make it with "
-                             "clr_optax.torch_checkpoint_from_orbax")
+            raise ValueError(
+                f"numpy_checkpoint has no {key!r} entry: make it with clr_optax.torch_checkpoint_from_orbax"
+            )
     classes = list(numpy_checkpoint["optimizer_class"])
     if len(set(classes)) != 1 or classes[0] not in _OPTIMIZERS:
         raise ValueError(f"optimizer_class must name one of {sorted(_OPTIMIZERS)} for every group, got {classes}")
@@ -315,14 +336,26 @@ def torch_checkpoint(numpy_checkpoint: Mapping) -> dict:
     for saved, group_settings in zip(saved_groups, settings):
         group = {k: (tuple(value) if k == "betas" else value) for k, value in group_settings.items()}
         if classes[0] == "AdamW":
-            group.pop("decoupled_weight_decay", None)       # AdamW's own
+            group.pop("decoupled_weight_decay", None)  # AdamW's own
         groups.append({"params": [next(params) for _ in saved["params"]], **group})
     # lr: a placeholder, which the scheduler replaces with the spec's lr of step k
     optimizer = _OPTIMIZERS[classes[0]](groups, lr=1e-3)
     sched = scheduler(optimizer, spec, step=0 if spec.EVALUATOR == "plateau" else step)
     load_optimizer_state(optimizer, numpy_checkpoint["optimizer"], names=names)
-    return {"model": model, "optimizer": optimizer.state_dict(), "scheduler": sched.state_dict(),
-            "spec": spec.to_json(), "step": step}
+    return {
+        "model": model,
+        "optimizer": optimizer.state_dict(),
+        "scheduler": sched.state_dict(),
+        "spec": spec.to_json(),
+        "step": step,
+    }
 
 
-__all__ = ["torch_checkpoint", "resume_from_optax", "load_optimizer_state", "numpy_state_dict", "optimizer_param_names", "load_parameters"]
+__all__ = [
+    "torch_checkpoint",
+    "resume_from_optax",
+    "load_optimizer_state",
+    "numpy_state_dict",
+    "optimizer_param_names",
+    "load_parameters",
+]

@@ -38,8 +38,10 @@ def plateau_scheduler(optimizer: Optimizer, spec: PlateauSpec) -> ReduceLROnPlat
     if not isinstance(optimizer, Optimizer):
         raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
     if not isinstance(spec, PlateauSpec):
-        raise TypeError(f"spec must be a clr_spec PlateauSpec, got {type(spec).__name__} (clr_torch.scheduler "
-                        "takes the other specs)")
+        raise TypeError(
+            f"spec must be a clr_spec PlateauSpec, got {type(spec).__name__} (clr_torch.scheduler "
+            "takes the other specs)"
+        )
     groups = len(optimizer.param_groups)
     if spec.num_groups is not None and spec.num_groups != groups:
         raise ValueError(f"the spec has values for {spec.num_groups} param groups, the optimizer has {groups}")

@@ -54,7 +54,7 @@ class PlateauSequenceLR(SpecLR):
     0.5
     """
 
-    def __init__(self, optimizer: Optimizer, spec: Any, step: int = 0):   # noqa: D107 - the class says
+    def __init__(self, optimizer: Optimizer, spec: Any, step: int = 0):  # noqa: D107 - the class says
         if not isinstance(optimizer, Optimizer):
             raise TypeError(f"optimizer must be a torch.optim.Optimizer, got {type(optimizer).__name__}")
         if getattr(spec, "EVALUATOR", None) != "plateau_sequence":
@@ -62,12 +62,13 @@ class PlateauSequenceLR(SpecLR):
         step = v.integer("step", step, low=0, why=" (optimizer steps already taken)")
         groups = spec.num_groups
         if groups is not None and groups != len(optimizer.param_groups):
-            raise ValueError(f"the spec has values for {groups} param groups, the optimizer has "
-                             f"{len(optimizer.param_groups)}")
+            raise ValueError(
+                f"the spec has values for {groups} param groups, the optimizer has {len(optimizer.param_groups)}"
+            )
         self._start(optimizer, spec, step)
 
     def _start(self, optimizer: Optimizer, spec: Any, step: int) -> None:
-        from ._family import scheduler       # here: clr_torch._family builds this class
+        from ._family import scheduler  # here: clr_torch._family builds this class
 
         self.optimizer, self.spec = optimizer, spec
         self._use_beta1 = "betas" in optimizer.defaults
@@ -116,8 +117,12 @@ class PlateauSequenceLR(SpecLR):
         return self.spec.with_plateau(self.spec.plateau.replace(state=state))
 
     def state_dict(self) -> dict[str, Any]:
-        return {"last_epoch": self.last_epoch, "_step_count": self._step_count, "_last_lr": list(self._last_lr),
-                SPEC_LR_STATE_KEY: self.current_spec().to_dict()}
+        return {
+            "last_epoch": self.last_epoch,
+            "_step_count": self._step_count,
+            "_last_lr": list(self._last_lr),
+            SPEC_LR_STATE_KEY: self.current_spec().to_dict(),
+        }
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
         document = state_dict.get(SPEC_LR_STATE_KEY)
@@ -129,8 +134,10 @@ class PlateauSequenceLR(SpecLR):
         step = v.integer("last_epoch", state_dict.get("last_epoch"), low=0)
         groups = spec.num_groups
         if groups is not None and groups != len(self.optimizer.param_groups):
-            raise ValueError(f"the state's spec has values for {groups} param groups, the optimizer has "
-                             f"{len(self.optimizer.param_groups)}")
+            raise ValueError(
+                f"the state's spec has values for {groups} param groups, the optimizer has "
+                f"{len(self.optimizer.param_groups)}"
+            )
         self._start(self.optimizer, spec, step)
 
 

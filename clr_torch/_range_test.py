@@ -15,11 +15,24 @@ from clr_spec._range_test import Recorder, cycle_batches
 from ._scheduler import _set
 
 
-def lr_range_test(model: torch.nn.Module, optimizer: Optimizer, loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
-                  batches: Iterable, *, start_lr: float, end_lr: float, num_steps: int, mode: str = "exp",
-                  smoothing: float = 0.9, diverge_threshold: float = 4.0,
-                  metric_fn: Optional[Callable[[torch.nn.Module, Any], float]] = None, probe_steps: int = 50,
-                  probe_backoff: float = 0.8, max_probes: int = 12, progress: bool = True) -> RangeTestResult:
+def lr_range_test(
+    model: torch.nn.Module,
+    optimizer: Optimizer,
+    loss_fn: Callable[[torch.nn.Module, Any], torch.Tensor],
+    batches: Iterable,
+    *,
+    start_lr: float,
+    end_lr: float,
+    num_steps: int,
+    mode: str = "exp",
+    smoothing: float = 0.9,
+    diverge_threshold: float = 4.0,
+    metric_fn: Optional[Callable[[torch.nn.Module, Any], float]] = None,
+    probe_steps: int = 50,
+    probe_backoff: float = 0.8,
+    max_probes: int = 12,
+    progress: bool = True,
+) -> RangeTestResult:
     """Train ``num_steps`` steps while the lr rises from ``start_lr`` to ``end_lr``; return the curve,
     with its ``max_lr`` candidate checked by a stability probe.
 

@@ -42,7 +42,7 @@ from torch.optim.lr_scheduler import LRScheduler
 from ._scheduler import CyclicLR, _set
 from ._spec_scheduler import SpecLR
 
-_CHUNK = 1 << 20          # factors multiplied per numpy call (8 MiB of float64)
+_CHUNK = 1 << 20  # factors multiplied per numpy call (8 MiB of float64)
 
 
 def fast_forward(scheduler: Any, spec: Any, step: int) -> None:
@@ -57,14 +57,14 @@ def fast_forward(scheduler: Any, spec: Any, step: int) -> None:
 
 def _sequence(sequence: Any, spec: Any, step: int) -> None:
     starts = [start for start, _ in spec.phases]
-    active = bisect_right(starts, step) - 1          # the last phase started by step (empty ones skipped)
+    active = bisect_right(starts, step) - 1  # the last phase started by step (empty ones skipped)
     for i in range(active + 1):
         start = starts[i]
         if i + 1 < len(starts) and starts[i + 1] == start:
-            continue                                  # an empty phase: torch never runs it
+            continue  # an empty phase: torch never runs it
         phase = sequence._schedulers[i]
         if i > 0:
-            phase._update_lr(0)                       # torch's SequentialLR at the milestone
+            phase._update_lr(0)  # torch's SequentialLR at the milestone
         end = step if i == active else starts[i + 1] - 1
         _leaf(phase, end - start)
     sequence.last_epoch = step
@@ -76,12 +76,12 @@ def _leaf(scheduler: Any, local: int) -> None:
     if local == 0:
         return
     groups = scheduler.optimizer.param_groups
-    move = _LEAVES.get(type(scheduler))      # the exact class: a subclass may compute otherwise
+    move = _LEAVES.get(type(scheduler))  # the exact class: a subclass may compute otherwise
     if move is None or any(isinstance(g["lr"], Tensor) for g in groups):
         # Replayed: torch computes a recursion over tensor lrs in the tensor's dtype, and a class
         # not listed here is stepped as torch steps it.
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")     # call-order warnings: nothing is trained while replaying
+            warnings.simplefilter("ignore")  # call-order warnings: nothing is trained while replaying
             for _ in range(local):
                 scheduler.step()
         return
@@ -91,7 +91,7 @@ def _leaf(scheduler: Any, local: int) -> None:
             _set(group, "lr", lr)
     scheduler.last_epoch = local
     if type(scheduler).step is LRScheduler.step or isinstance(scheduler, CyclicLR):
-        scheduler._step_count += local       # those step()s count (SGDR's own step() does not)
+        scheduler._step_count += local  # those step()s count (SGDR's own step() does not)
     scheduler._last_lr = [g["lr"].clone() if isinstance(g["lr"], Tensor) else g["lr"] for g in groups]
 
 
@@ -111,7 +111,7 @@ def _closed(scheduler: Any, local: int) -> list:
 
 def _cyclic(scheduler: CyclicLR, local: int) -> None:
     scheduler.last_epoch = local
-    scheduler._apply(*scheduler._values(local))   # writes lrs and momenta (clr_torch's CyclicLR)
+    scheduler._apply(*scheduler._values(local))  # writes lrs and momenta (clr_torch's CyclicLR)
     return None
 
 
@@ -130,7 +130,7 @@ def _linear(scheduler: Any, local: int) -> list:
     count = min(local, total)
     head = total * s
 
-    def factors(first: int, last: int) -> np.ndarray:       # for i - 1 in [first, last)
+    def factors(first: int, last: int) -> np.ndarray:  # for i - 1 in [first, last)
         return 1.0 + (e - s) / (head + np.arange(first, last, dtype=np.float64) * (e - s))
 
     return [_product(g["lr"], count, factors) for g in scheduler.optimizer.param_groups]
@@ -139,6 +139,7 @@ def _linear(scheduler: Any, local: int) -> list:
 def _decaying(gamma: float, count: int) -> Callable[[Any], float]:
     def run(lr: Any) -> float:
         return _product(lr, count, lambda first, last: np.full(last - first, gamma))
+
     return run
 
 
@@ -149,7 +150,7 @@ def _step(scheduler: Any, local: int) -> list:
 
 
 def _exponential(scheduler: Any, local: int) -> list:
-    run = _decaying(scheduler.gamma, local)                  # torch: lr * gamma every step after 0
+    run = _decaying(scheduler.gamma, local)  # torch: lr * gamma every step after 0
     return [run(g["lr"]) for g in scheduler.optimizer.param_groups]
 
 
@@ -170,10 +171,10 @@ def _polynomial(scheduler: Any, local: int) -> list:
     # int and float / float), the power by Python's pow (numpy's differs in the last bit).
     total, power = scheduler.total_iters, scheduler.power
 
-    def factors(first: int, last: int) -> np.ndarray:        # for i - 1 in [first, last)
+    def factors(first: int, last: int) -> np.ndarray:  # for i - 1 in [first, last)
         i = np.arange(first + 1, last + 1, dtype=np.float64)
         bases = (1.0 - i / total) / (1.0 - (i - 1) / total)
-        return np.array([base ** power for base in bases.tolist()], dtype=np.float64)
+        return np.array([base**power for base in bases.tolist()], dtype=np.float64)
 
     count = min(local, total)
     return [_product(g["lr"], count, factors) for g in scheduler.optimizer.param_groups]
@@ -198,7 +199,7 @@ def _cosine(scheduler: Any, local: int) -> list:
         previous_and_steps = np.arange(done, last + 1, dtype=np.float64)
         one_plus = 1 + np.array([math.cos(x) for x in (math.pi * previous_and_steps / t_max).tolist()])
         with np.errstate(divide="ignore", invalid="ignore"):
-            ratios = one_plus[1:] / one_plus[:-1]        # the climbs' (1 + cos near -1 below) unused
+            ratios = one_plus[1:] / one_plus[:-1]  # the climbs' (1 + cos near -1 below) unused
         steps = np.arange(done + 1, last + 1)
         climbs = set(np.flatnonzero((steps - 1 - t_max) % (2 * t_max) == 0).tolist())
         bounds = sorted({0, len(steps), *climbs})
@@ -206,7 +207,7 @@ def _cosine(scheduler: Any, local: int) -> list:
             lr = lrs[g]
             for a, b in zip(bounds, bounds[1:]):
                 if a in climbs:
-                    lr = lr + rise                    # the climb, at step done + 1 + a
+                    lr = lr + rise  # the climb, at step done + 1 + a
                     a += 1
                 lr = _affine(lr, ratios[a:b], eta)
             lrs[g] = lr
@@ -218,7 +219,7 @@ def _affine(lr: float, ratios: np.ndarray, eta: float) -> float:
     """``lr = r * (lr - eta) + eta`` for each ``r`` of ``ratios`` in order, as Python rounds it."""
     if len(ratios) == 0:
         return lr
-    if eta == 0.0 and lr > 0.0 and len(ratios) > 32:      # (a short run: numpy's call costs more)
+    if eta == 0.0 and lr > 0.0 and len(ratios) > 32:  # (a short run: numpy's call costs more)
         return float(np.multiply.accumulate(np.concatenate(([lr], ratios)))[-1])
     for r in ratios.tolist():
         lr = r * (lr - eta) + eta
@@ -243,7 +244,7 @@ def _warm_restarts(scheduler: Any, local: int) -> list:
     if scheduler.T_mult == 1:
         t_cur = (t_cur + left) % t_i
     else:
-        while left >= t_i - t_cur:          # each pass is a restart: O(log k) of them
+        while left >= t_i - t_cur:  # each pass is a restart: O(log k) of them
             left -= t_i - t_cur
             t_cur, t_i = 0, t_i * scheduler.T_mult
         t_cur += left
@@ -261,19 +262,29 @@ def _product(start: Any, count: int, factors: Callable[[int, int], np.ndarray]) 
         value = float(np.multiply.accumulate(np.concatenate(([value], chunk)))[-1])
         done += len(chunk)
         if value == 0.0 or (np.all(chunk == chunk[0]) and value * chunk[0] == value):
-            break        # 0, or a fixed point of a constant factor: the rest changes nothing
+            break  # 0, or a fixed point of a constant factor: the rest changes nothing
     return value
 
 
 _BY_NAME: dict[str, Callable[[Any, int], Any]] = {
-    "OneCycleLR": _closed, "LambdaLR": _closed, "ConstantLR": _constant, "LinearLR": _linear, "StepLR": _step,
-    "ExponentialLR": _exponential, "MultiStepLR": _multi_step, "PolynomialLR": _polynomial,
-    "CosineAnnealingLR": _cosine, "CosineAnnealingWarmRestarts": _warm_restarts, "MultiplicativeLR": _multiplicative,
+    "OneCycleLR": _closed,
+    "LambdaLR": _closed,
+    "ConstantLR": _constant,
+    "LinearLR": _linear,
+    "StepLR": _step,
+    "ExponentialLR": _exponential,
+    "MultiStepLR": _multi_step,
+    "PolynomialLR": _polynomial,
+    "CosineAnnealingLR": _cosine,
+    "CosineAnnealingWarmRestarts": _warm_restarts,
+    "MultiplicativeLR": _multiplicative,
 }
 _LEAVES: dict[type, Callable[[Any, int], Any]] = {
-    getattr(torch.optim.lr_scheduler, name): move for name, move in _BY_NAME.items()
-    if hasattr(torch.optim.lr_scheduler, name)}       # torch's own classes (older torch lacks some)
-_LEAVES[CyclicLR] = _cyclic                           # clr_torch's (torch's CyclicLR is replayed)
+    getattr(torch.optim.lr_scheduler, name): move
+    for name, move in _BY_NAME.items()
+    if hasattr(torch.optim.lr_scheduler, name)
+}  # torch's own classes (older torch lacks some)
+_LEAVES[CyclicLR] = _cyclic  # clr_torch's (torch's CyclicLR is replayed)
 # clr_torch's, a closed form, O(1): its values at k (and momentum written); _leaf counts the steps
 # once (resume_at counts them itself: called here, they were counted twice)
 _LEAVES[SpecLR] = lambda scheduler, local: scheduler._values_at(local)

@@ -21,9 +21,10 @@ from clr_spec._modes import MODES, dispatch
 
 Bound = Union[float, Tensor, Sequence[Union[float, Tensor]]]
 _EPOCH_DEPRECATION_WARNING = getattr(
-    torch.optim.lr_scheduler, "EPOCH_DEPRECATION_WARNING",
-    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible.")
-
+    torch.optim.lr_scheduler,
+    "EPOCH_DEPRECATION_WARNING",
+    "The epoch parameter in `scheduler.step()` was not necessary and is being deprecated where possible.",
+)
 
 
 def _per_group(name: str, optimizer: Optimizer, value: Any) -> list:
@@ -101,7 +102,8 @@ def _check_beta1_bounds(base_momentum: Any, max_momentum: Any) -> None:
                 where = f"{name}[{i}]" if isinstance(value, list) else name
                 raise ValueError(
                     f"{where} must lie in [0, 1) when it cycles an optimizer's betas[0] (Adam's bias "
-                    f"correction divides by 1 - beta1**t), got {beta1!r}")
+                    f"correction divides by 1 - beta1**t), got {beta1!r}"
+                )
 
 
 class CyclicLR(_TorchCyclicLR):
@@ -168,9 +170,15 @@ class CyclicLR(_TorchCyclicLR):
         last_epoch = v.integer("last_epoch", last_epoch, low=-1)
         # Validate everything before touching the optimizer.
         spec = CyclicSpec(
-            base_lr=_as_float("base_lr", base_lr), max_lr=_as_float("max_lr", max_lr),
-            step_size_up=step_size_up, step_size_down=step_size_down, mode=mode, gamma=gamma,
-            scale_fn=scale_fn, scale_mode=scale_mode, cycle_momentum=cycle_momentum,
+            base_lr=_as_float("base_lr", base_lr),
+            max_lr=_as_float("max_lr", max_lr),
+            step_size_up=step_size_up,
+            step_size_down=step_size_down,
+            mode=mode,
+            gamma=gamma,
+            scale_fn=scale_fn,
+            scale_mode=scale_mode,
+            cycle_momentum=cycle_momentum,
             base_momentum=_as_float("base_momentum", base_momentum),
             max_momentum=_as_float("max_momentum", max_momentum),
         )
@@ -182,8 +190,7 @@ class CyclicLR(_TorchCyclicLR):
             if "momentum" not in optimizer.defaults and "betas" not in optimizer.defaults:
                 raise ValueError("optimizer must support momentum or beta1 with `cycle_momentum` option enabled")
             if "betas" in optimizer.defaults:
-                _check_beta1_bounds(_as_float("base_momentum", base_momentum),
-                                    _as_float("max_momentum", max_momentum))
+                _check_beta1_bounds(_as_float("base_momentum", base_momentum), _as_float("max_momentum", max_momentum))
 
         self.optimizer = optimizer
         _unshare_tensors(optimizer.param_groups, ("betas" in optimizer.defaults) if cycle_momentum else None)
@@ -192,12 +199,12 @@ class CyclicLR(_TorchCyclicLR):
                 _set(group, "lr", lr)
         self.max_lrs = max_lrs
         # (torch's class types these narrower than the values it takes: a float step size, a str mode)
-        self.total_size = spec.total_size    # type: ignore[assignment]
+        self.total_size = spec.total_size  # type: ignore[assignment]
         self.step_ratio = spec.step_ratio
-        self.mode = mode                     # type: ignore[assignment]
+        self.mode = mode  # type: ignore[assignment]
         self.gamma = spec.gamma
         self._scale_fn_custom = scale_fn
-        self.scale_mode = scale_mode         # type: ignore[assignment]
+        self.scale_mode = scale_mode  # type: ignore[assignment]
         self._init_scale_fn()
         self.cycle_momentum = spec.cycle_momentum
         if self.cycle_momentum:
@@ -212,7 +219,7 @@ class CyclicLR(_TorchCyclicLR):
         # LRScheduler.__init__ sets base_lrs to the groups' initial_lr, which an earlier
         # scheduler may have left there, and then takes the first step: that step uses ours.
         self.__dict__["_clr_base_lrs"] = base_lrs
-        self._get_lr_called_within_step = False   # torch's state carries it (its step sets it)
+        self._get_lr_called_within_step = False  # torch's state carries it (its step sets it)
         # LRScheduler's __init__, not torch's CyclicLR's: everything that one sets is set above
         # (validated), and its checks would refuse or mis-handle what this class fixes.
         LRScheduler.__init__(self, optimizer, last_epoch)
@@ -224,8 +231,9 @@ class CyclicLR(_TorchCyclicLR):
         super()._initial_step()
 
     @classmethod
-    def from_spec(cls, optimizer: Optimizer, spec: CyclicSpec, last_epoch: int = -1, *,
-                  step: Optional[int] = None) -> "CyclicLR":
+    def from_spec(
+        cls, optimizer: Optimizer, spec: CyclicSpec, last_epoch: int = -1, *, step: Optional[int] = None
+    ) -> "CyclicLR":
         """Build the scheduler a ``clr_spec.CyclicSpec`` describes.
 
         ``step=k`` resumes at step k: the next ``optimizer.step()`` uses ``spec.lr(k)`` (and
@@ -241,8 +249,9 @@ class CyclicLR(_TorchCyclicLR):
         (4.0, 3)
         """
         if not (is_spec(spec) and spec.EVALUATOR == "cyclic"):
-            raise TypeError(f"spec must be a clr_spec.CyclicSpec, got {type(spec).__name__} "
-                            "(clr_torch.scheduler takes any spec)")
+            raise TypeError(
+                f"spec must be a clr_spec.CyclicSpec, got {type(spec).__name__} (clr_torch.scheduler takes any spec)"
+            )
         if step is None:
             return cls(optimizer, **spec.torch_kwargs(), last_epoch=last_epoch)
         if last_epoch != -1:
@@ -264,10 +273,12 @@ class CyclicLR(_TorchCyclicLR):
         if self._scale_fn_custom is not None:
             return
         scale_fns: dict[str, Callable[[Any], float]] = {
-            "triangular": self._triangular_scale_fn, "triangular2": self._triangular2_scale_fn,
-            "exp_range": partial(self._exp_range_scale_fn, self.gamma)}
+            "triangular": self._triangular_scale_fn,
+            "triangular2": self._triangular2_scale_fn,
+            "exp_range": partial(self._exp_range_scale_fn, self.gamma),
+        }
         self._scale_fn_ref = dispatch(scale_fns, self.mode, "clr_torch.CyclicLR")
-        self.scale_mode = MODES[self.mode].scale_mode     # type: ignore[assignment]
+        self.scale_mode = MODES[self.mode].scale_mode  # type: ignore[assignment]
 
     def scale_fn(self, x: Any) -> float:
         """Get the scaling policy: the amplitude's scale at cycle (or step) ``x``."""
@@ -283,7 +294,7 @@ class CyclicLR(_TorchCyclicLR):
     def _triangular2_scale_fn(x: Any) -> float:
         try:
             return 1 / (2.0 ** (x - 1))
-        except OverflowError:   # torch raises after 1024 cycles; the exact value is below 2**-1074
+        except OverflowError:  # torch raises after 1024 cycles; the exact value is below 2**-1074
             return 0.0
 
     @staticmethod
@@ -303,7 +314,7 @@ class CyclicLR(_TorchCyclicLR):
         fn = self._scale_fn_custom
         if fn is None:
             fn = self._scale_fn_ref
-        if fn is _TRIANGULAR:   # x * 1.0 is x: skip the product (bitwise the same)
+        if fn is _TRIANGULAR:  # x * 1.0 is x: skip the product (bitwise the same)
             lrs = [base + (top - base) * factor for base, top in zip(self.base_lrs, self.max_lrs)]
             momenta = None
             if self.cycle_momentum:
@@ -313,8 +324,9 @@ class CyclicLR(_TorchCyclicLR):
         lrs = [base + ((top - base) * factor) * scale for base, top in zip(self.base_lrs, self.max_lrs)]
         momenta = None
         if self.cycle_momentum:
-            momenta = [high - ((high - low) * factor) * scale
-                       for low, high in zip(self.base_momentums, self.max_momentums)]
+            momenta = [
+                high - ((high - low) * factor) * scale for low, high in zip(self.base_momentums, self.max_momentums)
+            ]
         return lrs, momenta
 
     def _apply(self, lrs: list, momenta: Optional[list]) -> None:
@@ -325,7 +337,7 @@ class CyclicLR(_TorchCyclicLR):
             if isinstance(current, Tensor):
                 current.fill_(lr.item() if isinstance(lr, Tensor) else lr)
             else:
-                group["lr"] = lr   # a computed value: a new object, never a bound
+                group["lr"] = lr  # a computed value: a new object, never a bound
         if momenta is not None:
             self._apply_momenta(momenta)
         self._last_lr = [g["lr"].clone() if isinstance(g["lr"], Tensor) else g["lr"] for g in groups]
@@ -350,8 +362,11 @@ class CyclicLR(_TorchCyclicLR):
     def get_lr(self) -> list:
         """The lrs for the current ``last_epoch`` (sets momentum as a side effect, like torch)."""
         if not self._get_lr_called_within_step:
-            warnings.warn("To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
-                          UserWarning, stacklevel=2)
+            warnings.warn(
+                "To get the last learning rate computed by the scheduler, please use `get_last_lr()`.",
+                UserWarning,
+                stacklevel=2,
+            )
         lrs, momenta = self._values(self.last_epoch)
         if momenta is not None:
             self._apply_momenta(momenta)
@@ -366,7 +381,9 @@ class CyclicLR(_TorchCyclicLR):
                     "initialization. Please, make sure to call `optimizer.step()` before "
                     "`lr_scheduler.step()`. See more details at "
                     "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
-                    UserWarning, stacklevel=2)
+                    UserWarning,
+                    stacklevel=2,
+                )
             elif not getattr(self.optimizer, "_opt_called", False):
                 warnings.warn(
                     "Detected call of `lr_scheduler.step()` before `optimizer.step()`. "
@@ -375,7 +392,9 @@ class CyclicLR(_TorchCyclicLR):
                     "will result in PyTorch skipping the first value of the learning rate schedule. "
                     "See more details at "
                     "https://pytorch.org/docs/stable/optim.html#how-to-adjust-learning-rate",
-                    UserWarning, stacklevel=2)
+                    UserWarning,
+                    stacklevel=2,
+                )
         self._step_count += 1
         if epoch is None:
             self.last_epoch += 1
@@ -401,8 +420,9 @@ class CyclicLR(_TorchCyclicLR):
 
         The state is validated first (``ValueError`` naming the field); a bad one leaves the
         scheduler as it was."""
-        missing = [k for k in ("base_lrs", "max_lrs", "total_size", "step_ratio", "mode", "last_epoch")
-                   if k not in state_dict]
+        missing = [
+            k for k in ("base_lrs", "max_lrs", "total_size", "step_ratio", "mode", "last_epoch") if k not in state_dict
+        ]
         if missing:
             raise ValueError(f"not a CyclicLR state: missing {missing}")
         CyclicSpec.from_torch(state_dict, scale_fn=self._scale_fn_custom)

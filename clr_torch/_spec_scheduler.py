@@ -47,8 +47,9 @@ class SpecLR(LRScheduler):
         v.integer("last_epoch", last_epoch, low=-1)
         groups = spec.num_groups
         if groups is not None and groups != len(optimizer.param_groups):
-            raise ValueError(f"the spec has values for {groups} param groups, the optimizer has "
-                             f"{len(optimizer.param_groups)}")
+            raise ValueError(
+                f"the spec has values for {groups} param groups, the optimizer has {len(optimizer.param_groups)}"
+            )
         self._use_beta1 = "betas" in optimizer.defaults
         super().__init__(optimizer, last_epoch)
 
@@ -84,14 +85,15 @@ class SpecLR(LRScheduler):
         return state
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
-        state = dict(state_dict)        # the caller's dict is not changed
+        state = dict(state_dict)  # the caller's dict is not changed
         document: Optional[Any] = state.pop(SPEC_LR_STATE_KEY, None)
         if document is None:
             raise ValueError(f"not a SpecLR state: it has no {SPEC_LR_STATE_KEY!r}")
         spec = from_dict(document)
         if spec.num_groups is not None and spec.num_groups != len(self.optimizer.param_groups):
-            raise ValueError(f"the state's spec has values for {spec.num_groups} param groups, the optimizer has "
-                             f"{len(self.optimizer.param_groups)}")
+            raise ValueError(
+                f"the state's spec has values for {spec.num_groups} param groups, the optimizer has "
+                f"{len(self.optimizer.param_groups)}"
+            )
         self.__dict__.update(state)
         self.spec = spec
-

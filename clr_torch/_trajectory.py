@@ -34,11 +34,11 @@ def trajectory_chunks(spec: Spec, steps: int, group: int, size: int) -> Iterator
     sched: torch.optim.lr_scheduler.LRScheduler
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        if spec.EVALUATOR == "cyclic":      # torch's own class, not our drop-in: the reference
+        if spec.EVALUATOR == "cyclic":  # torch's own class, not our drop-in: the reference
             sched = torch.optim.lr_scheduler.CyclicLR(opt, **spec.torch_kwargs())  # type: ignore[attr-defined]
         else:
             sched = scheduler(opt, spec)
-        opt._opt_called = True              # type: ignore[attr-defined]
+        opt._opt_called = True  # type: ignore[attr-defined]
     end, stopped = spec.natural_end, False
     for start in range(0, steps, size):
         count = min(size, steps - start)
@@ -49,11 +49,11 @@ def trajectory_chunks(spec: Spec, steps: int, group: int, size: int) -> Iterator
                 k = start + i
                 lr[i], mom[i] = opt.param_groups[group]["lr"], opt.param_groups[group]["momentum"]
                 if end is not None and k + 1 >= end:
-                    stopped = True   # torch extrapolates to the end step and raises past it: no value
+                    stopped = True  # torch extrapolates to the end step and raises past it: no value
                     break
                 try:
                     sched.step()
-                except OverflowError:            # torch's triangular2 past ~1024 cycles
+                except OverflowError:  # torch's triangular2 past ~1024 cycles
                     stopped = True
                     break
         out = {"lr": lr}

@@ -39,8 +39,9 @@ def batch_order(n_train: int, epochs: int, seed: int = 1) -> np.ndarray:
     """Indices of every mini-batch, shape (epochs * steps_per_epoch, BATCH): reshuffled each epoch."""
     rng = np.random.default_rng(seed)
     per_epoch = n_train // BATCH
-    return np.concatenate([rng.permutation(n_train)[:per_epoch * BATCH].reshape(per_epoch, BATCH)
-                           for _ in range(epochs)])
+    return np.concatenate(
+        [rng.permutation(n_train)[: per_epoch * BATCH].reshape(per_epoch, BATCH) for _ in range(epochs)]
+    )
 
 
 def steps_per_epoch(n_train: int) -> int:
@@ -54,8 +55,9 @@ def resume_example(epochs: int):
 
     data = load()
     per_epoch = steps_per_epoch(len(data[0]))
-    spec = CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=2 * per_epoch, mode="triangular2",
-                      base_momentum=0.85, max_momentum=0.95)
+    spec = CyclicSpec(
+        base_lr=0.01, max_lr=0.1, step_size_up=2 * per_epoch, mode="triangular2", base_momentum=0.85, max_momentum=0.95
+    )
     return data, per_epoch, spec, batch_order(len(data[0]), epochs)
 
 

@@ -24,8 +24,7 @@ import clr_optax
 import clr_torch
 from clr_spec import CyclicSpec
 
-SPEC = CyclicSpec(base_lr=2.5e-4, max_lr=1e-3, step_size_up=17000 * 6, mode="triangular2",
-                  cycle_momentum=False)
+SPEC = CyclicSpec(base_lr=2.5e-4, max_lr=1e-3, step_size_up=17000 * 6, mode="triangular2", cycle_momentum=False)
 
 
 def torch_lrs(scheduler_cls, steps: int) -> np.ndarray:
@@ -35,7 +34,7 @@ def torch_lrs(scheduler_cls, steps: int) -> np.ndarray:
     out = np.empty(steps)
     for k in range(steps):
         out[k] = opt.param_groups[0]["lr"]
-        opt.step()          # no gradients: the loop measures the schedule, not a model
+        opt.step()  # no gradients: the loop measures the schedule, not a model
         sched.step()
     return out
 
@@ -80,19 +79,28 @@ def main() -> None:
     ref32 = reference.astype(np.float32)
     d_optax, d_naive = ulps(ours_optax, ref32), ulps(naive, ref32)
     sample = sorted({0, 1, 2, 51_000, 101_999, 102_000, 102_001, 204_000, 306_000, args.steps - 1})
-    print(f"{'step':>8} {'torch CyclicLR':>22} {'clr_torch':>22} {'clr_optax (f32)':>16} {'ulps':>5} "
-          f"{'naive f32 port':>16} {'ulps':>6}")
+    print(
+        f"{'step':>8} {'torch CyclicLR':>22} {'clr_torch':>22} {'clr_optax (f32)':>16} {'ulps':>5} "
+        f"{'naive f32 port':>16} {'ulps':>6}"
+    )
     for k in (s for s in sample if s < args.steps):
-        print(f"{k:>8} {reference[k]:>22.17g} {ours_torch[k]:>22.17g} {ours_optax[k]:>16.9g} {d_optax[k]:>5} "
-              f"{naive[k]:>16.9g} {d_naive[k]:>6}")
+        print(
+            f"{k:>8} {reference[k]:>22.17g} {ours_torch[k]:>22.17g} {ours_optax[k]:>16.9g} {d_optax[k]:>5} "
+            f"{naive[k]:>16.9g} {d_naive[k]:>6}"
+        )
     print(f"\nover {args.steps} steps:")
     print(f"  clr_torch vs torch:        bitwise equal: {np.array_equal(ours_torch, reference)}")
-    print(f"  clr_optax vs float32(torch): worst {d_optax.max()} ulp, exact on {100 * np.mean(d_optax == 0):.3f}% of steps")
-    print(f"  naive float32 port:          worst {d_naive.max()} ulp, exact on {100 * np.mean(d_naive == 0):.3f}% of steps")
+    print(
+        f"  clr_optax vs float32(torch): worst {d_optax.max()} ulp, exact on {100 * np.mean(d_optax == 0):.3f}% of steps"
+    )
+    print(
+        f"  naive float32 port:          worst {d_naive.max()} ulp, exact on {100 * np.mean(d_naive == 0):.3f}% of steps"
+    )
     print(f"  time: torch loop {t_torch:.2f} s; clr_optax, all steps at once, {1e3 * t_optax:.1f} ms")
 
     try:
         import matplotlib
+
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
     except ImportError:

@@ -26,8 +26,14 @@ from clr_spec import CyclicSpec
 
 def make_spec(steps_per_epoch: int) -> CyclicSpec:
     # The paper: step_size of 2-10 epochs; triangular2 halves the amplitude every cycle.
-    return CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=4 * steps_per_epoch, mode="triangular2",
-                      base_momentum=0.85, max_momentum=0.95)
+    return CyclicSpec(
+        base_lr=0.01,
+        max_lr=0.1,
+        step_size_up=4 * steps_per_epoch,
+        mode="triangular2",
+        base_momentum=0.85,
+        max_momentum=0.95,
+    )
 
 
 def train_torch(spec, data, batches: np.ndarray) -> dict:
@@ -38,8 +44,8 @@ def train_torch(spec, data, batches: np.ndarray) -> dict:
 
     x_train, y_train, x_test, y_test = (torch.from_numpy(a) for a in data)
     model = D.torch_model(D.initial_params())
-    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)   # the spec's schedulers set both
-    sched = clr_torch.scheduler(opt, spec)                              # CyclicLR.from_spec for a CyclicSpec
+    opt = torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)  # the spec's schedulers set both
+    sched = clr_torch.scheduler(opt, spec)  # CyclicLR.from_spec for a CyclicSpec
     lrs, momenta, losses = [], [], []
     for index in torch.from_numpy(batches):
         lrs.append(opt.param_groups[0]["lr"])
@@ -53,8 +59,7 @@ def train_torch(spec, data, batches: np.ndarray) -> dict:
     with torch.no_grad():
         accuracy = (model(x_test).argmax(1) == y_test).float().mean().item()
     weights = {k: v.numpy().copy() for k, v in model.state_dict().items()}
-    return dict(lr=np.array(lrs), momentum=np.array(momenta), loss=np.array(losses), accuracy=accuracy,
-                weights=weights)
+    return dict(lr=np.array(lrs), momentum=np.array(momenta), loss=np.array(losses), accuracy=accuracy, weights=weights)
 
 
 def train_optax(spec, data, batches: np.ndarray) -> dict:
@@ -74,7 +79,7 @@ def train_optax(spec, data, batches: np.ndarray) -> dict:
             params, state = carry
             loss, grads = jax.value_and_grad(D.jax_loss)(params, x_train[index], y_train[index])
             updates, state = tx.update(grads, state, params)
-            used = clr_optax.current_hyperparams(state)          # what this update used
+            used = clr_optax.current_hyperparams(state)  # what this update used
             return (optax.apply_updates(params, updates), state), (used["learning_rate"], used["momentum"], loss)
 
         (params, _), curves = jax.lax.scan(step, (params, tx.init(params)), batches)
@@ -82,8 +87,13 @@ def train_optax(spec, data, batches: np.ndarray) -> dict:
 
     params, (lrs, momenta, losses) = run({k: jnp.asarray(v) for k, v in D.initial_params().items()}, batches)
     accuracy = float(jnp.mean(jnp.argmax(D.jax_logits(params, x_test), 1) == y_test))
-    return dict(lr=np.asarray(lrs), momentum=np.asarray(momenta), loss=np.asarray(losses), accuracy=accuracy,
-                weights={k: np.asarray(v) for k, v in params.items()})
+    return dict(
+        lr=np.asarray(lrs),
+        momentum=np.asarray(momenta),
+        loss=np.asarray(losses),
+        accuracy=accuracy,
+        weights={k: np.asarray(v) for k, v in params.items()},
+    )
 
 
 def worst_ulp(float32_values: np.ndarray, reference: np.ndarray) -> int:
@@ -94,12 +104,14 @@ def worst_ulp(float32_values: np.ndarray, reference: np.ndarray) -> int:
 
 def plot(runs: dict, title: str, path: str, milestones=()) -> None:
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     rows = [("lr", "learning rate"), ("momentum", "momentum"), ("loss", "training loss (batch)")]
-    fig, axes = plt.subplots(len(rows), len(runs), figsize=(5.5 * len(runs), 7.5), sharex=True, sharey="row",
-                             squeeze=False)
+    fig, axes = plt.subplots(
+        len(rows), len(runs), figsize=(5.5 * len(runs), 7.5), sharex=True, sharey="row", squeeze=False
+    )
     for column, (name, run) in enumerate(runs.items()):
         steps = np.arange(len(run["lr"]))
         for row, (key, label) in enumerate(rows):
@@ -136,16 +148,20 @@ def main() -> None:
         if args.framework in ("both", name):
             start = time.perf_counter()
             runs[name] = run = train(spec, data, batches)
-            print(f"{name:6s} final epoch loss {run['loss'][-D.steps_per_epoch(len(data[0])):].mean():.4f}, "
-                  f"test accuracy {run['accuracy']:.3f} ({time.perf_counter() - start:.1f} s)")
+            print(
+                f"{name:6s} final epoch loss {run['loss'][-D.steps_per_epoch(len(data[0])) :].mean():.4f}, "
+                f"test accuracy {run['accuracy']:.3f} ({time.perf_counter() - start:.1f} s)"
+            )
     reference = spec.lr(np.arange(len(batches)))
     for name, run in runs.items():
         print(f"{name:6s} lr vs the closed form: worst {worst_ulp(run['lr'], reference)} ulp (float32)")
     if len(runs) == 2:
         t, o = runs["torch"], runs["optax"]
-        print(f"optax vs torch: lr worst {worst_ulp(o['lr'], t['lr'])} ulp, momentum worst "
-              f"{worst_ulp(o['momentum'], t['momentum'])} ulp, weights differ by "
-              f"{max(np.max(np.abs(o['weights'][k] - t['weights'][k])) for k in t['weights']):.1e} at most")
+        print(
+            f"optax vs torch: lr worst {worst_ulp(o['lr'], t['lr'])} ulp, momentum worst "
+            f"{worst_ulp(o['momentum'], t['momentum'])} ulp, weights differ by "
+            f"{max(np.max(np.abs(o['weights'][k] - t['weights'][k])) for k in t['weights']):.1e} at most"
+        )
     plot(runs, f"digits MLP, SGD + CLR {spec.mode}, step_size_up={spec.step_size_up:g}", args.out)
     print(f"plot written to {args.out}")
 

@@ -37,7 +37,7 @@ def main() -> None:
 
     (x_train, y_train, x_test, y_test), per_epoch, spec, batches = D.resume_example(args.epochs)
     epoch = [(torch.from_numpy(x_train[idx]), torch.from_numpy(y_train[idx])) for idx in batches[:per_epoch]]
-    loader = torch.utils.data.DataLoader(epoch, batch_size=None)   # the prepared batches, in order
+    loader = torch.utils.data.DataLoader(epoch, batch_size=None)  # the prepared batches, in order
 
     class Digits(pl.LightningModule):
         def __init__(self):
@@ -53,19 +53,27 @@ def main() -> None:
 
         def configure_optimizers(self):
             opt = torch.optim.SGD(self.parameters(), lr=spec.base_lr, momentum=0.9)
-            return {"optimizer": opt,
-                    "lr_scheduler": {"scheduler": clr_torch.CyclicLR.from_spec(opt, spec), "interval": "step"}}
+            return {
+                "optimizer": opt,
+                "lr_scheduler": {"scheduler": clr_torch.CyclicLR.from_spec(opt, spec), "interval": "step"},
+            }
 
     def trainer(max_steps: int):
-        return pl.Trainer(max_steps=max_steps, accelerator="cpu", logger=False, enable_checkpointing=False,
-                          enable_progress_bar=False, enable_model_summary=False)
+        return pl.Trainer(
+            max_steps=max_steps,
+            accelerator="cpu",
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
 
     total = args.epochs * per_epoch
     half = (args.epochs // 2) * per_epoch
     os.makedirs(args.out_dir, exist_ok=True)
     checkpoint = os.path.join(args.out_dir, "lightning_digits.ckpt")
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # Lightning's advice on DataLoader workers and the like
+        warnings.simplefilter("ignore")  # Lightning's advice on DataLoader workers and the like
         first = Digits()
         trainer(half).fit(first, loader)
         first_trainer = first.trainer
@@ -83,8 +91,10 @@ def main() -> None:
         accuracy = float((second.net(torch.from_numpy(x_test)).argmax(1).numpy() == y_test).mean())
     print(f"{total} steps, resumed from a Lightning checkpoint at step {half}")
     print(f"lr vs spec.lr: max difference {lr_gap:.1e}; momentum vs spec.momentum: {momentum_gap:.1e}")
-    print(f"spec read from the checkpoint equals the spec: {CyclicSpec.from_torch(state) == spec}; "
-          f"its last_epoch: {state['last_epoch']}")
+    print(
+        f"spec read from the checkpoint equals the spec: {CyclicSpec.from_torch(state) == spec}; "
+        f"its last_epoch: {state['last_epoch']}"
+    )
     print(f"checkpoint: {checkpoint}")
     print(f"test accuracy {accuracy:.3f}")
 

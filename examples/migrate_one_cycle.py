@@ -58,15 +58,20 @@ def torch_train(model, opt, sched, steps: int):
 def optax_continue(checkpoint, steps: int):
     spec = clr_spec.from_torch(checkpoint["scheduler"], optimizer_state=checkpoint["optimizer"])
     k = checkpoint["scheduler"]["last_epoch"]
-    params = {"w": jnp.asarray(checkpoint["model"]["weight"].numpy().T),
-              "b": jnp.asarray(checkpoint["model"]["bias"].numpy())}
+    params = {
+        "w": jnp.asarray(checkpoint["model"]["weight"].numpy().T),
+        "b": jnp.asarray(checkpoint["model"]["bias"].numpy()),
+    }
     buffers = checkpoint["optimizer"]["state"]
     tx = clr_optax.sgd(spec)
     state = clr_optax.set_count(tx.init(params), k)
-    momentum = {"w": jnp.asarray(buffers[0]["momentum_buffer"].numpy().T),
-                "b": jnp.asarray(buffers[1]["momentum_buffer"].numpy())}
-    state = state._replace(inner_state=state.inner_state._replace(momentum_buffer=momentum,
-                                                                  has_buffer=jnp.asarray(True)))
+    momentum = {
+        "w": jnp.asarray(buffers[0]["momentum_buffer"].numpy().T),
+        "b": jnp.asarray(buffers[1]["momentum_buffer"].numpy()),
+    }
+    state = state._replace(
+        inner_state=state.inner_state._replace(momentum_buffer=momentum, has_buffer=jnp.asarray(True))
+    )
 
     def loss_fn(p):
         return jnp.mean((jnp.asarray(X) @ p["w"] + p["b"] - jnp.asarray(Y)) ** 2)
@@ -101,9 +106,13 @@ def main() -> None:
     joined = np.concatenate([first, rest])
 
     print(f"spec read from the checkpoint: {spec}")
-    print(f"moved to optax at step {k}; joined vs uninterrupted torch: lr worst {worst_ulp(joined[:, 0], uninterrupted[:, 0])} "
-          f"ulp, momentum worst {worst_ulp(joined[:, 1], uninterrupted[:, 1])} ulp")
-    print(f"loss curves agree to {np.max(np.abs(joined[:, 2] - uninterrupted[:, 2]) / uninterrupted[:, 2]):.1e} relative")
+    print(
+        f"moved to optax at step {k}; joined vs uninterrupted torch: lr worst {worst_ulp(joined[:, 0], uninterrupted[:, 0])} "
+        f"ulp, momentum worst {worst_ulp(joined[:, 1], uninterrupted[:, 1])} ulp"
+    )
+    print(
+        f"loss curves agree to {np.max(np.abs(joined[:, 2] - uninterrupted[:, 2]) / uninterrupted[:, 2]):.1e} relative"
+    )
 
     from matplotlib.figure import Figure
 

@@ -39,18 +39,33 @@ import clr_optax
 import clr_torch
 from clr_spec import CyclicSpec
 
-SPEC = CyclicSpec(base_lr=[0.01, 0.005], max_lr=[0.1, 0.05], step_size_up=40, step_size_down=60,
-                  mode="triangular2", base_momentum=0.85, max_momentum=0.95)
+SPEC = CyclicSpec(
+    base_lr=[0.01, 0.005],
+    max_lr=[0.1, 0.05],
+    step_size_up=40,
+    step_size_down=60,
+    mode="triangular2",
+    base_momentum=0.85,
+    max_momentum=0.95,
+)
 # torch names -> Flax-style paths, and the layout change (Linear.weight is Dense.kernel transposed)
-PATHS = {"hidden.weight": "hidden/kernel", "hidden.bias": "hidden/bias", "out.weight": "out/kernel",
-         "out.bias": "out/bias"}
+PATHS = {
+    "hidden.weight": "hidden/kernel",
+    "hidden.bias": "hidden/bias",
+    "out.weight": "out/kernel",
+    "out.bias": "out/bias",
+}
 TRANSFORMS = {"hidden.weight": "transpose", "out.weight": "transpose"}
 
 
 def torch_run():
     model = _digits.torch_model(_digits.initial_params())
-    opt = torch.optim.SGD([{"params": model.hidden.parameters(), "weight_decay": 5e-4},
-                           {"params": model.out.parameters()}], lr=0.1, momentum=0.9, nesterov=True)
+    opt = torch.optim.SGD(
+        [{"params": model.hidden.parameters(), "weight_decay": 5e-4}, {"params": model.out.parameters()}],
+        lr=0.1,
+        momentum=0.9,
+        nesterov=True,
+    )
     return model, opt, clr_torch.CyclicLR.from_spec(opt, SPEC)
 
 
@@ -71,8 +86,10 @@ def flax_loss(params, x, y):
 
 def flax_template():
     """The optax params' structure, shapes and dtypes (values are replaced by the checkpoint's)."""
-    return {"hidden": {"kernel": jnp.zeros((64, _digits.HIDDEN)), "bias": jnp.zeros(_digits.HIDDEN)},
-            "out": {"kernel": jnp.zeros((_digits.HIDDEN, 10)), "bias": jnp.zeros(10)}}
+    return {
+        "hidden": {"kernel": jnp.zeros((64, _digits.HIDDEN)), "bias": jnp.zeros(_digits.HIDDEN)},
+        "out": {"kernel": jnp.zeros((_digits.HIDDEN, 10)), "bias": jnp.zeros(10)},
+    }
 
 
 def snapshot(model):
@@ -88,10 +105,10 @@ def main() -> None:
     args = parser.parse_args()
     if not 0 < args.switch_at < args.back_at < args.steps:
         parser.error("need 0 < --switch-at < --back-at < --steps")
-    torch.set_num_threads(1)      # a tiny model: threads only add overhead
+    torch.set_num_threads(1)  # a tiny model: threads only add overhead
     x, y, _, _ = _digits.load()
     per_epoch = _digits.steps_per_epoch(len(x))
-    batches = _digits.batch_order(len(x), -(-args.steps // per_epoch))[:args.steps]
+    batches = _digits.batch_order(len(x), -(-args.steps // per_epoch))[: args.steps]
 
     # the reference: torch, uninterrupted
     model, opt, sched = torch_run()
@@ -102,27 +119,36 @@ def main() -> None:
 
     # 1. torch, then a checkpoint
     model, opt, sched = torch_run()
-    torch_train(model, opt, sched, x, y, batches[:args.switch_at])
+    torch_train(model, opt, sched, x, y, batches[: args.switch_at])
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "run.pt")
         torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, path)
         ckpt = torch.load(path, weights_only=True)
 
     # 2. torch -> optax, one call
-    mapping = clr_optax.param_mapping(list(ckpt["model"].items()), flax_template(), paths=PATHS,
-                                      transforms=TRANSFORMS)
+    mapping = clr_optax.param_mapping(list(ckpt["model"].items()), flax_template(), paths=PATHS, transforms=TRANSFORMS)
     run = clr_optax.resume_from_torch_checkpoint(ckpt, flax_template(), mapping=mapping)
-    if args.orbax:                # the JAX side as an Orbax checkpoint, and read back
-        clr_optax.save_orbax(args.orbax, run.params, run.opt_state, run.spec, optimizer=list(run.configs),
-                             mapping=mapping, labels=run.labels, overwrite=True)
+    if args.orbax:  # the JAX side as an Orbax checkpoint, and read back
+        clr_optax.save_orbax(
+            args.orbax,
+            run.params,
+            run.opt_state,
+            run.spec,
+            optimizer=list(run.configs),
+            mapping=mapping,
+            labels=run.labels,
+            overwrite=True,
+        )
         loaded = clr_optax.load_orbax(args.orbax, step=run.step)
         run = run._replace(params=loaded.params, tx=loaded.tx, opt_state=loaded.opt_state)
         print(f"wrote and read the Orbax checkpoint {args.orbax}/{run.step}")
     decays = [c.torch_hyperparams()["weight_decay"] for c in run.configs]
     flags = [bool(s.inner_state.inner_state.has_buffer) for s in run.opt_state.inner_states.values()]
     count = int(run.opt_state.inner_states["group0"].inner_state.count)
-    print(f"moved to optax at step {run.step}: one clr_optax.{run.configs[0].kind} per torch group "
-          f"(weight_decay {decays}), torch's momentum buffers, has_buffer {flags}, count {count}")
+    print(
+        f"moved to optax at step {run.step}: one clr_optax.{run.configs[0].kind} per torch group "
+        f"(weight_decay {decays}), torch's momentum buffers, has_buffer {flags}, count {count}"
+    )
 
     @jax.jit
     def step(params, state, idx):
@@ -131,29 +157,40 @@ def main() -> None:
         return optax.apply_updates(params, updates), state
 
     params, state = run.params, run.opt_state
-    for idx in batches[args.switch_at:args.back_at]:
+    for idx in batches[args.switch_at : args.back_at]:
         params, state = step(params, state, idx)
 
     # 3. optax -> torch, one call each side
     if args.orbax:
-        clr_optax.save_orbax(args.orbax, params, state, run.spec, optimizer=list(run.configs), mapping=mapping,
-                             labels=run.labels, overwrite=True)
+        clr_optax.save_orbax(
+            args.orbax,
+            params,
+            state,
+            run.spec,
+            optimizer=list(run.configs),
+            mapping=mapping,
+            labels=run.labels,
+            overwrite=True,
+        )
         numpy_ckpt = clr_optax.torch_checkpoint_from_orbax(args.orbax, step=args.back_at)
     else:
-        numpy_ckpt = clr_optax.torch_checkpoint_from_optax(params, state, run.spec, mapping=mapping,
-                                                           optimizer=list(run.configs))
+        numpy_ckpt = clr_optax.torch_checkpoint_from_optax(
+            params, state, run.spec, mapping=mapping, optimizer=list(run.configs)
+        )
     model, opt, _ = torch_run()
     sched = clr_torch.resume_from_optax(model, opt, numpy_ckpt)
     print(f"back in torch at step {numpy_ckpt['step']}: next lr {[g['lr'] for g in opt.param_groups]}")
-    torch_train(model, opt, sched, x, y, batches[args.back_at:])
+    torch_train(model, opt, sched, x, y, batches[args.back_at :])
 
     # 4. against the uninterrupted run
     final = snapshot(model)
     gap = max(float(np.max(np.abs(final[k] - reference[k]))) for k in reference)
     one_step = max(float(np.max(np.abs(reference[k] - before_last[k]))) for k in reference)
-    print(f"after {args.steps} steps (torch -> optax at {args.switch_at} -> torch at {args.back_at}): parameters "
-          f"differ from the uninterrupted torch run by {gap:.1e}, {gap / one_step:.1e} of one step's change "
-          f"({one_step:.1e})")
+    print(
+        f"after {args.steps} steps (torch -> optax at {args.switch_at} -> torch at {args.back_at}): parameters "
+        f"differ from the uninterrupted torch run by {gap:.1e}, {gap / one_step:.1e} of one step's change "
+        f"({one_step:.1e})"
+    )
 
 
 if __name__ == "__main__":

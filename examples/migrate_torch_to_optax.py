@@ -29,8 +29,15 @@ import clr_optax
 import clr_torch
 from clr_spec import CyclicSpec
 
-SPEC = CyclicSpec(base_lr=0.01, max_lr=0.05, step_size_up=150, step_size_down=250, mode="triangular2",
-                  base_momentum=0.8, max_momentum=0.95)
+SPEC = CyclicSpec(
+    base_lr=0.01,
+    max_lr=0.05,
+    step_size_up=150,
+    step_size_down=250,
+    mode="triangular2",
+    base_momentum=0.8,
+    max_momentum=0.95,
+)
 rng = np.random.default_rng(0)
 X = rng.normal(size=(256, 8)).astype(np.float32)
 Y = (X @ rng.normal(size=(8, 1)) + 0.1 * rng.normal(size=(256, 1))).astype(np.float32)
@@ -64,11 +71,12 @@ def optax_continue(checkpoint_path: str, steps: int):
     params = {"w": jnp.asarray(ckpt["model"]["weight"].numpy().T), "b": jnp.asarray(ckpt["model"]["bias"].numpy())}
     buffers = [ckpt["optimizer"]["state"][i]["momentum_buffer"].numpy() for i in (0, 1)]
 
-    tx = optax.inject_hyperparams(optax.sgd)(learning_rate=clr_optax.cyclic_lr_schedule(spec),
-                                             momentum=clr_optax.cyclic_momentum_schedule(spec))
+    tx = optax.inject_hyperparams(optax.sgd)(
+        learning_rate=clr_optax.cyclic_lr_schedule(spec), momentum=clr_optax.cyclic_momentum_schedule(spec)
+    )
     state = clr_optax.set_count(tx.init(params), k)
     trace = {"w": jnp.asarray(buffers[0].T), "b": jnp.asarray(buffers[1])}
-    inner = state.inner_state                                  # optax.sgd: (TraceState, ...)
+    inner = state.inner_state  # optax.sgd: (TraceState, ...)
     state = state._replace(inner_state=(inner[0]._replace(trace=trace),) + tuple(inner[1:]))
 
     def loss_fn(p):
@@ -76,7 +84,7 @@ def optax_continue(checkpoint_path: str, steps: int):
 
     def step(carry, _):
         state, p = carry
-        lr = clr_optax.cyclic_lr_schedule(spec)(state.count)       # the lr this update uses
+        lr = clr_optax.cyclic_lr_schedule(spec)(state.count)  # the lr this update uses
         loss, grads = jax.value_and_grad(loss_fn)(p)
         updates, state = tx.update(grads, state, p)
         return (state, optax.apply_updates(p, updates)), (lr, loss)
@@ -110,6 +118,7 @@ def main() -> None:
     print(f"loss curves agree to {rel_loss:.1e} relative (float32 training on both sides)")
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

@@ -28,9 +28,15 @@ OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 
 def schedules() -> dict:
     return {
         "cyclic WSD (WSDSpec: 3 cycles, peaks 1, 0.8, 0.6; 1-sqrt decay)": WSDSpec(
-            lr=PEAK, num_warmup_steps=200, rewarm_steps=100, num_decay_steps=[400, 300, 500],
-            cycle_lengths=[2500, 1500, 2000], peak_factors=[1.0, 0.8, 0.6], min_lr_ratio=FLOOR / PEAK,
-            decay_type="1-sqrt"),
+            lr=PEAK,
+            num_warmup_steps=200,
+            rewarm_steps=100,
+            num_decay_steps=[400, 300, 500],
+            cycle_lengths=[2500, 1500, 2000],
+            peak_factors=[1.0, 0.8, 0.6],
+            min_lr_ratio=FLOOR / PEAK,
+            decay_type="1-sqrt",
+        ),
         "CLR triangular (CyclicSpec)": CyclicSpec(base_lr=FLOOR, max_lr=PEAK, step_size_up=750, cycle_momentum=False),
         "SGDR (WarmRestartsSpec, T_0=1000, T_mult=2)": WarmRestartsSpec(lr=PEAK, T_0=1000, T_mult=2, eta_min=FLOOR),
     }

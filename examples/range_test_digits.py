@@ -44,20 +44,32 @@ def main() -> None:
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     torch_batches = [(torch.from_numpy(x), torch.from_numpy(y)) for x, y in batches]
     from_torch = clr_torch.lr_range_test(
-        model, opt, lambda m, b: torch.nn.functional.cross_entropy(m(b[0]), b[1]), torch_batches,
-        progress=not args.no_progress, **SWEEP)
+        model,
+        opt,
+        lambda m, b: torch.nn.functional.cross_entropy(m(b[0]), b[1]),
+        torch_batches,
+        progress=not args.no_progress,
+        **SWEEP,
+    )
 
     params = {k: jnp.asarray(v) for k, v in D.initial_params().items()}
     from_optax = clr_optax.lr_range_test(
-        lambda p, b: D.jax_loss(p, b[0], b[1]), params, lambda lr: optax.sgd(lr, momentum=0.9),
-        [(jnp.asarray(x), jnp.asarray(y)) for x, y in batches], progress=not args.no_progress, **SWEEP)
+        lambda p, b: D.jax_loss(p, b[0], b[1]),
+        params,
+        lambda lr: optax.sgd(lr, momentum=0.9),
+        [(jnp.asarray(x), jnp.asarray(y)) for x, y in batches],
+        progress=not args.no_progress,
+        **SWEEP,
+    )
 
     for name, result in (("torch", from_torch), ("optax", from_optax)):
         base_lr, max_lr = result.suggest()
         path = result.plot(os.path.join(args.out_dir, f"range_test_{name}.png"), title=f"LR range test ({name})")
         probes = ", ".join(f"{lr:.4g} {'stable' if ok else 'unstable'}" for lr, ok in result.probes)
-        print(f"{name:6s} {len(result.lrs)} steps ({result.stop_reason or 'no divergence'}); "
-              f"suggests base_lr {base_lr:.4g}, max_lr {max_lr:.4g}; plot {path}")
+        print(
+            f"{name:6s} {len(result.lrs)} steps ({result.stop_reason or 'no divergence'}); "
+            f"suggests base_lr {base_lr:.4g}, max_lr {max_lr:.4g}; plot {path}"
+        )
         print(f"{'':6s} stability probes of {result.probe_steps} steps: {probes}")
 
     spec = from_torch.to_spec(D.steps_per_epoch(len(x_train)), epochs_per_step=4, cycle_momentum=False)

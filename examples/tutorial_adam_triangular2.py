@@ -30,8 +30,9 @@ from clr_spec import CyclicSpec
 
 EPOCHS, STEPS_PER_EPOCH = 79, 17_000
 MAX_LR = 1e-3
-SPEC = CyclicSpec(base_lr=MAX_LR / 4, max_lr=MAX_LR, step_size_up=STEPS_PER_EPOCH * 6, mode="triangular2",
-                  cycle_momentum=False)
+SPEC = CyclicSpec(
+    base_lr=MAX_LR / 4, max_lr=MAX_LR, step_size_up=STEPS_PER_EPOCH * 6, mode="triangular2", cycle_momentum=False
+)
 
 
 def torch_loop(steps: int, progress: bool = True) -> np.ndarray:
@@ -83,9 +84,12 @@ def main() -> None:
     ulps = np.abs(optax_lrs.view(np.int32).astype(np.int64) - torch_lrs.astype(np.float32).view(np.int32))
     print(f"{args.steps} steps: torch loop {t_torch:.1f} s")
     print(f"optax (float32) vs torch: worst {ulps.max()} ulp, exact on {100 * np.mean(ulps == 0):.3f}% of steps")
-    print(f"closed form equals torch's trajectory bit for bit: {np.array_equal(SPEC.lr(np.arange(args.steps)), torch_lrs)}")
+    print(
+        f"closed form equals torch's trajectory bit for bit: {np.array_equal(SPEC.lr(np.arange(args.steps)), torch_lrs)}"
+    )
 
     import matplotlib
+
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 

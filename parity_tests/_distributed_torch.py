@@ -33,8 +33,9 @@ def worker(rank: int, port: int, out_dir: str) -> None:
         torch.set_num_threads(1)
         params, x, y = T.problem()
         shard = slice(rank * len(x) // WORLD, (rank + 1) * len(x) // WORLD)
-        final, lrs, momenta = T.torch_train(params, x[shard], y[shard], make_optimizer, T.SGD_SPEC, T.STEPS,
-                                            wrap=DistributedDataParallel)
+        final, lrs, momenta = T.torch_train(
+            params, x[shard], y[shard], make_optimizer, T.SGD_SPEC, T.STEPS, wrap=DistributedDataParallel
+        )
         np.savez(os.path.join(out_dir, f"rank{rank}.npz"), lrs=lrs, momenta=momenta, **final)
     finally:
         dist.destroy_process_group()

@@ -20,8 +20,9 @@ HAS_TRANSFORMERS = HAS_TORCH and importlib.util.find_spec("transformers") is not
 needs_torch = pytest.mark.skipif(not HAS_TORCH, reason="needs torch: pip install 'clr-spec[torch]'")
 needs_jax = pytest.mark.skipif(not HAS_JAX, reason="needs jax and optax: pip install 'clr-spec[jax]'")
 needs_both = pytest.mark.skipif(not (HAS_TORCH and HAS_JAX), reason="compares torch with jax: needs both")
-needs_transformers = pytest.mark.skipif(not HAS_TRANSFORMERS, reason="compares with Hugging Face's own schedules: "
-                                        "pip install transformers (and torch)")
+needs_transformers = pytest.mark.skipif(
+    not HAS_TRANSFORMERS, reason="compares with Hugging Face's own schedules: pip install transformers (and torch)"
+)
 needs_matplotlib = pytest.mark.skipif(not HAS_MATPLOTLIB, reason="needs matplotlib: pip install 'clr-spec[plot]'")
 
 

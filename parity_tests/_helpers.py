@@ -21,19 +21,27 @@ CONFIGS: dict[str, dict] = {
     "triangular": dict(base_lr=0.001, max_lr=0.006, step_size_up=2000),
     "triangular_asym": dict(base_lr=0.001, max_lr=0.006, step_size_up=300, step_size_down=701),
     "triangular_inverted": dict(base_lr=0.01, max_lr=0.002, step_size_up=37, step_size_down=11),
-    "triangular2_tutorial": dict(base_lr=2.5e-4, max_lr=1e-3, step_size_up=17000 * 6, mode="triangular2",
-                                 cycle_momentum=False),
+    "triangular2_tutorial": dict(
+        base_lr=2.5e-4, max_lr=1e-3, step_size_up=17000 * 6, mode="triangular2", cycle_momentum=False
+    ),
     "triangular2_short": dict(base_lr=0.0, max_lr=0.05, step_size_up=5, mode="triangular2"),
     "exp_range": dict(base_lr=0.001, max_lr=0.006, step_size_up=2000, mode="exp_range", gamma=0.99994),
     "exp_range_fast": dict(base_lr=0.0, max_lr=0.3, step_size_up=3, mode="exp_range", gamma=0.9),
     "fractional": dict(base_lr=0.001, max_lr=0.006, step_size_up=2.5, step_size_down=4.25),
     "float_step_sizes": dict(base_lr=0.001, max_lr=0.006, step_size_up=1234.567, step_size_down=765.4321),
     "tiny_cycle": dict(base_lr=0.0, max_lr=0.1, step_size_up=1.1),
-    "per_group": dict(base_lr=[1e-4, 0.01, 0.0], max_lr=[1e-3, 0.1, 0.5], step_size_up=1000,
-                      step_size_down=3000, base_momentum=[0.8, 0.85, 0.0], max_momentum=[0.9, 0.95, 0.99]),
+    "per_group": dict(
+        base_lr=[1e-4, 0.01, 0.0],
+        max_lr=[1e-3, 0.1, 0.5],
+        step_size_up=1000,
+        step_size_down=3000,
+        base_momentum=[0.8, 0.85, 0.0],
+        max_momentum=[0.9, 0.95, 0.99],
+    ),
     "custom_cycle": dict(base_lr=0.001, max_lr=0.1, step_size_up=50, scale_fn=lambda c: 1 / (1 + c)),
-    "custom_iterations": dict(base_lr=0.001, max_lr=0.1, step_size_up=25, scale_mode="iterations",
-                              scale_fn=lambda k: 1 / (1 + k / 1000.0)),
+    "custom_iterations": dict(
+        base_lr=0.001, max_lr=0.1, step_size_up=25, scale_mode="iterations", scale_fn=lambda k: 1 / (1 + k / 1000.0)
+    ),
 }
 
 WINDOW = 4096
@@ -91,9 +99,11 @@ def flush_subnormals(values: np.ndarray) -> np.ndarray:
 
 def ulp_distance(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """Number of float32 values between a and b (0 = equal)."""
+
     def ordered(x):
         i = np.asarray(x, np.float32).view(np.int32).astype(np.int64)
         return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+
     return np.abs(ordered(a) - ordered(b))
 
 
@@ -117,59 +127,93 @@ class ParityReport:
         self.rows.append(row)
 
     def markdown(self) -> str:
-        lines = ["| evaluator | config | value | dtype | device | steps | worst | exact steps |",
-                 "|---|---|---|---|---|---:|---:|---:|"]
+        lines = [
+            "| evaluator | config | value | dtype | device | steps | worst | exact steps |",
+            "|---|---|---|---|---|---:|---:|---:|",
+        ]
         for r in sorted(self.rows, key=lambda r: (r.evaluator, r.dtype, r.config, r.what, r.device)):
             worst = f"{int(r.worst)} ulp" if r.dtype == "float32" else f"{r.worst:.1e} rel"
-            lines.append(f"| {r.evaluator} | {r.config} | {r.what} | {r.dtype} | {r.device} | {r.steps} | "
-                         f"{worst} | {100 * r.exact_share:.2f}% |")
+            lines.append(
+                f"| {r.evaluator} | {r.config} | {r.what} | {r.dtype} | {r.device} | {r.steps} | "
+                f"{worst} | {100 * r.exact_share:.2f}% |"
+            )
         return "\n".join(lines)
-
 
     def summary(self) -> str:
         """One row per evaluator, dtype and value: over all configurations checked."""
         groups: dict = {}
         for r in self.rows:
             groups.setdefault((r.evaluator, r.dtype, r.what, r.device), []).append(r)
-        lines = ["| evaluator | value | dtype | device | configs | steps | worst | min. exact share |",
-                 "|---|---|---|---|---:|---:|---:|---:|"]
+        lines = [
+            "| evaluator | value | dtype | device | configs | steps | worst | min. exact share |",
+            "|---|---|---|---|---:|---:|---:|---:|",
+        ]
         for (ev, dtype, what, dev), rows in sorted(groups.items()):
             worst = max(r.worst for r in rows)
             worst_s = f"{int(worst)} ulp" if dtype == "float32" else (f"{worst:.1e} rel" if worst else "bitwise")
-            lines.append(f"| {ev} | {what} | {dtype} | {dev} | {len({r.config for r in rows})} | "
-                         f"{sum(r.steps for r in rows):,} | {worst_s} | {100 * min(r.exact_share for r in rows):.2f}% |")
+            lines.append(
+                f"| {ev} | {what} | {dtype} | {dev} | {len({r.config for r in rows})} | "
+                f"{sum(r.steps for r in rows):,} | {worst_s} | {100 * min(r.exact_share for r in rows):.2f}% |"
+            )
         return "\n".join(lines)
 
 
 REPORT = ParityReport()
 
 
-def check_float32(config: str, what: str, ours: np.ndarray, reference: np.ndarray, *,
-                  max_ulp: int, min_exact: float = 0.99, evaluator: str = "clr_optax",
-                  device: str = "cpu") -> ParityRow:
+def check_float32(
+    config: str,
+    what: str,
+    ours: np.ndarray,
+    reference: np.ndarray,
+    *,
+    max_ulp: int,
+    min_exact: float = 0.99,
+    evaluator: str = "clr_optax",
+    device: str = "cpu",
+) -> ParityRow:
     """Assert the float32 bound against float32(torch) and record the result."""
     valid = ~np.isnan(reference)
     ref32 = flush_subnormals(reference[valid])
     got = np.asarray(ours)[valid]
     assert got.dtype == np.float32, got.dtype
     dist = ulp_distance(got, ref32)
-    row = ParityRow(evaluator, config, what, "float32", int(valid.sum()), float(dist.max(initial=0)),
-                    float(np.mean(dist == 0)) if dist.size else 1.0, device)
+    row = ParityRow(
+        evaluator,
+        config,
+        what,
+        "float32",
+        int(valid.sum()),
+        float(dist.max(initial=0)),
+        float(np.mean(dist == 0)) if dist.size else 1.0,
+        device,
+    )
     np.testing.assert_array_max_ulp(got, ref32, maxulp=max_ulp, dtype=np.float32)
     assert row.exact_share >= min_exact, f"{config}/{what}: only {row.exact_share:.4f} of steps exact"
     REPORT.add(row)
     return row
 
 
-def check_relative(config: str, what: str, ours: np.ndarray, reference: np.ndarray, *, rtol: float,
-                   evaluator: str, flush: bool = False, dtype: str = "float64", device: str = "cpu") -> ParityRow:
+def check_relative(
+    config: str,
+    what: str,
+    ours: np.ndarray,
+    reference: np.ndarray,
+    *,
+    rtol: float,
+    evaluator: str,
+    flush: bool = False,
+    dtype: str = "float64",
+    device: str = "cpu",
+) -> ParityRow:
     valid = ~np.isnan(reference)
     got, ref = np.asarray(ours, np.float64)[valid], reference[valid].copy()
     if flush:  # XLA flushes float64 subnormals too
         ref[np.abs(ref) < np.finfo(np.float64).tiny] = 0.0
     rel = np.abs(got - ref) / np.maximum(np.abs(ref), 1e-300)
-    row = ParityRow(evaluator, config, what, dtype, int(valid.sum()), float(rel.max(initial=0)),
-                    float(np.mean(got == ref)), device)
+    row = ParityRow(
+        evaluator, config, what, dtype, int(valid.sum()), float(rel.max(initial=0)), float(np.mean(got == ref)), device
+    )
     np.testing.assert_allclose(got, ref, rtol=rtol, atol=0)
     REPORT.add(row)
     return row
@@ -182,9 +226,13 @@ def write_report(path: Optional[str] = None) -> Optional[str]:
     if not path or not REPORT.rows:
         return None
     with open(path, "w") as fh:
-        fh.write("# Parity report\n\nGenerated by `CLR_PARITY_REPORT=docs/parity_report.md bash dev.sh test`. "
-                 "Reference: torch's own schedulers (`CyclicLR`; for the family `OneCycleLR`, "
-                 "`CosineAnnealingWarmRestarts`, `LinearLR`, `ConstantLR`, `CosineAnnealingLR`, `SequentialLR`).\n\n" + REPORT.markdown() + "\n")
+        fh.write(
+            "# Parity report\n\nGenerated by `CLR_PARITY_REPORT=docs/parity_report.md bash dev.sh test`. "
+            "Reference: torch's own schedulers (`CyclicLR`; for the family `OneCycleLR`, "
+            "`CosineAnnealingWarmRestarts`, `LinearLR`, `ConstantLR`, `CosineAnnealingLR`, `SequentialLR`).\n\n"
+            + REPORT.markdown()
+            + "\n"
+        )
     if "1" in (os.environ.get("CLR_PARITY_SUMMARY"), os.environ.get("CLR_PARITY_README")):
         readme = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs", "precision.md")
         start, end = "<!-- parity:start -->", "<!-- parity:end -->"

@@ -41,13 +41,13 @@ def _bare_package(name: str, path: list) -> types.ModuleType:
 def _load() -> tuple[Optional[types.ModuleType], str]:
     if importlib.util.find_spec("torch") is None:
         return None, "timm's schedulers need torch: pip install 'clr-spec[torch]'"
-    found = importlib.util.find_spec("timm")       # finds the package without importing it
+    found = importlib.util.find_spec("timm")  # finds the package without importing it
     if found is None or not found.submodule_search_locations:
         return None, "needs timm (pip install --no-deps timm: its scheduler code needs only torch)"
     root = list(found.submodule_search_locations)
     names = ("timm", "timm.scheduler", "timm.scheduler.scheduler", "timm.scheduler.cosine_lr")
     saved = {name: sys.modules[name] for name in names if name in sys.modules}
-    if "timm.scheduler.cosine_lr" in saved:        # timm imported for real (torchvision present): use it
+    if "timm.scheduler.cosine_lr" in saved:  # timm imported for real (torchvision present): use it
         return saved["timm.scheduler.cosine_lr"], ""
     try:
         sys.modules["timm"] = _bare_package("timm", root)
@@ -75,4 +75,3 @@ def version() -> str:
     from importlib import metadata
 
     return metadata.version("timm")
-

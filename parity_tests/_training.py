@@ -38,7 +38,7 @@ def problem(seed: int = 0) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarra
     }
     x = rng.uniform(-1, 1, (N_SAMPLES, N_IN))
     y = np.sin(x @ rng.normal(0, 0.7, (N_IN, 1))) + 0.3 * x[:, :1] ** 2
-    as32 = (lambda a: np.asarray(a, np.float32))
+    as32 = lambda a: np.asarray(a, np.float32)
     return {k: as32(v) for k, v in params.items()}, as32(x), as32(y)
 
 
@@ -60,9 +60,19 @@ def torch_param_groups(model: torch.nn.Module, grouped: bool) -> list:
     return [{"params": list(getattr(model, layer).parameters())} for layer in LAYERS]
 
 
-def torch_train(params, x, y, make_optimizer: Callable, spec: CyclicSpec, steps: int, *, grouped: bool = False,
-                sign: float = 1.0, wrap: Callable = lambda model: model, make_scheduler: Optional[Callable] = None,
-                ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+def torch_train(
+    params,
+    x,
+    y,
+    make_optimizer: Callable,
+    spec: CyclicSpec,
+    steps: int,
+    *,
+    grouped: bool = False,
+    sign: float = 1.0,
+    wrap: Callable = lambda model: model,
+    make_scheduler: Optional[Callable] = None,
+) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Train with ``clr_torch.CyclicLR`` (or ``make_scheduler(optimizer)``); returns final params
     and per-step (group) lr and momentum.
 
@@ -107,12 +117,21 @@ def _lr_and_momentum(opt_state) -> tuple[jnp.ndarray, jnp.ndarray]:
     return lr, momentum
 
 
-def jax_train(params, x, y, tx: optax.GradientTransformation, steps: int, *, sign: float = 1.0,
-              trace_counter: Optional[list] = None):
+def jax_train(
+    params,
+    x,
+    y,
+    tx: optax.GradientTransformation,
+    steps: int,
+    *,
+    sign: float = 1.0,
+    trace_counter: Optional[list] = None,
+):
     """Train as one jitted ``lax.scan``; returns final params and per-step lr and momentum from the state."""
+
     def run(params, x, y):
         if trace_counter is not None:
-            trace_counter.append(1)   # runs once per compilation
+            trace_counter.append(1)  # runs once per compilation
         state = tx.init(params)
 
         def step(carry, _):
@@ -128,8 +147,9 @@ def jax_train(params, x, y, tx: optax.GradientTransformation, steps: int, *, sig
     return {k: np.asarray(v) for k, v in final.items()}, np.asarray(lrs), np.asarray(momenta)
 
 
-def assert_trains_like_torch(make_torch: Callable, make_scheduler: Callable, tx: optax.GradientTransformation,
-                             steps: int = 300) -> None:
+def assert_trains_like_torch(
+    make_torch: Callable, make_scheduler: Callable, tx: optax.GradientTransformation, steps: int = 300
+) -> None:
     """torch's optimizer with ``make_scheduler(optimizer)`` against ``tx``, float32: lr within
     1 ulp, momentum equal at every step, parameters within 1e-5 after ``steps`` updates."""
     import warnings
@@ -137,11 +157,13 @@ def assert_trains_like_torch(make_torch: Callable, make_scheduler: Callable, tx:
     params, x, y = problem()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch_final, torch_lrs, torch_momenta = torch_train(params, x, y, make_torch, None, steps,
-                                                            make_scheduler=make_scheduler)
+        torch_final, torch_lrs, torch_momenta = torch_train(
+            params, x, y, make_torch, None, steps, make_scheduler=make_scheduler
+        )
     jax_final, jax_lrs, jax_momenta = jax_train(params, x, y, tx, steps)
     np.testing.assert_array_max_ulp(jax_lrs[:, 0], torch_lrs[:, 0].astype(np.float32), maxulp=1)
     np.testing.assert_array_equal(jax_momenta[:, 0], torch_momenta[:, 0].astype(np.float32))
-    gap = max(float(np.max(np.abs(torch_final[k] - jax_final[k])) / np.max(np.abs(torch_final[k])))
-              for k in torch_final)
+    gap = max(
+        float(np.max(np.abs(torch_final[k] - jax_final[k])) / np.max(np.abs(torch_final[k]))) for k in torch_final
+    )
     assert gap < 1e-5

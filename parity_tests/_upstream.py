@@ -44,11 +44,11 @@ from clr_spec import ChainedSpec, ConstantSpec, LambdaSpec, LinearSpec, Multipli
 
 from ._frameworks import needs_jax, needs_torch
 
-SETUP_LRS = [0.05, 0.5]          # upstream setUp: SGD lr=0.05, the second group lr=torch.tensor(0.5)
-LAMBDA_LRS = [0.05, 0.4]         # test_lambda_lr / test_multiplicative_lr set the groups' lr to these floats
-ATOL = 1e-5                      # upstream's _test / _test_get_last_lr / _test_with_epoch / closed form
-LOOSE = (ATOL, 0.0)              # (atol, rtol)
-FLOAT64_DEFAULT = (1e-7, 1e-7)   # torch's assertEqual on Python floats
+SETUP_LRS = [0.05, 0.5]  # upstream setUp: SGD lr=0.05, the second group lr=torch.tensor(0.5)
+LAMBDA_LRS = [0.05, 0.4]  # test_lambda_lr / test_multiplicative_lr set the groups' lr to these floats
+ATOL = 1e-5  # upstream's _test / _test_get_last_lr / _test_with_epoch / closed form
+LOOSE = (ATOL, 0.0)  # (atol, rtol)
+FLOAT64_DEFAULT = (1e-7, 1e-7)  # torch's assertEqual on Python floats
 FLOAT32_DEFAULT = (1e-5, 1.3e-6)  # torch's assertEqual on float32 tensors
 
 
@@ -139,7 +139,7 @@ class Case:
     expected: Any
     steps: Sequence[int]
     fixture: str = "setup"
-    tol: Any = LOOSE                   # (atol, rtol), or a dict of them per group
+    tol: Any = LOOSE  # (atol, rtol), or a dict of them per group
     read: str = "lr"
     stepped: bool = False
     needs_torch_for_expected: bool = False
@@ -167,7 +167,7 @@ class Case:
         """(groups checked, len(steps)) float64."""
         if "t" not in self._cache:
             raw = self.expected() if callable(self.expected) else self.expected
-            self._cache["t"] = np.array([[float(v) for v in group[:len(self.steps)]] for group in raw])
+            self._cache["t"] = np.array([[float(v) for v in group[: len(self.steps)]] for group in raw])
         return self._cache["t"]
 
     def groups_checked(self) -> int:
@@ -212,8 +212,10 @@ def assert_within(what: str, case: Case, group: int, got: Any, expected: np.ndar
     bad = np.abs(got - expected) > atol + rtol * np.abs(expected)
     if bad.any():
         i = int(np.argmax(bad))
-        raise AssertionError(f"{case.upstream} group {group} ({what}): at step {list(steps)[i]} expected "
-                             f"{expected[i]!r}, got {got[i]!r} (atol={atol}, rtol={rtol})")
+        raise AssertionError(
+            f"{case.upstream} group {group} ({what}): at step {list(steps)[i]} expected "
+            f"{expected[i]!r}, got {got[i]!r} (atol={atol}, rtol={rtol})"
+        )
 
 
 # ------------------------------------------------------------------ each path's values
@@ -275,6 +277,7 @@ def torch_run(case: Case, n: int) -> np.ndarray:
 def stepped_targets(case_build: Callable, fixture: str, steps: int) -> Callable[[], list]:
     """torch's own scheduler, built as upstream builds it, stepped ``steps`` times:
     ``get_last_lr()`` per group (as upstream's state-dict and checkpoint tests compare it)."""
+
     def make() -> list:
         opt = FIXTURES[fixture].make()
         sched = case_build(opt)
@@ -282,6 +285,7 @@ def stepped_targets(case_build: Callable, fixture: str, steps: int) -> Callable[
             opt.step()
             sched.step()
         return [[float(v)] for v in sched.get_last_lr()]
+
     return make
 
 
@@ -317,9 +321,11 @@ def state_keywords(spec, sched) -> dict:
 def _on_cases(argnames: str, params: Callable[[Sequence[Case]], list]):
     """Mark a check to be parametrized, in each module that collects it, by
     ``params(module.CASES)`` (see ``pytest_generate_tests``)."""
+
     def mark(check):
         check.upstream_parametrize = (argnames, params)
         return check
+
     return mark
 
 
@@ -362,7 +368,7 @@ def test_clr_torch_resumed(case):
         sched = clr_torch.scheduler(opt, case.spec, step=k)
         values = read(opt, [sched], case.read)
         for g, expected in enumerate(targets):
-            assert_within(f"clr_torch.scheduler(step={k})", case, g, [values[g]], expected[i:i + 1], [k])
+            assert_within(f"clr_torch.scheduler(step={k})", case, g, [values[g]], expected[i : i + 1], [k])
 
 
 @needs_jax
@@ -372,11 +378,12 @@ def test_optax_float32(case, group):
     got = optax_values(case, group, steps)
     assert got.dtype == np.float32, got.dtype
     expected = case.targets()[group]
-    if case.stepped:     # upstream compares with torch's stepped value: float32 of it exactly
+    if case.stepped:  # upstream compares with torch's stepped value: float32 of it exactly
         want = expected.astype(np.float32)
         assert got.tolist() == want.tolist(), (
             f"{case.upstream} group {group}: at steps {list(steps)} expected float32 {want.tolist()}, "
-            f"got {got.tolist()}")
+            f"got {got.tolist()}"
+        )
     else:
         assert_within("optax float32", case, group, got, expected, case.steps)
 
@@ -457,7 +464,7 @@ def check_constant_initial_lr(make: Callable[[float], Any]) -> None:
     for i in range(2):
         opt.step()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")            # step(epoch) is deprecated
+            warnings.simplefilter("ignore")  # step(epoch) is deprecated
             sch.step(i)
         lr.multiply_(0.1)
         for group, before in zip(opt.param_groups, original):

@@ -14,9 +14,8 @@ try:
 
     _hypothesis_settings.register_profile("clr", derandomize=True, database=None, print_blob=True)
     _hypothesis_settings.load_profile("clr")
-except ImportError:   # hypothesis is a test extra; the property tests skip without it
+except ImportError:  # hypothesis is a test extra; the property tests skip without it
     pass
-
 
 
 @pytest.fixture

@@ -19,14 +19,28 @@ import warnings
 
 import numpy as np
 
-from clr_spec import (ChainedSpec, ConstantSpec, CosineAnnealingSpec, CyclicSpec, ExponentialSpec, LambdaSpec,
-                      LinearSpec, MultiplicativeSpec, MultiStepSpec, OneCycleSpec, PolynomialSpec, SequentialSpec,
-                      StepSpec, WarmRestartsSpec)
+from clr_spec import (
+    ChainedSpec,
+    ConstantSpec,
+    CosineAnnealingSpec,
+    CyclicSpec,
+    ExponentialSpec,
+    LambdaSpec,
+    LinearSpec,
+    MultiplicativeSpec,
+    MultiStepSpec,
+    OneCycleSpec,
+    PolynomialSpec,
+    SequentialSpec,
+    StepSpec,
+    WarmRestartsSpec,
+)
 
 from ._helpers import INT32_MAX
 
 PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "torch_family.npz")
 LRS = [0.05, 0.1]
+
 
 def slow_decay(k):
     """A MultiplicativeLR function: 0.995 every step."""
@@ -41,31 +55,62 @@ CONFIGS = {
     "sgdr": (WarmRestartsSpec(lr=LRS, T_0=100, T_mult=2, eta_min=1e-5), 3000),
     "sgdr_constant_period": (WarmRestartsSpec(lr=LRS, T_0=37), 500),
     "onecycle": (OneCycleSpec(max_lr=[0.1, 0.3], total_steps=2000), 2000),
-    "onecycle_three_phase_linear": (OneCycleSpec(max_lr=0.2, total_steps=997, pct_start=0.25, three_phase=True,
-                                                 anneal_strategy="linear", div_factor=10.0), 997),
+    "onecycle_three_phase_linear": (
+        OneCycleSpec(
+            max_lr=0.2, total_steps=997, pct_start=0.25, three_phase=True, anneal_strategy="linear", div_factor=10.0
+        ),
+        997,
+    ),
     "step": (StepSpec(lr=LRS, step_size=30, gamma=0.5), 1000),
     "multistep": (MultiStepSpec(lr=LRS, milestones=[100, 250, 250, 600], gamma=0.3), 800),
     "exponential": (ExponentialSpec(lr=LRS, gamma=0.997), 3000),
     "polynomial": (PolynomialSpec(lr=LRS, total_iters=1500, power=0.9), 1600),
-    "lambda": (LambdaSpec(lr=LRS, lr_lambda=lambda k: 0.98 ** k * (k + 1) / (k + 2)), 600),
+    "lambda": (LambdaSpec(lr=LRS, lr_lambda=lambda k: 0.98**k * (k + 1) / (k + 2)), 600),
     "multiplicative": (MultiplicativeSpec(lr=LRS, lr_lambda=slow_decay, horizon=2000), 2000),
-    "chained_warmup_exponential": (ChainedSpec([LinearSpec(lr=LRS, start_factor=0.05, total_iters=80),
-                                                ExponentialSpec(lr=LRS, gamma=0.998)], horizon=1500), 1500),
-    "warmup_multistep": (SequentialSpec([LinearSpec(lr=LRS, start_factor=0.01, total_iters=50),
-                                         MultiStepSpec(lr=LRS, milestones=[200, 400], gamma=0.1)],
-                                        milestones=[50]), 700),
-    "warmup_cycles_anneal": (SequentialSpec(
-        [LinearSpec(lr=LRS, start_factor=0.1, total_iters=100),
-         CyclicSpec(base_lr=[1e-3, 2e-3], max_lr=[1e-2, 3e-2], step_size_up=100, mode="triangular2",
-                    base_momentum=[0.8, 0.85], max_momentum=[0.9, 0.95]),
-         CosineAnnealingSpec(lr=LRS, T_max=300, eta_min=1e-5)], milestones=[100, 700]), 1200),
+    "chained_warmup_exponential": (
+        ChainedSpec(
+            [LinearSpec(lr=LRS, start_factor=0.05, total_iters=80), ExponentialSpec(lr=LRS, gamma=0.998)], horizon=1500
+        ),
+        1500,
+    ),
+    "warmup_multistep": (
+        SequentialSpec(
+            [
+                LinearSpec(lr=LRS, start_factor=0.01, total_iters=50),
+                MultiStepSpec(lr=LRS, milestones=[200, 400], gamma=0.1),
+            ],
+            milestones=[50],
+        ),
+        700,
+    ),
+    "warmup_cycles_anneal": (
+        SequentialSpec(
+            [
+                LinearSpec(lr=LRS, start_factor=0.1, total_iters=100),
+                CyclicSpec(
+                    base_lr=[1e-3, 2e-3],
+                    max_lr=[1e-2, 3e-2],
+                    step_size_up=100,
+                    mode="triangular2",
+                    base_momentum=[0.8, 0.85],
+                    max_momentum=[0.9, 0.95],
+                ),
+                CosineAnnealingSpec(lr=LRS, T_max=300, eta_min=1e-5),
+            ],
+            milestones=[100, 700],
+        ),
+        1200,
+    ),
 }
 FAR = [(start, start + 1024) for start in (1_000_000, 100_000_000, INT32_MAX - 1023)]
 
 
 def keys() -> list[tuple[str, str]]:
-    return [(name, what) for name, (spec, _) in sorted(CONFIGS.items())
-            for what in (("lr", "momentum") if spec.sets_momentum else ("lr",))]
+    return [
+        (name, what)
+        for name, (spec, _) in sorted(CONFIGS.items())
+        for what in (("lr", "momentum") if spec.sets_momentum else ("lr",))
+    ]
 
 
 def torch_trajectory(spec, steps: int) -> dict[str, np.ndarray]:

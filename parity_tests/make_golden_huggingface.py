@@ -23,7 +23,7 @@ from clr_spec import huggingface_spec
 
 PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "golden", "huggingface.npz")
 LR = 3e-4
-LRS = [0.05, 0.1]             # two param groups, the optimizer's lr 0.1 (its defaults["lr"])
+LRS = [0.05, 0.1]  # two param groups, the optimizer's lr 0.1 (its defaults["lr"])
 FAR = [2**31 - 1, 2**31 - 2, 2**31 - 1000, 1_500_000_001, 2**30]
 
 # id: (get_scheduler's name, the groups' lrs, num_warmup_steps, num_training_steps, its keywords, steps)
@@ -42,14 +42,37 @@ ARGUMENTS: dict[str, tuple[str, Any, int, Any, dict, int]] = {
     "cosine_with_min_lr": ("cosine_with_min_lr", LR, 100, 2500, {"min_lr": 1e-5}, 2600),
     "cosine_with_min_lr_rate": ("cosine_with_min_lr", LRS, 64, 1500, {"min_lr_rate": 0.05}, 1600),
     "cosine_warmup_with_min_lr": ("cosine_warmup_with_min_lr", LR, 200, 3000, {"min_lr_rate": 0.1}, 3100),
-    "cosine_warmup_with_min_lr_rate": ("cosine_warmup_with_min_lr", LR, 150, 2000,
-                                       {"min_lr_rate": 0.02, "warmup_lr_rate": 0.1}, 2100),
+    "cosine_warmup_with_min_lr_rate": (
+        "cosine_warmup_with_min_lr",
+        LR,
+        150,
+        2000,
+        {"min_lr_rate": 0.02, "warmup_lr_rate": 0.1},
+        2100,
+    ),
     "wsd": ("warmup_stable_decay", LR, 100, 3000, {"num_decay_steps": 600}, 3100),
-    "wsd_1sqrt": ("warmup_stable_decay", LR, 200, None, {"num_stable_steps": 1500, "num_decay_steps": 500,
-                                                          "warmup_type": "cosine", "decay_type": "1-sqrt",
-                                                          "min_lr_ratio": 0.1}, 2400),
-    "wsd_linear": ("warmup_stable_decay", LRS, 50, 1000, {"num_decay_steps": 300, "warmup_type": "1-sqrt",
-                                                          "decay_type": "linear", "min_lr_ratio": 0.01}, 1100),
+    "wsd_1sqrt": (
+        "warmup_stable_decay",
+        LR,
+        200,
+        None,
+        {
+            "num_stable_steps": 1500,
+            "num_decay_steps": 500,
+            "warmup_type": "cosine",
+            "decay_type": "1-sqrt",
+            "min_lr_ratio": 0.1,
+        },
+        2400,
+    ),
+    "wsd_linear": (
+        "warmup_stable_decay",
+        LRS,
+        50,
+        1000,
+        {"num_decay_steps": 300, "warmup_type": "1-sqrt", "decay_type": "linear", "min_lr_ratio": 0.01},
+        1100,
+    ),
     # lengths past 2**31: clr_optax's int32 counts end at 2**31 - 1, the spec's steps go on
     "linear_long": ("linear", LR, 10**9, 3 * 10**9, {}, 100),
     "cosine_long": ("cosine", LR, 2**31 - 1500, 2**31 + 10**6, {}, 100),
@@ -59,8 +82,10 @@ LONG = ("linear_long", "cosine_long", "wsd_long")
 # What the spec is told that transformers reads from the optimizer: its defaults["lr"] (0.1 here).
 SPEC_ONLY = {"polynomial_groups": {"lr_init": 0.1}}
 # id: (the spec, steps): the spec is built by clr_spec alone, as the jax-only environment builds it.
-CONFIGS = {key: (huggingface_spec(name, lrs, warmup, total, **kw, **SPEC_ONLY.get(key, {})), steps)
-           for key, (name, lrs, warmup, total, kw, steps) in ARGUMENTS.items()}
+CONFIGS = {
+    key: (huggingface_spec(name, lrs, warmup, total, **kw, **SPEC_ONLY.get(key, {})), steps)
+    for key, (name, lrs, warmup, total, kw, steps) in ARGUMENTS.items()
+}
 
 
 def scheduler(key: str) -> Any:
@@ -74,8 +99,9 @@ def scheduler(key: str) -> Any:
     opt = torch.optim.SGD([{"params": [p], "lr": lr} for p, lr in zip(params, lrs)], lr=max(lrs))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        return opt, get_scheduler(name, opt, num_warmup_steps=warmup, num_training_steps=total,
-                                  scheduler_specific_kwargs=dict(kw))
+        return opt, get_scheduler(
+            name, opt, num_warmup_steps=warmup, num_training_steps=total, scheduler_specific_kwargs=dict(kw)
+        )
 
 
 def trajectory(key: str) -> np.ndarray:
@@ -92,8 +118,9 @@ def trajectory(key: str) -> np.ndarray:
 def far(key: str) -> np.ndarray:
     """(len(FAR), groups) float64: LambdaLR's get_lr at the far steps."""
     _, sched = scheduler(key)
-    return np.asarray([[base * fn(k) for fn, base in zip(sched.lr_lambdas, sched.base_lrs)] for k in FAR],
-                      dtype=np.float64)
+    return np.asarray(
+        [[base * fn(k) for fn, base in zip(sched.lr_lambdas, sched.base_lrs)] for k in FAR], dtype=np.float64
+    )
 
 
 def compute() -> dict[str, np.ndarray]:

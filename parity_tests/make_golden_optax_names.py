@@ -36,18 +36,18 @@ def linear_value(init_value: float, end_value: float, transition_steps: int, tra
     if transition_steps <= 0:
         return float(init_value)
     c = min(max(k - transition_begin, 0), transition_steps)
-    quotient = float(Fraction(c, transition_steps))                     # c / T
-    frac = float(1 - Fraction(quotient))                                # 1 - (c / T)
-    diff = float(Fraction(init_value) - Fraction(end_value))            # I - E
-    product = float(Fraction(diff) * Fraction(frac))                    # (I - E) * frac
-    return float(Fraction(product) + Fraction(end_value))               # ... + E
+    quotient = float(Fraction(c, transition_steps))  # c / T
+    frac = float(1 - Fraction(quotient))  # 1 - (c / T)
+    diff = float(Fraction(init_value) - Fraction(end_value))  # I - E
+    product = float(Fraction(diff) * Fraction(frac))  # (I - E) * frac
+    return float(Fraction(product) + Fraction(end_value))  # ... + E
 
 
 def cosine_value(init_value: float, decay_steps: int, alpha: float, exponent: float, k: int) -> float:
     """optax's ``cosine_decay_schedule`` at step ``k``, in Python float64 arithmetic."""
     count = min(k, decay_steps)
     cosine = 0.5 * (1 + math.cos(math.pi * count / decay_steps))
-    return init_value * ((1 - alpha) * cosine ** exponent + alpha)
+    return init_value * ((1 - alpha) * cosine**exponent + alpha)
 
 
 def cyclic_value(base_lr: float, max_lr: float, step_size_up: float, k: int) -> float:
@@ -82,8 +82,9 @@ def _value_function(spec: Any) -> Callable[[int], float]:
         starts = (0, *spec.milestones)
 
         def joined(k: int) -> float:
-            i = max(j for j, start in enumerate(starts) if k >= start)    # optax's join_schedules
+            i = max(j for j, start in enumerate(starts) if k >= start)  # optax's join_schedules
             return pieces[i](k - starts[i])
+
         return joined
     raise TypeError(f"no reference for {kind}")
 
@@ -94,11 +95,16 @@ CONFIGS = {
     "linear_decay_held": (clr_spec.linear_schedule(0.1, 1e-4, transition_steps=10007, transition_begin=7), 20011),
     "cosine_decay": (clr_spec.cosine_decay_schedule(0.1, decay_steps=5003, alpha=0.01), 12000),
     "cosine_decay_exponent": (clr_spec.cosine_decay_schedule(3e-4, decay_steps=2000, exponent=1.5), 4000),
-    "warmup_cosine_decay": (clr_spec.warmup_cosine_decay_schedule(0.0, 1e-3, warmup_steps=500, decay_steps=10000,
-                                                                  end_value=1e-5), 12000),
-    "warmup_cyclic_cosine": (clr_spec.warmup_cyclic_cosine_schedule(0.0, 1e-3, 6e-3, warmup_steps=200, cycle_steps=800,
-                                                                    num_cycles=3, decay_steps=5000, end_value=1e-5),
-                             6000),
+    "warmup_cosine_decay": (
+        clr_spec.warmup_cosine_decay_schedule(0.0, 1e-3, warmup_steps=500, decay_steps=10000, end_value=1e-5),
+        12000,
+    ),
+    "warmup_cyclic_cosine": (
+        clr_spec.warmup_cyclic_cosine_schedule(
+            0.0, 1e-3, 6e-3, warmup_steps=200, cycle_steps=800, num_cycles=3, decay_steps=5000, end_value=1e-5
+        ),
+        6000,
+    ),
 }
 # Far into training, on clr_optax's int32 counts: windows ending at 2**31 - 1.
 FAR_CONFIGS = {

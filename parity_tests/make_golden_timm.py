@@ -28,22 +28,75 @@ INT32_MAX = 2**31 - 1
 # name: (spec, steps of the trajectory); each spec's lr per group is LRS
 CONFIGS = {
     "default_one_cycle": (TimmCosineSpec(lr=LRS, t_initial=300, t_in_epochs=False), 400),
-    "restarts_decay_warmup": (TimmCosineSpec(lr=LRS, t_initial=100, lr_min=1e-5, cycle_decay=0.5, cycle_limit=8,
-                                             warmup_t=20, warmup_lr_init=1e-4, t_in_epochs=False), 1000),
-    "growing_cycles_prefix": (TimmCosineSpec(lr=LRS, t_initial=50, cycle_mul=2.0, cycle_decay=0.7, cycle_limit=6,
-                                             warmup_t=10, warmup_prefix=True, lr_min=1e-4, t_in_epochs=False), 3200),
-    "cycle_mul_10_float_log": (TimmCosineSpec(lr=LRS, t_initial=1, cycle_mul=10.0, cycle_limit=9, lr_min=1e-3,
-                                              t_in_epochs=False), 1200),
-    "k_decay_fractional_mul": (TimmCosineSpec(lr=LRS, t_initial=13, cycle_mul=1.37, cycle_decay=0.93,
-                                              cycle_limit=40, k_decay=1.7, lr_min=2e-5, t_in_epochs=False), 3000),
-    "per_epoch_k_decay_2": (TimmCosineSpec(lr=LRS, t_initial=30, cycle_limit=3, k_decay=2.0, warmup_t=3,
-                                           warmup_lr_init=0.01), 120),
-    "unbounded_restarts": (TimmCosineSpec(lr=LRS, t_initial=777, cycle_limit=INT32_MAX, cycle_decay=0.999,
-                                          lr_min=1e-6, t_in_epochs=False), 5000),
+    "restarts_decay_warmup": (
+        TimmCosineSpec(
+            lr=LRS,
+            t_initial=100,
+            lr_min=1e-5,
+            cycle_decay=0.5,
+            cycle_limit=8,
+            warmup_t=20,
+            warmup_lr_init=1e-4,
+            t_in_epochs=False,
+        ),
+        1000,
+    ),
+    "growing_cycles_prefix": (
+        TimmCosineSpec(
+            lr=LRS,
+            t_initial=50,
+            cycle_mul=2.0,
+            cycle_decay=0.7,
+            cycle_limit=6,
+            warmup_t=10,
+            warmup_prefix=True,
+            lr_min=1e-4,
+            t_in_epochs=False,
+        ),
+        3200,
+    ),
+    "cycle_mul_10_float_log": (
+        TimmCosineSpec(lr=LRS, t_initial=1, cycle_mul=10.0, cycle_limit=9, lr_min=1e-3, t_in_epochs=False),
+        1200,
+    ),
+    "k_decay_fractional_mul": (
+        TimmCosineSpec(
+            lr=LRS,
+            t_initial=13,
+            cycle_mul=1.37,
+            cycle_decay=0.93,
+            cycle_limit=40,
+            k_decay=1.7,
+            lr_min=2e-5,
+            t_in_epochs=False,
+        ),
+        3000,
+    ),
+    "per_epoch_k_decay_2": (
+        TimmCosineSpec(lr=LRS, t_initial=30, cycle_limit=3, k_decay=2.0, warmup_t=3, warmup_lr_init=0.01),
+        120,
+    ),
+    "unbounded_restarts": (
+        TimmCosineSpec(lr=LRS, t_initial=777, cycle_limit=INT32_MAX, cycle_decay=0.999, lr_min=1e-6, t_in_epochs=False),
+        5000,
+    ),
     # the conformance row's spec (parity_tests/test_conformance.py reads its reference here without timm)
-    "conformance": (TimmCosineSpec(lr=LRS, t_initial=37, cycle_mul=1.5, cycle_decay=0.8, cycle_limit=6, warmup_t=9,
-                                   warmup_lr_init=1e-3, warmup_prefix=True, lr_min=1e-4, k_decay=1.3,
-                                   t_in_epochs=False), 400),
+    "conformance": (
+        TimmCosineSpec(
+            lr=LRS,
+            t_initial=37,
+            cycle_mul=1.5,
+            cycle_decay=0.8,
+            cycle_limit=6,
+            warmup_t=9,
+            warmup_lr_init=1e-3,
+            warmup_prefix=True,
+            lr_min=1e-4,
+            k_decay=1.3,
+            t_in_epochs=False,
+        ),
+        400,
+    ),
 }
 FAR = [(start, start + 1024) for start in (1_000_000, 100_000_000, INT32_MAX - 1023)]
 
@@ -71,7 +124,7 @@ def timm_scheduler(spec: TimmCosineSpec) -> tuple[Any, Any]:
         param_groups.append(group)
     opt = torch.optim.SGD(param_groups, lr=0.5)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")       # timm warns of a schedule that does nothing
+        warnings.simplefilter("ignore")  # timm warns of a schedule that does nothing
         return module.CosineLRScheduler(opt, **spec.timm_kwargs()), opt
 
 

@@ -8,8 +8,17 @@ import numpy as np
 import pytest
 
 import clr_spec
-from clr_spec import (ChainedSpec, ConstantSpec, CosineAnnealingSpec, ExponentialSpec, LinearSpec, MultiStepSpec,
-                      PolynomialSpec, SequentialSpec, StepSpec)
+from clr_spec import (
+    ChainedSpec,
+    ConstantSpec,
+    CosineAnnealingSpec,
+    ExponentialSpec,
+    LinearSpec,
+    MultiStepSpec,
+    PolynomialSpec,
+    SequentialSpec,
+    StepSpec,
+)
 
 from ._frameworks import HAS_JAX, needs_torch
 from ._helpers import check_float32, stepped_lrs, two_group_sgd
@@ -32,14 +41,21 @@ def member_pairs(rng) -> list:
     step_size, milestones = int(rng.integers(1, 120)), sorted(int(m) for m in rng.integers(0, 600, 3))
     power = float(rng.uniform(0.5, 3.0))
     return [
-        (ConstantSpec(lr=LRS, factor=factor, total_iters=t), lambda o: _T().ConstantLR(o, factor=factor, total_iters=t)),
-        (LinearSpec(lr=LRS, start_factor=start, total_iters=t),
-         lambda o: _T().LinearLR(o, start_factor=start, total_iters=t)),
+        (
+            ConstantSpec(lr=LRS, factor=factor, total_iters=t),
+            lambda o: _T().ConstantLR(o, factor=factor, total_iters=t),
+        ),
+        (
+            LinearSpec(lr=LRS, start_factor=start, total_iters=t),
+            lambda o: _T().LinearLR(o, start_factor=start, total_iters=t),
+        ),
         (StepSpec(lr=LRS, step_size=step_size, gamma=gamma), lambda o: _T().StepLR(o, step_size, gamma)),
         (MultiStepSpec(lr=LRS, milestones=milestones, gamma=gamma), lambda o: _T().MultiStepLR(o, milestones, gamma)),
         (ExponentialSpec(lr=LRS, gamma=gamma), lambda o: _T().ExponentialLR(o, gamma)),
-        (PolynomialSpec(lr=LRS, total_iters=t + 300, power=power),
-         lambda o: _T().PolynomialLR(o, total_iters=t + 300, power=power)),
+        (
+            PolynomialSpec(lr=LRS, total_iters=t + 300, power=power),
+            lambda o: _T().PolynomialLR(o, total_iters=t + 300, power=power),
+        ),
     ]
 
 
@@ -118,7 +134,9 @@ def test_what_cannot_be_chained_is_refused():
         ChainedSpec([LinearSpec(lr=0.1)], horizon=10).lr(11)
     # torch's SequentialLR steps a ChainedScheduler once more while it builds (measured: the first
     # lr of SequentialLR([ChainedScheduler([LinearLR(0.1), ExponentialLR(0.9)]), ...]) is 0.009, not 0.01)
-    for phases in ([LinearSpec(lr=0.1), ChainedSpec([ExponentialSpec(lr=0.1, gamma=0.9)])],
-                   [ChainedSpec([ExponentialSpec(lr=0.1, gamma=0.9)]), LinearSpec(lr=0.1)]):
+    for phases in (
+        [LinearSpec(lr=0.1), ChainedSpec([ExponentialSpec(lr=0.1, gamma=0.9)])],
+        [ChainedSpec([ExponentialSpec(lr=0.1, gamma=0.9)]), LinearSpec(lr=0.1)],
+    ):
         with pytest.raises(ValueError, match=r"\(ChainedSpec\) cannot be a phase of a SequentialSpec"):
             SequentialSpec(phases, milestones=[5])

@@ -23,9 +23,16 @@ from clr_spec import CyclicSpec
 
 from ._helpers import check_float32
 
-SPEC = CyclicSpec(base_lr=0.001, max_lr=0.01, step_size_up=11, step_size_down=17, mode="triangular2",
-                  base_momentum=0.85, max_momentum=0.95)
-K = 37          # mid-cycle: cycle 2, 9 steps in
+SPEC = CyclicSpec(
+    base_lr=0.001,
+    max_lr=0.01,
+    step_size_up=11,
+    step_size_down=17,
+    mode="triangular2",
+    base_momentum=0.85,
+    max_momentum=0.95,
+)
+K = 37  # mid-cycle: cycle 2, 9 steps in
 MORE = 120
 
 
@@ -81,7 +88,7 @@ def test_torch_checkpoint_round_trip_continues_identically(tmp_path):
     ckpt = torch.load(path, weights_only=True)
     saved = copy.deepcopy(ckpt["scheduler"])
     model2, opt2 = _fresh_torch()
-    sched2 = clr_torch.CyclicLR.from_spec(opt2, SPEC)    # as torch advises: scheduler, then states
+    sched2 = clr_torch.CyclicLR.from_spec(opt2, SPEC)  # as torch advises: scheduler, then states
     model2.load_state_dict(ckpt["model"])
     opt2.load_state_dict(ckpt["optimizer"])
     sched2.load_state_dict(ckpt["scheduler"])
@@ -91,8 +98,9 @@ def test_torch_checkpoint_round_trip_continues_identically(tmp_path):
 
 
 def _optax_tx(spec: CyclicSpec):
-    return optax.inject_hyperparams(optax.sgd)(learning_rate=clr_optax.cyclic_lr_schedule(spec),
-                                              momentum=clr_optax.cyclic_momentum_schedule(spec))
+    return optax.inject_hyperparams(optax.sgd)(
+        learning_rate=clr_optax.cyclic_lr_schedule(spec), momentum=clr_optax.cyclic_momentum_schedule(spec)
+    )
 
 
 def _optax_run(tx, state, params, steps: int):
@@ -101,8 +109,10 @@ def _optax_run(tx, state, params, steps: int):
         state, params = carry
         grads = jax.tree_util.tree_map(lambda p: 2 * p, params)
         updates, state = tx.update(grads, state, params)
-        return (state, optax.apply_updates(params, updates)), (state.hyperparams["learning_rate"],
-                                                               state.hyperparams["momentum"])
+        return (state, optax.apply_updates(params, updates)), (
+            state.hyperparams["learning_rate"],
+            state.hyperparams["momentum"],
+        )
 
     (state, params), (lrs, moms) = jax.lax.scan(step, (state, params), None, length=steps)
     return state, params, np.asarray(lrs), np.asarray(moms)

@@ -71,7 +71,7 @@ def test_check_and_plot_use_what_is_installed(installed, spec_file, tmp_path, mo
     """A one-framework user can check and plot: the command says what it compared."""
     if not all({"torch": HAS_TORCH, "jax": HAS_JAX, "optax": HAS_JAX}[m] for m in installed):
         pytest.skip(f"needs {installed}")
-    found = cli._evaluators()    # the installed evaluators, found by entry point
+    found = cli._evaluators()  # the installed evaluators, found by entry point
     assert set(found) == {name for name, present in (("torch", HAS_TORCH), ("clr_optax", HAS_JAX)) if present}
     kept = {"torch": "torch" in installed, "clr_optax": "jax" in installed}
     monkeypatch.setattr(cli, "_evaluators", lambda: {k: m for k, m in found.items() if kept[k]})
@@ -90,9 +90,9 @@ def test_check_and_plot_use_what_is_installed(installed, spec_file, tmp_path, mo
         assert cli.main(["plot", spec_file, "-o", str(png), "--steps", "100"]) == 0
         assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
         shown = capsys.readouterr().out
-        assert shown.strip().endswith(", ".join(["clr_spec"] + [n for n, m in (("torch", "torch"),
-                                                                                ("clr_optax", "jax"))
-                                                                 if m in installed]) + ")")
+        assert shown.strip().endswith(
+            ", ".join(["clr_spec"] + [n for n, m in (("torch", "torch"), ("clr_optax", "jax")) if m in installed]) + ")"
+        )
 
 
 def test_group_option_for_per_group_specs(tmp_path, capsys):
@@ -134,7 +134,7 @@ def test_from_torch_extracts_spec_and_step(tmp_path, key):
     out = clr(*args)
     assert out.returncode == 0, out.stderr
     assert "step: 23" in out.stdout and "read the CyclicLR state at scheduler" in out.stdout
-    assert "torch does not save a custom scale_fn" not in out.stderr   # triangular2: no doubt
+    assert "torch does not save a custom scale_fn" not in out.stderr  # triangular2: no doubt
     assert CyclicSpec.from_json(out_json.read_text()) == SPEC
     assert json.loads(out_json.read_text())["version"] == 1
 
@@ -143,7 +143,7 @@ def test_from_torch_extracts_spec_and_step(tmp_path, key):
 def test_help(command):
     out = clr(command, "--help")
     assert out.returncode == 0 and "usage: clr" in out.stdout
-    assert "``" not in out.stdout and len(out.stdout.splitlines()) > 6   # a description, no reST
+    assert "``" not in out.stdout and len(out.stdout.splitlines()) > 6  # a description, no reST
 
 
 def test_version_and_top_level_help():
@@ -154,7 +154,7 @@ def test_version_and_top_level_help():
 
 
 def _lightning(state):
-    return [state]            # Lightning keeps one state per scheduler in a list
+    return [state]  # Lightning keeps one state per scheduler in a list
 
 
 @needs_torch
@@ -187,7 +187,9 @@ def test_from_torch_reads_a_sequential_lr_or_one_of_its_phases(tmp_path):
     assert "step: 9" in out.stdout
     spec = clr_spec.from_json((tmp_path / "seq.json").read_text())
     assert spec == clr_spec.SequentialSpec([clr_spec.LinearSpec(lr=0.1, start_factor=0.1, total_iters=5), SPEC], [5])
-    out = clr("from-torch", str(tmp_path / "seq.pt"), "-o", str(tmp_path / "cyc.json"), "--key", "scheduler._schedulers.1")
+    out = clr(
+        "from-torch", str(tmp_path / "seq.pt"), "-o", str(tmp_path / "cyc.json"), "--key", "scheduler._schedulers.1"
+    )
     assert out.returncode == 0 and "read the CyclicLR state at scheduler._schedulers.1" in out.stdout
     assert CyclicSpec.from_json((tmp_path / "cyc.json").read_text()) == SPEC
     for command in ("show", "check"):
@@ -237,8 +239,9 @@ def test_bad_input_exit_2_with_a_clear_message(tmp_path, spec_file):
     binary = tmp_path / "ckpt.pt"
     binary.write_bytes(b"PK\x03\x04\x00\x00\x08\x08\x00\x00\xff\xfe" + bytes(range(256)))
     for command in ("show", "check", "plot"):
-        cases[(command, str(binary), "-o", str(tmp_path / "x.png")) if command == "plot" else (command, str(binary))] = \
-            "not a JSON spec (binary data, not UTF-8 text); for a torch checkpoint use: clr from-torch"
+        cases[
+            (command, str(binary), "-o", str(tmp_path / "x.png")) if command == "plot" else (command, str(binary))
+        ] = "not a JSON spec (binary data, not UTF-8 text); for a torch checkpoint use: clr from-torch"
     bad_values = tmp_path / "bad_values.json"
     bad_values.write_text(json.dumps({**SPEC.to_dict(), "step_size_up": 0}))
     cases[("check", str(bad_values))] = "invalid spec: step_size_up must be > 0"
@@ -255,8 +258,12 @@ def test_bad_input_exit_2_with_a_clear_message(tmp_path, spec_file):
         torch.save({"model": {"w": torch.zeros(2)}}, no_sched)
         cases[("from-torch", str(no_sched), "-o", str(tmp_path / "x.json"))] = "no scheduler state in the checkpoint"
         ckpt = _checkpoint(tmp_path)
-        cases[("from-torch", ckpt, "-o", str(tmp_path / "x.json"), "--key", "sched")] = "no key 'sched' at the top level"
-        cases[("from-torch", ckpt, "-o", str(tmp_path / "x.json"), "--key", "model.w")] = "'model.w' is not the state_dict"
+        cases[("from-torch", ckpt, "-o", str(tmp_path / "x.json"), "--key", "sched")] = (
+            "no key 'sched' at the top level"
+        )
+        cases[("from-torch", ckpt, "-o", str(tmp_path / "x.json"), "--key", "model.w")] = (
+            "'model.w' is not the state_dict"
+        )
         cases[("from-torch", missing, "-o", str(tmp_path / "x.json"))] = "no such file"
         not_torch = tmp_path / "garbage.pt"
         not_torch.write_bytes(b"this is not a checkpoint")

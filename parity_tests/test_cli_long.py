@@ -19,8 +19,10 @@ needs_a_framework = pytest.mark.skipif(not (HAS_TORCH or HAS_JAX), reason="check
 
 SPECS = {
     "cyclic": CyclicSpec(base_lr=1e-3, max_lr=6e-3, step_size_up=37, mode="triangular2"),
-    "sequence": SequentialSpec([LinearSpec(lr=0.1, start_factor=0.1, total_iters=30),
-                                CosineAnnealingSpec(lr=0.1, T_max=997, eta_min=1e-4)], [30]),
+    "sequence": SequentialSpec(
+        [LinearSpec(lr=0.1, start_factor=0.1, total_iters=30), CosineAnnealingSpec(lr=0.1, T_max=997, eta_min=1e-4)],
+        [30],
+    ),
 }
 
 
@@ -39,7 +41,7 @@ def test_check_in_chunks_reports_what_one_pass_does(name, tmp_path, capsys, monk
     seen = []
     real = cli._trajectories
 
-    def counted(spec, steps, group=0):     # only a run of one chunk uses it
+    def counted(spec, steps, group=0):  # only a run of one chunk uses it
         seen.append(steps)
         return real(spec, steps, group)
 
@@ -47,7 +49,7 @@ def test_check_in_chunks_reports_what_one_pass_does(name, tmp_path, capsys, monk
     monkeypatch.setattr(cli, "CHUNK_STEPS", 1000)
     assert cli.main(["check", path, "--steps", "3500"]) == 0
     chunked = capsys.readouterr()
-    assert seen == [] and chunked.out == whole.out and chunked.err == whole.err     # (the sequence: its warning)
+    assert seen == [] and chunked.out == whole.out and chunked.err == whole.err  # (the sequence: its warning)
 
 
 @needs_a_framework
@@ -55,14 +57,14 @@ def test_progress_only_where_asked_or_on_a_terminal(tmp_path, capsys, monkeypatc
     path = _file(tmp_path, "cyclic")
     monkeypatch.setattr(cli, "CHUNK_STEPS", 1000)
     assert cli.main(["check", path, "--steps", "3500"]) == 0
-    assert capsys.readouterr().err == ""                     # stderr is not a terminal here
+    assert capsys.readouterr().err == ""  # stderr is not a terminal here
     assert cli.main(["check", path, "--steps", "3500", "--progress"]) == 0
     err = capsys.readouterr().err
     assert "3.50k/3.50k" in err and "step" in err
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
     assert cli.main(["check", path, "--steps", "3500", "--no-progress"]) == 0
     assert capsys.readouterr().err == ""
-    assert cli.main(["check", path, "--steps", "900", "--progress"]) == 0     # one chunk: nothing to show
+    assert cli.main(["check", path, "--steps", "900", "--progress"]) == 0  # one chunk: nothing to show
     assert capsys.readouterr().err == ""
 
 
@@ -85,7 +87,7 @@ def test_memory_does_not_grow_with_the_step_count(monkeypatch):
     finally:
         tracemalloc.stop()
     assert starts == [0, 4096, 8192, 12288]
-    assert peak < 64 * 2**20, peak       # 2**31 float64 values would be 16 GiB
+    assert peak < 64 * 2**20, peak  # 2**31 float64 values would be 16 GiB
 
 
 def test_plot_refuses_what_memory_cannot_hold(tmp_path, capsys, monkeypatch):
@@ -106,7 +108,13 @@ def test_plot_of_the_largest_step_count_is_one_line_exit_2(tmp_path):
         pytest.skip("this machine has the memory to plot it")
     exe = os.path.join(os.path.dirname(sys.executable), "clr")
     command = [exe] if os.path.exists(exe) else [sys.executable, "-m", "clr_spec.cli"]
-    out = subprocess.run(command + ["plot", _file(tmp_path, "cyclic"), "--steps", "2147483647", "-o",
-                                    str(tmp_path / "x.png")], capture_output=True, text=True, timeout=120)
+    out = subprocess.run(
+        command + ["plot", _file(tmp_path, "cyclic"), "--steps", "2147483647", "-o", str(tmp_path / "x.png")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert out.returncode == 2 and out.stdout == ""
-    assert out.stderr.count("\n") == 1 and out.stderr.startswith("clr plot: error: plotting 2147483647 steps needs about")
+    assert out.stderr.count("\n") == 1 and out.stderr.startswith(
+        "clr plot: error: plotting 2147483647 steps needs about"
+    )

@@ -44,21 +44,24 @@ def test_every_method_of_torch_class_is_its_own():
 
     import clr_torch
 
-    theirs = {name for name, value in vars(torch.optim.lr_scheduler.CyclicLR).items()
-              if inspect.isfunction(value) or isinstance(value, (staticmethod, classmethod, property))}
+    theirs = {
+        name
+        for name, value in vars(torch.optim.lr_scheduler.CyclicLR).items()
+        if inspect.isfunction(value) or isinstance(value, (staticmethod, classmethod, property))
+    }
     assert theirs and theirs <= set(vars(clr_torch.CyclicLR)), theirs - set(vars(clr_torch.CyclicLR))
 
 
 def test_torch_init_is_not_run_and_its_defects_stay_fixed():
     import clr_torch
 
-    with pytest.raises(ValueError, match="step_size_up"):       # torch: ZeroDivisionError
+    with pytest.raises(ValueError, match="step_size_up"):  # torch: ZeroDivisionError
         clr_torch.CyclicLR(_opt(), base_lr=0.01, max_lr=0.1, step_size_up=0)
-    with pytest.raises(ValueError, match="max_lr"):             # torch: silent NaN
+    with pytest.raises(ValueError, match="max_lr"):  # torch: silent NaN
         clr_torch.CyclicLR(_opt(), base_lr=0.01, max_lr=float("nan"))
     opt = _opt()
     sched = clr_torch.CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=1, mode="triangular2")
-    sched.last_epoch = 2 * 1100          # past 1024 cycles: torch raises OverflowError
+    sched.last_epoch = 2 * 1100  # past 1024 cycles: torch raises OverflowError
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         opt.step()
@@ -77,7 +80,7 @@ def test_identification_state_and_resume_are_unchanged():
     assert clr_spec._family.torch_class_of(sched) == "CyclicLR"
     assert clr_spec.from_torch(sched) == spec and clr_spec.from_torch(sched.state_dict()) == spec
     theirs = torch.optim.lr_scheduler.CyclicLR(_opt(), **spec.torch_kwargs())
-    theirs.load_state_dict(sched.state_dict())                 # ours loads into torch's, and back
+    theirs.load_state_dict(sched.state_dict())  # ours loads into torch's, and back
     sched.load_state_dict(theirs.state_dict())
     # a sequence with a cyclic phase resumes at k as k steps leave it (clr_torch._resume, exact class)
     seq = SequentialSpec([LinearSpec(lr=0.01, start_factor=0.5, total_iters=3), spec], [3])

@@ -28,17 +28,23 @@ def random_configs(seed: int = 0, count: int = 6) -> list:
         gamma = float(rng.uniform(0.05, 0.999))
         step_size = int(rng.integers(1, 60))
         milestones = sorted(int(m) for m in rng.integers(0, 500, int(rng.integers(1, 6))))
-        milestones += milestones[:1]                     # a repeated milestone decays twice
+        milestones += milestones[:1]  # a repeated milestone decays twice
         total, power = int(rng.integers(1, 700)), float(rng.uniform(0.0, 4.0))
         exp_gamma = float(1 - 10 ** rng.uniform(-4, -0.5))
         out += [
-            (StepSpec(lr=LRS, step_size=step_size, gamma=gamma),
-             lambda o, s=step_size, g=gamma: _T().StepLR(o, step_size=s, gamma=g)),
-            (MultiStepSpec(lr=LRS, milestones=milestones, gamma=gamma),
-             lambda o, m=milestones, g=gamma: _T().MultiStepLR(o, milestones=m, gamma=g)),
+            (
+                StepSpec(lr=LRS, step_size=step_size, gamma=gamma),
+                lambda o, s=step_size, g=gamma: _T().StepLR(o, step_size=s, gamma=g),
+            ),
+            (
+                MultiStepSpec(lr=LRS, milestones=milestones, gamma=gamma),
+                lambda o, m=milestones, g=gamma: _T().MultiStepLR(o, milestones=m, gamma=g),
+            ),
             (ExponentialSpec(lr=LRS, gamma=exp_gamma), lambda o, g=exp_gamma: _T().ExponentialLR(o, gamma=g)),
-            (PolynomialSpec(lr=LRS, total_iters=total, power=power),
-             lambda o, t=total, p=power: _T().PolynomialLR(o, total_iters=t, power=p)),
+            (
+                PolynomialSpec(lr=LRS, total_iters=total, power=power),
+                lambda o, t=total, p=power: _T().PolynomialLR(o, total_iters=t, power=p),
+            ),
         ]
     return out
 
@@ -93,8 +99,9 @@ def test_optax_is_float32_of_torch_and_migrates(spec, build):
         ours = np.asarray(jax.jit(clr_optax.lr_schedule(spec, g))(k))
         check_float32(f"{type(spec).__name__} random", "lr", ours, reference[:, g], max_ulp=0, min_exact=1.0)
         tpu = np.asarray(jax.jit(clr_optax._family.schedule_of(spec, "lr", g, "float-float"))(k))
-        check_float32(f"{type(spec).__name__} random float32-only", "lr", tpu, reference[:, g], max_ulp=0,
-                      min_exact=1.0)
+        check_float32(
+            f"{type(spec).__name__} random float32-only", "lr", tpu, reference[:, g], max_ulp=0, min_exact=1.0
+        )
     # a torch checkpoint at step 300 -> JSON -> optax continues torch's trajectory
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -129,8 +136,10 @@ def test_after_a_warmup_in_a_sequential_lr(spec, build):
 
     warmup = LinearSpec(lr=LRS, start_factor=0.1, total_iters=40)
     sequence = SequentialSpec([warmup, spec], milestones=[40])
-    reference = _torch_lrs(lambda o: _T().SequentialLR(
-        o, [_T().LinearLR(o, start_factor=0.1, total_iters=40), build(o)], milestones=[40]), 600)
+    reference = _torch_lrs(
+        lambda o: _T().SequentialLR(o, [_T().LinearLR(o, start_factor=0.1, total_iters=40), build(o)], milestones=[40]),
+        600,
+    )
     for g in range(2):
         ours = sequence.lr(np.arange(600), g)
         # torch steps LinearLR recursively (within 1e-12 of its closed form: docs/design.md); the
@@ -157,7 +166,7 @@ def test_past_the_table_within_the_stated_bound():
     steps = MAX_DECAYS + 20_000
     reference = _recursion(0.1, 0.99999, steps)
     ours = spec.lr(np.arange(steps))
-    np.testing.assert_array_equal(ours[:MAX_DECAYS + 1], reference[:MAX_DECAYS + 1])
+    np.testing.assert_array_equal(ours[: MAX_DECAYS + 1], reference[: MAX_DECAYS + 1])
     past = np.arange(MAX_DECAYS + 1, steps)
     relative = np.abs(ours[past] - reference[past]) / reference[past]
     assert np.all(relative <= (past - MAX_DECAYS) * 2.0**-53 + 2.0**-52)
@@ -176,7 +185,7 @@ def test_past_the_table_in_float32():
     ours = np.asarray(jax.jit(clr_optax.lr_schedule(spec))(k))
     check_float32("ExponentialLR past the table", "lr", ours, reference, max_ulp=1, min_exact=0.99)
     tpu = np.asarray(jax.jit(clr_optax._family.schedule_of(spec, "lr", 0, "float-float"))(k))
-    assert ulp_distance(tpu[:MAX_DECAYS + 1], reference[:MAX_DECAYS + 1].astype(np.float32)).max() == 0
+    assert ulp_distance(tpu[: MAX_DECAYS + 1], reference[: MAX_DECAYS + 1].astype(np.float32)).max() == 0
     check_float32("ExponentialLR past the table float32-only", "lr", tpu, reference, max_ulp=4, min_exact=0.5)
     with jax.enable_x64(True):
         x64 = np.asarray(jax.jit(clr_optax.lr_schedule(spec))(k))
@@ -190,7 +199,7 @@ def test_the_recursion_ends_where_it_stops_changing():
     values, ended = spec.table(0.1)
     assert ended and len(values) < 400
     assert spec.lr([2**31 - 1]).item() == values[-1]
-    half = ExponentialSpec(lr=1.0, gamma=0.75)                # the smallest subnormal is a fixed point
+    half = ExponentialSpec(lr=1.0, gamma=0.75)  # the smallest subnormal is a fixed point
     values, ended = half.table(1.0)
     assert ended and 0 < values[-1] < 1e-300 and values[-1] * 0.75 == values[-1]
 
@@ -205,18 +214,21 @@ def test_repeated_milestones_and_torch_s_counter():
     assert clr_spec.from_torch(state) == spec
 
 
-@pytest.mark.parametrize("make, error, match", [
-    (lambda: StepSpec(lr=0.1, step_size=0), ValueError, r"step_size must be an int (>= 1|in \[1)"),
-    (lambda: StepSpec(lr=0.1, step_size=2.5), TypeError, "step_size must be an int"),
-    (lambda: StepSpec(lr=0.1, step_size=3, gamma=1.5), ValueError, r"gamma must be in \(0.0, 1.0\]"),
-    (lambda: ExponentialSpec(lr=0.1, gamma=0.0), ValueError, r"gamma must be in \(0.0, 1.0\]"),
-    (lambda: ExponentialSpec(lr=0.1, gamma=float("nan")), ValueError, "gamma"),
-    (lambda: MultiStepSpec(lr=0.1, milestones=[-1]), ValueError, r"milestones\[0\] must be an int (>= 0|in \[0)"),
-    (lambda: MultiStepSpec(lr=0.1, milestones="12"), TypeError, "milestones must be a list of ints"),
-    (lambda: MultiStepSpec(lr=0.1, milestones=[2**60]), ValueError, r"milestones.* 2\*\*53"),
-    (lambda: PolynomialSpec(lr=0.1, power=-1.0), ValueError, "power must be in"),
-    (lambda: PolynomialSpec(lr=0.1, total_iters=0), ValueError, r"total_iters must be an int (>= 1|in \[1)"),
-])
+@pytest.mark.parametrize(
+    "make, error, match",
+    [
+        (lambda: StepSpec(lr=0.1, step_size=0), ValueError, r"step_size must be an int (>= 1|in \[1)"),
+        (lambda: StepSpec(lr=0.1, step_size=2.5), TypeError, "step_size must be an int"),
+        (lambda: StepSpec(lr=0.1, step_size=3, gamma=1.5), ValueError, r"gamma must be in \(0.0, 1.0\]"),
+        (lambda: ExponentialSpec(lr=0.1, gamma=0.0), ValueError, r"gamma must be in \(0.0, 1.0\]"),
+        (lambda: ExponentialSpec(lr=0.1, gamma=float("nan")), ValueError, "gamma"),
+        (lambda: MultiStepSpec(lr=0.1, milestones=[-1]), ValueError, r"milestones\[0\] must be an int (>= 0|in \[0)"),
+        (lambda: MultiStepSpec(lr=0.1, milestones="12"), TypeError, "milestones must be a list of ints"),
+        (lambda: MultiStepSpec(lr=0.1, milestones=[2**60]), ValueError, r"milestones.* 2\*\*53"),
+        (lambda: PolynomialSpec(lr=0.1, power=-1.0), ValueError, "power must be in"),
+        (lambda: PolynomialSpec(lr=0.1, total_iters=0), ValueError, r"total_iters must be an int (>= 1|in \[1)"),
+    ],
+)
 def test_bad_input_gets_a_clear_error(make, error, match):
     with pytest.raises(error, match=match):
         make()
@@ -239,9 +251,11 @@ def test_a_torch_checkpoint_through_clr_from_torch_continues_in_optax(name, tmp_
         "MultiStepLR": lambda o: T.MultiStepLR(o, milestones=[100, 300, 300], gamma=0.2),
         "ExponentialLR": lambda o: T.ExponentialLR(o, gamma=0.995),
         "PolynomialLR": lambda o: T.PolynomialLR(o, total_iters=450, power=1.5),
-        "warmup+MultiStepLR": lambda o: T.SequentialLR(o, [T.LinearLR(o, start_factor=0.1, total_iters=50),
-                                                           T.MultiStepLR(o, milestones=[150, 300], gamma=0.1)],
-                                                       milestones=[50]),
+        "warmup+MultiStepLR": lambda o: T.SequentialLR(
+            o,
+            [T.LinearLR(o, start_factor=0.1, total_iters=50), T.MultiStepLR(o, milestones=[150, 300], gamma=0.1)],
+            milestones=[50],
+        ),
     }
     reference = _torch_lrs(builds[name], 600)
     opt = _optimizer()

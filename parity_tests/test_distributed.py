@@ -24,26 +24,36 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def _run(module: str, *args: str, env: dict | None = None) -> None:
-    result = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
-                            timeout=300, env={**os.environ, **(env or {})})
+    result = subprocess.run(
+        [sys.executable, "-m", module, *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, **(env or {})},
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def _params(npz, prefix: str = "") -> dict[str, np.ndarray]:
-    return {k[len(prefix):]: npz[k] for k in npz.files if k.startswith(prefix) and "." in k}
+    return {k[len(prefix) :]: npz[k] for k in npz.files if k.startswith(prefix) and "." in k}
 
 
 def _assert_close(reference: dict, other: dict, rtol: float) -> None:
     assert reference.keys() == other.keys()
     for k in reference:
-        np.testing.assert_allclose(other[k], reference[k], rtol=rtol, atol=rtol * np.max(np.abs(reference[k])),
-                                   err_msg=k)
+        np.testing.assert_allclose(
+            other[k], reference[k], rtol=rtol, atol=rtol * np.max(np.abs(reference[k])), err_msg=k
+        )
 
 
 def test_jax_sharded_data_parallel_matches_one_device(tmp_path):
     out = tmp_path / "jax.npz"
-    _run("parity_tests._distributed_jax", str(out),
-         env={"XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"})
+    _run(
+        "parity_tests._distributed_jax",
+        str(out),
+        env={"XLA_FLAGS": "--xla_force_host_platform_device_count=8", "JAX_PLATFORMS": "cpu"},
+    )
     got = np.load(out)
     assert int(got["devices"]) == 8 and int(got["shards"]) == 8
     np.testing.assert_array_equal(got["sharded_lrs"], got["one_lrs"])
@@ -63,8 +73,9 @@ def test_torch_ddp_two_processes_match_single_process(tmp_path):
     _run("parity_tests._distributed_torch", str(tmp_path), str(_free_port()))
     ranks = [np.load(tmp_path / f"rank{r}.npz") for r in range(2)]
     params, x, y = T.problem()
-    single, lrs, momenta = T.torch_train(params, x, y, lambda p: torch.optim.SGD(p, lr=0.1, momentum=T.SGD_MOMENTUM),
-                                         T.SGD_SPEC, T.STEPS)
+    single, lrs, momenta = T.torch_train(
+        params, x, y, lambda p: torch.optim.SGD(p, lr=0.1, momentum=T.SGD_MOMENTUM), T.SGD_SPEC, T.STEPS
+    )
     for rank in ranks:
         np.testing.assert_array_equal(rank["lrs"], lrs)
         np.testing.assert_array_equal(rank["momenta"], momenta)

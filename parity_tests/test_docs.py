@@ -26,29 +26,43 @@ from . import _frameworks
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 README = os.path.join(ROOT, "README.md")
 DOCS = os.path.join(ROOT, "docs")
-HAVE_DOCS = all(os.path.exists(p) for p in (README, DOCS, os.path.join(ROOT, "mkdocs.yml"),
-                                               os.path.join(ROOT, "tools", "gen_docs.py")))
-pytestmark = pytest.mark.skipif(not HAVE_DOCS, reason="the docs are not here (README.md, docs/, mkdocs.yml, "
-                                                      "tools/: a wheel's test environment copies only parity_tests/)")
+HAVE_DOCS = all(
+    os.path.exists(p)
+    for p in (README, DOCS, os.path.join(ROOT, "mkdocs.yml"), os.path.join(ROOT, "tools", "gen_docs.py"))
+)
+pytestmark = pytest.mark.skipif(
+    not HAVE_DOCS,
+    reason="the docs are not here (README.md, docs/, mkdocs.yml, "
+    "tools/: a wheel's test environment copies only parity_tests/)",
+)
 
 # The top-level modules a block may import that an environment can lack: (probe in _frameworks, what
 # installs it). The probe is _frameworks' HAS_* flag where it has one, else an import attempt.
 FRAMEWORKS = {
-    "torch": ("HAS_TORCH", "clr-spec[torch]"), "clr_torch": ("HAS_TORCH", "clr-spec[torch]"),
-    "jax": ("HAS_JAX", "clr-spec[jax]"), "optax": ("HAS_JAX", "clr-spec[jax]"),
+    "torch": ("HAS_TORCH", "clr-spec[torch]"),
+    "clr_torch": ("HAS_TORCH", "clr-spec[torch]"),
+    "jax": ("HAS_JAX", "clr-spec[jax]"),
+    "optax": ("HAS_JAX", "clr-spec[jax]"),
     "clr_optax": ("HAS_JAX", "clr-spec[jax]"),
     "flax": ("HAS_FLAX", "clr-spec[flax]"),
     "lightning": ("HAS_LIGHTNING", "clr-spec[lightning]"),
     "pytorch_lightning": ("HAS_LIGHTNING", "clr-spec[lightning]"),
     "transformers": ("HAS_TRANSFORMERS", "clr-spec[hf]"),
-    "timm": ("HAS_TIMM", "pip install --no-deps timm, as dev.sh does"),
+    # installed without torchvision (as dev.sh does), `import timm` fails: its models need it
+    "timm": ("HAS_TIMM", "an importable timm: its package imports torchvision (dev.sh installs timm without it)"),
     "orbax": ("HAS_ORBAX", "clr-spec[orbax]"),
     "matplotlib": ("HAS_MATPLOTLIB", "clr-spec[plot]"),
     "sklearn": ("HAS_SKLEARN", "clr-spec[examples]"),
 }
 # A framework some import of the block needs in addition to its own module (flax runs on jax).
-ALSO_NEEDS = {"flax": ("jax",), "orbax": ("jax",), "lightning": ("torch",), "pytorch_lightning": ("torch",),
-              "transformers": ("torch",), "timm": ("torch",)}
+ALSO_NEEDS = {
+    "flax": ("jax",),
+    "orbax": ("jax",),
+    "lightning": ("torch",),
+    "pytorch_lightning": ("torch",),
+    "transformers": ("torch",),
+    "timm": ("torch",),
+}
 
 
 @cache
@@ -59,7 +73,7 @@ def available(module: str) -> bool:
         return flag
     if importlib.util.find_spec(module) is None:
         return False
-    try:   # installed is not importable: timm without torchvision fails at `import timm`
+    try:  # installed is not importable: timm without torchvision fails at `import timm`
         importlib.import_module(module)
     except Exception:
         return False
@@ -82,7 +96,7 @@ def code_blocks(text: str) -> list[tuple[int, str, str]]:
         i += 1
         while i < len(lines) and not re.match(rf"^{re.escape(indent)}{fence}\s*$", lines[i]):
             line = lines[i]
-            body.append(line[len(indent):] if line.startswith(indent) else line.lstrip())
+            body.append(line[len(indent) :] if line.startswith(indent) else line.lstrip())
             i += 1
         i += 1
         blocks.append((start + 1, lang, "\n".join(body)))
@@ -140,7 +154,7 @@ def test_page_code_runs(page, tmp_path, monkeypatch):
         try:
             exec(compile(code, where, "exec"), namespace)
         except NameError as exc:
-            if skipped:   # a name the skipped block defined
+            if skipped:  # a name the skipped block defined
                 skipped.append(f"{where}: {exc} (defined by a skipped block)")
                 continue
             pytest.fail(f"{where} raised:\n{traceback.format_exc()}")
@@ -180,8 +194,10 @@ def _gen_docs():
 
 def test_every_spec_type_has_an_example_in_the_json_page():
     missing = _gen_docs().missing_examples()
-    assert not missing, (f"registered spec type(s) {missing} have no example in tools/gen_docs.py's EXAMPLES: "
-                         "add a row each, then run python tools/gen_docs.py")
+    assert not missing, (
+        f"registered spec type(s) {missing} have no example in tools/gen_docs.py's EXAMPLES: "
+        "add a row each, then run python tools/gen_docs.py"
+    )
 
 
 def test_generated_pages_are_up_to_date():

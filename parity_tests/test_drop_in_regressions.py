@@ -48,8 +48,9 @@ def _trace(cls, opt, steps: int = STEPS, **kwargs):
         sched = cls(opt, **kwargs)
     out = []
     for _ in range(steps):
-        out.append([(float(g["lr"]), float(g["betas"][0] if "betas" in g else g["momentum"]))
-                    for g in opt.param_groups])
+        out.append(
+            [(float(g["lr"]), float(g["betas"][0] if "betas" in g else g["momentum"])) for g in opt.param_groups]
+        )
         opt.step()
         sched.step()
     return out, sched
@@ -57,11 +58,15 @@ def _trace(cls, opt, steps: int = STEPS, **kwargs):
 
 def _bounds(as_tensor: bool, groups: int):
     make = (lambda v: torch.tensor(v)) if as_tensor else float
-    return dict(base_lr=[make(0.01 * (i + 1)) for i in range(groups)],
-                max_lr=[make(0.1 * (i + 1)) for i in range(groups)],
-                base_momentum=[make(0.8 - 0.1 * i) for i in range(groups)],
-                max_momentum=[make(0.9 - 0.1 * i) for i in range(groups)],
-                step_size_up=4, step_size_down=3, mode="triangular2")
+    return dict(
+        base_lr=[make(0.01 * (i + 1)) for i in range(groups)],
+        max_lr=[make(0.1 * (i + 1)) for i in range(groups)],
+        base_momentum=[make(0.8 - 0.1 * i) for i in range(groups)],
+        max_momentum=[make(0.9 - 0.1 * i) for i in range(groups)],
+        step_size_up=4,
+        step_size_down=3,
+        mode="triangular2",
+    )
 
 
 @pytest.mark.parametrize("kind", ["sgd", "adam"])
@@ -84,13 +89,15 @@ def test_tensor_bounds_follow_torch_where_torch_is_right(kind, momentum_kind):
 
 def test_tensor_momentum_bounds_with_float_momentum_match_torch_bitwise():
     """Item 1: torch replaces the momentum, so its trajectory is right here: ours equals it."""
-    kwargs = dict(base_lr=0.01, max_lr=0.1, step_size_up=4, base_momentum=torch.tensor(0.8),
-                  max_momentum=torch.tensor(0.9))
+    kwargs = dict(
+        base_lr=0.01, max_lr=0.1, step_size_up=4, base_momentum=torch.tensor(0.8), max_momentum=torch.tensor(0.9)
+    )
     theirs, _ = _trace(TorchCyclicLR, _optimizer("sgd", ["float"]), **kwargs)
     ours, _ = _trace(clr_torch.CyclicLR, _optimizer("sgd", ["float"]), **kwargs)
     assert ours == theirs
     assert [m for _, m in (row[0] for row in ours[:9])] == pytest.approx(
-        [0.9, 0.875, 0.85, 0.825, 0.8, 0.825, 0.85, 0.875, 0.9])
+        [0.9, 0.875, 0.85, 0.825, 0.8, 0.825, 0.85, 0.875, 0.9]
+    )
 
 
 def test_tensor_lr_bounds_with_float_lr_stay_in_the_cycle_where_torch_does_not():
@@ -102,8 +109,7 @@ def test_tensor_lr_bounds_with_float_lr_stay_in_the_cycle_where_torch_does_not()
     right, _ = _trace(TorchCyclicLR, _optimizer("sgd", ["tensor"]), steps=12, **kwargs)
     assert ours == right
     lrs = [row[0][0] for row in ours]
-    assert lrs == pytest.approx([0.01, 0.0325, 0.055, 0.0775, 0.1, 0.0775, 0.055, 0.0325, 0.01, 0.0325,
-                                 0.055, 0.0775])
+    assert lrs == pytest.approx([0.01, 0.0325, 0.055, 0.0775, 0.1, 0.0775, 0.055, 0.0325, 0.01, 0.0325, 0.055, 0.0775])
     torch_lrs = [row[0][0] for row in theirs]
     assert torch_lrs[2] == pytest.approx(0.06625) and torch_lrs[5:] == pytest.approx([0.1] * 7)
 
@@ -111,8 +117,9 @@ def test_tensor_lr_bounds_with_float_lr_stay_in_the_cycle_where_torch_does_not()
 @pytest.mark.parametrize("mode", ["triangular", "triangular2", "exp_range"])
 def test_momentum_bounds_above_one_as_in_torch_s_tests(mode):
     """Item 4: SGD takes any momentum >= 0; torch's own tests cycle it between 1 and 12."""
-    kwargs = dict(base_lr=[1, 5], max_lr=[5, 12], step_size_up=4, base_momentum=[1, 5], max_momentum=[5, 12],
-                  mode=mode, gamma=0.9)
+    kwargs = dict(
+        base_lr=[1, 5], max_lr=[5, 12], step_size_up=4, base_momentum=[1, 5], max_momentum=[5, 12], mode=mode, gamma=0.9
+    )
     theirs, _ = _trace(TorchCyclicLR, _optimizer("sgd", ["float", "tensor"]), **kwargs)
     ours, _ = _trace(clr_torch.CyclicLR, _optimizer("sgd", ["float", "tensor"]), **kwargs)
     assert ours == theirs
@@ -124,8 +131,9 @@ def test_momentum_bounds_above_one_as_in_torch_s_tests(mode):
         optax_momentum = np.asarray(clr_optax.cyclic_momentum_schedule(spec, group=g)(steps))
         np.testing.assert_array_equal(optax_momentum, torch_momentum.astype(np.float32))
         float_float = _schedules.build_schedule(spec, "momentum", g, "float-float")
-        np.testing.assert_array_max_ulp(np.asarray(jax.jit(float_float)(steps)), torch_momentum.astype(np.float32),
-                                        maxulp=1)
+        np.testing.assert_array_max_ulp(
+            np.asarray(jax.jit(float_float)(steps)), torch_momentum.astype(np.float32), maxulp=1
+        )
 
 
 def test_momentum_that_makes_garbage_is_refused():
@@ -158,11 +166,14 @@ def test_scale_fn_method_is_torch_s_for_every_mode():
 # torch-style scale functions as people write them for torch: integer powers, %, comparisons.
 TORCH_STYLE = {
     "int_power_triangular2": (lambda x: 1 / (2 ** (x - 1)), "cycle", 80),
-    "float_power": (lambda x: 0.5 ** x, "cycle", 80),
+    "float_power": (lambda x: 0.5**x, "cycle", 80),
     "modulo": (lambda x: 1.0 / (1 + x % 3), "cycle", 80),
-    "comparison": (lambda x: jax.numpy.where(x <= 3, 1.0, 0.25) if isinstance(x, jax.Array) else
-                   (1.0 if x <= 3 else 0.25), "cycle", 80),
-    "iterations_int_power": (lambda k: 1 / (1 + k ** 2), "iterations", 2),
+    "comparison": (
+        lambda x: jax.numpy.where(x <= 3, 1.0, 0.25) if isinstance(x, jax.Array) else (1.0 if x <= 3 else 0.25),
+        "cycle",
+        80,
+    ),
+    "iterations_int_power": (lambda k: 1 / (1 + k**2), "iterations", 2),
 }
 
 
@@ -177,7 +188,7 @@ def test_torch_style_scale_functions_in_optax(name, method):
     reference = torch_reference(spec, steps)[:, 0]
     got = np.asarray(jax.jit(_schedules.build_schedule(spec, "lr", 0, method))(steps))
     ref32 = reference.astype(np.float32)
-    ref32[np.abs(ref32) < np.finfo(np.float32).tiny] = 0.0   # XLA flushes subnormals
+    ref32[np.abs(ref32) < np.finfo(np.float32).tiny] = 0.0  # XLA flushes subnormals
     np.testing.assert_array_max_ulp(got, ref32, maxulp=4)
     assert np.all(got >= 0) and np.all(np.isfinite(got))
     with jax.enable_x64(True):
@@ -188,9 +199,10 @@ def test_torch_style_scale_functions_in_optax(name, method):
 def test_leftover_initial_lr_does_not_leak_into_the_first_lr():
     """Item 7: torch's first lr is an ``initial_lr`` left in the groups by an earlier scheduler;
     ours is ``base_lr`` (docs/differences.md)."""
+
     def first_lrs(cls):
         opt = _optimizer("sgd", ["float"])
-        torch.optim.lr_scheduler.ConstantLR(opt, factor=0.5)       # leaves initial_lr = 0.5
+        torch.optim.lr_scheduler.ConstantLR(opt, factor=0.5)  # leaves initial_lr = 0.5
         lrs, _ = _trace(cls, opt, steps=3, base_lr=0.01, max_lr=0.1, step_size_up=2)
         return [row[0][0] for row in lrs]
 
@@ -210,21 +222,24 @@ def test_groups_sharing_the_default_tensor_lr_each_get_their_own():
     """An optimizer's tensor default (lr, momentum) is one object in every group that does not
     set its own. torch fills the shared lr in place, so every group gets the last group's lr;
     ours gives each group its own, as torch does for groups with separate tensors."""
+
     def optimizer(shared: bool):
         params = [torch.nn.Parameter(torch.zeros(2)) for _ in range(2)]
         if shared:
-            return torch.optim.SGD([{"params": [p]} for p in params], lr=torch.tensor(0.5),
-                                   momentum=torch.tensor(0.5))
-        return torch.optim.SGD([{"params": [p], "lr": torch.tensor(0.5), "momentum": torch.tensor(0.5)}
-                                for p in params])
+            return torch.optim.SGD([{"params": [p]} for p in params], lr=torch.tensor(0.5), momentum=torch.tensor(0.5))
+        return torch.optim.SGD(
+            [{"params": [p], "lr": torch.tensor(0.5), "momentum": torch.tensor(0.5)} for p in params]
+        )
 
-    kwargs = dict(base_lr=[0.01, 0.02], max_lr=[0.1, 0.2], step_size_up=4, base_momentum=[0.8, 0.7],
-                  max_momentum=[0.9, 0.85])
+    kwargs = dict(
+        base_lr=[0.01, 0.02], max_lr=[0.1, 0.2], step_size_up=4, base_momentum=[0.8, 0.7], max_momentum=[0.9, 0.85]
+    )
     separate, _ = _trace(TorchCyclicLR, optimizer(shared=False), **kwargs)
     ours, _ = _trace(clr_torch.CyclicLR, optimizer(shared=True), **kwargs)
     assert [[lr for lr, _ in row] for row in ours] == [[lr for lr, _ in row] for row in separate]
     # torch replaces a tensor momentum with its float; ours fills the tensor (float32).
-    np.testing.assert_array_equal(np.float32([[m for _, m in row] for row in ours]),
-                                  np.float32([[m for _, m in row] for row in separate]))
+    np.testing.assert_array_equal(
+        np.float32([[m for _, m in row] for row in ours]), np.float32([[m for _, m in row] for row in separate])
+    )
     theirs, _ = _trace(TorchCyclicLR, optimizer(shared=True), **kwargs)
-    assert all(row[0][0] == row[1][0] for row in theirs)   # torch: one lr for both groups
+    assert all(row[0][0] == row[1][0] for row in theirs)  # torch: one lr for both groups

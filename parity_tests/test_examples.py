@@ -21,8 +21,9 @@ pytest.importorskip("matplotlib", reason="the examples plot: pip install 'clr-sp
 
 
 def run_example(name: str, *args: str) -> str:
-    out = subprocess.run([sys.executable, os.path.join(ROOT, "examples", name), *args], capture_output=True,
-                         text=True, timeout=600)
+    out = subprocess.run(
+        [sys.executable, os.path.join(ROOT, "examples", name), *args], capture_output=True, text=True, timeout=600
+    )
     assert out.returncode == 0, out.stderr
     return out.stdout
 
@@ -33,11 +34,14 @@ def worst_ulp(text: str) -> int:
     return max(int(m) for line in lines for m in re.findall(r"worst (\d+) ulp", line))
 
 
-@pytest.mark.parametrize("name,args", [
-    ("demo.py", ["--steps", "3000"]),
-    ("tutorial_adam_triangular2.py", ["--steps", "3000"]),
-    ("migrate_torch_to_optax.py", ["--switch-at", "537", "--steps", "1200"]),
-])
+@pytest.mark.parametrize(
+    "name,args",
+    [
+        ("demo.py", ["--steps", "3000"]),
+        ("tutorial_adam_triangular2.py", ["--steps", "3000"]),
+        ("migrate_torch_to_optax.py", ["--switch-at", "537", "--steps", "1200"]),
+    ],
+)
 def test_example(name, args, tmp_path):
     png = tmp_path / "plot.png"
     text = run_example(name, *args, "--out", str(png))
@@ -59,9 +63,23 @@ def test_digits_examples_train_both_frameworks_alike(name, tmp_path):
 
 @pytest.mark.parametrize("framework, absent", [("torch", "jax"), ("optax", "torch")])
 def test_digits_example_imports_one_framework(framework, absent, tmp_path):
-    out = subprocess.run([sys.executable, "-X", "importtime", os.path.join(ROOT, "examples", "digits_torch_vs_optax.py"),
-                          "--framework", framework, "--epochs", "1", "--out", str(tmp_path / "d.png")],
-                         capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            os.path.join(ROOT, "examples", "digits_torch_vs_optax.py"),
+            "--framework",
+            framework,
+            "--epochs",
+            "1",
+            "--out",
+            str(tmp_path / "d.png"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr
     imported = {line.rsplit("|", 1)[-1].strip() for line in out.stderr.splitlines() if line.startswith("import time:")}
     assert framework.replace("optax", "jax") in imported and absent not in imported
@@ -95,11 +113,22 @@ def test_lightning_example_resumes_from_its_checkpoint(tmp_path):
     assert "lr vs spec.lr: max difference 0.0e+00; momentum vs spec.momentum: 0.0e+00" in text, text
     assert "spec read from the checkpoint equals the spec: True; its last_epoch: 46" in text, text
     # The command line finds the scheduler in Lightning's lr_schedulers list.
-    cli = subprocess.run([sys.executable, "-m", "clr_spec.cli", "from-torch", str(tmp_path / "lightning_digits.ckpt"),
-                          "-o", str(tmp_path / "spec.json")], capture_output=True, text=True, timeout=120)
+    cli = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clr_spec.cli",
+            "from-torch",
+            str(tmp_path / "lightning_digits.ckpt"),
+            "-o",
+            str(tmp_path / "spec.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert cli.returncode == 0, cli.stderr
     assert "read the CyclicLR state at lr_schedulers.0 (found)" in cli.stdout and "step: 46" in cli.stdout
-
 
 
 def test_one_cycle_migration_example(tmp_path):

@@ -48,7 +48,7 @@ def test_schedule_under_transformations_is_float32_of_torch(method, transform):
     schedule = _schedules.build_schedule(SPEC, "lr", 0, method)
     out = np.asarray(TRANSFORMS[transform](schedule, jnp.asarray(STEPS, jnp.int32)))
     assert out.dtype == np.float32
-    np.testing.assert_array_equal(out, np.float32(SPEC.lr(STEPS)))   # spec.lr is torch's, bitwise
+    np.testing.assert_array_equal(out, np.float32(SPEC.lr(STEPS)))  # spec.lr is torch's, bitwise
 
 
 def test_inside_an_optimizer_the_hyperparameter_stays_float32():
@@ -86,14 +86,20 @@ def test_the_default_build_traces_only_the_default_backends_path():
     mixed = str(jax.make_jaxpr(clr_optax.cyclic_lr_schedule(SPEC, platforms=["cpu", "tpu"]))(jnp.arange(8)))
     assert "platform_index" in mixed
     for schedule in (clr_optax.lr_schedule(SPEC, platforms="TPU"), clr_optax.lr_schedule(SPEC, platforms=("tpu",))):
-        np.testing.assert_array_max_ulp(np.asarray(jax.jit(schedule)(jnp.asarray(STEPS, jnp.int32))),
-                                        np.float32(SPEC.lr(STEPS)), maxulp=1)
+        np.testing.assert_array_max_ulp(
+            np.asarray(jax.jit(schedule)(jnp.asarray(STEPS, jnp.int32))), np.float32(SPEC.lr(STEPS)), maxulp=1
+        )
 
 
-@pytest.mark.parametrize("bad, error, match", [("", ValueError, "platforms must name at least one platform"),
-                                               ([], ValueError, "platforms must name at least one platform"),
-                                               (3, TypeError, "platforms must be a platform name"),
-                                               (["cpu", None], TypeError, "platforms must be a platform name")])
+@pytest.mark.parametrize(
+    "bad, error, match",
+    [
+        ("", ValueError, "platforms must name at least one platform"),
+        ([], ValueError, "platforms must name at least one platform"),
+        (3, TypeError, "platforms must be a platform name"),
+        (["cpu", None], TypeError, "platforms must be a platform name"),
+    ],
+)
 def test_bad_platforms_are_refused(bad, error, match):
     with pytest.raises(error, match=match):
         clr_optax.lr_schedule(SPEC, platforms=bad)
@@ -121,17 +127,20 @@ def test_negative_counts_give_step_0(name, x64):
 
 
 @settings(max_examples=60, deadline=None)
-@given(gamma=st.one_of(st.floats(1e-300, 1.0, exclude_min=True), st.floats(0.999, 1.0),
-                       st.floats(-15, -1).map(lambda e: 1 - 10.0**e)),
-       steps=st.lists(st.one_of(st.integers(0, 2**16), st.integers(0, INT32_MAX)), min_size=1, max_size=50))
+@given(
+    gamma=st.one_of(
+        st.floats(1e-300, 1.0, exclude_min=True), st.floats(0.999, 1.0), st.floats(-15, -1).map(lambda e: 1 - 10.0**e)
+    ),
+    steps=st.lists(st.one_of(st.integers(0, 2**16), st.integers(0, INT32_MAX)), min_size=1, max_size=50),
+)
 def test_power_of_gamma_within_one_ulp_of_pythons(gamma, steps):
     """exp_range's gamma**step (float64 path): within 1 ulp of Python's correctly rounded pow."""
     with jax.enable_x64(True):
         got = np.asarray(jax.jit(_power_of(gamma))(jnp.asarray(steps, jnp.int32)))
-    want = np.array([gamma ** k for k in steps])
+    want = np.array([gamma**k for k in steps])
     normal = want >= np.finfo(np.float64).tiny
     np.testing.assert_array_max_ulp(got[normal], want[normal], maxulp=1)
-    assert np.all(got[~normal] < 1e-300)   # flushed or subnormal: 0 as far as any lr can tell
+    assert np.all(got[~normal] < 1e-300)  # flushed or subnormal: 0 as far as any lr can tell
 
 
 def test_unknown_method_and_value_are_rejected():

@@ -35,10 +35,41 @@ SETTINGS = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow, Heal
 
 # Values a damaged file holds where a number, a flag or a list belongs.
 ODD = st.one_of(
-    st.sampled_from([0, -1, 1, 2, 10.7, -0.0, 2**31, 2**53, 2**63, 10**400, -10**400, 1e308, 5e-324, float("nan"),
-                     float("inf"), -float("inf"), True, False, None, "", "x", "false", "1", [], {}, [None], [[]],
-                     {"format": "clr.LinearSpec"}]),
-    st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=5),
+    st.sampled_from(
+        [
+            0,
+            -1,
+            1,
+            2,
+            10.7,
+            -0.0,
+            2**31,
+            2**53,
+            2**63,
+            10**400,
+            -(10**400),
+            1e308,
+            5e-324,
+            float("nan"),
+            float("inf"),
+            -float("inf"),
+            True,
+            False,
+            None,
+            "",
+            "x",
+            "false",
+            "1",
+            [],
+            {},
+            [None],
+            [[]],
+            {"format": "clr.LinearSpec"},
+        ]
+    ),
+    st.integers(),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=5),
     st.lists(st.floats(allow_nan=False, allow_infinity=False, width=32), max_size=3),
 )
 
@@ -115,7 +146,7 @@ def mutated(draw, seed: Any) -> Any:
                 value = [value]
             parent[key] = value
         elif kind == "self" and isinstance(parent, (dict, list)) and isinstance(doc, dict):
-            parent[key] = doc                        # a state that contains itself
+            parent[key] = doc  # a state that contains itself
     return doc
 
 
@@ -124,7 +155,7 @@ def _documents() -> list:
     for cls in sorted(ROWS, key=lambda t: t.__name__):
         try:
             out.append(ROWS[cls].spec.to_dict())
-        except ValueError:                          # a spec holding a function has no JSON form
+        except ValueError:  # a spec holding a function has no JSON form
             continue
     return out
 
@@ -167,7 +198,7 @@ def test_mutated_documents_are_read_or_refused_clearly(data):
     if text is not None:
         _use(_allowed(clr_spec.from_json, text))
         cls = type(_allowed(clr_spec.from_dict, seed))
-        _allowed(cls.from_json, text)              # the type's own loader too
+        _allowed(cls.from_json, text)  # the type's own loader too
 
 
 def _states() -> list:
@@ -235,7 +266,7 @@ def test_clr_show_of_mutated_files_exits_0_or_2_with_one_line(data):
     doc = data.draw(mutated(data.draw(st.sampled_from(DOCUMENTS))))
     text = _dumps(doc)
     if text is None:
-        text = "{" + "[" * 3000               # not JSON at all
+        text = "{" + "[" * 3000  # not JSON at all
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "spec.json")
         with open(path, "w") as fh:
@@ -254,7 +285,7 @@ def test_clr_from_torch_of_damaged_checkpoints_exits_0_or_2_with_one_line(data):
         try:
             torch.save(checkpoint, path)
         except (RecursionError, ValueError, TypeError, OverflowError):
-            return                                       # torch cannot write it: no such file exists
+            return  # torch cannot write it: no such file exists
         _one_error_line(*_cli(["from-torch", path, "-o", os.path.join(tmp, "s.json")]), "from-torch")
 
 

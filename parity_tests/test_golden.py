@@ -54,11 +54,25 @@ def test_optax_float32_against_golden(name, what, method):
         ours = np.asarray(jax.jit(_schedules.build_schedule(spec, what, g, method))(STEPS.astype(np.int32)))
         label = f"{name} (golden)" if g == 0 else f"{name}[group {g}] (golden)"
         if exact:
-            check_float32(label, what, ours, ref[:, g], max_ulp=1 if custom else 0,
-                          min_exact=0.99 if custom else 1.0, evaluator=f"clr_optax {method}, golden")
+            check_float32(
+                label,
+                what,
+                ours,
+                ref[:, g],
+                max_ulp=1 if custom else 0,
+                min_exact=0.99 if custom else 1.0,
+                evaluator=f"clr_optax {method}, golden",
+            )
         else:
-            check_float32(label, what, ours, ref[:, g], max_ulp=4 if custom else 1,
-                          min_exact=0.5 if custom else 0.99, evaluator=f"clr_optax {method}, golden")
+            check_float32(
+                label,
+                what,
+                ours,
+                ref[:, g],
+                max_ulp=4 if custom else 1,
+                min_exact=0.5 if custom else 0.99,
+                evaluator=f"clr_optax {method}, golden",
+            )
 
 
 @needs_jax
@@ -74,7 +88,7 @@ def test_optax_x64_builtin_modes_are_golden_bitwise(name, what):
     with jax.enable_x64(True):
         for g in groups_of(spec):
             ours = np.array(jax.jit(make(spec, group=g))(STEPS))
-            ours[np.abs(ours) < np.finfo(np.float64).tiny] = 0.0   # XLA flushes float64 subnormals
+            ours[np.abs(ours) < np.finfo(np.float64).tiny] = 0.0  # XLA flushes float64 subnormals
             valid = ~np.isnan(ref[:, g])
             expected = ref[valid, g].copy()
             expected[np.abs(expected) < np.finfo(np.float64).tiny] = 0.0
@@ -110,8 +124,9 @@ def test_family_spec_against_golden(name, what):
         ours = (spec.lr if what == "lr" else spec.momentum)(k, g)
         np.testing.assert_allclose(ours, FAMILY[f"{name}/{what}"][:, g], rtol=1e-12, atol=0)
         if f"{name}/far_lr" in FAMILY and what == "lr":
-            np.testing.assert_allclose(spec.lr(make_golden_family.far_steps(), g), FAMILY[f"{name}/far_lr"][:, g],
-                                       rtol=1e-12, atol=0)
+            np.testing.assert_allclose(
+                spec.lr(make_golden_family.far_steps(), g), FAMILY[f"{name}/far_lr"][:, g], rtol=1e-12, atol=0
+            )
 
 
 @needs_jax
@@ -129,5 +144,12 @@ def test_family_optax_against_golden(name, what):
     for steps_, reference in windows:
         for g in range(2):
             ours = np.asarray(jax.jit(make(spec, g))(steps_.astype(np.int32)))
-            check_float32(f"{name} (golden)", what, ours, reference[:, g], max_ulp=1, min_exact=0.999,
-                          evaluator="clr_optax family, golden")
+            check_float32(
+                f"{name} (golden)",
+                what,
+                ours,
+                reference[:, g],
+                max_ulp=1,
+                min_exact=0.999,
+                evaluator="clr_optax family, golden",
+            )

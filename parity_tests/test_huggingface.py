@@ -42,7 +42,7 @@ def random_config(name: str, seed: int) -> tuple:
     rng = np.random.default_rng([seed, NAMES.index(name)])
     groups = bool(rng.integers(0, 2))
     lrs = [float(10 ** rng.uniform(-5, -1)) for _ in range(2)] if groups else float(10 ** rng.uniform(-5, -1))
-    default_lr = max(lrs) if groups else lrs                  # the optimizer's defaults["lr"]
+    default_lr = max(lrs) if groups else lrs  # the optimizer's defaults["lr"]
     warmup = int(rng.integers(0, 300))
     total = warmup + int(rng.integers(1, 2500))
     kw: dict = {}
@@ -99,9 +99,10 @@ def hf_scheduler(config, opt=None):
     name, lrs, warmup, total, kw, _, _ = config
     opt = opt or _optimizer(lrs)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")      # both num_training_steps and num_stable_steps: transformers warns
-        return opt, get_scheduler(name, opt, num_warmup_steps=warmup, num_training_steps=total,
-                                  scheduler_specific_kwargs=dict(kw))
+        warnings.simplefilter("ignore")  # both num_training_steps and num_stable_steps: transformers warns
+        return opt, get_scheduler(
+            name, opt, num_warmup_steps=warmup, num_training_steps=total, scheduler_specific_kwargs=dict(kw)
+        )
 
 
 def stepped(opt, sched, steps: int) -> np.ndarray:
@@ -153,8 +154,8 @@ def test_spec_and_clr_torch_are_transformers_bitwise(index):
     for k in np.random.default_rng(index).integers(0, steps - 10, 3).tolist():
         opt = _optimizer(config[1])
         sched = clr_torch.scheduler(opt, spec, step=k)
-        np.testing.assert_array_equal(stepped(opt, sched, 10), ref[k:k + 10])
-        assert clr_spec.from_torch(sched.state_dict()) == spec       # SpecLR's state carries the spec
+        np.testing.assert_array_equal(stepped(opt, sched, 10), ref[k : k + 10])
+        assert clr_spec.from_torch(sched.state_dict()) == spec  # SpecLR's state carries the spec
 
 
 # ------------------------------------------------------------------------------ optax: float32(transformers)
@@ -168,8 +169,11 @@ def test_optax_is_float32_of_transformers(index):
 
     config = CONFIGS[index]
     spec, steps = spec_of(config), np.arange(config[-1])
-    ref = reference(index) if HAS_TRANSFORMERS else np.stack(
-        [spec.lr(steps, g) for g in range(spec.num_groups or 1)], axis=1)     # (checked bitwise above)
+    ref = (
+        reference(index)
+        if HAS_TRANSFORMERS
+        else np.stack([spec.lr(steps, g) for g in range(spec.num_groups or 1)], axis=1)
+    )  # (checked bitwise above)
     for g in range(ref.shape[1]):
         ours = np.asarray(jax.jit(clr_optax.lr_schedule(spec, g))(steps))
         assert ours.dtype == np.float32
@@ -226,10 +230,12 @@ def test_optax_is_float32_of_the_golden_values(key):
         np.testing.assert_array_equal(ours, ref[:, g].astype(np.float32))
         tpu = np.asarray(jax.jit(optax_family.schedule_of(spec, "lr", g, "float-float"))(np.arange(steps)))
         check_float32_only(key, tpu, ref[:, g], spec.group_lr(g))
-    if key in golden.LONG:       # int32 counts to 2**31 - 1: no overflow in the lengths past it
+    if key in golden.LONG:  # int32 counts to 2**31 - 1: no overflow in the lengths past it
         far = np.asarray(jax.jit(clr_optax.lr_schedule(spec))(np.asarray(golden.FAR, np.int32)))
         np.testing.assert_array_equal(far, GOLDEN[f"{key}/far_lr"][:, 0].astype(np.float32))
-        tpu = np.asarray(jax.jit(optax_family.schedule_of(spec, "lr", 0, "float-float"))(np.asarray(golden.FAR, np.int32)))
+        tpu = np.asarray(
+            jax.jit(optax_family.schedule_of(spec, "lr", 0, "float-float"))(np.asarray(golden.FAR, np.int32))
+        )
         check_float32_only(key + " far", tpu, GOLDEN[f"{key}/far_lr"][:, 0], spec.group_lr(0))
 
 
@@ -239,7 +245,9 @@ def test_golden_file_is_current():
     fresh = golden.compute()
     assert sorted(fresh) == sorted(GOLDEN), "configurations changed: python -m parity_tests.make_golden_huggingface"
     for key, values in fresh.items():
-        np.testing.assert_array_equal(GOLDEN[key], values, err_msg=f"{key}: python -m parity_tests.make_golden_huggingface")
+        np.testing.assert_array_equal(
+            GOLDEN[key], values, err_msg=f"{key}: python -m parity_tests.make_golden_huggingface"
+        )
 
 
 def test_golden_file_covers_every_name():
@@ -263,8 +271,14 @@ def test_from_torch_of_the_live_scheduler_and_of_its_saved_state(index):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         assert huggingface_from_state(state, name, warmup, total, **kw, **ours) == (spec, 5)
-        assert clr_spec.from_torch(state, torch_class="LambdaLR", huggingface=dict(
-            name=name, num_warmup_steps=warmup, num_training_steps=total, **kw, **ours)) == spec
+        assert (
+            clr_spec.from_torch(
+                state,
+                torch_class="LambdaLR",
+                huggingface=dict(name=name, num_warmup_steps=warmup, num_training_steps=total, **kw, **ours),
+            )
+            == spec
+        )
     assert clr_spec.from_torch(state, torch_class="LambdaLR", lr_lambda=sched.lr_lambdas[0]) == spec
     assert clr_spec.from_json(spec.to_json()) == spec
 
@@ -282,7 +296,7 @@ def test_a_fine_tuning_run_moves_to_optax_and_continues_exactly(tmp_path):
     opt, sched = hf_scheduler(config)
     stepped(opt, sched, 400)
     torch.save(sched.state_dict(), tmp_path / "scheduler.pt")
-    rest = stepped(opt, sched, 600)[:, 0]           # what torch goes on to give
+    rest = stepped(opt, sched, 600)[:, 0]  # what torch goes on to give
     state = torch.load(tmp_path / "scheduler.pt", weights_only=True)
     spec, step = huggingface_from_state(state, "cosine_with_min_lr", 100, 1000, min_lr_rate=0.1)
     assert step == 400
@@ -303,7 +317,7 @@ def test_from_torch_refuses_transformers_functions_it_does_not_know():
     with pytest.raises(ValueError, match="_get_surprise_lr_lambda is not a Hugging Face schedule"):
         clr_spec.from_torch(sched)
     # a user's own function is a LambdaSpec, as before
-    plain = torch.optim.lr_scheduler.LambdaLR(_optimizer(0.1), lambda k: 0.9 ** k)
+    plain = torch.optim.lr_scheduler.LambdaLR(_optimizer(0.1), lambda k: 0.9**k)
     assert type(clr_spec.from_torch(plain)).__name__ == "LambdaSpec"
 
 
@@ -312,7 +326,9 @@ def test_from_torch_refuses_a_schedule_of_transformers_it_has_no_spec_for():
     from transformers.optimization import AdafactorSchedule
 
     opt = _optimizer(0.1)
-    with pytest.raises(ValueError, match="AdafactorSchedule.__init__.<locals>.lr_lambda is not a Hugging Face schedule"):
+    with pytest.raises(
+        ValueError, match="AdafactorSchedule.__init__.<locals>.lr_lambda is not a Hugging Face schedule"
+    ):
         clr_spec.from_torch(AdafactorSchedule(opt))
 
 
@@ -338,40 +354,91 @@ def test_json_round_trip(config):
     assert type(clr_spec.from_json(text)) is type(spec)
 
 
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(name="cosine_with_restart", lr=0.1), ValueError, "name must be one of"),
-    (dict(name="warmup_stable_decay", lr=0.1), ValueError, "is a WSDSpec"),
-    (dict(name="reduce_lr_on_plateau", lr=0.1), ValueError, "PlateauSpec"),
-    (dict(name=3, lr=0.1), TypeError, "name must be a str"),
-    (dict(name="linear", lr=0.1, num_training_steps=10), ValueError, "requires `num_warmup_steps`"),
-    (dict(name="linear", lr=0.1, num_warmup_steps=-1, num_training_steps=10), ValueError, "num_warmup_steps must be"),
-    (dict(name="linear", lr=0.1, num_warmup_steps=1.5, num_training_steps=10), TypeError, "num_warmup_steps must be an int"),
-    (dict(name="linear", lr=0.1, num_warmup_steps=2**53, num_training_steps=10), ValueError, "2\\*\\*53"),
-    (dict(name="linear", lr=-0.1, num_warmup_steps=1, num_training_steps=10), ValueError, "lr must be >= 0"),
-    (dict(name="linear", lr=0.1, num_warmup_steps=1, num_training_steps=10, num_cycles=2), TypeError, "no keyword"),
-    (dict(name="cosine", lr=0.1, num_warmup_steps=1, num_training_steps=10, num_cycles=float("nan")), ValueError,
-     "num_cycles must be in"),
-    (dict(name="cosine", lr=0.1, num_warmup_steps=1, num_training_steps=10, num_cycles=-1), ValueError, "num_cycles"),
-    (dict(name="polynomial", lr=0.1, num_warmup_steps=1, num_training_steps=10, lr_end=0.2), ValueError,
-     "lr_end must be smaller|> lr_end"),
-    (dict(name="polynomial", lr=0.1, num_warmup_steps=1, num_training_steps=10, power=-1.0), ValueError, "power"),
-    (dict(name="polynomial", lr=0.1, num_warmup_steps=10, num_training_steps=10), ValueError, "difference"),
-    (dict(name="polynomial", lr=[0.1, 0.2], num_warmup_steps=1, num_training_steps=10), ValueError, "give lr_init="),
-    (dict(name="inverse_sqrt", lr=0.1, num_warmup_steps=1, timescale=0), ValueError, "timescale must be"),
-    (dict(name="cosine_with_min_lr", lr=0.1, num_warmup_steps=1, num_training_steps=10), ValueError,
-     "min_lr or min_lr_rate"),
-    (dict(name="cosine_with_min_lr", lr=0.1, num_warmup_steps=1, num_training_steps=10, min_lr=0.01,
-          min_lr_rate=0.1), ValueError, "Only one"),
-    (dict(name="cosine_with_min_lr", lr=0.1, num_warmup_steps=1, num_training_steps=10, min_lr_rate=1.5),
-     ValueError, "min_lr_rate must be in"),
-    (dict(name="cosine_warmup_with_min_lr", lr=0.1, num_warmup_steps=1, num_training_steps=10, min_lr_rate=0.1,
-          warmup_lr_rate=2.0), ValueError, "warmup_lr_rate must be in"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(name="cosine_with_restart", lr=0.1), ValueError, "name must be one of"),
+        (dict(name="warmup_stable_decay", lr=0.1), ValueError, "is a WSDSpec"),
+        (dict(name="reduce_lr_on_plateau", lr=0.1), ValueError, "PlateauSpec"),
+        (dict(name=3, lr=0.1), TypeError, "name must be a str"),
+        (dict(name="linear", lr=0.1, num_training_steps=10), ValueError, "requires `num_warmup_steps`"),
+        (
+            dict(name="linear", lr=0.1, num_warmup_steps=-1, num_training_steps=10),
+            ValueError,
+            "num_warmup_steps must be",
+        ),
+        (
+            dict(name="linear", lr=0.1, num_warmup_steps=1.5, num_training_steps=10),
+            TypeError,
+            "num_warmup_steps must be an int",
+        ),
+        (dict(name="linear", lr=0.1, num_warmup_steps=2**53, num_training_steps=10), ValueError, "2\\*\\*53"),
+        (dict(name="linear", lr=-0.1, num_warmup_steps=1, num_training_steps=10), ValueError, "lr must be >= 0"),
+        (dict(name="linear", lr=0.1, num_warmup_steps=1, num_training_steps=10, num_cycles=2), TypeError, "no keyword"),
+        (
+            dict(name="cosine", lr=0.1, num_warmup_steps=1, num_training_steps=10, num_cycles=float("nan")),
+            ValueError,
+            "num_cycles must be in",
+        ),
+        (
+            dict(name="cosine", lr=0.1, num_warmup_steps=1, num_training_steps=10, num_cycles=-1),
+            ValueError,
+            "num_cycles",
+        ),
+        (
+            dict(name="polynomial", lr=0.1, num_warmup_steps=1, num_training_steps=10, lr_end=0.2),
+            ValueError,
+            "lr_end must be smaller|> lr_end",
+        ),
+        (dict(name="polynomial", lr=0.1, num_warmup_steps=1, num_training_steps=10, power=-1.0), ValueError, "power"),
+        (dict(name="polynomial", lr=0.1, num_warmup_steps=10, num_training_steps=10), ValueError, "difference"),
+        (
+            dict(name="polynomial", lr=[0.1, 0.2], num_warmup_steps=1, num_training_steps=10),
+            ValueError,
+            "give lr_init=",
+        ),
+        (dict(name="inverse_sqrt", lr=0.1, num_warmup_steps=1, timescale=0), ValueError, "timescale must be"),
+        (
+            dict(name="cosine_with_min_lr", lr=0.1, num_warmup_steps=1, num_training_steps=10),
+            ValueError,
+            "min_lr or min_lr_rate",
+        ),
+        (
+            dict(
+                name="cosine_with_min_lr",
+                lr=0.1,
+                num_warmup_steps=1,
+                num_training_steps=10,
+                min_lr=0.01,
+                min_lr_rate=0.1,
+            ),
+            ValueError,
+            "Only one",
+        ),
+        (
+            dict(name="cosine_with_min_lr", lr=0.1, num_warmup_steps=1, num_training_steps=10, min_lr_rate=1.5),
+            ValueError,
+            "min_lr_rate must be in",
+        ),
+        (
+            dict(
+                name="cosine_warmup_with_min_lr",
+                lr=0.1,
+                num_warmup_steps=1,
+                num_training_steps=10,
+                min_lr_rate=0.1,
+                warmup_lr_rate=2.0,
+            ),
+            ValueError,
+            "warmup_lr_rate must be in",
+        ),
+    ],
+)
 def test_bad_arguments_are_named(kwargs, error, match):
     given = json.dumps(kwargs)
     with pytest.raises(error, match=match):
         HuggingFaceSpec(**kwargs)
-    assert json.dumps(kwargs) == given      # nothing the caller passed is changed
+    assert json.dumps(kwargs) == given  # nothing the caller passed is changed
 
 
 def test_every_name_of_get_scheduler_is_known():
@@ -396,8 +463,11 @@ def _training_args(output_dir: str, **fields):
 
     args = TrainingArguments.__new__(TrainingArguments)
     for field in dataclasses.fields(TrainingArguments):
-        default = field.default if field.default is not dataclasses.MISSING else (
-            field.default_factory() if field.default_factory is not dataclasses.MISSING else None)  # type: ignore[misc]
+        default = (
+            field.default
+            if field.default is not dataclasses.MISSING
+            else (field.default_factory() if field.default_factory is not dataclasses.MISSING else None)
+        )  # type: ignore[misc]
         args.__dict__[field.name] = default
     args.__dict__.update(output_dir=output_dir, **fields)
     return args
@@ -418,15 +488,36 @@ def test_cli_reads_a_trainer_checkpoint_directory(tmp_path, capsys, with_argumen
     (checkpoint / "trainer_state.json").write_text(json.dumps({"global_step": 500, "max_steps": 1000}))
     out = tmp_path / "spec.json"
     if with_arguments:
-        torch.save(_training_args(str(tmp_path), lr_scheduler_type=SchedulerType("warmup_stable_decay"),
-                                  warmup_steps=0.05, lr_scheduler_kwargs={"num_decay_steps": 200,
-                                                                          "decay_type": "1-sqrt"}),
-                   checkpoint / "training_args.bin")
+        torch.save(
+            _training_args(
+                str(tmp_path),
+                lr_scheduler_type=SchedulerType("warmup_stable_decay"),
+                warmup_steps=0.05,
+                lr_scheduler_kwargs={"num_decay_steps": 200, "decay_type": "1-sqrt"},
+            ),
+            checkpoint / "training_args.bin",
+        )
         assert cli.main(["from-torch", str(checkpoint), "-o", str(out)]) == 0
     else:
-        assert cli.main(["from-torch", str(checkpoint / "scheduler.pt"), "--hf", "warmup_stable_decay",
-                         "--warmup", "50", "--hf-arg", "num_decay_steps=200", "--hf-arg", "decay_type=1-sqrt",
-                         "-o", str(out)]) == 0
+        assert (
+            cli.main(
+                [
+                    "from-torch",
+                    str(checkpoint / "scheduler.pt"),
+                    "--hf",
+                    "warmup_stable_decay",
+                    "--warmup",
+                    "50",
+                    "--hf-arg",
+                    "num_decay_steps=200",
+                    "--hf-arg",
+                    "decay_type=1-sqrt",
+                    "-o",
+                    str(out),
+                ]
+            )
+            == 0
+        )
     printed = capsys.readouterr().out
     assert "step: 500" in printed
     assert clr_spec.from_json(out.read_text()) == spec_of(config)
@@ -438,11 +529,13 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
 
     opt, sched = hf_scheduler(("cosine", 0.1, 5, 50, {}, {}, 50))
     torch.save(sched.state_dict(), tmp_path / "scheduler.pt")
-    for argv, match in ((["--hf", "cosine", "--warmup", "5"], "requires `num_training_steps`"),
-                        (["--hf", "cosine", "--warmup", "5", "--total", "50", "--hf-arg", "num_cycles=x"], "num_cycles"),
-                        (["--hf", "cosine", "--warmup", "5", "--total", "50", "--hf-arg", "oops"], "KEY=VALUE"),
-                        (["--hf", "cosine", "--warmup", "-5", "--total", "50"], "--warmup must be"),
-                        (["--hf", "nope"], "name must be one of")):
+    for argv, match in (
+        (["--hf", "cosine", "--warmup", "5"], "requires `num_training_steps`"),
+        (["--hf", "cosine", "--warmup", "5", "--total", "50", "--hf-arg", "num_cycles=x"], "num_cycles"),
+        (["--hf", "cosine", "--warmup", "5", "--total", "50", "--hf-arg", "oops"], "KEY=VALUE"),
+        (["--hf", "cosine", "--warmup", "-5", "--total", "50"], "--warmup must be"),
+        (["--hf", "nope"], "name must be one of"),
+    ):
         assert cli.main(["from-torch", str(tmp_path / "scheduler.pt"), "-o", str(tmp_path / "s.json"), *argv]) == 2
         err = capsys.readouterr().err
         assert match in err and len(err.strip().splitlines()) == 1
@@ -485,7 +578,22 @@ def test_cli_goes_on_without_a_readable_training_args_file(tmp_path, capsys):
     opt, sched = hf_scheduler(("linear", 0.1, 5, 50, {}, {}, 50))
     torch.save(sched.state_dict(), tmp_path / "scheduler.pt")
     (tmp_path / "training_args.bin").write_bytes(b"damaged")
-    assert cli.main(["from-torch", str(tmp_path), "--hf", "linear", "--warmup", "5", "--total", "50",
-                     "-o", str(tmp_path / "s.json")]) == 0
+    assert (
+        cli.main(
+            [
+                "from-torch",
+                str(tmp_path),
+                "--hf",
+                "linear",
+                "--warmup",
+                "5",
+                "--total",
+                "50",
+                "-o",
+                str(tmp_path / "s.json"),
+            ]
+        )
+        == 0
+    )
     assert "training_args.bin not read" in capsys.readouterr().out
     assert clr_spec.from_json((tmp_path / "s.json").read_text()) == huggingface_spec("linear", 0.1, 5, 50)

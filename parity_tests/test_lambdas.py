@@ -20,7 +20,7 @@ LRS = [0.05, 0.1]
 def warmup_then_decay(k):
     """Written for both frameworks: arithmetic only, no jax.numpy (torch gets an int, optax a
     traced float holding it), no Python if/else (a smooth warmup instead of a capped ramp)."""
-    return (1 - 0.9 ** (k + 1)) * 0.999 ** k
+    return (1 - 0.9 ** (k + 1)) * 0.999**k
 
 
 def halving(k):
@@ -47,12 +47,21 @@ def _T():
 
 CASES = [
     ("lambda-shared", LambdaSpec(lr=LRS, lr_lambda=halving), lambda o: _T().LambdaLR(o, halving)),
-    ("lambda-per-group", LambdaSpec(lr=LRS, lr_lambda=[halving, warmup_then_decay]),
-     lambda o: _T().LambdaLR(o, [halving, warmup_then_decay])),
-    ("multiplicative", MultiplicativeSpec(lr=LRS, lr_lambda=every_third, horizon=1000),
-     lambda o: _T().MultiplicativeLR(o, every_third)),
-    ("multiplicative-per-group", MultiplicativeSpec(lr=LRS, lr_lambda=[every_third, lambda k: 0.999], horizon=1000),
-     None),
+    (
+        "lambda-per-group",
+        LambdaSpec(lr=LRS, lr_lambda=[halving, warmup_then_decay]),
+        lambda o: _T().LambdaLR(o, [halving, warmup_then_decay]),
+    ),
+    (
+        "multiplicative",
+        MultiplicativeSpec(lr=LRS, lr_lambda=every_third, horizon=1000),
+        lambda o: _T().MultiplicativeLR(o, every_third),
+    ),
+    (
+        "multiplicative-per-group",
+        MultiplicativeSpec(lr=LRS, lr_lambda=[every_third, lambda k: 0.999], horizon=1000),
+        None,
+    ),
 ]
 
 
@@ -152,17 +161,30 @@ def test_in_a_sequence():
     MultiplicativeLR from the lr the phase before left (``lr * fn(0)``: no closed form)."""
     import clr_torch
 
-    spec = SequentialSpec([MultiplicativeSpec(lr=LRS, lr_lambda=every_third, horizon=600),
-                           clr_spec.ConstantSpec(lr=LRS, factor=0.1, total_iters=20)], milestones=[300])
-    reference = _torch_lrs(lambda o: _T().SequentialLR(
-        o, [_T().MultiplicativeLR(o, every_third), _T().ConstantLR(o, factor=0.1, total_iters=20)],
-        milestones=[300]), 500)
+    spec = SequentialSpec(
+        [
+            MultiplicativeSpec(lr=LRS, lr_lambda=every_third, horizon=600),
+            clr_spec.ConstantSpec(lr=LRS, factor=0.1, total_iters=20),
+        ],
+        milestones=[300],
+    )
+    reference = _torch_lrs(
+        lambda o: _T().SequentialLR(
+            o, [_T().MultiplicativeLR(o, every_third), _T().ConstantLR(o, factor=0.1, total_iters=20)], milestones=[300]
+        ),
+        500,
+    )
     for g in range(2):
         np.testing.assert_array_equal(spec.lr(np.arange(500), g), reference[:, g])
     np.testing.assert_array_equal(_torch_lrs(lambda o: clr_torch.scheduler(o, spec), 500), reference)
     with pytest.raises(ValueError, match=r"specs\[1\] \(MultiplicativeSpec\) can only be the first phase"):
-        SequentialSpec([clr_spec.ConstantSpec(lr=LRS, factor=0.1, total_iters=20),
-                        MultiplicativeSpec(lr=LRS, lr_lambda=every_third, horizon=600)], milestones=[30])
+        SequentialSpec(
+            [
+                clr_spec.ConstantSpec(lr=LRS, factor=0.1, total_iters=20),
+                MultiplicativeSpec(lr=LRS, lr_lambda=every_third, horizon=600),
+            ],
+            milestones=[30],
+        )
 
 
 @needs_torch
@@ -194,20 +216,20 @@ def test_a_callable_object_gets_its_saved_attributes_on_a_copy():
     state = {"base_lrs": [0.1], "last_epoch": 3, "lr_lambdas": [{"value": 10}]}
     given = Scaled(-1)
     spec = clr_spec.from_torch(state, torch_class="LambdaLR", lr_lambda=given)
-    assert spec.lr(3).item() == 0.1 * 10 * 3 and given.value == -1      # the object passed is not changed
+    assert spec.lr(3).item() == 0.1 * 10 * 3 and given.value == -1  # the object passed is not changed
     with pytest.raises(TypeError, match="pass an object of that class"):
         clr_spec.from_torch(state, torch_class="LambdaLR", lr_lambda=halving)
 
 
 # ------------------------------------------------------------------------------ clr from-torch --lr-lambda
-_SCHEDULES_MODULE = '''
+_SCHEDULES_MODULE = """
 def warmup(k):
     return min(1.0, (k + 1) / 10) * 0.97 ** (k // 25)
 
 
 def decay(k):
     return 0.995
-'''
+"""
 
 
 @needs_torch
@@ -228,8 +250,16 @@ def test_clr_from_torch_takes_the_function_by_its_import_path(torch_class, funct
         opt.step()
         sched.step()
     torch.save({"scheduler": sched.state_dict(), "optimizer": opt.state_dict()}, "ckpt.pt")
-    argv = ["from-torch", "ckpt.pt", "-o", "spec.json", "--lr-lambda", f"my_schedules:{function}",
-            "--torch-class", torch_class]
+    argv = [
+        "from-torch",
+        "ckpt.pt",
+        "-o",
+        "spec.json",
+        "--lr-lambda",
+        f"my_schedules:{function}",
+        "--torch-class",
+        torch_class,
+    ]
     assert cli.main(argv) == 0, capsys.readouterr()
     out = capsys.readouterr().out
     assert "checked against the lrs it saved" in out and "step: 37" in out
@@ -239,8 +269,11 @@ def test_clr_from_torch_takes_the_function_by_its_import_path(torch_class, funct
     wrong = ["--lr-lambda", "my_schedules:decay" if function == "warmup" else "my_schedules:warmup"]
     assert cli.main(argv[:4] + wrong + argv[6:]) == 2
     assert "is not the function this" in capsys.readouterr().err
-    for bad, message in (("my_schedules", "must be MODULE:NAME"), ("no_such_module:f", "cannot import"),
-                         ("my_schedules:nothing", "has no 'nothing'")):
+    for bad, message in (
+        ("my_schedules", "must be MODULE:NAME"),
+        ("no_such_module:f", "cannot import"),
+        ("my_schedules:nothing", "has no 'nothing'"),
+    ):
         assert cli.main(argv[:4] + ["--lr-lambda", bad]) == 2
         assert message in capsys.readouterr().err
     # without the function: one line saying how to pass it

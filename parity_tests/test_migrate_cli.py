@@ -53,7 +53,7 @@ from clr_spec import cli
 from . import _training as T
 
 N, K = 40, 17
-BOUND = 3e-3           # gap <= BOUND * delta (test_run_migration.py's bound; measured here: module docstring)
+BOUND = 3e-3  # gap <= BOUND * delta (test_run_migration.py's bound; measured here: module docstring)
 LR = torch.optim.lr_scheduler
 
 
@@ -69,13 +69,19 @@ def _one_torch_thread():
 def torch_run(case: str, params: dict):
     model = T.torch_model(params)
     if case == "sgd-sequential":
-        opt = torch.optim.SGD([{"params": model.hidden.parameters(), "weight_decay": 1e-3},
-                               {"params": model.out.parameters()}], lr=0.1, momentum=0.9)
-        sched = LR.SequentialLR(opt, [LR.LinearLR(opt, start_factor=0.1, total_iters=6),
-                                      LR.CosineAnnealingLR(opt, T_max=N, eta_min=1e-3)], milestones=[6])
+        opt = torch.optim.SGD(
+            [{"params": model.hidden.parameters(), "weight_decay": 1e-3}, {"params": model.out.parameters()}],
+            lr=0.1,
+            momentum=0.9,
+        )
+        sched = LR.SequentialLR(
+            opt,
+            [LR.LinearLR(opt, start_factor=0.1, total_iters=6), LR.CosineAnnealingLR(opt, T_max=N, eta_min=1e-3)],
+            milestones=[6],
+        )
     else:
         opt = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-4)
-        sched = LR.OneCycleLR(opt, max_lr=0.02, total_steps=2 * N)      # still moving at N: delta is not ~0
+        sched = LR.OneCycleLR(opt, max_lr=0.02, total_steps=2 * N)  # still moving at N: delta is not ~0
     return model, opt, sched
 
 
@@ -84,7 +90,7 @@ def torch_steps(model, opt, sched, x, y, steps: int) -> list:
     lrs = []
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")          # a resumed scheduler's call-order warning
+        warnings.simplefilter("ignore")  # a resumed scheduler's call-order warning
         for _ in range(steps):
             lrs.append([g["lr"] for g in opt.param_groups])
             loss = torch.nn.functional.mse_loss(model(xt), yt)
@@ -104,8 +110,10 @@ def gap(a: dict, b: dict) -> float:
 
 
 def nested(flat: dict) -> dict:
-    return {layer: {"weight": jnp.asarray(flat[f"{layer}.weight"]), "bias": jnp.asarray(flat[f"{layer}.bias"])}
-            for layer in T.LAYERS}
+    return {
+        layer: {"weight": jnp.asarray(flat[f"{layer}.weight"]), "bias": jnp.asarray(flat[f"{layer}.bias"])}
+        for layer in T.LAYERS
+    }
 
 
 def flat(params: dict) -> dict:
@@ -113,7 +121,7 @@ def flat(params: dict) -> dict:
 
 
 # ----------------------------------------------------------------------------- optax
-def loss(params, x, y):           # torch's layout: Linear computes x @ W.T + b
+def loss(params, x, y):  # torch's layout: Linear computes x @ W.T + b
     hidden = jnp.tanh(x @ params["hidden"]["weight"].T + params["hidden"]["bias"])
     return jnp.mean((hidden @ params["out"]["weight"].T + params["out"]["bias"] - y) ** 2)
 
@@ -125,10 +133,12 @@ def optax_steps(tx, params, state, x, y, steps: int, loss_fn=loss):
     """Train; (params, state, the lr of each group at each step). One compiled step per tx."""
     key = (id(tx), id(loss_fn))
     if key not in _STEPS:
+
         @jax.jit
         def step(params, state, x, y):
             updates, state = tx.update(jax.grad(loss_fn)(params, x, y), state, params)
             return optax.apply_updates(params, updates), state
+
         _STEPS.clear()
         _STEPS[key] = (tx, loss_fn, step)
     step = _STEPS[key][2]
@@ -161,8 +171,9 @@ class TorchRun:
         model, opt, sched = torch_run(case, self.params)
         self.lrs = torch_steps(model, opt, sched, self.x, self.y, K)
         self.path = str(tmp_path / f"{case}.pt")
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()},
-                   self.path)
+        torch.save(
+            {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()}, self.path
+        )
         self.lrs += torch_steps(model, opt, sched, self.x, self.y, N - 1 - K)
         self.before_last = snapshot(model)
         self.lrs += torch_steps(model, opt, sched, self.x, self.y, 1)
@@ -182,9 +193,12 @@ def test_torch_checkpoint_continues_in_optax_through_orbax(case, tmp_path, capsy
     # plain orbax reads it: params as saved, the spec's JSON, the state's arrays (dicts)
     with ocp.CheckpointManager(out_dir) as manager:
         assert manager.latest_step() == K
-        raw = manager.restore(K, args=ocp.args.Composite(params=ocp.args.StandardRestore(),
-                                                         opt_state=ocp.args.StandardRestore(),
-                                                         clr=ocp.args.JsonRestore()))
+        raw = manager.restore(
+            K,
+            args=ocp.args.Composite(
+                params=ocp.args.StandardRestore(), opt_state=ocp.args.StandardRestore(), clr=ocp.args.JsonRestore()
+            ),
+        )
     saved = torch.load(run.path, weights_only=True)
     for name, tensor in saved["model"].items():
         layer, leaf = name.split(".")
@@ -195,7 +209,7 @@ def test_torch_checkpoint_continues_in_optax_through_orbax(case, tmp_path, capsy
     # our loader: params, the transformation, its state at K; optax continues to N
     resumed = clr_optax.load_orbax(out_dir)
     assert resumed.step == K and resumed.spec == spec
-    assert clr_optax.load_orbax(f"{out_dir}/{K}").step == K          # the step's own directory reads too
+    assert clr_optax.load_orbax(f"{out_dir}/{K}").step == K  # the step's own directory reads too
     final, state, lrs = optax_steps(resumed.tx, resumed.params, resumed.opt_state, run.x, run.y, N - K)
     assert gap(flat(final), run.final) <= BOUND * run.delta
     assert run.delta > 1e-4
@@ -203,17 +217,25 @@ def test_torch_checkpoint_continues_in_optax_through_orbax(case, tmp_path, capsy
 
     # a user's own restore with plain orbax: tx from the spec and the configs, the state as its target
     meta = raw["clr"]
-    configs = [clr_optax.OptimizerConfig(c["kind"], **{k: tuple(v) if isinstance(v, list) else v
-                                                      for k, v in c["kwargs"].items()}) for c in meta["optimizer"]]
+    configs = [
+        clr_optax.OptimizerConfig(
+            c["kind"], **{k: tuple(v) if isinstance(v, list) else v for k, v in c["kwargs"].items()}
+        )
+        for c in meta["optimizer"]
+    ]
     if len(configs) == 1:
         tx = configs[0](spec)
     else:
         labels = {layer: {"weight": f"group{g}", "bias": f"group{g}"} for g, layer in enumerate(T.LAYERS)}
         tx = optax.multi_transform({f"group{g}": c(spec, g) for g, c in enumerate(configs)}, labels)
     with ocp.CheckpointManager(out_dir) as manager:
-        restored = manager.restore(K, args=ocp.args.Composite(
-            params=ocp.args.StandardRestore(), opt_state=ocp.args.StandardRestore(
-                jax.eval_shape(tx.init, raw["params"]))))
+        restored = manager.restore(
+            K,
+            args=ocp.args.Composite(
+                params=ocp.args.StandardRestore(),
+                opt_state=ocp.args.StandardRestore(jax.eval_shape(tx.init, raw["params"])),
+            ),
+        )
     assert jax.tree_util.tree_structure(restored["opt_state"]) == jax.tree_util.tree_structure(resumed.opt_state)
     for a, b in zip(jax.tree_util.tree_leaves(restored["opt_state"]), jax.tree_util.tree_leaves(resumed.opt_state)):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
@@ -241,8 +263,14 @@ def test_a_lightning_checkpoint_continues_in_optax(tmp_path, capsys):
     module = Module()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        trainer = pl.Trainer(max_steps=K, accelerator="cpu", logger=False, enable_checkpointing=False,
-                             enable_progress_bar=False, enable_model_summary=False)
+        trainer = pl.Trainer(
+            max_steps=K,
+            accelerator="cpu",
+            logger=False,
+            enable_checkpointing=False,
+            enable_progress_bar=False,
+            enable_model_summary=False,
+        )
         trainer.fit(module, loader)
     path = str(tmp_path / "run.ckpt")
     trainer.save_checkpoint(path)
@@ -266,8 +294,9 @@ def test_a_lightning_checkpoint_continues_in_optax(tmp_path, capsys):
     resumed = clr_optax.load_orbax(str(tmp_path / "orbax"))
     assert resumed.step == K and sorted(resumed.params["net"]) == ["hidden", "out"]
     # the Lightning module's parameters sit under "net" (its attribute): the loss reads that subtree
-    ours, _, lrs = optax_steps(resumed.tx, resumed.params, resumed.opt_state, x, y, N - K,
-                               loss_fn=lambda p, x, y: loss(p["net"], x, y))
+    ours, _, lrs = optax_steps(
+        resumed.tx, resumed.params, resumed.opt_state, x, y, N - K, loss_fn=lambda p, x, y: loss(p["net"], x, y)
+    )
     assert gap(flat(ours["net"]), final) <= BOUND * gap(final, before_last)
     assert_lrs_0_ulp(lrs, torch_lrs)
 
@@ -280,10 +309,12 @@ def test_a_lightning_checkpoint_continues_in_optax(tmp_path, capsys):
 
 
 # ----------------------------------------------------------------------------- optax -> Orbax -> torch
-NAMES = ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]          # torch's optimizer order
-OPTAX_SIDE = {   # what an optax user writes for the torch run of each case
-    "sgd-sequential": [clr_optax.OptimizerConfig("sgd", momentum=0.9, weight_decay=1e-3),
-                       clr_optax.OptimizerConfig("sgd", momentum=0.9)],
+NAMES = ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]  # torch's optimizer order
+OPTAX_SIDE = {  # what an optax user writes for the torch run of each case
+    "sgd-sequential": [
+        clr_optax.OptimizerConfig("sgd", momentum=0.9, weight_decay=1e-3),
+        clr_optax.OptimizerConfig("sgd", momentum=0.9),
+    ],
     "adam-onecycle": [clr_optax.OptimizerConfig("adam", weight_decay=1e-4)],
 }
 
@@ -292,7 +323,7 @@ OPTAX_SIDE = {   # what an optax user writes for the torch run of each case
 def test_optax_run_continues_in_torch_through_orbax(case, tmp_path, capsys):
     params, x, y = T.problem()
     _, fresh_opt, fresh_sched = torch_run(case, params)
-    spec = clr_spec.from_torch(fresh_sched.state_dict(), fresh_opt.state_dict())     # the torch schedule's spec
+    spec = clr_spec.from_torch(fresh_sched.state_dict(), fresh_opt.state_dict())  # the torch schedule's spec
     configs = OPTAX_SIDE[case]
     labels = None
     if len(configs) == 1:
@@ -309,10 +340,10 @@ def test_optax_run_continues_in_torch_through_orbax(case, tmp_path, capsys):
     assert delta > 1e-4
 
     mapping = clr_optax.param_mapping(NAMES, at_k, paths={n: tuple(n.split(".")) for n in NAMES})
-    clr_optax.save_orbax(str(tmp_path / "orbax"), at_k, state_k, spec, optimizer=configs, mapping=mapping,
-                         labels=labels)
-    code, out, err = clr("migrate", "orbax-to-torch", str(tmp_path / "orbax"), str(tmp_path / "run.pt"),
-                         capsys=capsys)
+    clr_optax.save_orbax(
+        str(tmp_path / "orbax"), at_k, state_k, spec, optimizer=configs, mapping=mapping, labels=labels
+    )
+    code, out, err = clr("migrate", "orbax-to-torch", str(tmp_path / "orbax"), str(tmp_path / "run.pt"), capsys=capsys)
     assert code == 0, err
 
     # torch, the torch way: its own classes, its own load_state_dict
@@ -336,8 +367,9 @@ def test_the_state_round_trips_bit_for_bit_and_buffers_come_along(tmp_path, caps
     model.add_module("norm", torch.nn.BatchNorm1d(T.N_HIDDEN))
     model.add_module("out", torch.nn.Linear(T.N_HIDDEN, 1))
     opt = torch.optim.RMSprop(model.named_parameters(), lr=1e-3, momentum=0.5, centered=True)
-    sched = LR.SequentialLR(opt, [LR.LinearLR(opt, start_factor=0.5, total_iters=4),
-                                  LR.CosineAnnealingLR(opt, T_max=20)], milestones=[4])
+    sched = LR.SequentialLR(
+        opt, [LR.LinearLR(opt, start_factor=0.5, total_iters=4), LR.CosineAnnealingLR(opt, T_max=20)], milestones=[4]
+    )
     torch_steps(model, opt, sched, x, y, 7)
     original = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()}
     torch.save(original, str(tmp_path / "a.pt"))
@@ -367,7 +399,7 @@ def test_a_plateau_run_moves_with_its_state(tmp_path):
         opt.zero_grad()
         loss_value.backward()
         opt.step()
-        sched.step(1.0 if i % 3 else 0.5)             # reductions, a bad-epoch count, a best
+        sched.step(1.0 if i % 3 else 0.5)  # reductions, a bad-epoch count, a best
     original = {"model": model.state_dict(), "optimizer": opt.state_dict(), "scheduler": sched.state_dict()}
     run = clr_optax.torch_to_orbax(original, str(tmp_path / "o"))
     assert run.step == 9 and run.spec.state.lrs == opt.param_groups[0]["lr"] < 1e-2
@@ -408,16 +440,23 @@ def _nadam(ckpt: dict) -> dict:
     return dict(ckpt, optimizer=torch.optim.NAdam(model.parameters()).state_dict())
 
 
-@pytest.mark.parametrize("edit, options, message", [
-    (lambda c: _without(c, "scheduler"), (), "checkpoint has no 'scheduler' entry"),
-    (lambda c: _without(c, "optimizer"), (), "checkpoint has no 'optimizer' entry"),
-    (lambda c: c, ("--optimizer", "adam"), "has key 'momentum', which clr_optax.adam cannot represent"),
-    (_wrong_shape, (), r"'hidden.weight' \(index 0, group 0\): torch's momentum_buffer has shape \(6, 16\)"),
-    (_nadam, (), "not a param group of torch's SGD, Adam, AdamW or RMSprop"),
-    (lambda c: dict(c, model={k: v for k, v in c["model"].items() if k != "out.bias"}), (),
-     "the model state has 3 entries and the optimizer 4 parameters"),
-    (_float64, (), "is float64, which jax holds as float32 here: enable jax_enable_x64"),
-], ids=["no-scheduler", "no-optimizer", "wrong-optimizer", "shape", "nadam", "missing-parameter", "float64"])
+@pytest.mark.parametrize(
+    "edit, options, message",
+    [
+        (lambda c: _without(c, "scheduler"), (), "checkpoint has no 'scheduler' entry"),
+        (lambda c: _without(c, "optimizer"), (), "checkpoint has no 'optimizer' entry"),
+        (lambda c: c, ("--optimizer", "adam"), "has key 'momentum', which clr_optax.adam cannot represent"),
+        (_wrong_shape, (), r"'hidden.weight' \(index 0, group 0\): torch's momentum_buffer has shape \(6, 16\)"),
+        (_nadam, (), "not a param group of torch's SGD, Adam, AdamW or RMSprop"),
+        (
+            lambda c: dict(c, model={k: v for k, v in c["model"].items() if k != "out.bias"}),
+            (),
+            "the model state has 3 entries and the optimizer 4 parameters",
+        ),
+        (_float64, (), "is float64, which jax holds as float32 here: enable jax_enable_x64"),
+    ],
+    ids=["no-scheduler", "no-optimizer", "wrong-optimizer", "shape", "nadam", "missing-parameter", "float64"],
+)
 def test_bad_torch_checkpoints_are_one_line_and_exit_2(sgd_checkpoint, edit, options, message, tmp_path, capsys):
     path = str(tmp_path / "bad.pt")
     torch.save(edit(sgd_checkpoint), path)
@@ -438,32 +477,41 @@ def test_bad_paths_are_one_line_and_exit_2(sgd_checkpoint, tmp_path, capsys):
         (("orbax-to-torch", str(tmp_path / "nowhere"), str(tmp_path / "x.pt")), "is not a directory"),
     ]
     assert clr("migrate", "torch-to-orbax", str(tmp_path / "ok.pt"), str(tmp_path / "o2"), capsys=capsys)[0] == 0
-    cases += [(("torch-to-orbax", str(tmp_path / "ok.pt"), str(tmp_path / "o2")), "holds step 3 already"),
-              (("orbax-to-torch", str(tmp_path / "o2"), str(tmp_path / "x.pt"), "--step", "4"), r"has no step 4 \(it has \[3\]\)")]
+    cases += [
+        (("torch-to-orbax", str(tmp_path / "ok.pt"), str(tmp_path / "o2")), "holds step 3 already"),
+        (
+            ("orbax-to-torch", str(tmp_path / "o2"), str(tmp_path / "x.pt"), "--step", "4"),
+            r"has no step 4 \(it has \[3\]\)",
+        ),
+    ]
     for argv, message in cases:
         code, _, err = clr("migrate", *argv, capsys=capsys)
         assert code == 2 and len(err.strip().splitlines()) == 1, (argv, err)
         assert re.search(message, err), (argv, err)
-    assert clr("migrate", "torch-to-orbax", str(tmp_path / "ok.pt"), str(tmp_path / "o2"), "--force",
-               capsys=capsys)[0] == 0
+    assert (
+        clr("migrate", "torch-to-orbax", str(tmp_path / "ok.pt"), str(tmp_path / "o2"), "--force", capsys=capsys)[0]
+        == 0
+    )
 
 
 @pytest.mark.parametrize("module, extra", [("orbax.checkpoint", "orbax"), ("torch", "torch"), ("optax", "jax")])
 def test_migrate_refuses_cleanly_without_a_framework(module, extra, monkeypatch, tmp_path, capsys):
     for name in {module, module.split(".")[0]}:
-        monkeypatch.setitem(sys.modules, name, None)        # import raises ModuleNotFoundError
+        monkeypatch.setitem(sys.modules, name, None)  # import raises ModuleNotFoundError
     code, _, err = clr("migrate", "torch-to-orbax", str(tmp_path / "a.pt"), str(tmp_path / "o"), capsys=capsys)
     assert code == 2 and len(err.strip().splitlines()) == 1
     assert f"pip install 'clr-spec[{extra}]'" in err, err
-    if extra == "orbax":            # the Python API says the same
+    if extra == "orbax":  # the Python API says the same
         with pytest.raises(ModuleNotFoundError, match=r"pip install 'clr-spec\[orbax\]'"):
             clr_optax.load_orbax(str(tmp_path))
 
 
 def test_the_other_commands_import_no_framework_and_clr_optax_no_orbax():
-    code = ("import sys; from clr_spec import cli; cli.build_parser().parse_args(['migrate', 'orbax-to-torch', 'a', "
-            "'b']); seen = lambda: sorted(m for m in ('torch', 'jax', 'optax', 'orbax') if m in sys.modules); "
-            "print(seen()); import clr_optax; print(seen())")
+    code = (
+        "import sys; from clr_spec import cli; cli.build_parser().parse_args(['migrate', 'orbax-to-torch', 'a', "
+        "'b']); seen = lambda: sorted(m for m in ('torch', 'jax', 'optax', 'orbax') if m in sys.modules); "
+        "print(seen()); import clr_optax; print(seen())"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.stdout.split("\n")[:2] == ["[]", "['jax', 'optax']"], out.stderr
 
@@ -502,21 +550,31 @@ def test_a_flax_nnx_optimizer_takes_torch_state_and_gives_it_back(tmp_path):
             return self.out(jnp.tanh(self.hidden(x)))
 
     model = MLP(nnx.Rngs(0))
-    template = nnx.state(model, nnx.Param)               # Flax's layout: Linear.kernel is weight.T
+    template = nnx.state(model, nnx.Param)  # Flax's layout: Linear.kernel is weight.T
     mapping = clr_optax.param_mapping(
-        [(n, saved["model"][n]) for n in NAMES], template,
+        [(n, saved["model"][n]) for n in NAMES],
+        template,
         paths={n: (n.split(".")[0], "kernel" if n.endswith("weight") else "bias") for n in NAMES},
-        transforms={n: "transpose" for n in NAMES if n.endswith("weight")})
+        transforms={n: "transpose" for n in NAMES if n.endswith("weight")},
+    )
     resumed = clr_optax.resume_from_torch_checkpoint(saved, template, mapping=mapping)
     nnx.update(model, resumed.params)
     optimizer = nnx.Optimizer(model, resumed.tx, wrt=nnx.Param)
-    clr_optax.optax_state_from_torch(saved["optimizer"], resumed.params, optimizer, optimizer=list(resumed.configs),
-                                     mapping=mapping, step=K, labels=resumed.labels)   # written in place
+    clr_optax.optax_state_from_torch(
+        saved["optimizer"],
+        resumed.params,
+        optimizer,
+        optimizer=list(resumed.configs),
+        mapping=mapping,
+        step=K,
+        labels=resumed.labels,
+    )  # written in place
     assert int(optimizer.step[...]) == K
 
     # back to torch's state, bit for bit, straight from the NNX optimizer
-    back = clr_optax.torch_state_from_optax(optimizer, nnx.state(model, nnx.Param), mapping=mapping,
-                                            labels=resumed.labels)
+    back = clr_optax.torch_state_from_optax(
+        optimizer, nnx.state(model, nnx.Param), mapping=mapping, labels=resumed.labels
+    )
     for pid, entry in saved["optimizer"]["state"].items():
         np.testing.assert_array_equal(back["state"][pid]["momentum_buffer"], entry["momentum_buffer"].numpy())
 
@@ -530,4 +588,3 @@ def test_a_flax_nnx_optimizer_takes_torch_state_and_gives_it_back(tmp_path):
         train_step(model, optimizer, x, y)
     ours = clr_optax.params_to_torch(nnx.state(model, nnx.Param), mapping)
     assert gap(ours, run.final) <= BOUND * run.delta
-

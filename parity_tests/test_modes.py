@@ -16,8 +16,16 @@ STEPS = np.arange(0, 200)
 
 
 def spec_of(mode: str) -> CyclicSpec:
-    return CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=7, step_size_down=5, mode=mode, gamma=0.97,
-                      base_momentum=0.8, max_momentum=0.9)
+    return CyclicSpec(
+        base_lr=0.01,
+        max_lr=0.1,
+        step_size_up=7,
+        step_size_down=5,
+        mode=mode,
+        gamma=0.97,
+        base_momentum=0.8,
+        max_momentum=0.9,
+    )
 
 
 def _tables() -> dict[str, dict]:
@@ -31,8 +39,11 @@ def _tables() -> dict[str, dict]:
 
 def test_the_registry_is_torch_s_modes():
     assert MODE_NAMES == ["exp_range", "triangular", "triangular2"]
-    assert {m.name: m.scale_mode for m in _modes.MODES.values()} == \
-        {"triangular": "cycle", "triangular2": "cycle", "exp_range": "iterations"}
+    assert {m.name: m.scale_mode for m in _modes.MODES.values()} == {
+        "triangular": "cycle",
+        "triangular2": "cycle",
+        "exp_range": "iterations",
+    }
 
 
 @pytest.mark.parametrize("evaluator", sorted(_tables()))

@@ -33,16 +33,22 @@ def one_cycle_configs(count: int = 12, seed: int = 0) -> list:
     rng = np.random.default_rng(seed)
     out = []
     while len(out) < count:
-        kw = dict(max_lr=[float(rng.uniform(1e-4, 1.0)), float(rng.uniform(1e-4, 1.0))],
-                  total_steps=int(rng.integers(10, 3000)), pct_start=float(rng.uniform(0.05, 0.95)),
-                  anneal_strategy=str(rng.choice(["cos", "linear"])), three_phase=bool(rng.integers(2)),
-                  div_factor=float(rng.uniform(2, 50)), final_div_factor=float(10 ** rng.uniform(1, 5)),
-                  base_momentum=float(rng.uniform(0.5, 0.85)), max_momentum=float(rng.uniform(0.85, 0.99)))
+        kw = dict(
+            max_lr=[float(rng.uniform(1e-4, 1.0)), float(rng.uniform(1e-4, 1.0))],
+            total_steps=int(rng.integers(10, 3000)),
+            pct_start=float(rng.uniform(0.05, 0.95)),
+            anneal_strategy=str(rng.choice(["cos", "linear"])),
+            three_phase=bool(rng.integers(2)),
+            div_factor=float(rng.uniform(2, 50)),
+            final_div_factor=float(10 ** rng.uniform(1, 5)),
+            base_momentum=float(rng.uniform(0.5, 0.85)),
+            max_momentum=float(rng.uniform(0.85, 0.99)),
+        )
         if kw["three_phase"] and kw["pct_start"] > 0.5:
             kw["pct_start"] /= 2
         try:
             OneCycleSpec(**kw)
-        except ValueError:        # a phase of no length: torch divides by zero there
+        except ValueError:  # a phase of no length: torch divides by zero there
             continue
         out.append(kw)
     return out
@@ -50,8 +56,14 @@ def one_cycle_configs(count: int = 12, seed: int = 0) -> list:
 
 def warm_restarts_configs(count: int = 10, seed: int = 1) -> list:
     rng = np.random.default_rng(seed)
-    return [dict(T_0=int(rng.integers(1, 400)), T_mult=int(rng.choice([1, 1, 2, 3])),
-                 eta_min=float(rng.choice([0.0, 10 ** rng.uniform(-6, -3)]))) for _ in range(count)]
+    return [
+        dict(
+            T_0=int(rng.integers(1, 400)),
+            T_mult=int(rng.choice([1, 1, 2, 3])),
+            eta_min=float(rng.choice([0.0, 10 ** rng.uniform(-6, -3)])),
+        )
+        for _ in range(count)
+    ]
 
 
 ONE_CYCLE = one_cycle_configs()
@@ -60,8 +72,7 @@ WARM_RESTARTS = warm_restarts_configs()
 
 def optimizer(groups: int = 2):
     params = [torch.nn.Parameter(torch.zeros(2)) for _ in range(groups)]
-    return torch.optim.SGD([{"params": [p], "lr": 0.05 * (i + 1)} for i, p in enumerate(params)], lr=0.5,
-                           momentum=0.9)
+    return torch.optim.SGD([{"params": [p], "lr": 0.05 * (i + 1)} for i, p in enumerate(params)], lr=0.5, momentum=0.9)
 
 
 def trace(build, steps: int) -> np.ndarray:
@@ -71,25 +82,39 @@ def trace(build, steps: int) -> np.ndarray:
 @pytest.mark.parametrize("kw", ONE_CYCLE, ids=[f"onecycle{i}" for i in range(len(ONE_CYCLE))])
 def test_one_cycle_against_torch(kw):
     spec = OneCycleSpec(**kw)
-    steps = spec.total_steps + 1                # torch defines steps 0..total_steps
+    steps = spec.total_steps + 1  # torch defines steps 0..total_steps
     reference = trace(lambda opt: T.OneCycleLR(opt, **kw), steps)
     k = np.arange(steps)
     np.testing.assert_array_equal(trace(lambda opt: clr_torch.scheduler(opt, spec), steps), reference)
-    resume = int(spec.phase_ends()[0]) + 2     # just past the first phase boundary
+    resume = int(spec.phase_ends()[0]) + 2  # just past the first phase boundary
     if 0 < resume < steps:
-        np.testing.assert_array_equal(trace(lambda opt: clr_torch.scheduler(opt, spec, step=resume), steps - resume),
-                                      reference[resume:])
-    k = k[:-1]     # the schedule: steps 0..total_steps-1 (at total_steps torch extrapolates; see below)
+        np.testing.assert_array_equal(
+            trace(lambda opt: clr_torch.scheduler(opt, spec, step=resume), steps - resume), reference[resume:]
+        )
+    k = k[:-1]  # the schedule: steps 0..total_steps-1 (at total_steps torch extrapolates; see below)
     for g in range(2):
         for what, column in (("lr", 0), ("momentum", 1)):
             ref = reference[:-1, g, column]
-            check_relative("onecycle", what, (spec.lr if what == "lr" else spec.momentum)(k, g), ref, rtol=1e-12,
-                           evaluator="OneCycleSpec (numpy)")
+            check_relative(
+                "onecycle",
+                what,
+                (spec.lr if what == "lr" else spec.momentum)(k, g),
+                ref,
+                rtol=1e-12,
+                evaluator="OneCycleSpec (numpy)",
+            )
             ours = np.asarray(jax.jit(optax_family.schedule_of(spec, what, g))(k))
             check_float32("onecycle", what, ours, ref, max_ulp=1, min_exact=0.999, evaluator="clr_optax OneCycleSpec")
             tpu = np.asarray(jax.jit(optax_family.schedule_of(spec, what, g, "float-float"))(k))
-            check_float32("onecycle", what, tpu, ref, max_ulp=64, min_exact=0.2,
-                          evaluator="clr_optax OneCycleSpec, float32-only (TPU) path")
+            check_float32(
+                "onecycle",
+                what,
+                tpu,
+                ref,
+                max_ulp=64,
+                min_exact=0.2,
+                evaluator="clr_optax OneCycleSpec, float32-only (TPU) path",
+            )
             with jax.enable_x64(True):
                 x64 = np.asarray(jax.jit(optax_family.schedule_of(spec, what, g))(k))
             # Where torch's formula cancels (a linear anneal near min_lr), XLA may fuse a multiply-add
@@ -105,7 +130,7 @@ def test_one_cycle_past_total_steps():
     spec = OneCycleSpec(**kw)
     torch_values = trace(lambda opt: T.OneCycleLR(opt, **kw), 101)[:, 0, 0]
     last = torch_values[99]
-    assert last == pytest.approx(0.1 / 25 / 1e4) and torch_values[100] < 0      # torch's garbage at 100
+    assert last == pytest.approx(0.1 / 25 / 1e4) and torch_values[100] < 0  # torch's garbage at 100
     opt = optimizer()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -127,8 +152,9 @@ def test_warm_restarts_against_torch(kw):
     steps = 20_000
     reference = trace(lambda opt: T.CosineAnnealingWarmRestarts(opt, **kw), steps)
     np.testing.assert_array_equal(trace(lambda opt: clr_torch.scheduler(opt, spec), 3000), reference[:3000])
-    np.testing.assert_array_equal(trace(lambda opt: clr_torch.scheduler(opt, spec, step=1234), 500),
-                                  reference[1234:1734])
+    np.testing.assert_array_equal(
+        trace(lambda opt: clr_torch.scheduler(opt, spec, step=1234), 500), reference[1234:1734]
+    )
     k = np.arange(steps)
     for g in range(2):
         ref = reference[:, g, 0]
@@ -136,8 +162,15 @@ def test_warm_restarts_against_torch(kw):
         ours = np.asarray(jax.jit(clr_optax.lr_schedule(spec, g))(k))
         check_float32("sgdr", "lr", ours, ref, max_ulp=1, min_exact=0.999, evaluator="clr_optax WarmRestartsSpec")
         tpu = np.asarray(jax.jit(optax_family.schedule_of(spec, "lr", g, "float-float"))(k))
-        check_float32("sgdr", "lr", tpu, ref, max_ulp=8, min_exact=0.2,
-                      evaluator="clr_optax WarmRestartsSpec, float32-only (TPU) path")
+        check_float32(
+            "sgdr",
+            "lr",
+            tpu,
+            ref,
+            max_ulp=8,
+            min_exact=0.2,
+            evaluator="clr_optax WarmRestartsSpec, float32-only (TPU) path",
+        )
 
 
 def exact_sgdr(lr: float, kw: dict, steps: np.ndarray) -> np.ndarray:
@@ -159,11 +192,17 @@ def test_warm_restarts_far_into_training(kw):
     reference = exact_sgdr(0.1, kw, steps)
     check_relative("sgdr far", "lr", spec.lr(steps), reference, rtol=1e-12, evaluator="WarmRestartsSpec (numpy)")
     ours = np.asarray(jax.jit(clr_optax.lr_schedule(spec))(steps.astype(np.int32)))
-    check_float32("sgdr far", "lr", ours, reference, max_ulp=1, min_exact=0.999,
-                  evaluator="clr_optax WarmRestartsSpec")
+    check_float32("sgdr far", "lr", ours, reference, max_ulp=1, min_exact=0.999, evaluator="clr_optax WarmRestartsSpec")
     tpu = np.asarray(jax.jit(optax_family.schedule_of(spec, "lr", 0, "float-float"))(steps.astype(np.int32)))
-    check_float32("sgdr far", "lr", tpu, reference, max_ulp=8, min_exact=0.2,
-                  evaluator="clr_optax WarmRestartsSpec, float32-only (TPU) path")
+    check_float32(
+        "sgdr far",
+        "lr",
+        tpu,
+        reference,
+        max_ulp=8,
+        min_exact=0.2,
+        evaluator="clr_optax WarmRestartsSpec, float32-only (TPU) path",
+    )
 
 
 def test_state_to_json_to_optax_and_in_a_sequence():
@@ -179,17 +218,22 @@ def test_state_to_json_to_optax_and_in_a_sequence():
     spec = clr_spec.from_json(clr_spec.from_torch(sched.state_dict(), optimizer_state=opt.state_dict()).to_json())
     assert spec == OneCycleSpec(**kw)
     sgdr = WarmRestartsSpec(lr=[0.05, 0.1], T_0=50, T_mult=2)
-    sequence = SequentialSpec([LinearSpec(lr=[0.05, 0.1], start_factor=0.1, total_iters=20), sgdr], [20],
-                              momentum=0.9)   # no phase sets momentum: the optimizer's, read from it
+    sequence = SequentialSpec(
+        [LinearSpec(lr=[0.05, 0.1], start_factor=0.1, total_iters=20), sgdr], [20], momentum=0.9
+    )  # no phase sets momentum: the optimizer's, read from it
 
     def build(opt):
-        return T.SequentialLR(opt, [T.LinearLR(opt, start_factor=0.1, total_iters=20),
-                                    T.CosineAnnealingWarmRestarts(opt, T_0=50, T_mult=2)], milestones=[20])
+        return T.SequentialLR(
+            opt,
+            [T.LinearLR(opt, start_factor=0.1, total_iters=20), T.CosineAnnealingWarmRestarts(opt, T_0=50, T_mult=2)],
+            milestones=[20],
+        )
 
     reference = trace(build, 400)
     np.testing.assert_array_equal(trace(lambda opt: clr_torch.scheduler(opt, sequence), 400), reference)
-    np.testing.assert_array_max_ulp(np.asarray(clr_optax.lr_schedule(sequence, 1)(jnp.arange(400))),
-                                    reference[:, 1, 0].astype(np.float32), maxulp=1)
+    np.testing.assert_array_max_ulp(
+        np.asarray(clr_optax.lr_schedule(sequence, 1)(jnp.arange(400))), reference[:, 1, 0].astype(np.float32), maxulp=1
+    )
     assert clr_spec.from_torch(build(optimizer())) == sequence
 
 
@@ -197,12 +241,12 @@ def test_state_to_json_to_optax_and_in_a_sequence():
 def test_training(name):
     if name == "sgd-onecycle":
         spec = OneCycleSpec(max_lr=0.2, total_steps=300)
-        make_torch = (lambda groups: torch.optim.SGD(groups, lr=0.1, momentum=0.9))
-        build = (lambda opt: T.OneCycleLR(opt, max_lr=0.2, total_steps=300))
+        make_torch = lambda groups: torch.optim.SGD(groups, lr=0.1, momentum=0.9)
+        build = lambda opt: T.OneCycleLR(opt, max_lr=0.2, total_steps=300)
         tx = clr_optax.sgd(spec)
     else:
         spec = WarmRestartsSpec(lr=0.01, T_0=40, T_mult=2)
-        make_torch = (lambda groups: torch.optim.Adam(groups, lr=0.01))
-        build = (lambda opt: T.CosineAnnealingWarmRestarts(opt, T_0=40, T_mult=2))
+        make_torch = lambda groups: torch.optim.Adam(groups, lr=0.01)
+        build = lambda opt: T.CosineAnnealingWarmRestarts(opt, T_0=40, T_mult=2)
         tx = clr_optax.adam(spec)
     _training.assert_trains_like_torch(make_torch, build, tx)

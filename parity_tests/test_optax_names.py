@@ -17,8 +17,16 @@ import numpy as np
 import pytest
 
 import clr_spec
-from clr_spec import (CosineAnnealingSpec, CosineDecaySpec, CyclicSpec, LinearScheduleSpec, LinearSpec, SequentialSpec,
-                      WarmRestartsSpec, cli)
+from clr_spec import (
+    CosineAnnealingSpec,
+    CosineDecaySpec,
+    CyclicSpec,
+    LinearScheduleSpec,
+    LinearSpec,
+    SequentialSpec,
+    WarmRestartsSpec,
+    cli,
+)
 
 from . import make_golden_optax_names as golden
 from ._frameworks import HAS_JAX, HAS_TORCH, needs_jax, needs_torch
@@ -32,6 +40,7 @@ def _ulps32(a, b) -> np.ndarray:
     def ordered(x):
         i = np.asarray(x, np.float32).view(np.int32).astype(np.int64)
         return np.where(i < 0, -(i & 0x7FFFFFFF), i)
+
     return np.abs(ordered(a) - ordered(b))
 
 
@@ -58,7 +67,7 @@ def test_the_reference_is_optax_formula_by_hand():
 def test_numpy_is_the_reference_bitwise(name):
     spec, steps = golden.CONFIGS[name]
     np.testing.assert_array_equal(spec.lr(np.arange(steps)), GOLDEN[f"{name}/lr"])
-    for g in (0, 3):      # scalar values: every param group gets the same
+    for g in (0, 3):  # scalar values: every param group gets the same
         assert spec.lr(steps // 2, g) == GOLDEN[f"{name}/lr"][steps // 2]
 
 
@@ -113,8 +122,11 @@ AGAINST_OPTAX = {
     "cosine": (lambda m: m.cosine_decay_schedule(0.1, 100_000), 200_000, 0.1),
     "cosine alpha exponent": (lambda m: m.cosine_decay_schedule(3e-4, 10**6, 0.01, 2.0), 1_100_000, 3e-4),
     "warmup cosine": (lambda m: m.warmup_cosine_decay_schedule(0.0, 1e-3, 1000, 100_000, 1e-5), 120_000, 1e-3),
-    "warmup cosine exponent": (lambda m: m.warmup_cosine_decay_schedule(1e-7, 0.1, 5000, 10**6, 0.0, 1.5),
-                               1_100_000, 0.1),
+    "warmup cosine exponent": (
+        lambda m: m.warmup_cosine_decay_schedule(1e-7, 0.1, 5000, 10**6, 0.0, 1.5),
+        1_100_000,
+        0.1,
+    ),
 }
 # measured (docs/guides/optax-users.md): optax computes in float32, so its values are up to 2
 # float32 ulps of the peak value away from the float64 formula rounded once (exact 26-71% of steps;
@@ -143,8 +155,9 @@ def test_against_optax_own_float32_schedule(case):
 def _sgd(groups=2):
     import torch
 
-    return torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(1))]} for _ in range(groups)], lr=0.5,
-                           momentum=0.9)
+    return torch.optim.SGD(
+        [{"params": [torch.nn.Parameter(torch.zeros(1))]} for _ in range(groups)], lr=0.5, momentum=0.9
+    )
 
 
 @needs_torch
@@ -172,7 +185,7 @@ def test_torch_runs_it_bitwise_and_resumes(name):
     expected_class = torch.optim.lr_scheduler.SequentialLR if spec.EVALUATOR == "sequence" else clr_torch.SpecLR
     assert type(sched) is expected_class
     np.testing.assert_array_equal(np.array(seen), np.stack([reference, reference], axis=1))
-    assert all(g["momentum"] == 0.9 for g in opt.param_groups)      # the optimizer's own, untouched
+    assert all(g["momentum"] == 0.9 for g in opt.param_groups)  # the optimizer's own, untouched
     for k in (0, 1, steps // 3, steps - 1):
         opt = _sgd()
         clr_torch.scheduler(opt, spec, step=k)
@@ -192,8 +205,11 @@ def test_a_speclr_state_round_trips():
     opt = _sgd(1)
     sched = clr_torch.scheduler(opt, spec, step=7)
     state = sched.state_dict()
-    assert clr_spec.from_torch(state) == spec and clr_spec.from_torch(json.loads(json.dumps(
-        {"spec_document": state["spec_document"], "last_epoch": 7}))) == spec
+    assert (
+        clr_spec.from_torch(state) == spec
+        and clr_spec.from_torch(json.loads(json.dumps({"spec_document": state["spec_document"], "last_epoch": 7})))
+        == spec
+    )
     for other in (LinearScheduleSpec, CosineAnnealingSpec):
         with pytest.raises((ValueError, TypeError)):
             other.from_torch(state)
@@ -218,12 +234,19 @@ def test_warmup_cosine_decay_steps_include_the_warmup_as_in_optax():
 def test_constructors_match_optax_at_the_landmarks():
     import optax
 
-    cases = [(clr_spec.warmup_cosine_decay_schedule(0.0, 1e-3, 100, 1000, 1e-5),
-              optax.warmup_cosine_decay_schedule(0.0, 1e-3, 100, 1000, 1e-5)),
-             (clr_spec.linear_schedule(0.0, 0.1, 0), optax.linear_schedule(0.0, 0.1, 0)),
-             (clr_spec.join_schedules([clr_spec.linear_schedule(0.0, 1.0, 3), clr_spec.cosine_decay_schedule(1.0, 5)],
-                                      [3]),
-              optax.join_schedules([optax.linear_schedule(0.0, 1.0, 3), optax.cosine_decay_schedule(1.0, 5)], [3]))]
+    cases = [
+        (
+            clr_spec.warmup_cosine_decay_schedule(0.0, 1e-3, 100, 1000, 1e-5),
+            optax.warmup_cosine_decay_schedule(0.0, 1e-3, 100, 1000, 1e-5),
+        ),
+        (clr_spec.linear_schedule(0.0, 0.1, 0), optax.linear_schedule(0.0, 0.1, 0)),
+        (
+            clr_spec.join_schedules(
+                [clr_spec.linear_schedule(0.0, 1.0, 3), clr_spec.cosine_decay_schedule(1.0, 5)], [3]
+            ),
+            optax.join_schedules([optax.linear_schedule(0.0, 1.0, 3), optax.cosine_decay_schedule(1.0, 5)], [3]),
+        ),
+    ]
     for ours, theirs in cases:
         for k in (0, 1, 2, 3, 4, 50, 99, 100, 101, 500, 999, 1000, 1001, 5000):
             # optax's float32: 4e-6 relative off at step 1 of the warmup, where (I - E) (1 - c/T) + E cancels
@@ -231,17 +254,33 @@ def test_constructors_match_optax_at_the_landmarks():
 
 
 def test_warmup_cyclic_cosine():
-    spec = clr_spec.warmup_cyclic_cosine_schedule(0.0, 0.1, 0.5, warmup_steps=2, cycle_steps=4, num_cycles=2,
-                                                  decay_steps=14, end_value=0.01)
+    spec = clr_spec.warmup_cyclic_cosine_schedule(
+        0.0, 0.1, 0.5, warmup_steps=2, cycle_steps=4, num_cycles=2, decay_steps=14, end_value=0.01
+    )
     assert spec.milestones == (2, 10)
     warmup, cycles, decay = spec.specs
     assert warmup == LinearScheduleSpec(0.0, 0.1, 2)
     assert cycles == CyclicSpec(base_lr=0.1, max_lr=0.5, step_size_up=2, cycle_momentum=False)
     assert decay == CosineDecaySpec(0.1, 4, alpha=0.01 / 0.1)
     # by hand: 0, 0.05 | 0.1, 0.3, 0.5, 0.3 (twice) | 0.1 * cosine to 0.01, held
-    expected = [0.0, 0.05, 0.1, 0.3, 0.5, 0.3, 0.1, 0.3, 0.5, 0.3,
-                0.1, 0.01 + 0.09 * (1 + math.cos(math.pi / 4)) / 2, 0.055, 0.01 + 0.09 * (1 + math.cos(3 * math.pi / 4)) / 2,
-                0.01, 0.01]
+    expected = [
+        0.0,
+        0.05,
+        0.1,
+        0.3,
+        0.5,
+        0.3,
+        0.1,
+        0.3,
+        0.5,
+        0.3,
+        0.1,
+        0.01 + 0.09 * (1 + math.cos(math.pi / 4)) / 2,
+        0.055,
+        0.01 + 0.09 * (1 + math.cos(3 * math.pi / 4)) / 2,
+        0.01,
+        0.01,
+    ]
     np.testing.assert_allclose(spec.lr(range(16)), expected, rtol=1e-14, atol=1e-17)
     assert not spec.sets_momentum
     no_warmup = clr_spec.warmup_cyclic_cosine_schedule(0.0, 0.1, 0.5, 0, 4, 1, 10, mode="triangular2")
@@ -249,34 +288,47 @@ def test_warmup_cyclic_cosine():
     assert no_warmup.milestones == (4,)
 
 
-@pytest.mark.parametrize("call, error, words", [
-    (lambda: clr_spec.linear_schedule(-0.1, 1.0, 10), ValueError, "init_value must be >= 0"),
-    (lambda: clr_spec.linear_schedule(0.0, math.nan, 10), ValueError, "end_value"),
-    (lambda: clr_spec.linear_schedule(0.0, 1.0, -1), ValueError, "transition_steps must be an int >= 0"),
-    (lambda: clr_spec.linear_schedule(0.0, 1.0, 10.0), TypeError, "transition_steps must be an int"),
-    (lambda: clr_spec.linear_schedule(0.0, 1.0, 10, transition_begin=-2), ValueError, "transition_begin"),
-    (lambda: clr_spec.linear_schedule(0.0, 1.0, True), TypeError, "transition_steps"),
-    (lambda: clr_spec.linear_schedule("0", 1.0, 10), TypeError, "init_value must be a real number"),
-    (lambda: clr_spec.linear_schedule(0.0, 1.0, 2**53), ValueError, "2\\*\\*53"),
-    (lambda: clr_spec.cosine_decay_schedule(0.1, 0), ValueError, "decay_steps must be an int >= 1"),
-    (lambda: clr_spec.cosine_decay_schedule(0.1, 10, alpha=-0.5), ValueError, "alpha must be"),
-    (lambda: clr_spec.cosine_decay_schedule(0.1, 10, alpha=math.inf), ValueError, "alpha must be"),
-    (lambda: clr_spec.cosine_decay_schedule(0.1, 10, exponent=0.0), ValueError, "exponent must be > 0"),
-    (lambda: clr_spec.cosine_decay_schedule(0.1, 10, exponent=math.nan), ValueError, "exponent"),
-    (lambda: clr_spec.warmup_cosine_decay_schedule(0.0, 1.0, 100, 100), ValueError,
-     "decay_steps must be > warmup_steps.*warmup included"),
-    (lambda: clr_spec.warmup_cosine_decay_schedule(0.0, 1.0, -1, 100), ValueError, "warmup_steps"),
-    (lambda: clr_spec.warmup_cosine_decay_schedule(0.0, -1.0, 1, 100), ValueError, "peak_value"),
-    (lambda: clr_spec.warmup_cyclic_cosine_schedule(0.0, 0.1, 0.5, 10, 4, 2, 18), ValueError,
-     "decay_steps must be > warmup_steps \\+ num_cycles \\* cycle_steps = 18"),
-    (lambda: clr_spec.warmup_cyclic_cosine_schedule(0.0, 0.1, 0.5, 10, 1, 2, 100), ValueError, "cycle_steps"),
-    (lambda: clr_spec.warmup_cyclic_cosine_schedule(0.0, 0.1, 0.5, 10, 4, 0, 100), ValueError, "num_cycles"),
-    (lambda: clr_spec.warmup_cyclic_cosine_schedule(0.0, 0.1, 0.5, 10, 4, 2, 100, mode="sawtooth"), ValueError, "mode"),
-    (lambda: clr_spec.join_schedules([clr_spec.linear_schedule(0, 1, 2)], [2]), ValueError, "milestones"),
-    (lambda: clr_spec.join_schedules([clr_spec.linear_schedule(0, 1, 2), "x"], [2]), TypeError, "specs\\[1\\]"),
-    (lambda: CosineDecaySpec(0.1, 10).lr(5, group=-1), ValueError, "group"),
-    (lambda: CosineDecaySpec(0.1, 10).momentum(5), ValueError, "momentum"),
-])
+@pytest.mark.parametrize(
+    "call, error, words",
+    [
+        (lambda: clr_spec.linear_schedule(-0.1, 1.0, 10), ValueError, "init_value must be >= 0"),
+        (lambda: clr_spec.linear_schedule(0.0, math.nan, 10), ValueError, "end_value"),
+        (lambda: clr_spec.linear_schedule(0.0, 1.0, -1), ValueError, "transition_steps must be an int >= 0"),
+        (lambda: clr_spec.linear_schedule(0.0, 1.0, 10.0), TypeError, "transition_steps must be an int"),
+        (lambda: clr_spec.linear_schedule(0.0, 1.0, 10, transition_begin=-2), ValueError, "transition_begin"),
+        (lambda: clr_spec.linear_schedule(0.0, 1.0, True), TypeError, "transition_steps"),
+        (lambda: clr_spec.linear_schedule("0", 1.0, 10), TypeError, "init_value must be a real number"),
+        (lambda: clr_spec.linear_schedule(0.0, 1.0, 2**53), ValueError, "2\\*\\*53"),
+        (lambda: clr_spec.cosine_decay_schedule(0.1, 0), ValueError, "decay_steps must be an int >= 1"),
+        (lambda: clr_spec.cosine_decay_schedule(0.1, 10, alpha=-0.5), ValueError, "alpha must be"),
+        (lambda: clr_spec.cosine_decay_schedule(0.1, 10, alpha=math.inf), ValueError, "alpha must be"),
+        (lambda: clr_spec.cosine_decay_schedule(0.1, 10, exponent=0.0), ValueError, "exponent must be > 0"),
+        (lambda: clr_spec.cosine_decay_schedule(0.1, 10, exponent=math.nan), ValueError, "exponent"),
+        (
+            lambda: clr_spec.warmup_cosine_decay_schedule(0.0, 1.0, 100, 100),
+            ValueError,
+            "decay_steps must be > warmup_steps.*warmup included",
+        ),
+        (lambda: clr_spec.warmup_cosine_decay_schedule(0.0, 1.0, -1, 100), ValueError, "warmup_steps"),
+        (lambda: clr_spec.warmup_cosine_decay_schedule(0.0, -1.0, 1, 100), ValueError, "peak_value"),
+        (
+            lambda: clr_spec.warmup_cyclic_cosine_schedule(0.0, 0.1, 0.5, 10, 4, 2, 18),
+            ValueError,
+            "decay_steps must be > warmup_steps \\+ num_cycles \\* cycle_steps = 18",
+        ),
+        (lambda: clr_spec.warmup_cyclic_cosine_schedule(0.0, 0.1, 0.5, 10, 1, 2, 100), ValueError, "cycle_steps"),
+        (lambda: clr_spec.warmup_cyclic_cosine_schedule(0.0, 0.1, 0.5, 10, 4, 0, 100), ValueError, "num_cycles"),
+        (
+            lambda: clr_spec.warmup_cyclic_cosine_schedule(0.0, 0.1, 0.5, 10, 4, 2, 100, mode="sawtooth"),
+            ValueError,
+            "mode",
+        ),
+        (lambda: clr_spec.join_schedules([clr_spec.linear_schedule(0, 1, 2)], [2]), ValueError, "milestones"),
+        (lambda: clr_spec.join_schedules([clr_spec.linear_schedule(0, 1, 2), "x"], [2]), TypeError, "specs\\[1\\]"),
+        (lambda: CosineDecaySpec(0.1, 10).lr(5, group=-1), ValueError, "group"),
+        (lambda: CosineDecaySpec(0.1, 10).momentum(5), ValueError, "momentum"),
+    ],
+)
 def test_bad_input_is_refused_naming_the_parameter(call, error, words):
     with pytest.raises(error, match=words):
         call()
@@ -290,8 +342,14 @@ def test_nothing_given_is_changed_and_json_round_trips():
     for s in (spec, *phases, golden.CONFIGS["warmup_cyclic_cosine"][0]):
         assert clr_spec.from_json(s.to_json()) == s
     doc = phases[1].to_dict()
-    assert doc == {"format": "clr.CosineDecaySpec", "version": 1, "init_value": 1.0, "decay_steps": 5, "alpha": 0.0,
-                   "exponent": 1.0}
+    assert doc == {
+        "format": "clr.CosineDecaySpec",
+        "version": 1,
+        "init_value": 1.0,
+        "decay_steps": 5,
+        "alpha": 0.0,
+        "exponent": 1.0,
+    }
     with pytest.raises(ValueError, match="unknown"):
         clr_spec.from_dict({**doc, "T_max": 5})
     with pytest.raises(ValueError, match="missing required"):
@@ -304,7 +362,7 @@ def test_nothing_given_is_changed_and_json_round_trips():
 # ------------------------------------------------------------------------------ past the end
 def test_a_periodic_cosine_past_t_max_says_so_and_names_the_holding_alternative():
     spec = CosineAnnealingSpec(lr=0.1, T_max=100, eta_min=0.001)
-    assert spec.past_end_note(101) is None          # steps 0..100: to T_max, not past it
+    assert spec.past_end_note(101) is None  # steps 0..100: to T_max, not past it
     note = spec.past_end_note(102)
     assert "rises again" in note and "cosine_decay_schedule(init_value=0.1, decay_steps=100, alpha=0.01)" in note
     # the alternative it names is the same cosine to T_max, and then holds
@@ -314,16 +372,21 @@ def test_a_periodic_cosine_past_t_max_says_so_and_names_the_holding_alternative(
 
 
 def test_specs_that_hold_or_cycle_by_design_say_nothing():
-    for spec in (CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=10), WarmRestartsSpec(lr=0.1, T_0=10),
-                 LinearSpec(lr=0.1), CosineDecaySpec(0.1, 10), LinearScheduleSpec(0.0, 0.1, 10),
-                 golden.CONFIGS["warmup_cyclic_cosine"][0]):
+    for spec in (
+        CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=10),
+        WarmRestartsSpec(lr=0.1, T_0=10),
+        LinearSpec(lr=0.1),
+        CosineDecaySpec(0.1, 10),
+        LinearScheduleSpec(0.0, 0.1, 10),
+        golden.CONFIGS["warmup_cyclic_cosine"][0],
+    ):
         assert spec.past_end_note(10**7) is None, spec
 
 
 def test_a_sequence_asks_each_phase_for_the_steps_it_runs():
     warmup = LinearSpec(lr=0.1, start_factor=0.1, total_iters=10)
     last = SequentialSpec([warmup, CosineAnnealingSpec(lr=0.1, T_max=100)], [10])
-    assert last.past_end_note(111) is None                  # the cosine runs steps 0..100 of its own
+    assert last.past_end_note(111) is None  # the cosine runs steps 0..100 of its own
     assert "the phase from step 10: CosineAnnealingLR (T_max=100) runs 102 steps" in last.past_end_note(112)
     middle = SequentialSpec([CosineAnnealingSpec(lr=0.1, T_max=20), warmup], [50])
     assert "the phase from step 0: CosineAnnealingLR (T_max=20) runs 50 steps" in middle.past_end_note(60)
@@ -340,7 +403,7 @@ def test_cli_show_and_check_warn_on_stderr(tmp_path, capsys):
     assert "clr show: warning: CosineAnnealingLR (T_max=50) runs" in err and "cosine_decay_schedule(" in err
     assert "warning" not in out
     assert cli.main(["check", str(periodic), "--steps", "51"]) == 0
-    assert capsys.readouterr().err == ""                      # steps 0..50: not past T_max
+    assert capsys.readouterr().err == ""  # steps 0..50: not past T_max
     assert cli.main(["check", str(periodic), "--steps", "120"]) == 0
     err = capsys.readouterr().err
     assert err.startswith("clr check: warning: CosineAnnealingLR (T_max=50) runs 120 steps") and err.count("\n") == 1

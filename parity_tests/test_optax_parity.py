@@ -20,8 +20,16 @@ import clr_optax
 from clr_optax import _schedules
 from clr_spec import CyclicSpec
 
-from ._helpers import (CONFIGS, INT32_MAX, check_float32, check_relative, groups_of, naive_float32_schedule,
-                       torch_reference, windows)
+from ._helpers import (
+    CONFIGS,
+    INT32_MAX,
+    check_float32,
+    check_relative,
+    groups_of,
+    naive_float32_schedule,
+    torch_reference,
+    windows,
+)
 
 _REFERENCE_CACHE: dict = {}
 
@@ -73,15 +81,29 @@ def test_float32_against_torch(name, what, method, device):
         if exact:
             # float32(torch's float64 value), every step; a custom scale_fn runs in float64
             # under XLA, not Python, so it may differ by a float64 ulp: allow 1 float32 ulp.
-            check_float32(label, what, ours, ref[:, g], max_ulp=1 if custom else 0, min_exact=0.99 if custom else 1.0,
-                          evaluator=f"clr_optax {method}" + (" (custom scale_fn)" if custom else ""),
-                          device=device.platform)
+            check_float32(
+                label,
+                what,
+                ours,
+                ref[:, g],
+                max_ulp=1 if custom else 0,
+                min_exact=0.99 if custom else 1.0,
+                evaluator=f"clr_optax {method}" + (" (custom scale_fn)" if custom else ""),
+                device=device.platform,
+            )
         else:
             # A custom scale_fn's own float32 rounding adds in: docs/design.md's bound is 4 ulps, and
             # the 99%-exact rule is for the built-in modes.
-            check_float32(label, what, ours, ref[:, g], max_ulp=4 if custom else 1, min_exact=0.5 if custom else 0.99,
-                          evaluator=f"clr_optax {method}" + (" (custom scale_fn)" if custom else ""),
-                          device=device.platform)
+            check_float32(
+                label,
+                what,
+                ours,
+                ref[:, g],
+                max_ulp=4 if custom else 1,
+                min_exact=0.5 if custom else 0.99,
+                evaluator=f"clr_optax {method}" + (" (custom scale_fn)" if custom else ""),
+                device=device.platform,
+            )
 
 
 @pytest.mark.parametrize("what", ["lr", "momentum"])
@@ -93,8 +115,15 @@ def test_x64_matches_torch_to_1e12(name, what, x64):
     for g in groups_of(spec):
         ours = np.asarray(jax.jit(make(spec, group=g))(jnp.asarray(steps)))
         assert ours.dtype == np.float64
-        check_relative(name if g == 0 else f"{name}[group {g}]", what, ours, ref[:, g], rtol=1e-12,
-                       evaluator="clr_optax (x64), all configs", flush=True)
+        check_relative(
+            name if g == 0 else f"{name}[group {g}]",
+            what,
+            ours,
+            ref[:, g],
+            rtol=1e-12,
+            evaluator="clr_optax (x64), all configs",
+            flush=True,
+        )
 
 
 @pytest.mark.parametrize("what", ["lr", "momentum"])
@@ -106,13 +135,20 @@ def test_x64_builtin_modes_are_torch_bitwise(name, what, x64):
     ref = reference(name, what, "windows", steps)
     for g in groups_of(spec):
         ours = np.array(jax.jit(make(spec, group=g))(jnp.asarray(steps)))
-        ours[np.abs(ours) < np.finfo(np.float64).tiny] = 0.0   # XLA on CPU flushes float64 subnormals
-        check_relative(name if g == 0 else f"{name}[group {g}]", what, ours, ref[:, g], rtol=0.0,
-                       evaluator="clr_optax (x64), built-in modes", flush=True)
+        ours[np.abs(ours) < np.finfo(np.float64).tiny] = 0.0  # XLA on CPU flushes float64 subnormals
+        check_relative(
+            name if g == 0 else f"{name}[group {g}]",
+            what,
+            ours,
+            ref[:, g],
+            rtol=0.0,
+            evaluator="clr_optax (x64), built-in modes",
+            flush=True,
+        )
 
 
 def test_triangular2_past_torchs_overflow_reaches_base_lr():
-    spec = CyclicSpec(**CONFIGS["triangular2_short"])   # 10-step cycles: cycle 1025 at step 10240
+    spec = CyclicSpec(**CONFIGS["triangular2_short"])  # 10-step cycles: cycle 1025 at step 10240
     steps = np.arange(10_230, 11_000)
     assert np.isnan(torch_reference(spec, steps)[-1, 0]), "torch should raise OverflowError there"
     past = steps >= 10_240
@@ -181,8 +217,9 @@ def test_constant_scale_fn_is_broadcast():
     schedule = clr_optax.cyclic_lr_schedule(base_lr=0.1, max_lr=1.0, step_size_up=4, scale_fn=lambda x: 0.5)
     out = np.asarray(schedule(jnp.arange(9)))
     assert out.shape == (9,)
-    np.testing.assert_allclose(out, CyclicSpec(base_lr=0.1, max_lr=1.0, step_size_up=4,
-                                               scale_fn=lambda x: 0.5).lr(np.arange(9)), rtol=1e-7)
+    np.testing.assert_allclose(
+        out, CyclicSpec(base_lr=0.1, max_lr=1.0, step_size_up=4, scale_fn=lambda x: 0.5).lr(np.arange(9)), rtol=1e-7
+    )
 
 
 # ----------------------------------------------------------------- inside real optimizers
@@ -190,8 +227,11 @@ def _torch_group_values(spec: CyclicSpec, steps: int, optimizer: str) -> tuple[n
     """Run torch's CyclicLR in a real training loop; the lr and momentum each update used."""
     torch.manual_seed(0)
     model = torch.nn.Linear(3, 1)
-    opt = (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9) if optimizer == "sgd"
-           else torch.optim.Adam(model.parameters(), lr=0.1))
+    opt = (
+        torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+        if optimizer == "sgd"
+        else torch.optim.Adam(model.parameters(), lr=0.1)
+    )
     sched = torch.optim.lr_scheduler.CyclicLR(opt, **spec.torch_kwargs())
     lrs, moms = [], []
     for _ in range(steps):
@@ -213,8 +253,11 @@ def test_inject_hyperparams_uses_torchs_lr_and_momentum_each_update(optimizer):
     torch_lr, torch_mom = _torch_group_values(spec, n, optimizer)
     lr = clr_optax.cyclic_lr_schedule(spec)
     mom = clr_optax.cyclic_momentum_schedule(spec)
-    tx = (optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=mom) if optimizer == "sgd"
-          else optax.inject_hyperparams(optax.adam)(learning_rate=lr, b1=mom))
+    tx = (
+        optax.inject_hyperparams(optax.sgd)(learning_rate=lr, momentum=mom)
+        if optimizer == "sgd"
+        else optax.inject_hyperparams(optax.adam)(learning_rate=lr, b1=mom)
+    )
     params = {"w": jnp.ones(3)}
     state = tx.init(params)
 
@@ -230,10 +273,22 @@ def test_inject_hyperparams_uses_torchs_lr_and_momentum_each_update(optimizer):
         seen_lr.append(state.hyperparams["learning_rate"])
         seen_mom.append(state.hyperparams["momentum" if optimizer == "sgd" else "b1"])
     assert update._cache_size() == 1
-    check_float32("triangular2 7/13", "lr", np.array(seen_lr, np.float32), torch_lr, max_ulp=1,
-                  evaluator=f"optax.inject_hyperparams({optimizer})")
-    check_float32("triangular2 7/13", "momentum", np.array(seen_mom, np.float32), torch_mom, max_ulp=1,
-                  evaluator=f"optax.inject_hyperparams({optimizer})")
+    check_float32(
+        "triangular2 7/13",
+        "lr",
+        np.array(seen_lr, np.float32),
+        torch_lr,
+        max_ulp=1,
+        evaluator=f"optax.inject_hyperparams({optimizer})",
+    )
+    check_float32(
+        "triangular2 7/13",
+        "momentum",
+        np.array(seen_mom, np.float32),
+        torch_mom,
+        max_ulp=1,
+        evaluator=f"optax.inject_hyperparams({optimizer})",
+    )
 
 
 def test_inside_join_schedules():
@@ -244,5 +299,6 @@ def test_inside_join_schedules():
     out = np.asarray(jax.jit(joined)(jnp.asarray(steps)))
     after = steps >= 500
     ref = torch_reference(spec, steps[after] - 500)[:, 0]
-    check_float32("triangular after 500 warmup steps", "lr", out[after], ref, max_ulp=1,
-                  evaluator="optax.join_schedules")
+    check_float32(
+        "triangular after 500 warmup steps", "lr", out[after], ref, max_ulp=1, evaluator="optax.join_schedules"
+    )

@@ -45,15 +45,23 @@ def _sequence(seed: int, n: int, mode: str, threshold_mode: str, threshold: floa
             out.append(NAN)
             continue
         if r < 0.06:
-            out.append(sign * INF)               # a diverged loss (min), a broken score (max)
+            out.append(sign * INF)  # a diverged loss (min), a broken score (max)
             continue
         if threshold_mode == "rel":
-            step = {0: rng.uniform(0.0, 1.5) * threshold, 1: rng.uniform(0.01, 0.2), 2: 0.0,
-                    3: -rng.uniform(0.0, 0.05)}[int(rng.integers(4))]
+            step = {
+                0: rng.uniform(0.0, 1.5) * threshold,
+                1: rng.uniform(0.01, 0.2),
+                2: 0.0,
+                3: -rng.uniform(0.0, 0.05),
+            }[int(rng.integers(4))]
             value = value * (1.0 - sign * step)
         else:
-            step = {0: rng.uniform(0.0, 1.5) * threshold, 1: rng.uniform(1.0, 5.0) * threshold, 2: 0.0,
-                    3: -rng.uniform(0.0, 3.0) * threshold}[int(rng.integers(4))]
+            step = {
+                0: rng.uniform(0.0, 1.5) * threshold,
+                1: rng.uniform(1.0, 5.0) * threshold,
+                2: 0.0,
+                3: -rng.uniform(0.0, 3.0) * threshold,
+            }[int(rng.integers(4))]
             value = value - sign * step
         out.append(float(np.float32(value)))
     return out
@@ -72,21 +80,44 @@ def _grid(seed: int, n: int, step: float, low: int, high: int) -> list:
 CASES = {
     "min_rel_groups_cooldown_min_lr": (
         dict(mode="min", factor=0.5, patience=3, threshold=1e-3, cooldown=2, min_lr=[1e-3, 1e-4, 0.0]),
-        [0.1, 0.05, 0.02], _sequence(1, 300, "min", "rel", 1e-3)),
-    "min_abs": (dict(mode="min", factor=0.3, patience=2, threshold=0.01, threshold_mode="abs"),
-                [0.2], _sequence(2, 300, "min", "abs", 0.01)),
-    "max_rel_eps_skips": (dict(mode="max", factor=0.7, patience=1, threshold=0.02, eps=2e-3, min_lr=1e-3),
-                          [0.05, 0.011], _sequence(3, 300, "max", "rel", 0.02)),
-    "max_abs_cooldown": (dict(mode="max", factor=0.1, patience=0, threshold=0.05, threshold_mode="abs", cooldown=4),
-                         [1.0, 0.3], _sequence(4, 300, "max", "abs", 0.05)),
-    "defaults_many_reductions": (dict(patience=0, factor=0.9, eps=0.0, min_lr=1e-12), [0.7],
-                                 _sequence(5, 400, "min", "rel", 1e-4)),
-    "ties_abs_grid": (dict(mode="min", factor=0.5, patience=1, threshold=0.125, threshold_mode="abs"),
-                      [0.4, 0.1], _grid(6, 300, 1 / 64, 0, 256)),
-    "ties_rel_powers_of_two": (dict(mode="max", factor=0.5, patience=1, threshold=1.0, threshold_mode="rel",
-                                    cooldown=1), [0.3], _grid(7, 300, 0.0, -20, 20)),
-    "nan_heavy": (dict(mode="min", factor=0.5, patience=2, min_lr=0.01),
-                  [0.8], [NAN if k % 2 else 1.0 - 0.1 * (k // 40) for k in range(200)]),
+        [0.1, 0.05, 0.02],
+        _sequence(1, 300, "min", "rel", 1e-3),
+    ),
+    "min_abs": (
+        dict(mode="min", factor=0.3, patience=2, threshold=0.01, threshold_mode="abs"),
+        [0.2],
+        _sequence(2, 300, "min", "abs", 0.01),
+    ),
+    "max_rel_eps_skips": (
+        dict(mode="max", factor=0.7, patience=1, threshold=0.02, eps=2e-3, min_lr=1e-3),
+        [0.05, 0.011],
+        _sequence(3, 300, "max", "rel", 0.02),
+    ),
+    "max_abs_cooldown": (
+        dict(mode="max", factor=0.1, patience=0, threshold=0.05, threshold_mode="abs", cooldown=4),
+        [1.0, 0.3],
+        _sequence(4, 300, "max", "abs", 0.05),
+    ),
+    "defaults_many_reductions": (
+        dict(patience=0, factor=0.9, eps=0.0, min_lr=1e-12),
+        [0.7],
+        _sequence(5, 400, "min", "rel", 1e-4),
+    ),
+    "ties_abs_grid": (
+        dict(mode="min", factor=0.5, patience=1, threshold=0.125, threshold_mode="abs"),
+        [0.4, 0.1],
+        _grid(6, 300, 1 / 64, 0, 256),
+    ),
+    "ties_rel_powers_of_two": (
+        dict(mode="max", factor=0.5, patience=1, threshold=1.0, threshold_mode="rel", cooldown=1),
+        [0.3],
+        _grid(7, 300, 0.0, -20, 20),
+    ),
+    "nan_heavy": (
+        dict(mode="min", factor=0.5, patience=2, min_lr=0.01),
+        [0.8],
+        [NAN if k % 2 else 1.0 - 0.1 * (k // 40) for k in range(200)],
+    ),
 }
 IDS = list(CASES)
 
@@ -100,8 +131,13 @@ def _torch_optimizer(lrs, tensor_lr: bool = False):
     import torch
 
     params = [torch.nn.Parameter(torch.zeros(1)) for _ in lrs]
-    return torch.optim.SGD([{"params": [p], "lr": torch.tensor(lr, dtype=torch.float64) if tensor_lr else lr}
-                            for p, lr in zip(params, lrs)], lr=0.5)
+    return torch.optim.SGD(
+        [
+            {"params": [p], "lr": torch.tensor(lr, dtype=torch.float64) if tensor_lr else lr}
+            for p, lr in zip(params, lrs)
+        ],
+        lr=0.5,
+    )
 
 
 def _torch_lrs(scheduler, metrics) -> np.ndarray:
@@ -182,17 +218,25 @@ def test_the_lr_without_metrics_is_the_state_s():
 def test_json_holds_the_state_and_infinite_best():
     spec = PlateauSpec(lr=[0.1, 0.2], mode="max", min_lr=[0.0, 0.01], cooldown=2)
     doc = json.loads(spec.to_json())
-    assert doc["state"] == {"best": "-inf", "num_bad_epochs": 0, "cooldown_counter": 0, "last_epoch": 0,
-                            "lrs": [0.1, 0.2]}
+    assert doc["state"] == {
+        "best": "-inf",
+        "num_bad_epochs": 0,
+        "cooldown_counter": 0,
+        "last_epoch": 0,
+        "lrs": [0.1, 0.2],
+    }
     assert clr_spec.from_json(spec.to_json()) == spec
     moved = spec.stepped(0.5).stepped(0.25)
     assert clr_spec.from_json(moved.to_json()) == moved and json.loads(moved.to_json())["state"]["best"] == 0.5
     assert hash(clr_spec.from_json(moved.to_json())) == hash(moved)
     fresh = {k: val for k, val in doc.items() if k != "state"}
-    assert PlateauSpec.from_dict(fresh) == spec        # no state: a fresh run
-    for broken, error in (({**doc, "state": {**doc["state"], "best": "nan"}}, "best must be"),
-                          ({**doc, "state": {**doc["state"], "extra": 1}}, "unknown"),
-                          ({**doc, "version": 2}, "version must be"), ({**doc, "mode": "avg"}, "mode must be")):
+    assert PlateauSpec.from_dict(fresh) == spec  # no state: a fresh run
+    for broken, error in (
+        ({**doc, "state": {**doc["state"], "best": "nan"}}, "best must be"),
+        ({**doc, "state": {**doc["state"], "extra": 1}}, "unknown"),
+        ({**doc, "version": 2}, "version must be"),
+        ({**doc, "mode": "avg"}, "mode must be"),
+    ):
         with pytest.raises(ValueError, match=error):
             PlateauSpec.from_dict(broken)
     with pytest.raises(ValueError, match="Infinity"):
@@ -210,11 +254,15 @@ def _optax_lrs(spec: PlateauSpec, metrics, groups: int, method: str = "auto", ro
     from clr_optax._plateau import plateau_schedule, reduce_on_plateau
 
     if route == "wrapper":
-        txs = [reduce_on_plateau(spec, optax.inject_hyperparams(optax.sgd)(learning_rate=0.0), g,
-                                 float32_method=method) for g in range(groups)]
+        txs = [
+            reduce_on_plateau(spec, optax.inject_hyperparams(optax.sgd)(learning_rate=0.0), g, float32_method=method)
+            for g in range(groups)
+        ]
     else:
-        txs = [optax.inject_hyperparams(optax.sgd)(learning_rate=plateau_schedule(spec, g, float32_method=method))
-               for g in range(groups)]
+        txs = [
+            optax.inject_hyperparams(optax.sgd)(learning_rate=plateau_schedule(spec, g, float32_method=method))
+            for g in range(groups)
+        ]
     params = jnp.zeros(1, jnp.float64 if jax.config.jax_enable_x64 else jnp.float32)
 
     def lr_of(state):
@@ -238,8 +286,9 @@ def test_optax_float32_is_float32_of_torch_on_every_path(name):
     spec, groups = _spec(name), len(CASES[name][1])
     metrics = np.asarray(CASES[name][2], np.float32)
     for method in ("auto", "float64", "float-float"):
-        np.testing.assert_array_equal(_optax_lrs(spec, metrics, groups, method), reference.astype(np.float32),
-                                      err_msg=method)
+        np.testing.assert_array_equal(
+            _optax_lrs(spec, metrics, groups, method), reference.astype(np.float32), err_msg=method
+        )
     np.testing.assert_array_equal(_optax_lrs(spec, metrics, groups, route="schedule"), reference.astype(np.float32))
 
 
@@ -279,8 +328,16 @@ def _on_the_edge(spec: PlateauSpec, seed: int, n: int) -> list:
 @pytest.mark.parametrize("mode", ["min", "max"])
 @pytest.mark.parametrize("threshold_mode", ["rel", "abs"])
 def test_metrics_on_the_threshold_are_judged_as_torch_judges_them(mode, threshold_mode):
-    spec = PlateauSpec(lr=0.3, mode=mode, threshold_mode=threshold_mode, threshold=1e-4 if threshold_mode == "rel"
-                       else 1e-3, patience=1, factor=0.5, eps=0.0, min_lr=1e-9)
+    spec = PlateauSpec(
+        lr=0.3,
+        mode=mode,
+        threshold_mode=threshold_mode,
+        threshold=1e-4 if threshold_mode == "rel" else 1e-3,
+        patience=1,
+        factor=0.5,
+        eps=0.0,
+        min_lr=1e-9,
+    )
     metrics = _on_the_edge(spec, 11, 200)
     reference = spec.replay(metrics)[0]
     if HAS_TORCH:
@@ -292,16 +349,20 @@ def test_metrics_on_the_threshold_are_judged_as_torch_judges_them(mode, threshol
     c32 = np.float32(1.0 - spec.threshold if mode == "min" else spec.threshold + 1.0)
     best32, disagreements = np.float32(np.inf if mode == "min" else -np.inf), 0
     for m in np.asarray(metrics, np.float32):
-        bound32 = best32 * c32 if threshold_mode == "rel" else (
-            best32 - np.float32(spec.threshold) if mode == "min" else best32 + np.float32(spec.threshold))
+        bound32 = (
+            best32 * c32
+            if threshold_mode == "rel"
+            else (best32 - np.float32(spec.threshold) if mode == "min" else best32 + np.float32(spec.threshold))
+        )
         better32 = m < bound32 if mode == "min" else m > bound32
         better = spec.is_better(float(m), float(best32))
         disagreements += int(better32 != better)
         best32 = m if better else best32
     assert disagreements > 5
     for method in ("auto", "float-float"):
-        np.testing.assert_array_equal(_optax_lrs(spec, np.asarray(metrics, np.float32), 1, method),
-                                      reference.astype(np.float32), err_msg=method)
+        np.testing.assert_array_equal(
+            _optax_lrs(spec, np.asarray(metrics, np.float32), 1, method), reference.astype(np.float32), err_msg=method
+        )
     import jax
 
     with jax.enable_x64(True):
@@ -342,8 +403,9 @@ def test_the_torch_rule_optimizers_take_the_plateau(optimizer, monkeypatch):
     spec, reference = _spec(name), _reference(name)
     build = getattr(clr_optax, optimizer)
     labels = ["a", "b", "c"]
-    tx = optax.multi_transform({label: build(spec, g) for g, label in enumerate(labels)},
-                               {label: label for label in labels})
+    tx = optax.multi_transform(
+        {label: build(spec, g) for g, label in enumerate(labels)}, {label: label for label in labels}
+    )
     params = {label: jnp.ones(2) for label in labels}
     state = tx.init(params)
 
@@ -356,7 +418,7 @@ def test_the_torch_rule_optimizers_take_the_plateau(optimizer, monkeypatch):
     for k, metric in enumerate(np.asarray(CASES[name][2][:60], np.float32)):
         state, updates, lrs = step(state, metric)
         np.testing.assert_array_equal(np.asarray(lrs), reference[k].astype(np.float32))
-        if optimizer == "sgd":     # no momentum: the update is -lr * grad, with the lr just set
+        if optimizer == "sgd":  # no momentum: the update is -lr * grad, with the lr just set
             np.testing.assert_array_equal(np.asarray(updates["b"]), -reference[k, 1].astype(np.float32) * np.ones(2))
     with pytest.raises(TypeError, match="not a count -> lr schedule"):
         clr_optax.lr_schedule(spec)(3)
@@ -378,9 +440,12 @@ def test_plateau_scheduler_continues_torch_bit_for_bit(tensor_lr):
     for k in (0, 1, 57, 150):
         first = torch.optim.lr_scheduler.ReduceLROnPlateau(_torch_optimizer(lrs, tensor_lr), **kwargs)
         _torch_lrs(first, metrics[:k])
-        spec = clr_spec.from_torch(first) if k % 2 else clr_spec.from_torch(
-            first.state_dict(), optimizer_state=first.optimizer.state_dict())
-        opt = _torch_optimizer([0.123] * len(lrs), tensor_lr)      # the lrs come from the spec
+        spec = (
+            clr_spec.from_torch(first)
+            if k % 2
+            else clr_spec.from_torch(first.state_dict(), optimizer_state=first.optimizer.state_dict())
+        )
+        opt = _torch_optimizer([0.123] * len(lrs), tensor_lr)  # the lrs come from the spec
         sched = plateau_scheduler(opt, clr_spec.from_json(spec.to_json()))
         assert [type(g["lr"]) for g in opt.param_groups] == [torch.Tensor if tensor_lr else float] * len(lrs)
         np.testing.assert_array_equal(_torch_lrs(sched, metrics[k:]), reference[k:])
@@ -406,7 +471,7 @@ def test_a_run_moves_torch_to_optax_to_torch_mid_run():
     first = torch.optim.lr_scheduler.ReduceLROnPlateau(_torch_optimizer(lrs), **kwargs)
     _torch_lrs(first, metrics[:k1])
     text = clr_spec.from_torch(first.state_dict(), optimizer_state=first.optimizer.state_dict()).to_json()
-    spec = clr_spec.from_json(text)                       # the checkpoint's spec, through JSON
+    spec = clr_spec.from_json(text)  # the checkpoint's spec, through JSON
     middle, states = _optax_segment(spec, metrics[k1:k2], len(lrs))
     np.testing.assert_array_equal(middle, reference[k1:k2].astype(np.float32))
     back = plateau_spec_from_optax(spec, states)
@@ -425,7 +490,7 @@ def test_a_run_moves_optax_to_torch_to_optax_mid_run(x64):
     fresh = _spec(name)
     metrics, groups = CASES[name][2], len(CASES[name][1])
     first, states = _optax_segment(fresh, metrics[:120], groups)
-    np.testing.assert_array_equal(first, reference[:120])      # x64: torch's own
+    np.testing.assert_array_equal(first, reference[:120])  # x64: torch's own
     sched = plateau_scheduler(_torch_optimizer([0.0] * groups), plateau_spec_from_optax(fresh, states))
     np.testing.assert_array_equal(_torch_lrs(sched, metrics[120:210]), reference[120:210])
     last, _ = _optax_segment(clr_spec.from_torch(sched), metrics[210:], groups)
@@ -446,8 +511,11 @@ def _optax_segment(spec: PlateauSpec, metrics, groups: int):
     txs = [reduce_on_plateau(spec, adam, g) for g in range(groups)]
     params = jnp.zeros(3, dtype)
     states = [tx.init(params) for tx in txs]
-    step = jax.jit(lambda states, value: [tx.update(jnp.ones_like(params), s, params, value=value)[1]
-                                          for tx, s in zip(txs, states)])
+    step = jax.jit(
+        lambda states, value: [
+            tx.update(jnp.ones_like(params), s, params, value=value)[1] for tx, s in zip(txs, states)
+        ]
+    )
     rows = []
     for metric in metrics:
         states = step(states, jnp.asarray(metric, dtype))
@@ -462,26 +530,54 @@ def _optax_segment(spec: PlateauSpec, metrics, groups: int):
 # The test_compound_reduce_lr_on_plateau* tests check nothing upstream (``targets = targets[1:]``
 # leaves no target list), so they are not ported.
 UPSTREAM = {
-    "test_reduce_lr_on_plateau1": (dict(threshold_mode="abs", mode="min", threshold=0.01, patience=5, cooldown=5),
-                                   [10 - i * 0.0167 for i in range(20)], 10, [[0.5] * 20]),
-    "test_reduce_lr_on_plateau2": (dict(patience=5, cooldown=0, threshold_mode="abs", mode="min", threshold=0.1),
-                                   [10 - i * 0.0165 for i in range(22)], 22,
-                                   [[0.5] * 6 + [0.05] * 7 + [0.005] * 7 + [0.0005] * 2]),
-    "test_reduce_lr_on_plateau3": (dict(mode="max", patience=5, cooldown=5, threshold_mode="abs"),
-                                   [-0.8] * 2 + [-0.234] * 20, 22, [[0.5] * (2 + 6) + [0.05] * (5 + 6) + [0.005] * 4]),
-    "test_reduce_lr_on_plateau4": (dict(mode="max", patience=3, threshold_mode="rel", threshold=0.1),
-                                   [1.5 * (1.025**i) for i in range(20)], 20, [[0.5] * 20]),
-    "test_reduce_lr_on_plateau5": (dict(mode="max", threshold_mode="rel", threshold=0.1, patience=5, cooldown=5),
-                                   [1.5 * (1.005**i) for i in range(20)], 20,
-                                   [[0.5] * 6 + [0.05] * (5 + 6) + [0.005] * 4]),
-    "test_reduce_lr_on_plateau6": (dict(mode="min", threshold_mode="rel", threshold=0.1),
-                                   [1.5 * (0.85**i) for i in range(20)], 20, [[0.5] * 20]),
-    "test_reduce_lr_on_plateau7": (dict(mode="min", threshold_mode="rel", threshold=0.1, patience=5, cooldown=5),
-                                   [1] * 7 + [0.6] + [0.5] * 12, 20, [[0.5] * 6 + [0.05] * (5 + 6) + [0.005] * 4]),
-    "test_reduce_lr_on_plateau8": (dict(mode="max", threshold_mode="rel", min_lr=[0.4, 0.3], threshold=0.1,
-                                        patience=5, cooldown=5),
-                                   [1.5 * (1.005**i) for i in range(20)], 20,
-                                   [[0.5] * 6 + [0.4] * 14, [0.5] * 6 + [0.3] * 14]),
+    "test_reduce_lr_on_plateau1": (
+        dict(threshold_mode="abs", mode="min", threshold=0.01, patience=5, cooldown=5),
+        [10 - i * 0.0167 for i in range(20)],
+        10,
+        [[0.5] * 20],
+    ),
+    "test_reduce_lr_on_plateau2": (
+        dict(patience=5, cooldown=0, threshold_mode="abs", mode="min", threshold=0.1),
+        [10 - i * 0.0165 for i in range(22)],
+        22,
+        [[0.5] * 6 + [0.05] * 7 + [0.005] * 7 + [0.0005] * 2],
+    ),
+    "test_reduce_lr_on_plateau3": (
+        dict(mode="max", patience=5, cooldown=5, threshold_mode="abs"),
+        [-0.8] * 2 + [-0.234] * 20,
+        22,
+        [[0.5] * (2 + 6) + [0.05] * (5 + 6) + [0.005] * 4],
+    ),
+    "test_reduce_lr_on_plateau4": (
+        dict(mode="max", patience=3, threshold_mode="rel", threshold=0.1),
+        [1.5 * (1.025**i) for i in range(20)],
+        20,
+        [[0.5] * 20],
+    ),
+    "test_reduce_lr_on_plateau5": (
+        dict(mode="max", threshold_mode="rel", threshold=0.1, patience=5, cooldown=5),
+        [1.5 * (1.005**i) for i in range(20)],
+        20,
+        [[0.5] * 6 + [0.05] * (5 + 6) + [0.005] * 4],
+    ),
+    "test_reduce_lr_on_plateau6": (
+        dict(mode="min", threshold_mode="rel", threshold=0.1),
+        [1.5 * (0.85**i) for i in range(20)],
+        20,
+        [[0.5] * 20],
+    ),
+    "test_reduce_lr_on_plateau7": (
+        dict(mode="min", threshold_mode="rel", threshold=0.1, patience=5, cooldown=5),
+        [1] * 7 + [0.6] + [0.5] * 12,
+        20,
+        [[0.5] * 6 + [0.05] * (5 + 6) + [0.005] * 4],
+    ),
+    "test_reduce_lr_on_plateau8": (
+        dict(mode="max", threshold_mode="rel", min_lr=[0.4, 0.3], threshold=0.1, patience=5, cooldown=5),
+        [1.5 * (1.005**i) for i in range(20)],
+        20,
+        [[0.5] * 6 + [0.4] * 14, [0.5] * 6 + [0.3] * 14],
+    ),
 }
 
 
@@ -492,13 +588,18 @@ def test_pytorch_reduce_lr_on_plateau(upstream):
     lrs = spec.replay(metrics[:epochs])[0]
     for g, target in enumerate(targets):
         np.testing.assert_allclose(lrs[:, g], target[:epochs], atol=1e-5, rtol=0)
-    if HAS_TORCH:       # and torch's own values, bitwise, through clr_torch
+    if HAS_TORCH:  # and torch's own values, bitwise, through clr_torch
         import torch
 
         from clr_torch._plateau import plateau_scheduler
 
-        opt = torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(1))]},
-                               {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": torch.tensor(0.5)}], lr=0.05)
+        opt = torch.optim.SGD(
+            [
+                {"params": [torch.nn.Parameter(torch.zeros(1))]},
+                {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": torch.tensor(0.5)},
+            ],
+            lr=0.05,
+        )
         for group in opt.param_groups:
             group["lr"] = 0.5
         theirs = _torch_lrs(torch.optim.lr_scheduler.ReduceLROnPlateau(opt, **kwargs), metrics[:epochs])
@@ -506,8 +607,9 @@ def test_pytorch_reduce_lr_on_plateau(upstream):
         ours = _torch_lrs(plateau_scheduler(_torch_optimizer([0.1, 0.1]), spec), metrics[:epochs])
         np.testing.assert_array_equal(ours, theirs)
     if HAS_JAX:
-        np.testing.assert_array_equal(_optax_lrs(spec, np.asarray(metrics[:epochs], np.float32), 2),
-                                      lrs.astype(np.float32))
+        np.testing.assert_array_equal(
+            _optax_lrs(spec, np.asarray(metrics[:epochs], np.float32), 2), lrs.astype(np.float32)
+        )
 
 
 @needs_torch
@@ -528,8 +630,7 @@ def test_pytorch_reduce_lr_on_plateau_state_dict():
     for key in scheduler.__dict__:
         if key not in {"optimizer", "is_better"}:
             assert scheduler.__dict__[key] == copy.__dict__[key], key
-    assert spec == PlateauSpec(lr=[0.05, 0.5], factor=0.1, patience=2).replay(scores)[1].replace(
-        lr=spec.initial_lr)
+    assert spec == PlateauSpec(lr=[0.05, 0.5], factor=0.1, patience=2).replay(scores)[1].replace(lr=spec.initial_lr)
 
 
 @needs_torch
@@ -538,9 +639,14 @@ def test_pytorch_reduce_lr_on_plateau_get_last_lr_before_step_and_preserves_lr_t
 
     from clr_torch._plateau import plateau_scheduler
 
-    def optimizer():     # upstream's: a float lr and a tensor lr
-        return torch.optim.SGD([{"params": [torch.nn.Parameter(torch.zeros(1))]},
-                                {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": torch.tensor(0.5)}], lr=0.05)
+    def optimizer():  # upstream's: a float lr and a tensor lr
+        return torch.optim.SGD(
+            [
+                {"params": [torch.nn.Parameter(torch.zeros(1))]},
+                {"params": [torch.nn.Parameter(torch.zeros(1))], "lr": torch.tensor(0.5)},
+            ],
+            lr=0.05,
+        )
 
     opt, theirs = optimizer(), optimizer()
     types = [type(group["lr"]) for group in opt.param_groups]
@@ -549,7 +655,7 @@ def test_pytorch_reduce_lr_on_plateau_get_last_lr_before_step_and_preserves_lr_t
     scheduler = plateau_scheduler(opt, PlateauSpec(lr=0.5, mode="min", patience=0))
     reference = torch.optim.lr_scheduler.ReduceLROnPlateau(theirs, mode="min", patience=0)
     assert [float(x) for x in scheduler.get_last_lr()] == [0.5, 0.5]
-    for metric in (1.0, 2.0):     # 2.0 triggers _reduce_lr
+    for metric in (1.0, 2.0):  # 2.0 triggers _reduce_lr
         scheduler.step(metric)
         reference.step(metric)
     assert [type(group["lr"]) for group in opt.param_groups] == types
@@ -574,7 +680,7 @@ def test_optax_contrib_reduce_on_plateau_is_another_algorithm():
     state = tx.init(jnp.zeros(1))
     theirs = []
     for m in metrics:
-        updates, state = tx.update(-jnp.ones(1), state, value=m)      # sgd: -lr * grad = lr * scale
+        updates, state = tx.update(-jnp.ones(1), state, value=m)  # sgd: -lr * grad = lr * scale
         theirs.append(float(updates[0]))
     assert torch_lrs.tolist()[:4] == [0.1] * 4 and theirs[:3] == pytest.approx([0.1] * 3)
     first_torch = int(np.argmax(torch_lrs < 0.1))
@@ -583,26 +689,45 @@ def test_optax_contrib_reduce_on_plateau_is_another_algorithm():
 
 
 # ------------------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("kwargs, error, match", [
-    (dict(patience=-1), ValueError, "patience"), (dict(patience=2.5), TypeError, "patience"),
-    (dict(factor=1.0), ValueError, "factor"), (dict(factor=0.0), ValueError, "factor"),
-    (dict(factor=-0.5), ValueError, "factor"), (dict(factor=1.5), ValueError, "factor"),
-    (dict(min_lr=[0.0, 0.1, 0.2]), ValueError, "min_lr has 3"), (dict(min_lr=-1.0), ValueError, "min_lr"),
-    (dict(mode="avg"), ValueError, "mode must be one of"), (dict(mode=None), TypeError, "mode"),
-    (dict(threshold_mode="pct"), ValueError, "threshold_mode"), (dict(threshold=-1e-3), ValueError, "threshold"),
-    (dict(threshold=1.0), ValueError, "threshold"), (dict(threshold=NAN), ValueError, "threshold"),
-    (dict(cooldown=-2), ValueError, "cooldown"), (dict(eps=-1e-9), ValueError, "eps"),
-    (dict(lr=[0.1, NAN]), ValueError, r"lr\[1\]"), (dict(state={"best": 1.0}), TypeError, "PlateauState"),
-])
+@pytest.mark.parametrize(
+    "kwargs, error, match",
+    [
+        (dict(patience=-1), ValueError, "patience"),
+        (dict(patience=2.5), TypeError, "patience"),
+        (dict(factor=1.0), ValueError, "factor"),
+        (dict(factor=0.0), ValueError, "factor"),
+        (dict(factor=-0.5), ValueError, "factor"),
+        (dict(factor=1.5), ValueError, "factor"),
+        (dict(min_lr=[0.0, 0.1, 0.2]), ValueError, "min_lr has 3"),
+        (dict(min_lr=-1.0), ValueError, "min_lr"),
+        (dict(mode="avg"), ValueError, "mode must be one of"),
+        (dict(mode=None), TypeError, "mode"),
+        (dict(threshold_mode="pct"), ValueError, "threshold_mode"),
+        (dict(threshold=-1e-3), ValueError, "threshold"),
+        (dict(threshold=1.0), ValueError, "threshold"),
+        (dict(threshold=NAN), ValueError, "threshold"),
+        (dict(cooldown=-2), ValueError, "cooldown"),
+        (dict(eps=-1e-9), ValueError, "eps"),
+        (dict(lr=[0.1, NAN]), ValueError, r"lr\[1\]"),
+        (dict(state={"best": 1.0}), TypeError, "PlateauState"),
+    ],
+)
 def test_bad_settings_are_refused_by_name(kwargs, error, match):
     with pytest.raises(error, match=match):
         PlateauSpec(**{"lr": [0.1, 0.2], **kwargs})
 
 
-@pytest.mark.parametrize("metric, error, match", [
-    (np.ones(2), ValueError, "one number"), ([1.0, 2.0], ValueError, "one number"), ("0.5", TypeError, "real"),
-    (None, TypeError, "real"), (True, TypeError, "real"), (1 + 2j, TypeError, "real"),
-])
+@pytest.mark.parametrize(
+    "metric, error, match",
+    [
+        (np.ones(2), ValueError, "one number"),
+        ([1.0, 2.0], ValueError, "one number"),
+        ("0.5", TypeError, "real"),
+        (None, TypeError, "real"),
+        (True, TypeError, "real"),
+        (1 + 2j, TypeError, "real"),
+    ],
+)
 def test_a_metric_of_the_wrong_kind_is_refused(metric, error, match):
     with pytest.raises(error, match=match):
         PlateauSpec(lr=0.1).stepped(metric)
@@ -617,11 +742,15 @@ def test_bad_states_are_refused():
     with pytest.raises(ValueError, match="per-group"):
         PlateauSpec(lr=[0.1, 0.2], state=PlateauState(best=1.0, lrs=(0.1, 0.2, 0.3)))
     state = PlateauSpec(lr=[0.1, 0.2]).torch_state_dict()
-    for broken, match in (({**state, "best": NAN}, "best"), ({**state, "mode_worse": 1.0}, "mode_worse"),
-                          ({**state, "min_lrs": [0.0]}, "min_lrs has 1"), ({**state, "zeta": 1}, "zeta"),
-                          ({k: val for k, val in state.items() if k != "best"}, "best"),
-                          ({k: val for k, val in state.items() if k != "_last_lr"}, "optimizer_state"),
-                          ({**state, "patience": -3}, "patience")):
+    for broken, match in (
+        ({**state, "best": NAN}, "best"),
+        ({**state, "mode_worse": 1.0}, "mode_worse"),
+        ({**state, "min_lrs": [0.0]}, "min_lrs has 1"),
+        ({**state, "zeta": 1}, "zeta"),
+        ({k: val for k, val in state.items() if k != "best"}, "best"),
+        ({k: val for k, val in state.items() if k != "_last_lr"}, "optimizer_state"),
+        ({**state, "patience": -3}, "patience"),
+    ):
         with pytest.raises(ValueError, match=match):
             clr_spec.from_torch(broken, torch_class="ReduceLROnPlateau")
     with pytest.raises(ValueError, match="num_groups"):
@@ -645,7 +774,8 @@ def test_optax_bad_input():
         tx.update(jnp.ones(1), state, value=jnp.asarray(True))
     with pytest.raises(TypeError, match="is a schedule"):
         reduce_on_plateau(spec, clr_optax.sgd(clr_spec.ConstantSpec(lr=0.1, factor=1.0, total_iters=1))).init(
-            jnp.zeros(1))
+            jnp.zeros(1)
+        )
     with pytest.raises(TypeError, match="exactly one inject_hyperparams"):
         reduce_on_plateau(spec, optax.sgd(0.1)).init(jnp.zeros(1))
     with pytest.raises(ValueError, match="group must be"):
@@ -722,8 +852,9 @@ def test_the_tpu_lowering_of_a_plateau_step_holds_no_float64():
 
     from clr_optax._plateau import reduce_on_plateau
 
-    tx = reduce_on_plateau(_spec("min_rel_groups_cooldown_min_lr"), optax.inject_hyperparams(optax.sgd)(
-        learning_rate=0.0), 1)
+    tx = reduce_on_plateau(
+        _spec("min_rel_groups_cooldown_min_lr"), optax.inject_hyperparams(optax.sgd)(learning_rate=0.0), 1
+    )
     params = jnp.zeros(4)
     state = tx.init(params)
 
@@ -733,4 +864,4 @@ def test_the_tpu_lowering_of_a_plateau_step_holds_no_float64():
     exported = jax.export.export(jax.jit(step), platforms=["tpu"])(state, jax.ShapeDtypeStruct((), jnp.float32))
     assert "f64" not in exported.mlir_module()
     cpu = jax.export.export(jax.jit(step), platforms=["cpu"])(state, jax.ShapeDtypeStruct((), jnp.float32))
-    assert "f64" in cpu.mlir_module()         # CPU and GPU: torch's float64 arithmetic
+    assert "f64" in cpu.mlir_module()  # CPU and GPU: torch's float64 arithmetic

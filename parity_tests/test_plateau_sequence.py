@@ -44,8 +44,9 @@ def _specs():
     cycles = CyclicSpec(base_lr=[0.01, 0.005], max_lr=LRS, step_size_up=7, base_momentum=0.8, max_momentum=0.9)
     return {
         "warmup_then_plateau": SequentialSpec([warmup, PlateauSpec(lr=LRS, **PLATEAU)], milestones=[20]),
-        "warmup_cycles_then_plateau": SequentialSpec([warmup, cycles, PlateauSpec(lr=LRS, **PLATEAU)],
-                                                     milestones=[20, 48]),
+        "warmup_cycles_then_plateau": SequentialSpec(
+            [warmup, cycles, PlateauSpec(lr=LRS, **PLATEAU)], milestones=[20, 48]
+        ),
     }
 
 
@@ -71,8 +72,7 @@ def _torch_reference(name: str, metrics: list) -> tuple[np.ndarray, np.ndarray]:
     warmup = T.LinearLR(opt, start_factor=0.1, total_iters=20)
     milestone = 20
     if name == "warmup_cycles_then_plateau":
-        cycles = T.CyclicLR(opt, base_lr=[0.01, 0.005], max_lr=LRS, step_size_up=7, base_momentum=0.8,
-                            max_momentum=0.9)
+        cycles = T.CyclicLR(opt, base_lr=[0.01, 0.005], max_lr=LRS, step_size_up=7, base_momentum=0.8, max_momentum=0.9)
         stepped = T.SequentialLR(opt, [warmup, cycles], milestones=[20])
         milestone = 48
     else:
@@ -128,7 +128,7 @@ def test_clr_torch_resumes_from_its_state_and_from_torch(name):
     full, full_momenta, _ = _clr_torch(spec, metrics)
     for k in (5, 20, 47, 48, 90, 131):
         _, _, sched = _clr_torch(spec, metrics, stop=k)
-        state = json.loads(json.dumps(sched.state_dict()))       # as a checkpoint holds it
+        state = json.loads(json.dumps(sched.state_dict()))  # as a checkpoint holds it
         resumed_spec = clr_spec.from_torch(state)
         assert type(resumed_spec) is PlateauSequenceSpec and state["last_epoch"] == k
         lrs, momenta, _ = _clr_torch(resumed_spec, metrics, start=k)
@@ -223,14 +223,20 @@ def test_the_spec_json_and_its_semantics():
     assert clr_spec.from_json(moved.to_json()) == moved
 
 
-@pytest.mark.parametrize("specs, milestones, match", [
-    ([PlateauSpec(lr=0.1), LinearSpec(lr=0.1, total_iters=3)], [3], "cannot be a phase of a SequentialSpec"),
-    ([LinearSpec(lr=0.1, total_iters=3), PlateauSpec(lr=0.1)], [], "one entry fewer than specs"),
-    ([LinearSpec(lr=0.1, total_iters=3), PlateauSpec(lr=0.1)], [0], r"milestones\[0\] must be"),
-    ([LinearSpec(lr=0.1, total_iters=3), LinearSpec(lr=0.1, total_iters=3), PlateauSpec(lr=0.1)], [5, 5],
-     "strictly increasing"),
-    ([LinearSpec(lr=[0.1, 0.2], total_iters=3), PlateauSpec(lr=0.1, min_lr=[0, 0, 0])], [3], "disagree"),
-])
+@pytest.mark.parametrize(
+    "specs, milestones, match",
+    [
+        ([PlateauSpec(lr=0.1), LinearSpec(lr=0.1, total_iters=3)], [3], "cannot be a phase of a SequentialSpec"),
+        ([LinearSpec(lr=0.1, total_iters=3), PlateauSpec(lr=0.1)], [], "one entry fewer than specs"),
+        ([LinearSpec(lr=0.1, total_iters=3), PlateauSpec(lr=0.1)], [0], r"milestones\[0\] must be"),
+        (
+            [LinearSpec(lr=0.1, total_iters=3), LinearSpec(lr=0.1, total_iters=3), PlateauSpec(lr=0.1)],
+            [5, 5],
+            "strictly increasing",
+        ),
+        ([LinearSpec(lr=[0.1, 0.2], total_iters=3), PlateauSpec(lr=0.1, min_lr=[0, 0, 0])], [3], "disagree"),
+    ],
+)
 def test_bad_compositions_are_refused(specs, milestones, match):
     with pytest.raises(ValueError, match=match):
         SequentialSpec(specs, milestones)

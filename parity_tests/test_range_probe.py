@@ -38,10 +38,12 @@ def run(framework: str, batches, **kwargs) -> RangeTestResult:
         torch.nn.init.zeros_(model.weight)
         opt = torch.optim.SGD(model.parameters(), lr=0.1)
         data = [tuple(torch.from_numpy(a) for a in b) for b in batches]
-        return clr_torch.lr_range_test(model, opt, lambda m, b: 0.5 * torch.mean((m(b[0])[:, 0] - b[1]) ** 2),
-                                       data, progress=False, **kwargs)
-    return clr_optax.lr_range_test(lambda w, b: 0.5 * jnp.mean((b[0] @ w - b[1]) ** 2), jnp.zeros(D), optax.sgd,
-                                   batches, progress=False, **kwargs)
+        return clr_torch.lr_range_test(
+            model, opt, lambda m, b: 0.5 * torch.mean((m(b[0])[:, 0] - b[1]) ** 2), data, progress=False, **kwargs
+        )
+    return clr_optax.lr_range_test(
+        lambda w, b: 0.5 * jnp.mean((b[0] @ w - b[1]) ** 2), jnp.zeros(D), optax.sgd, batches, progress=False, **kwargs
+    )
 
 
 SWEEPS = {  # the issue's measured sweep (linear, limit/1000 to 4x the limit) and a fast exponential one
@@ -84,9 +86,9 @@ def test_a_metric_higher_is_better_gives_the_bounds(framework):
     """A metric that is the negated loss reads the same curve as the loss."""
     batches, limit = least_squares(1, 10, noisy=True)
     if framework == "torch":
-        metric = (lambda m, b: -0.5 * float(torch.mean((m(b[0])[:, 0] - b[1]) ** 2)))
+        metric = lambda m, b: -0.5 * float(torch.mean((m(b[0])[:, 0] - b[1]) ** 2))
     else:
-        metric = (lambda w, b: -0.5 * jnp.mean((b[0] @ w - b[1]) ** 2))
+        metric = lambda w, b: -0.5 * jnp.mean((b[0] @ w - b[1]) ** 2)
     plain = run(framework, batches, **SWEEPS["exp"](limit))
     with_metric = run(framework, batches, **SWEEPS["exp"](limit), metric_fn=metric)
     np.testing.assert_allclose(with_metric.metrics, -with_metric.losses, rtol=1e-6)
@@ -95,18 +97,18 @@ def test_a_metric_higher_is_better_gives_the_bounds(framework):
 
 # ------------------------------------------------------------------- the rules, by hand
 def test_is_stable_by_hand():
-    assert is_stable([4, 3, 2, 1, 1, 1, 1, 1], 8)              # fell: stable
-    assert is_stable([4, 1, 2, 3, 3, 4, 4, 4], 8)              # back to where it started, not above
-    assert not is_stable([4, 1, 2, 3, 4, 5, 6, 6], 8)          # ends above its start: diverging
-    assert not is_stable([4, 3, 2, math.inf], 8)               # not finite
-    assert not is_stable([4, 3, 2], 8)                          # stopped early
+    assert is_stable([4, 3, 2, 1, 1, 1, 1, 1], 8)  # fell: stable
+    assert is_stable([4, 1, 2, 3, 3, 4, 4, 4], 8)  # back to where it started, not above
+    assert not is_stable([4, 1, 2, 3, 4, 5, 6, 6], 8)  # ends above its start: diverging
+    assert not is_stable([4, 3, 2, math.inf], 8)  # not finite
+    assert not is_stable([4, 3, 2], 8)  # stopped early
 
 
 def test_probe_backs_off_until_stable_then_keeps_a_margin():
     limit = 1.0
     calls = []
 
-    def train(lr, steps):      # a quadratic along its top direction: |1 - lr * L| per step, L = 2
+    def train(lr, steps):  # a quadratic along its top direction: |1 - lr * L| per step, L = 2
         calls.append(lr)
         return [abs(1 - 2 * lr) ** (2 * t) for t in range(steps)]
 
@@ -124,41 +126,71 @@ def test_probe_backs_off_until_stable_then_keeps_a_margin():
 
 def test_suggest_applies_the_probe_and_serializes_it(tmp_path):
     lrs = np.arange(1, 10) / 10
-    result = RangeTestResult(lrs=lrs, losses=[5, 5, 5, 4, 3, 2, 1, 2, 10], start_lr=0.1, end_lr=0.9, num_steps=9,
-                             mode="linear", smoothing=0.0, diverge_threshold=4.0,
-                             probes=((0.6, False), (0.48, True)), probe_steps=50, probe_backoff=0.8)
+    result = RangeTestResult(
+        lrs=lrs,
+        losses=[5, 5, 5, 4, 3, 2, 1, 2, 10],
+        start_lr=0.1,
+        end_lr=0.9,
+        num_steps=9,
+        mode="linear",
+        smoothing=0.0,
+        diverge_threshold=4.0,
+        probes=((0.6, False), (0.48, True)),
+        probe_steps=50,
+        probe_backoff=0.8,
+    )
     assert result.curve_bounds() == (0.3, 0.6)
-    assert result.suggest() == pytest.approx((0.096, 0.384))   # 0.48 * 0.8; base 0.3 > max/2 -> max/4
+    assert result.suggest() == pytest.approx((0.096, 0.384))  # 0.48 * 0.8; base 0.3 > max/2 -> max/4
     again = RangeTestResult.from_json(result.to_json())
     assert again.probes == result.probes and again.suggest() == result.suggest()
     old = json.loads(result.to_json())
     old.update(version=1)
     for key in ("metrics", "probes", "probe_steps", "probe_backoff"):
         del old[key]
-    assert RangeTestResult.from_dict(old).suggest() == (0.3, 0.6)   # version 1: no probe
+    assert RangeTestResult.from_dict(old).suggest() == (0.3, 0.6)  # version 1: no probe
 
 
 def test_metric_curve_by_hand():
     # Accuracy peaks after the update with lr 0.4, earlier than the loss's minimum (lr 0.6).
-    result = RangeTestResult(lrs=np.arange(1, 10) / 10, losses=[5, 5, 5, 4, 3, 2, 1, 2, 10],
-                             metrics=[0.1, 0.1, 0.3, 0.6, 0.9, 0.8, 0.7, 0.5, 0.1], start_lr=0.1, end_lr=0.9,
-                             num_steps=9, mode="linear", smoothing=0.0, diverge_threshold=4.0)
+    result = RangeTestResult(
+        lrs=np.arange(1, 10) / 10,
+        losses=[5, 5, 5, 4, 3, 2, 1, 2, 10],
+        metrics=[0.1, 0.1, 0.3, 0.6, 0.9, 0.8, 0.7, 0.5, 0.1],
+        start_lr=0.1,
+        end_lr=0.9,
+        num_steps=9,
+        mode="linear",
+        smoothing=0.0,
+        diverge_threshold=4.0,
+    )
     # Rise 0.1 -> 0.9; 10% of it (0.18) is done at index 2, after the update with lr 0.2.
     assert result.curve_bounds() == (0.2, 0.4)
     assert result.suggest() == (0.2, 0.4)
     with pytest.raises(ValueError, match="metrics must have one value per step"):
-        RangeTestResult(lrs=[0.1, 0.2], losses=[1.0, 0.5], metrics=[0.5], start_lr=0.1, end_lr=0.2, num_steps=2,
-                        mode="linear", smoothing=0.0, diverge_threshold=4.0)
+        RangeTestResult(
+            lrs=[0.1, 0.2],
+            losses=[1.0, 0.5],
+            metrics=[0.5],
+            start_lr=0.1,
+            end_lr=0.2,
+            num_steps=2,
+            mode="linear",
+            smoothing=0.0,
+            diverge_threshold=4.0,
+        )
 
 
-@pytest.mark.parametrize("args, error, message", [
-    ((-1, 0.8, 12), ValueError, "probe_steps must be an int >= 0"),
-    ((3, 0.8, 12), ValueError, r"probe_steps must be 0 \(no probe\) or >= 4"),
-    ((2.5, 0.8, 12), TypeError, "probe_steps must be an int"),
-    ((50, 1.0, 12), ValueError, r"probe_backoff must be in \(0.0, 1.0\)"),
-    ((50, "0.8", 12), TypeError, "probe_backoff must be a real number"),
-    ((50, 0.8, 0), ValueError, "max_probes must be an int >= 1"),
-])
+@pytest.mark.parametrize(
+    "args, error, message",
+    [
+        ((-1, 0.8, 12), ValueError, "probe_steps must be an int >= 0"),
+        ((3, 0.8, 12), ValueError, r"probe_steps must be 0 \(no probe\) or >= 4"),
+        ((2.5, 0.8, 12), TypeError, "probe_steps must be an int"),
+        ((50, 1.0, 12), ValueError, r"probe_backoff must be in \(0.0, 1.0\)"),
+        ((50, "0.8", 12), TypeError, "probe_backoff must be a real number"),
+        ((50, 0.8, 0), ValueError, "max_probes must be an int >= 1"),
+    ],
+)
 def test_bad_probe_arguments(args, error, message):
     with pytest.raises(error, match=message):
         check_probe(*args)
@@ -166,10 +198,19 @@ def test_bad_probe_arguments(args, error, message):
 
 @needs_matplotlib
 def test_the_plot_marks_the_probes(tmp_path):
-    result = RangeTestResult(lrs=np.arange(1, 10) / 10, losses=[5, 5, 5, 4, 3, 2, 1, 2, 10],
-                             metrics=[0.1, 0.1, 0.3, 0.6, 0.9, 0.8, 0.7, 0.5, 0.1], start_lr=0.1, end_lr=0.9,
-                             num_steps=9, mode="linear", smoothing=0.0, diverge_threshold=4.0,
-                             probes=((0.4, False), (0.32, True)), probe_steps=50)
+    result = RangeTestResult(
+        lrs=np.arange(1, 10) / 10,
+        losses=[5, 5, 5, 4, 3, 2, 1, 2, 10],
+        metrics=[0.1, 0.1, 0.3, 0.6, 0.9, 0.8, 0.7, 0.5, 0.1],
+        start_lr=0.1,
+        end_lr=0.9,
+        num_steps=9,
+        mode="linear",
+        smoothing=0.0,
+        diverge_threshold=4.0,
+        probes=((0.4, False), (0.32, True)),
+        probe_steps=50,
+    )
     path = result.plot(str(tmp_path / "probe.png"))
     assert open(path, "rb").read(4) == b"\x89PNG"
 
@@ -177,6 +218,14 @@ def test_the_plot_marks_the_probes(tmp_path):
 @pytest.mark.parametrize("framework", FRAMEWORKS)
 def test_numpy_scalars_are_numbers(framework):
     batches, limit = least_squares(0, 10, noisy=True)
-    result = run(framework, batches, start_lr=np.float32(limit / 100), end_lr=np.float64(limit * 10),
-                 num_steps=np.int64(60), mode="exp", smoothing=np.float32(0.5), probe_steps=np.int64(8))
+    result = run(
+        framework,
+        batches,
+        start_lr=np.float32(limit / 100),
+        end_lr=np.float64(limit * 10),
+        num_steps=np.int64(60),
+        mode="exp",
+        smoothing=np.float32(0.5),
+        probe_steps=np.int64(8),
+    )
     assert len(result.lrs) >= 2 and result.probe_steps == 8

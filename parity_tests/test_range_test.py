@@ -10,8 +10,18 @@ import pytest
 
 from clr_spec import CyclicSpec, RangeTestResult
 
-from ._frameworks import (FRAMEWORKS, clr_optax, clr_torch, jnp, needs_both, needs_jax, needs_matplotlib, needs_torch,
-                          optax, torch)
+from ._frameworks import (
+    FRAMEWORKS,
+    clr_optax,
+    clr_torch,
+    jnp,
+    needs_both,
+    needs_jax,
+    needs_matplotlib,
+    needs_torch,
+    optax,
+    torch,
+)
 
 N, D, BATCH = 512, 10, 32
 
@@ -30,10 +40,11 @@ def torch_sweep(batches, **sweep):
     model = torch.nn.Linear(D, 1, bias=False)
     torch.nn.init.zeros_(model.weight)
     opt = torch.optim.SGD(model.parameters(), lr=0.1)
-    as_tensors = (lambda batch: tuple(torch.from_numpy(a) for a in batch))
+    as_tensors = lambda batch: tuple(torch.from_numpy(a) for a in batch)
     data = [as_tensors(b) for b in batches] if isinstance(batches, list) else map(as_tensors, batches)
-    return clr_torch.lr_range_test(model, opt, lambda m, b: 0.5 * torch.mean((m(b[0])[:, 0] - b[1]) ** 2), data,
-                                   progress=False, **sweep)
+    return clr_torch.lr_range_test(
+        model, opt, lambda m, b: 0.5 * torch.mean((m(b[0])[:, 0] - b[1]) ** 2), data, progress=False, **sweep
+    )
 
 
 def jax_loss(w, batch):
@@ -57,7 +68,7 @@ SWEEPS = {
 def test_suggested_max_lr_is_just_below_the_stability_limit(framework, mode, seed):
     batches, limit = least_squares(seed)
     result = (torch_sweep if framework == "torch" else optax_sweep)(batches, **SWEEPS[mode](limit))
-    assert result.diverged and len(result.lrs) < result.num_steps      # it saw the divergence and stopped
+    assert result.diverged and len(result.lrs) < result.num_steps  # it saw the divergence and stopped
     assert result.lrs[-1] > limit
     base_lr, max_lr = result.suggest()
     assert limit / 3 < max_lr < limit, (max_lr / limit, result.stop_reason)
@@ -81,17 +92,19 @@ def test_torch_model_and_optimizer_are_left_untouched():
     model = torch.nn.Sequential(torch.nn.Linear(D, 8), torch.nn.BatchNorm1d(8), torch.nn.Linear(8, 1))
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     data = [(torch.from_numpy(a), torch.from_numpy(b)) for a, b in batches]
-    loss_fn = (lambda m, b: torch.nn.functional.mse_loss(m(b[0])[:, 0], b[1]))
-    for batch in data[:3]:                       # some optimizer state and gradients to preserve
+    loss_fn = lambda m, b: torch.nn.functional.mse_loss(m(b[0])[:, 0], b[1])
+    for batch in data[:3]:  # some optimizer state and gradients to preserve
         opt.zero_grad()
         loss_fn(model, batch).backward()
         opt.step()
     model.eval()
-    before = ({k: v.clone() for k, v in model.state_dict().items()},
-              {k: v["momentum_buffer"].clone() for k, v in opt.state_dict()["state"].items()},
-              [p.grad.clone() for p in model.parameters()], opt.param_groups[0]["lr"])
-    result = clr_torch.lr_range_test(model, opt, loss_fn, data, start_lr=1e-4, end_lr=1.0, num_steps=60,
-                                     progress=False)
+    before = (
+        {k: v.clone() for k, v in model.state_dict().items()},
+        {k: v["momentum_buffer"].clone() for k, v in opt.state_dict()["state"].items()},
+        [p.grad.clone() for p in model.parameters()],
+        opt.param_groups[0]["lr"],
+    )
+    result = clr_torch.lr_range_test(model, opt, loss_fn, data, start_lr=1e-4, end_lr=1.0, num_steps=60, progress=False)
     assert len(result.lrs) > 10
     assert not model.training
     assert opt.param_groups[0]["lr"] == before[3]
@@ -128,9 +141,17 @@ def test_progress_bar_can_be_turned_off(capsys):
 # ------------------------------------------------------------------- the shared analysis
 def hand_result(losses, smoothing=0.0, lrs=None, stop_reason=None):
     lrs = np.arange(1, len(losses) + 1) / 10 if lrs is None else lrs
-    return RangeTestResult(lrs=lrs, losses=np.array(losses, float), start_lr=lrs[0], end_lr=lrs[-1],
-                           num_steps=len(losses), mode="linear", smoothing=smoothing, diverge_threshold=4.0,
-                           stop_reason=stop_reason)
+    return RangeTestResult(
+        lrs=lrs,
+        losses=np.array(losses, float),
+        start_lr=lrs[0],
+        end_lr=lrs[-1],
+        num_steps=len(losses),
+        mode="linear",
+        smoothing=smoothing,
+        diverge_threshold=4.0,
+        stop_reason=stop_reason,
+    )
 
 
 def test_suggest_reads_the_curve_by_hand():
@@ -138,7 +159,7 @@ def test_suggest_reads_the_curve_by_hand():
     # Total drop 5 -> 1 = 4; 10% of it is done at index 3 (loss 4 <= 4.6), after the update with lr 0.3.
     result = hand_result([5, 5, 5, 4, 3, 2, 1, 2, 10])
     assert result.suggest() == (0.3, 0.6)
-    np.testing.assert_array_equal(result.smoothed_losses, result.losses)    # smoothing 0: no change
+    np.testing.assert_array_equal(result.smoothed_losses, result.losses)  # smoothing 0: no change
 
 
 def test_suggest_falls_back_to_a_quarter_when_the_start_is_unclear():
@@ -167,8 +188,9 @@ def test_to_spec_plot_and_json(tmp_path):
     result = hand_result([5, 5, 5, 4, 3, 2, 1, 2, 10], stop_reason="diverged")
     spec = result.to_spec(steps_per_epoch=25)
     assert spec == CyclicSpec(base_lr=0.3, max_lr=0.6, step_size_up=100)
-    assert result.to_spec(25, epochs_per_step=2.5, mode="triangular2", max_lr=0.5, cycle_momentum=False) == \
-        CyclicSpec(base_lr=0.3, max_lr=0.5, step_size_up=62.5, mode="triangular2", cycle_momentum=False)
+    assert result.to_spec(25, epochs_per_step=2.5, mode="triangular2", max_lr=0.5, cycle_momentum=False) == CyclicSpec(
+        base_lr=0.3, max_lr=0.5, step_size_up=62.5, mode="triangular2", cycle_momentum=False
+    )
     again = RangeTestResult.from_json(result.to_json())
     np.testing.assert_array_equal(again.losses, result.losses)
     assert again.suggest() == result.suggest() and again.stop_reason == "diverged"

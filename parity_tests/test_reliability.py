@@ -19,8 +19,21 @@ import numpy as np
 import pytest
 
 import clr_spec
-from clr_spec import (ConstantSpec, CosineAnnealingSpec, CyclicSpec, ExponentialSpec, LinearSpec, MultiStepSpec,
-                      OneCycleSpec, PolynomialSpec, SequentialSpec, StepSpec, WarmRestartsSpec, _validation as v, cli)
+from clr_spec import (
+    ConstantSpec,
+    CosineAnnealingSpec,
+    CyclicSpec,
+    ExponentialSpec,
+    LinearSpec,
+    MultiStepSpec,
+    OneCycleSpec,
+    PolynomialSpec,
+    SequentialSpec,
+    StepSpec,
+    WarmRestartsSpec,
+    _validation as v,
+    cli,
+)
 
 from clr_spec._family import torch_tolerance
 
@@ -87,8 +100,9 @@ LONG_SPECS = [
     OneCycleSpec(max_lr=0.1, total_steps=2**40),
     OneCycleSpec(max_lr=0.1, total_steps=2**31 + 3, three_phase=True),
     SequentialSpec([LinearSpec(lr=0.1, total_iters=7), ConstantSpec(lr=0.2, total_iters=2**31)], milestones=[2**40]),
-    SequentialSpec([LinearSpec(lr=0.1, total_iters=7), CosineAnnealingSpec(lr=0.2, T_max=BIG - 1)],
-                   milestones=[2**31 - 1]),
+    SequentialSpec(
+        [LinearSpec(lr=0.1, total_iters=7), CosineAnnealingSpec(lr=0.2, T_max=BIG - 1)], milestones=[2**31 - 1]
+    ),
 ]
 
 
@@ -152,7 +166,7 @@ ONE_CYCLE_DAMAGE = [
     (dict(total_steps=float("nan")), TypeError, "total_steps"),
     (dict(total_steps=10.7), TypeError, "total_steps"),
     (dict(total_steps=10**400), ValueError, "total_steps"),
-    (dict(total_steps=50), ValueError, "_schedule_phases"),          # phases of another total
+    (dict(total_steps=50), ValueError, "_schedule_phases"),  # phases of another total
     (dict(cycle_momentum="false"), TypeError, "cycle_momentum"),
     (dict(_anneal_func_type="square"), ValueError, "_anneal_func_type"),
 ]
@@ -167,8 +181,17 @@ def test_damaged_one_cycle_states_name_the_key(change, error, key):
 
 
 @needs_torch
-@pytest.mark.parametrize("key,value", [("initial_lr", 0.0), ("min_lr", 0.0), ("max_lr", "x"), ("initial_lr", None),
-                                       ("max_momentum", KeyError), ("base_momentum", float("inf"))])
+@pytest.mark.parametrize(
+    "key,value",
+    [
+        ("initial_lr", 0.0),
+        ("min_lr", 0.0),
+        ("max_lr", "x"),
+        ("initial_lr", None),
+        ("max_momentum", KeyError),
+        ("base_momentum", float("inf")),
+    ],
+)
 def test_damaged_one_cycle_param_groups_name_the_key(key, value):
     state, opt_state = _one_cycle_state()
     group = _damaged(opt_state["param_groups"][0], **{key: value})
@@ -182,16 +205,23 @@ def test_a_one_cycle_with_max_lr_0_is_read():
     state, opt_state = _one_cycle_state(max_lr=0.0)
     spec = clr_spec.from_torch(state, optimizer_state=opt_state)
     assert np.all(spec.lr(range(100)) == 0.0)
-    np.testing.assert_array_equal(spec.momentum(range(100)), OneCycleSpec(max_lr=0.1, total_steps=100).momentum(range(100)))
+    np.testing.assert_array_equal(
+        spec.momentum(range(100)), OneCycleSpec(max_lr=0.1, total_steps=100).momentum(range(100))
+    )
 
 
 @needs_torch
-@pytest.mark.parametrize("change,key", [(dict(base_momentums=KeyError), "base_momentums"),
-                                        (dict(cycle_momentum="false"), "cycle_momentum"),
-                                        (dict(total_size="x"), "total_size"),
-                                        (dict(base_lrs=[]), "base_lrs"),
-                                        (dict(max_lrs=[float("nan")]), "max_lrs"),
-                                        (dict(mode=3), "mode")])
+@pytest.mark.parametrize(
+    "change,key",
+    [
+        (dict(base_momentums=KeyError), "base_momentums"),
+        (dict(cycle_momentum="false"), "cycle_momentum"),
+        (dict(total_size="x"), "total_size"),
+        (dict(base_lrs=[]), "base_lrs"),
+        (dict(max_lrs=[float("nan")]), "max_lrs"),
+        (dict(mode=3), "mode"),
+    ],
+)
 def test_damaged_cyclic_states_name_the_key(change, key):
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
     state = torch.optim.lr_scheduler.CyclicLR(opt, base_lr=0.01, max_lr=0.1).state_dict()
@@ -200,13 +230,16 @@ def test_damaged_cyclic_states_name_the_key(change, key):
 
 
 @needs_torch
-@pytest.mark.parametrize("cls,kwargs,change,key", [
-    ("CosineAnnealingWarmRestarts", dict(T_0=3), dict(eta_min=KeyError), "eta_min"),
-    ("CosineAnnealingLR", dict(T_max=3), dict(eta_min="x"), "eta_min"),
-    ("LinearLR", {}, dict(base_lrs=["x"]), "base_lrs"),
-    ("LinearLR", {}, dict(base_lrs=None), "base_lrs"),
-    ("ConstantLR", {}, dict(total_iters=2**63), "total_iters"),
-])
+@pytest.mark.parametrize(
+    "cls,kwargs,change,key",
+    [
+        ("CosineAnnealingWarmRestarts", dict(T_0=3), dict(eta_min=KeyError), "eta_min"),
+        ("CosineAnnealingLR", dict(T_max=3), dict(eta_min="x"), "eta_min"),
+        ("LinearLR", {}, dict(base_lrs=["x"]), "base_lrs"),
+        ("LinearLR", {}, dict(base_lrs=None), "base_lrs"),
+        ("ConstantLR", {}, dict(total_iters=2**63), "total_iters"),
+    ],
+)
 def test_damaged_phase_states_name_the_key(cls, kwargs, change, key):
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     state = getattr(torch.optim.lr_scheduler, cls)(opt, **kwargs).state_dict()
@@ -246,11 +279,11 @@ def test_json_nesting_is_bounded():
     for _ in range(v.MAX_NESTING):
         spec = SequentialSpec([spec, ConstantSpec(lr=0.1)], milestones=[v.MAX_NESTING + 1])
     assert spec.depth == v.MAX_NESTING
-    assert clr_spec.from_json(spec.to_json()) == spec          # 16 deep: read
+    assert clr_spec.from_json(spec.to_json()) == spec  # 16 deep: read
     with pytest.raises(ValueError, match="nest 17 deep"):
         SequentialSpec([spec, ConstantSpec(lr=0.1)], milestones=[20])
     document = json.loads(spec.to_json())
-    for _ in range(400):                                        # a document 400 deep, as the issue's
+    for _ in range(400):  # a document 400 deep, as the issue's
         document = {"format": "clr.SequentialSpec", "version": 1, "specs": [document], "milestones": []}
     with pytest.raises(ValueError, match="nests deeper|nest"):
         clr_spec.from_json(json.dumps(document))
@@ -265,16 +298,19 @@ def test_version_is_one_rule_for_every_type():
 
 # ------------------------------------------------------------------------------ 3. hyperparameters
 @needs_jax
-@pytest.mark.parametrize("make,name", [
-    (lambda s: clr_optax.sgd(s, momentum=math.inf), "momentum"),
-    (lambda s: clr_optax.sgd(s, dampening=math.inf), "dampening"),
-    (lambda s: clr_optax.sgd(s, dampening=-math.inf), "dampening"),
-    (lambda s: clr_optax.sgd(s, weight_decay=math.inf), "weight_decay"),
-    (lambda s: clr_optax.adam(s, weight_decay=math.inf), "weight_decay"),
-    (lambda s: clr_optax.adamw(s, eps=math.inf), "eps"),
-    (lambda s: clr_optax.rmsprop(s, alpha=2.0), "alpha"),
-    (lambda s: clr_optax.rmsprop(s, momentum=math.inf), "momentum"),
-])
+@pytest.mark.parametrize(
+    "make,name",
+    [
+        (lambda s: clr_optax.sgd(s, momentum=math.inf), "momentum"),
+        (lambda s: clr_optax.sgd(s, dampening=math.inf), "dampening"),
+        (lambda s: clr_optax.sgd(s, dampening=-math.inf), "dampening"),
+        (lambda s: clr_optax.sgd(s, weight_decay=math.inf), "weight_decay"),
+        (lambda s: clr_optax.adam(s, weight_decay=math.inf), "weight_decay"),
+        (lambda s: clr_optax.adamw(s, eps=math.inf), "eps"),
+        (lambda s: clr_optax.rmsprop(s, alpha=2.0), "alpha"),
+        (lambda s: clr_optax.rmsprop(s, momentum=math.inf), "momentum"),
+    ],
+)
 def test_hyperparameters_that_only_make_nan_are_refused(make, name):
     with pytest.raises(ValueError, match=name):
         make(LinearSpec(lr=0.1))
@@ -291,12 +327,14 @@ def test_factors_that_overflow_an_lr_are_refused():
 @needs_torch
 def test_torch_scheduler_keeps_beta1_below_one():
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
-    for spec in (OneCycleSpec(max_lr=0.1, total_steps=10, max_momentum=1.0),
-                 CyclicSpec(base_lr=0.01, max_lr=0.1, max_momentum=1.5)):
+    for spec in (
+        OneCycleSpec(max_lr=0.1, total_steps=10, max_momentum=1.0),
+        CyclicSpec(base_lr=0.01, max_lr=0.1, max_momentum=1.5),
+    ):
         with pytest.raises(ValueError, match=r"\[0, 1\)"):
             clr_torch.scheduler(opt, spec)
     sgd = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1, momentum=0.9)
-    clr_torch.scheduler(sgd, OneCycleSpec(max_lr=0.1, total_steps=10, max_momentum=1.0))   # SGD takes it, as torch
+    clr_torch.scheduler(sgd, OneCycleSpec(max_lr=0.1, total_steps=10, max_momentum=1.0))  # SGD takes it, as torch
 
 
 # ------------------------------------------------------------------------------ 4. float32 and zero
@@ -307,7 +345,7 @@ def test_a_decay_to_zero_is_never_negative():
     if HAS_JAX:
         f32 = np.asarray(clr_optax.lr_schedule(spec)(jnp.arange(10)))
         assert np.all(f32 >= 0) and np.all(f32[3:] == 0.0)
-    if HAS_TORCH:     # torch's recursion ends at 7.4e-19: within the stated absolute bound of it
+    if HAS_TORCH:  # torch's recursion ends at 7.4e-19: within the stated absolute bound of it
         opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
         sched = torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, end_factor=0.0, total_iters=3)
         ref = []
@@ -324,20 +362,24 @@ def test_a_decay_to_zero_is_never_negative():
 def test_lrs_past_float32s_range_are_refused_for_float32_schedules():
     import jax
 
-    for spec in (CyclicSpec(base_lr=0.1, max_lr=1e39, step_size_up=3), OneCycleSpec(max_lr=1e39, total_steps=10),
-                 SequentialSpec([LinearSpec(lr=0.1, total_iters=2), ConstantSpec(lr=1e39)], milestones=[2])):
+    for spec in (
+        CyclicSpec(base_lr=0.1, max_lr=1e39, step_size_up=3),
+        OneCycleSpec(max_lr=1e39, total_steps=10),
+        SequentialSpec([LinearSpec(lr=0.1, total_iters=2), ConstantSpec(lr=1e39)], milestones=[2]),
+    ):
         with pytest.raises(ValueError, match="past float32's range"):
             clr_optax.lr_schedule(spec)
         with jax.enable_x64(True):
             assert np.isfinite(float(clr_optax.lr_schedule(spec)(3)))
-    clr_optax.lr_schedule(LinearSpec(lr=[0.1, 1e39]), group=0)            # only that group's lrs count
+    clr_optax.lr_schedule(LinearSpec(lr=[0.1, 1e39]), group=0)  # only that group's lrs count
     with pytest.raises(ValueError, match="past float32's range"):
         clr_optax.lr_schedule(LinearSpec(lr=[0.1, 1e39]), group=1)
 
 
 @needs_torch
-@pytest.mark.parametrize("lr,t_max,eta_min", [(0.1, 11729, 1e-5), (1e-4, 11729, 1e-5), (0.1, 122264, 0.0),
-                                              (1.0, 97, 0.5), (0.05, 1000, 0.0)])
+@pytest.mark.parametrize(
+    "lr,t_max,eta_min", [(0.1, 11729, 1e-5), (1e-4, 11729, 1e-5), (0.1, 122264, 0.0), (1.0, 97, 0.5), (0.05, 1000, 0.0)]
+)
 def test_cosine_closed_form_within_the_stated_bound_of_torchs_recursion(lr, t_max, eta_min):
     """torch steps CosineAnnealingLR recursively, and past each bottom its values drift from the
     closed form by a factor set by two roundings there (the issue: 4e-11 relative at step 14379;
@@ -346,16 +388,17 @@ def test_cosine_closed_form_within_the_stated_bound_of_torchs_recursion(lr, t_ma
     relative alone does not."""
     steps = 5 * t_max + 10
     ref = np.empty(steps)
-    x, base = lr, lr       # torch's get_lr, as its step() calls it (bitwise a stepped CosineAnnealingLR)
+    x, base = lr, lr  # torch's get_lr, as its step() calls it (bitwise a stepped CosineAnnealingLR)
     for k in range(steps):
         if k:
             if (k - 1 - t_max) % (2 * t_max) == 0:
                 x = x + (base - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
             else:
-                x = ((1 + math.cos(math.pi * k / t_max)) / (1 + math.cos(math.pi * (k - 1) / t_max)) * (x - eta_min)
-                     + eta_min)
+                x = (1 + math.cos(math.pi * k / t_max)) / (1 + math.cos(math.pi * (k - 1) / t_max)) * (
+                    x - eta_min
+                ) + eta_min
         ref[k] = x
-    if t_max == 97:        # the loop above is torch's run (checked on a short one)
+    if t_max == 97:  # the loop above is torch's run (checked on a short one)
         opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=lr)
         sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=t_max, eta_min=eta_min)
         with warnings.catch_warnings():
@@ -368,22 +411,33 @@ def test_cosine_closed_form_within_the_stated_bound_of_torchs_recursion(lr, t_ma
     apart = np.abs(ours - ref)
     assert np.all(apart <= torch_tolerance(spec, ref, np.arange(steps)))
     if (lr, t_max) in ((1e-4, 11729), (0.1, 122264)):
-        assert np.max(apart[ref > 0] / ref[ref > 0]) > v.RELATIVE_TOLERANCE     # the relative bound alone fails
-    if t_max == 122264:                                                          # and without the drift too
+        assert np.max(apart[ref > 0] / ref[ref > 0]) > v.RELATIVE_TOLERANCE  # the relative bound alone fails
+    if t_max == 122264:  # and without the drift too
         assert np.any(apart > v.float64_tolerance(ref, np.arange(steps)))
 
 
 # ------------------------------------------------------------------------------ 8. resuming torch in O(1)
-RESUMED = [LinearSpec(lr=[0.1, 0.2], start_factor=0.1, total_iters=1000), LinearSpec(lr=0.1, start_factor=0.1,
-                                                                                    end_factor=0.0, total_iters=3),
-           ConstantSpec(lr=0.1, factor=0.3, total_iters=50), CosineAnnealingSpec(lr=0.1, T_max=77, eta_min=1e-4),
-           WarmRestartsSpec(lr=0.1, T_0=5, T_mult=2), WarmRestartsSpec(lr=0.1, T_0=13),
-           OneCycleSpec(max_lr=0.1, total_steps=3200, three_phase=True), StepSpec(lr=0.1, step_size=7, gamma=0.9),
-           ExponentialSpec(lr=0.1, gamma=0.999), MultiStepSpec(lr=0.1, milestones=[3, 3, 50, 200], gamma=0.5),
-           PolynomialSpec(lr=0.1, total_iters=500, power=1.7),
-           SequentialSpec([LinearSpec(lr=0.1, start_factor=0.1, total_iters=30),
-                           CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=20),
-                           CosineAnnealingSpec(lr=0.1, T_max=200)], milestones=[30, 500])]
+RESUMED = [
+    LinearSpec(lr=[0.1, 0.2], start_factor=0.1, total_iters=1000),
+    LinearSpec(lr=0.1, start_factor=0.1, end_factor=0.0, total_iters=3),
+    ConstantSpec(lr=0.1, factor=0.3, total_iters=50),
+    CosineAnnealingSpec(lr=0.1, T_max=77, eta_min=1e-4),
+    WarmRestartsSpec(lr=0.1, T_0=5, T_mult=2),
+    WarmRestartsSpec(lr=0.1, T_0=13),
+    OneCycleSpec(max_lr=0.1, total_steps=3200, three_phase=True),
+    StepSpec(lr=0.1, step_size=7, gamma=0.9),
+    ExponentialSpec(lr=0.1, gamma=0.999),
+    MultiStepSpec(lr=0.1, milestones=[3, 3, 50, 200], gamma=0.5),
+    PolynomialSpec(lr=0.1, total_iters=500, power=1.7),
+    SequentialSpec(
+        [
+            LinearSpec(lr=0.1, start_factor=0.1, total_iters=30),
+            CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=20),
+            CosineAnnealingSpec(lr=0.1, T_max=200),
+        ],
+        milestones=[30, 500],
+    ),
+]
 
 
 def _sgd(groups: int = 1):
@@ -423,11 +477,17 @@ def test_resume_is_bitwise_the_replay(spec):
 
 
 @needs_torch
-@pytest.mark.parametrize("spec", [ConstantSpec(lr=0.1, factor=0.3, total_iters=50), WarmRestartsSpec(lr=0.1, T_0=13),
-                                  WarmRestartsSpec(lr=0.1, T_0=5, T_mult=3, eta_min=1e-6),
-                                  OneCycleSpec(max_lr=0.1, total_steps=2**31 + 40),
-                                  CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=1234.5)],
-                         ids=lambda s: type(s).__name__)
+@pytest.mark.parametrize(
+    "spec",
+    [
+        ConstantSpec(lr=0.1, factor=0.3, total_iters=50),
+        WarmRestartsSpec(lr=0.1, T_0=13),
+        WarmRestartsSpec(lr=0.1, T_0=5, T_mult=3, eta_min=1e-6),
+        OneCycleSpec(max_lr=0.1, total_steps=2**31 + 40),
+        CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=1234.5),
+    ],
+    ids=lambda s: type(s).__name__,
+)
 def test_resume_near_2_31_is_torchs_closed_form(spec):
     """Near 2**31 no replay is possible: for the closed forms, the resumed scheduler's lrs are the
     spec's (bitwise torch's arithmetic for these: integer SGDR positions, ConstantLR's one division),
@@ -435,7 +495,7 @@ def test_resume_near_2_31_is_torchs_closed_form(spec):
     for k in (2**31 - 7, 2**31 + 3):
         opt = _sgd()
         resumed = clr_torch.scheduler(opt, spec, step=k)
-        got = [lr for (lr, _), in _next(opt, resumed, 5)]
+        got = [lr for ((lr, _),) in _next(opt, resumed, 5)]
         np.testing.assert_array_equal(got, spec.lr(np.arange(k, k + 5)))
 
 
@@ -459,10 +519,14 @@ def test_resume_past_a_linear_ramp_is_its_last_value():
 def test_resume_time(capsys):
     """Not asserted: resuming at 10**7 (20 s of replay at ~2 us a step) and near 2**31."""
     rows = []
-    for spec, k in ((LinearSpec(lr=0.1), 10**7), (LinearSpec(lr=0.1, total_iters=10**6), 10**7),
-                    (ConstantSpec(lr=0.1), 2**31 - 1), (WarmRestartsSpec(lr=0.1, T_0=7, T_mult=3), 2**31 - 1),
-                    (OneCycleSpec(max_lr=0.1, total_steps=2**31), 2**31 - 1),
-                    (CosineAnnealingSpec(lr=0.1, T_max=1000), 10**5)):
+    for spec, k in (
+        (LinearSpec(lr=0.1), 10**7),
+        (LinearSpec(lr=0.1, total_iters=10**6), 10**7),
+        (ConstantSpec(lr=0.1), 2**31 - 1),
+        (WarmRestartsSpec(lr=0.1, T_0=7, T_mult=3), 2**31 - 1),
+        (OneCycleSpec(max_lr=0.1, total_steps=2**31), 2**31 - 1),
+        (CosineAnnealingSpec(lr=0.1, T_max=1000), 10**5),
+    ):
         start = time.perf_counter()
         clr_torch.scheduler(_sgd(), spec, step=k)
         rows.append(f"{type(spec).__name__} at {k}: {1e3 * (time.perf_counter() - start):.1f} ms")
@@ -501,8 +565,11 @@ def test_cli_refuses_a_check_it_cannot_do_quickly(tmp_path, capsys):
 
 
 def test_cli_show_of_the_longest_specs(tmp_path, capsys):
-    for spec in (LinearSpec(lr=0.1, total_iters=BIG - 1), CosineAnnealingSpec(lr=0.1, T_max=BIG - 1),
-                 SequentialSpec([LinearSpec(lr=0.1), ConstantSpec(lr=0.1)], milestones=[BIG - 1])):
+    for spec in (
+        LinearSpec(lr=0.1, total_iters=BIG - 1),
+        CosineAnnealingSpec(lr=0.1, T_max=BIG - 1),
+        SequentialSpec([LinearSpec(lr=0.1), ConstantSpec(lr=0.1)], milestones=[BIG - 1]),
+    ):
         path = tmp_path / "long.json"
         path.write_text(spec.to_json())
         assert _run(["show", str(path)], capsys)[0] == 0
@@ -520,8 +587,13 @@ def test_cli_legacy_pickle_prints_one_line(tmp_path):
     torch.save({"scheduler": bad}, path, _use_new_zipfile_serialization=False)
     exe = os.path.join(os.path.dirname(sys.executable), "clr")
     command = [exe] if os.path.exists(exe) else [sys.executable, "-m", "clr_spec.cli"]
-    out = subprocess.run(command + ["from-torch", str(path), "-o", str(tmp_path / "s.json")], capture_output=True,
-                         text=True, timeout=300, env={**os.environ, "PYTHONWARNINGS": "always"})
+    out = subprocess.run(
+        command + ["from-torch", str(path), "-o", str(tmp_path / "s.json")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "PYTHONWARNINGS": "always"},
+    )
     assert out.returncode == 2 and out.stderr.count("\n") == 1, out.stderr
     assert out.stderr.startswith("clr from-torch: error:") and "last_epoch" in out.stderr
 
@@ -549,7 +621,7 @@ def test_a_cyclic_state_with_a_bad_last_epoch_is_refused_by_load_state_dict():
     for bad, error in (("x", TypeError), (2.5, TypeError), (-2, ValueError), (2**63, ValueError)):
         with pytest.raises(error, match="last_epoch"):
             sched.load_state_dict({**sched.state_dict(), "last_epoch": bad})
-    assert sched.last_epoch == 0                     # left as it was
+    assert sched.last_epoch == 0  # left as it was
 
 
 @needs_jax

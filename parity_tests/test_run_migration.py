@@ -49,10 +49,10 @@ from clr_spec import CyclicSpec
 from . import _training as T
 
 N = 40
-CYCLE = dict(step_size_up=7, step_size_down=11)        # N crosses two cycle boundaries
-BOUND = 3e-3          # gap <= BOUND * delta: measured worst 6.7e-5 (module docstring)
-CONTROL = 0.1         # a lost state or flag moves the run by more than this (measured >= 1.2)
-NAMES = ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]      # torch's optimizer order
+CYCLE = dict(step_size_up=7, step_size_down=11)  # N crosses two cycle boundaries
+BOUND = 3e-3  # gap <= BOUND * delta: measured worst 6.7e-5 (module docstring)
+CONTROL = 0.1  # a lost state or flag moves the run by more than this (measured >= 1.2)
+NAMES = ["hidden.weight", "hidden.bias", "out.weight", "out.bias"]  # torch's optimizer order
 PATHS = {name: tuple(name.replace("weight", "kernel").split(".")) for name in NAMES}
 TRANSFORMS = {"hidden.weight": "transpose", "out.weight": "transpose"}
 LABELS = {"hidden": {"kernel": "group0", "bias": "group0"}, "out": {"kernel": "group1", "bias": "group1"}}
@@ -60,17 +60,33 @@ LABELS = {"hidden": {"kernel": "group0", "bias": "group0"}, "out": {"kernel": "g
 SGD_LRS = dict(base_lr=[0.01, 0.005], max_lr=[0.2, 0.1])
 ADAM_LRS = dict(base_lr=[1e-3, 5e-4], max_lr=[1e-2, 5e-3])
 CASES = {
-    "sgd-momentum-dampening": (torch.optim.SGD, "sgd", dict(momentum=0.9, dampening=0.1, weight_decay=1e-3),
-                               dict(SGD_LRS, base_momentum=[0.8, 0.85], max_momentum=[0.9, 0.95])),
+    "sgd-momentum-dampening": (
+        torch.optim.SGD,
+        "sgd",
+        dict(momentum=0.9, dampening=0.1, weight_decay=1e-3),
+        dict(SGD_LRS, base_momentum=[0.8, 0.85], max_momentum=[0.9, 0.95]),
+    ),
     "sgd-nesterov": (torch.optim.SGD, "sgd", dict(momentum=0.9, nesterov=True), SGD_LRS),
     "sgd-plain": (torch.optim.SGD, "sgd", dict(), dict(SGD_LRS, cycle_momentum=False)),
     "adam": (torch.optim.Adam, "adam", dict(weight_decay=1e-3), dict(ADAM_LRS, base_momentum=0.85, max_momentum=0.95)),
-    "adam-amsgrad": (torch.optim.Adam, "adam", dict(betas=(0.8, 0.99), amsgrad=True),
-                     dict(ADAM_LRS, cycle_momentum=False)),
-    "adamw": (torch.optim.AdamW, "adamw", dict(weight_decay=0.05),
-              dict(ADAM_LRS, base_momentum=0.85, max_momentum=0.95)),
-    "rmsprop-centered-momentum": (torch.optim.RMSprop, "rmsprop", dict(centered=True, momentum=0.5),
-                                  dict(base_lr=[1e-4, 5e-5], max_lr=[1e-3, 5e-4], cycle_momentum=False)),
+    "adam-amsgrad": (
+        torch.optim.Adam,
+        "adam",
+        dict(betas=(0.8, 0.99), amsgrad=True),
+        dict(ADAM_LRS, cycle_momentum=False),
+    ),
+    "adamw": (
+        torch.optim.AdamW,
+        "adamw",
+        dict(weight_decay=0.05),
+        dict(ADAM_LRS, base_momentum=0.85, max_momentum=0.95),
+    ),
+    "rmsprop-centered-momentum": (
+        torch.optim.RMSprop,
+        "rmsprop",
+        dict(centered=True, momentum=0.5),
+        dict(base_lr=[1e-4, 5e-5], max_lr=[1e-3, 5e-4], cycle_momentum=False),
+    ),
 }
 
 
@@ -85,8 +101,13 @@ def _one_torch_thread():
 
 # ----------------------------------------------------------------------------- the two sides
 def flax_params(torch_layout: dict) -> dict:
-    return {layer: {"kernel": jnp.asarray(torch_layout[f"{layer}.weight"].T),
-                    "bias": jnp.asarray(torch_layout[f"{layer}.bias"])} for layer in T.LAYERS}
+    return {
+        layer: {
+            "kernel": jnp.asarray(torch_layout[f"{layer}.weight"].T),
+            "bias": jnp.asarray(torch_layout[f"{layer}.bias"]),
+        }
+        for layer in T.LAYERS
+    }
 
 
 def flax_loss(params, x, y):
@@ -106,14 +127,14 @@ def torch_setup(case: str, params: dict, step: int = None):
 def torch_steps(model, opt, sched, x, y, steps: int, *, no_grad_for=()):
     xt, yt = torch.from_numpy(x), torch.from_numpy(y)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")        # CyclicLR's call-order warning on a resumed scheduler
+        warnings.simplefilter("ignore")  # CyclicLR's call-order warning on a resumed scheduler
         for _ in range(steps):
             loss = torch.nn.functional.mse_loss(model(xt), yt)
             opt.zero_grad()
             loss.backward()
             for name, p in model.named_parameters():
                 if name in no_grad_for:
-                    p.grad = None              # a parameter this step does not reach: torch keeps no state for it
+                    p.grad = None  # a parameter this step does not reach: torch keeps no state for it
             opt.step()
             sched.step()
 
@@ -146,8 +167,9 @@ class Run:
         self.config = clr_optax.OptimizerConfig(kind, **kwargs)
         self.tx = optax.multi_transform({f"group{g}": self.config(self.spec, g) for g in range(2)}, LABELS)
         self.template = flax_params(self.params)
-        self.links = clr_optax.param_mapping([(n, self.params[n]) for n in NAMES], self.template, paths=PATHS,
-                                             transforms=TRANSFORMS)
+        self.links = clr_optax.param_mapping(
+            [(n, self.params[n]) for n in NAMES], self.template, paths=PATHS, transforms=TRANSFORMS
+        )
         x, y, tx = jnp.asarray(self.x), jnp.asarray(self.y), self.tx
 
         def step(params, state):
@@ -178,8 +200,9 @@ class Run:
         ckpt = self.ckpt if ckpt is None else ckpt
         params = clr_optax.params_from_torch(ckpt["model"], self.template, self.links)
         kwargs.setdefault("step", ckpt["scheduler"]["last_epoch"])
-        state = clr_optax.optax_state_from_torch(ckpt["optimizer"], params, self.tx, optimizer=self.config,
-                                                 mapping=self.links, labels=LABELS, **kwargs)
+        state = clr_optax.optax_state_from_torch(
+            ckpt["optimizer"], params, self.tx, optimizer=self.config, mapping=self.links, labels=LABELS, **kwargs
+        )
         return params, state
 
     def optax_run(self):
@@ -207,14 +230,14 @@ def run_of(case: str) -> Run:
 def test_torch_run_continues_in_optax(case):
     run = run_of(case)
     delta = gap(run.torch_final, run.torch_before_last)
-    assert delta > 1e-4                      # the run still moves: the bound is not vacuous
+    assert delta > 1e-4  # the run still moves: the bound is not vacuous
     params, state = run.migrate()
     final, _ = run.optax_steps(params, state, N - run.k)
     assert gap(run.to_torch(final), run.torch_final) <= BOUND * delta
 
     # Controls: without torch's state (a fresh one, count set) the run goes elsewhere.
     fresh = clr_optax.set_count(run.tx.init(params), run.k)
-    if case == "sgd-plain":                  # nothing to lose: plain SGD keeps no state
+    if case == "sgd-plain":  # nothing to lose: plain SGD keeps no state
         assert jax.tree_util.tree_all(jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)), state, fresh))
         return
     dropped, _ = run.optax_steps(params, fresh, N - run.k)
@@ -227,8 +250,9 @@ def test_optax_run_continues_in_torch(case):
     params, state, before_last, final = run.optax_run()
     delta = gap(final, before_last)
     assert delta > 1e-4
-    numpy_state = clr_optax.torch_state_from_optax(state, params, mapping=run.links, labels=LABELS,
-                                                  optimizer=run.config)
+    numpy_state = clr_optax.torch_state_from_optax(
+        state, params, mapping=run.links, labels=LABELS, optimizer=run.config
+    )
     model, opt, sched = torch_setup(case, run.params, step=run.k)
     clr_torch.load_parameters(model, run.to_torch(params))
     clr_torch.load_optimizer_state(opt, numpy_state, names=NAMES)
@@ -275,8 +299,9 @@ def test_sgd_has_buffer_follows_torch_lazy_state():
     params, state = run.migrate()
     node = state.inner_states["group0"].inner_state
     wrong = node._replace(inner_state=node.inner_state._replace(has_buffer=jnp.asarray(False)))
-    state = state._replace(inner_states={**state.inner_states, "group0": state.inner_states["group0"]._replace(
-        inner_state=wrong)})
+    state = state._replace(
+        inner_states={**state.inner_states, "group0": state.inner_states["group0"]._replace(inner_state=wrong)}
+    )
     final, _ = run.optax_steps(params, state, N - run.k)
     delta = gap(run.torch_final, run.torch_before_last)
     assert gap(run.to_torch(final), run.torch_final) > CONTROL * delta
@@ -305,10 +330,13 @@ def test_a_parameter_torch_never_stepped_maps_exactly(case):
     assert gap(run.to_torch(final), snapshot(model)) <= BOUND * delta
 
 
-@pytest.mark.parametrize("case, message", [
-    ("sgd-momentum-dampening", "'out.bias' has no momentum_buffer while 'out.weight' has one: with dampening 0.1"),
-    ("adam", "'out.bias' .* has no Adam state"),
-])
+@pytest.mark.parametrize(
+    "case, message",
+    [
+        ("sgd-momentum-dampening", "'out.bias' has no momentum_buffer while 'out.weight' has one: with dampening 0.1"),
+        ("adam", "'out.bias' .* has no Adam state"),
+    ],
+)
 def test_a_parameter_torch_never_stepped_is_refused_where_optax_cannot_hold_it(case, message):
     run = run_of(case)
     model, opt, sched = torch_setup(case, run.params)
@@ -324,20 +352,24 @@ def _edit_group(ckpt: dict, g: int, key: str, value) -> dict:
     return ckpt
 
 
-@pytest.mark.parametrize("case, key, value, message", [
-    ("sgd-momentum-dampening", "weight_decay", 0.0, "group 1 has weight_decay = 0.0 but .* built with 0.001"),
-    ("sgd-nesterov", "nesterov", False, "group 1 has nesterov = False"),
-    ("sgd-momentum-dampening", "dampening", 0.0, "group 1 has dampening = 0.0"),
-    ("adam", "betas", (0.9, 0.99), r"group 1 has betas\[1\] = 0.99"),
-    ("adam", "decoupled_weight_decay", True, "group 1 has decoupled_weight_decay = True"),
-    ("adam", "eps", 1e-6, "group 1 has eps"),
-    ("adam-amsgrad", "amsgrad", False, "group 1 has amsgrad = False"),
-    ("rmsprop-centered-momentum", "centered", False, "group 1 has centered = False"),
-    ("rmsprop-centered-momentum", "alpha", 0.9, "group 1 has alpha"),
-    ("adam", "momentum_decay", 4e-3, "group 1 has key 'momentum_decay'"),   # NAdam's, say
-    ("rmsprop-centered-momentum", "momentum", 0.6, "group 1 has momentum 0.6 but .* uses 0.5"),
-    ("adam", "lr", 0.5, "group 1 has lr 0.5"),
-], ids=lambda v: v if isinstance(v, str) and len(v) < 30 else None)
+@pytest.mark.parametrize(
+    "case, key, value, message",
+    [
+        ("sgd-momentum-dampening", "weight_decay", 0.0, "group 1 has weight_decay = 0.0 but .* built with 0.001"),
+        ("sgd-nesterov", "nesterov", False, "group 1 has nesterov = False"),
+        ("sgd-momentum-dampening", "dampening", 0.0, "group 1 has dampening = 0.0"),
+        ("adam", "betas", (0.9, 0.99), r"group 1 has betas\[1\] = 0.99"),
+        ("adam", "decoupled_weight_decay", True, "group 1 has decoupled_weight_decay = True"),
+        ("adam", "eps", 1e-6, "group 1 has eps"),
+        ("adam-amsgrad", "amsgrad", False, "group 1 has amsgrad = False"),
+        ("rmsprop-centered-momentum", "centered", False, "group 1 has centered = False"),
+        ("rmsprop-centered-momentum", "alpha", 0.9, "group 1 has alpha"),
+        ("adam", "momentum_decay", 4e-3, "group 1 has key 'momentum_decay'"),  # NAdam's, say
+        ("rmsprop-centered-momentum", "momentum", 0.6, "group 1 has momentum 0.6 but .* uses 0.5"),
+        ("adam", "lr", 0.5, "group 1 has lr 0.5"),
+    ],
+    ids=lambda v: v if isinstance(v, str) and len(v) < 30 else None,
+)
 def test_a_torch_group_setting_tx_was_not_built_with_is_refused(case, key, value, message):
     run = run_of(case)
     with pytest.raises(ValueError, match=message):
@@ -370,8 +402,11 @@ def test_state_keys_torch_would_not_have_are_refused():
 def test_mapping_mismatches_name_the_first_parameter():
     run = run_of("adam")
     template, ckpt = run.template, run.ckpt
-    with pytest.raises(ValueError, match=r"'hidden.weight' \(index 0\) has shape \(16, 6\), \(16, 6\) after its "
-                                         r"transform \(identity\), but params hidden/kernel is \(6, 16\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"'hidden.weight' \(index 0\) has shape \(16, 6\), \(16, 6\) after its "
+        r"transform \(identity\), but params hidden/kernel is \(6, 16\)",
+    ):
         clr_optax.param_mapping([(n, run.params[n]) for n in NAMES], template, paths=PATHS)
     with pytest.raises(ValueError, match="params leaf out/bias has no torch parameter"):
         clr_optax.param_mapping([(n, run.params[n]) for n in NAMES[:2]], template, paths=PATHS, transforms=TRANSFORMS)
@@ -383,12 +418,16 @@ def test_mapping_mismatches_name_the_first_parameter():
         clr_optax.param_mapping([(n, run.params[n]) for n in NAMES], as_bf16, paths=PATHS, transforms=TRANSFORMS)
     # the default mapping (tree order) meets hidden/bias first, where torch has hidden.weight
     params = clr_optax.params_from_torch(ckpt["model"], template, run.links)
-    with pytest.raises(ValueError, match=r"torch parameter 'param 0' \(index 0, group 0\): torch's exp_avg has "
-                                         r"shape \(16, 6\).*params hidden/bias is \(16,\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"torch parameter 'param 0' \(index 0, group 0\): torch's exp_avg has "
+        r"shape \(16, 6\).*params hidden/bias is \(16,\)",
+    ):
         clr_optax.optax_state_from_torch(ckpt["optimizer"], params, run.tx, optimizer=run.config, labels=LABELS)
     with pytest.raises(ValueError, match=r"'param 3' \(index 3\) is in the torch state but not in mapping"):
-        clr_optax.optax_state_from_torch(ckpt["optimizer"], params, run.tx, optimizer=run.config,
-                                         mapping=run.links[:3], labels=LABELS)
+        clr_optax.optax_state_from_torch(
+            ckpt["optimizer"], params, run.tx, optimizer=run.config, mapping=run.links[:3], labels=LABELS
+        )
 
 
 def test_a_wrong_spec_or_step_is_refused():
@@ -397,20 +436,22 @@ def test_a_wrong_spec_or_step_is_refused():
     other = run.spec.replace(max_lr=[0.3, 0.1])
     tx = optax.multi_transform({f"group{g}": run.config(other, g) for g in range(2)}, LABELS)
     with pytest.raises(ValueError, match="group 0 has lr .* but the optax transformation's next update uses"):
-        clr_optax.optax_state_from_torch(run.ckpt["optimizer"], params, tx, optimizer=run.config, mapping=run.links,
-                                         step=run.k)
+        clr_optax.optax_state_from_torch(
+            run.ckpt["optimizer"], params, tx, optimizer=run.config, mapping=run.links, step=run.k
+        )
     with pytest.raises(ValueError, match="group 0 has lr"):
         run.migrate(step=run.k + 1)
     # a constant momentum is compared even without the probing update
     rms = run_of("rmsprop-centered-momentum")
     with pytest.raises(ValueError, match="group 1 has momentum 0.6"):
         rms.migrate(_edit_group(rms.ckpt, 1, "momentum", 0.6), check_schedule=False)
-    shifted = _edit_group(run.ckpt, 0, "lr", 0.5)        # continuing on purpose with optax's schedule
+    shifted = _edit_group(run.ckpt, 0, "lr", 0.5)  # continuing on purpose with optax's schedule
     run.migrate(shifted, check_schedule=False)
     wrong_kind = clr_optax.OptimizerConfig("adam")
     with pytest.raises(ValueError, match="group 0 has key 'momentum', which clr_optax.adam cannot represent"):
-        clr_optax.optax_state_from_torch(run.ckpt["optimizer"], params, run.tx, optimizer=wrong_kind,
-                                         mapping=run.links, step=run.k)
+        clr_optax.optax_state_from_torch(
+            run.ckpt["optimizer"], params, run.tx, optimizer=wrong_kind, mapping=run.links, step=run.k
+        )
 
 
 def test_resume_from_torch_checkpoint_in_one_call():
@@ -419,15 +460,18 @@ def test_resume_from_torch_checkpoint_in_one_call():
         resumed = clr_optax.resume_from_torch_checkpoint(run.ckpt, run.template, mapping=run.links)
         params, state = run.migrate()
         assert resumed.step == run.k and resumed.spec == run.spec
+
         # torch's groups hold the momentum of the step they are at; the spec sets it either way
         def settings(config):
             out = {k: v for k, v in config.torch_hyperparams().items() if k != "momentum"}
             return {**out, "betas": out["betas"][1]} if "betas" in out else out
+
         assert [settings(c) for c in resumed.configs] == [settings(run.config)] * 2
-        same = jax.tree_util.tree_map(lambda a, b: bool(jnp.all(a == b)), (resumed.params, resumed.opt_state),
-                                      (params, state))
+        same = jax.tree_util.tree_map(
+            lambda a, b: bool(jnp.all(a == b)), (resumed.params, resumed.opt_state), (params, state)
+        )
         assert jax.tree_util.tree_all(same)
-        final, _ = run.optax_steps(resumed.params, resumed.opt_state, N - run.k)   # its tx is run.tx's equal
+        final, _ = run.optax_steps(resumed.params, resumed.opt_state, N - run.k)  # its tx is run.tx's equal
         delta = gap(run.torch_final, run.torch_before_last)
         assert gap(run.to_torch(final), run.torch_final) <= BOUND * delta
 
@@ -435,8 +479,9 @@ def test_resume_from_torch_checkpoint_in_one_call():
 def test_back_to_torch_in_one_call():
     run = run_of("sgd-momentum-dampening")
     params, state, before_last, final = run.optax_run()
-    ckpt = clr_optax.torch_checkpoint_from_optax(params, state, run.spec, mapping=run.links, optimizer=run.config,
-                                                 labels=LABELS)
+    ckpt = clr_optax.torch_checkpoint_from_optax(
+        params, state, run.spec, mapping=run.links, optimizer=run.config, labels=LABELS
+    )
     assert ckpt["step"] == run.k and list(ckpt["model"]) == NAMES
     model, opt, _ = torch_setup("sgd-momentum-dampening", T.problem()[0])
     sched = clr_torch.resume_from_optax(model, opt, {**ckpt, "spec": run.spec.to_json()})
@@ -483,10 +528,12 @@ def test_single_group_in_a_chain_with_the_default_mapping():
 
 def test_optimizer_config_from_torch_groups():
     model = T.torch_model(T.problem()[0])
-    cases = [(torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True), "sgd"),
-             (torch.optim.Adam(model.parameters(), betas=(0.8, 0.9), amsgrad=True), "adam"),
-             (torch.optim.AdamW(model.parameters(), weight_decay=0.1), "adamw"),
-             (torch.optim.RMSprop(model.parameters(), alpha=0.9, centered=True), "rmsprop")]
+    cases = [
+        (torch.optim.SGD(model.parameters(), lr=0.1, momentum=0.9, nesterov=True), "sgd"),
+        (torch.optim.Adam(model.parameters(), betas=(0.8, 0.9), amsgrad=True), "adam"),
+        (torch.optim.AdamW(model.parameters(), weight_decay=0.1), "adamw"),
+        (torch.optim.RMSprop(model.parameters(), alpha=0.9, centered=True), "rmsprop"),
+    ]
     for opt, kind in cases:
         group = opt.state_dict()["param_groups"][0]
         config = clr_optax.OptimizerConfig.from_torch(group)
@@ -499,7 +546,8 @@ def test_optimizer_config_from_torch_groups():
     old_adamw = {k: v for k, v in cases[2][0].state_dict()["param_groups"][0].items() if k != "decoupled_weight_decay"}
     with pytest.raises(ValueError, match="pass kind='adam' or 'adamw'"):
         clr_optax.OptimizerConfig.from_torch(old_adamw)
-    assert clr_optax.OptimizerConfig.from_torch(old_adamw, "adamw") == clr_optax.OptimizerConfig("adamw",
-                                                                                                weight_decay=0.1)
+    assert clr_optax.OptimizerConfig.from_torch(old_adamw, "adamw") == clr_optax.OptimizerConfig(
+        "adamw", weight_decay=0.1
+    )
     with pytest.raises(TypeError, match="clr_optax.sgd has no keyword 'betas'"):
         clr_optax.OptimizerConfig("sgd", betas=(0.9, 0.99))

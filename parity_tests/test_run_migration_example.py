@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .test_examples import run_example   # skips where the examples cannot run
+from .test_examples import run_example  # skips where the examples cannot run
 
 
 def _ratio(text: str) -> float:
@@ -19,10 +19,20 @@ def test_whole_run_migration_example():
     assert _ratio(run_example("migrate_run_torch_to_optax.py")) < 1e-2
 
 
-@pytest.mark.skipif(importlib.util.find_spec("orbax") is None,
-                    reason="needs orbax-checkpoint: pip install 'clr-spec[orbax]'")
+@pytest.mark.skipif(
+    importlib.util.find_spec("orbax") is None, reason="needs orbax-checkpoint: pip install 'clr-spec[orbax]'"
+)
 def test_whole_run_migration_example_through_orbax(tmp_path):
-    text = run_example("migrate_run_torch_to_optax.py", "--switch-at", "60", "--back-at", "120", "--steps", "160",
-                       "--orbax", str(tmp_path / "orbax"))
+    text = run_example(
+        "migrate_run_torch_to_optax.py",
+        "--switch-at",
+        "60",
+        "--back-at",
+        "120",
+        "--steps",
+        "160",
+        "--orbax",
+        str(tmp_path / "orbax"),
+    )
     assert f"wrote and read the Orbax checkpoint {tmp_path / 'orbax'}/60" in text
     assert _ratio(text) < 1e-2, text

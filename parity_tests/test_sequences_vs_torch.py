@@ -28,8 +28,8 @@ from ._helpers import flush_subnormals, ulp_distance
 
 pytestmark = needs_torch
 
-LRS = (0.1, 0.05)           # the optimizer's lr of each of its two param groups
-LENGTH = 20                 # steps of each phase
+LRS = (0.1, 0.05)  # the optimizer's lr of each of its two param groups
+LENGTH = 20  # steps of each phase
 
 
 def _T():
@@ -44,22 +44,36 @@ PHASES = {
     "cosine": lambda o: _T().CosineAnnealingLR(o, T_max=9, eta_min=1e-3),
     "sgdr": lambda o: _T().CosineAnnealingWarmRestarts(o, T_0=4, T_mult=2, eta_min=1e-4),
     "onecycle": lambda o: _T().OneCycleLR(o, max_lr=0.3, total_steps=40, pct_start=0.25),
-    "onecycle_flat": lambda o: _T().OneCycleLR(o, max_lr=[0.3, 0.2], total_steps=30, cycle_momentum=False,
-                                               anneal_strategy="linear", three_phase=True),
-    "cyclic": lambda o: _T().CyclicLR(o, base_lr=0.01, max_lr=0.2, step_size_up=5, mode="triangular2",
-                                      base_momentum=0.8, max_momentum=0.9),
-    "cyclic_flat": lambda o: _T().CyclicLR(o, base_lr=0.02, max_lr=0.1, step_size_up=3, step_size_down=4,
-                                           cycle_momentum=False),
+    "onecycle_flat": lambda o: _T().OneCycleLR(
+        o, max_lr=[0.3, 0.2], total_steps=30, cycle_momentum=False, anneal_strategy="linear", three_phase=True
+    ),
+    "cyclic": lambda o: _T().CyclicLR(
+        o, base_lr=0.01, max_lr=0.2, step_size_up=5, mode="triangular2", base_momentum=0.8, max_momentum=0.9
+    ),
+    "cyclic_flat": lambda o: _T().CyclicLR(
+        o, base_lr=0.02, max_lr=0.1, step_size_up=3, step_size_down=4, cycle_momentum=False
+    ),
     "step": lambda o: _T().StepLR(o, step_size=5, gamma=0.7),
     "multistep": lambda o: _T().MultiStepLR(o, milestones=[3, 8, 8], gamma=0.5),
     "exponential": lambda o: _T().ExponentialLR(o, gamma=0.93),
     "polynomial": lambda o: _T().PolynomialLR(o, total_iters=12, power=1.5),
 }
 NAMES = sorted(PHASES)
-CLASS_OF = {"linear": "LinearLR", "linear_to_zero": "LinearLR", "constant": "ConstantLR",
-            "cosine": "CosineAnnealingLR", "sgdr": "CosineAnnealingWarmRestarts", "onecycle": "OneCycleLR",
-            "onecycle_flat": "OneCycleLR", "cyclic": "CyclicLR", "cyclic_flat": "CyclicLR", "step": "StepLR",
-            "multistep": "MultiStepLR", "exponential": "ExponentialLR", "polynomial": "PolynomialLR"}
+CLASS_OF = {
+    "linear": "LinearLR",
+    "linear_to_zero": "LinearLR",
+    "constant": "ConstantLR",
+    "cosine": "CosineAnnealingLR",
+    "sgdr": "CosineAnnealingWarmRestarts",
+    "onecycle": "OneCycleLR",
+    "onecycle_flat": "OneCycleLR",
+    "cyclic": "CyclicLR",
+    "cyclic_flat": "CyclicLR",
+    "step": "StepLR",
+    "multistep": "MultiStepLR",
+    "exponential": "ExponentialLR",
+    "polynomial": "PolynomialLR",
+}
 
 
 def _optimizer(kind: str = "sgd"):
@@ -143,7 +157,7 @@ def test_sequence_matches_torch(layout):
     # The state dict and the optimizer's give the same spec as the objects.
     assert clr_spec.from_torch(sched.state_dict(), optimizer_state=opt.state_dict()) == spec
     steps = _steps(spec)
-    reference = _trace(opt, sched, steps)                    # torch's own run
+    reference = _trace(opt, sched, steps)  # torch's own run
     k = np.arange(steps)
     for g in range(len(LRS)):
         for i, what in enumerate(("lr", "momentum")):
@@ -174,8 +188,10 @@ def test_sequence_matches_torch(layout):
 
 
 @needs_jax
-@pytest.mark.parametrize("layout", [p for p in LAYOUTS if p.id in ("onecycle-middle", "nested-momentum", "cyclic-first",
-                                                                   "linear_to_zero-first")])
+@pytest.mark.parametrize(
+    "layout",
+    [p for p in LAYOUTS if p.id in ("onecycle-middle", "nested-momentum", "cyclic-first", "linear_to_zero-first")],
+)
 def test_optax_optimizer_resumed_with_set_count(layout):
     """An optax optimizer resumed at k with set_count uses torch's lr(k) and momentum(k) next."""
     layout = _as_layout(layout)
@@ -194,8 +210,10 @@ def test_optax_optimizer_resumed_with_set_count(layout):
         for i, key in enumerate(("learning_rate", "momentum")):
             ref = reference[:, 0, i]
             value = np.float32(used[key])
-            assert (ulp_distance(value, flush_subnormals(ref[k0])) <= 1
-                    or abs(float(value) - ref[k0]) <= torch_tolerance(spec, ref, np.arange(steps))[k0]), (key, k0)
+            assert (
+                ulp_distance(value, flush_subnormals(ref[k0])) <= 1
+                or abs(float(value) - ref[k0]) <= torch_tolerance(spec, ref, np.arange(steps))[k0]
+            ), (key, k0)
 
 
 def _check_optax(spec, reference: np.ndarray, rng: random.Random) -> None:
@@ -221,7 +239,7 @@ def _check_optax(spec, reference: np.ndarray, rng: random.Random) -> None:
         f32, tail = f32_all[i][:steps], f32_all[i][steps:]
         # within 1 ulp of float32(torch), or, near 0, within the reference's own float64 bound
         assert np.all((ulp_distance(f32, flush_subnormals(ref)) <= 1) | (np.abs(f32 - ref) <= tolerance)), what
-        np.testing.assert_array_equal(tail, f32[k0:])     # resumed at k0: the schedule from count k0 on
+        np.testing.assert_array_equal(tail, f32[k0:])  # resumed at k0: the schedule from count k0 on
 
 
 # ------------------------------------------------------------------------------ the issue's cases
@@ -229,8 +247,11 @@ def test_onecycle_initial_lr_is_where_the_sequence_starts():
     """torch's OneCycleLR writes max_lr / div_factor into initial_lr, and SequentialLR restarts its
     first phase from it: 0.004, 0.004, 0.008, 0.008, then the 1cycle from 0.008, 0.06996."""
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-    sched = _T().SequentialLR(opt, [_T().ConstantLR(opt, factor=0.5, total_iters=2),
-                                    _T().OneCycleLR(opt, max_lr=0.2, total_steps=12)], milestones=[4])
+    sched = _T().SequentialLR(
+        opt,
+        [_T().ConstantLR(opt, factor=0.5, total_iters=2), _T().OneCycleLR(opt, max_lr=0.2, total_steps=12)],
+        milestones=[4],
+    )
     spec = clr_spec.from_torch(sched)
     expected = [0.004, 0.004, 0.008, 0.008, 0.008, 0.06995793]
     np.testing.assert_allclose(spec.lr(range(6)), expected, rtol=1e-6)
@@ -239,8 +260,9 @@ def test_onecycle_initial_lr_is_where_the_sequence_starts():
     np.testing.assert_allclose(lrs, expected, rtol=1e-6)
     # the spec that asks the first phase for 0.1 there describes what torch cannot run
     with pytest.raises(ValueError, match="initial_lr.*lr=0.008"):
-        SequentialSpec([ConstantSpec(lr=0.1, factor=0.5, total_iters=2), OneCycleSpec(max_lr=0.2, total_steps=12)],
-                       milestones=[4])
+        SequentialSpec(
+            [ConstantSpec(lr=0.1, factor=0.5, total_iters=2), OneCycleSpec(max_lr=0.2, total_steps=12)], milestones=[4]
+        )
 
 
 def test_nested_first_sequence_runs_a_step_ahead():
@@ -248,14 +270,24 @@ def test_nested_first_sequence_runs_a_step_ahead():
     milestones fall a step earlier (torch: 0.05 at step 2 and 0.0875 at step 5)."""
     opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")     # building the outer one steps the inner one: a call-order warning
-        inner = _T().SequentialLR(opt, [_T().ConstantLR(opt, factor=0.5, total_iters=2),
-                                        _T().LinearLR(opt, start_factor=0.5, total_iters=4)], milestones=[3])
+        warnings.simplefilter("ignore")  # building the outer one steps the inner one: a call-order warning
+        inner = _T().SequentialLR(
+            opt,
+            [_T().ConstantLR(opt, factor=0.5, total_iters=2), _T().LinearLR(opt, start_factor=0.5, total_iters=4)],
+            milestones=[3],
+        )
         sched = _T().SequentialLR(opt, [inner, _T().ConstantLR(opt, factor=0.25, total_iters=3)], milestones=[6])
     torch_lrs = _trace(opt, sched, 12)[:, 0, 0]
-    spec = SequentialSpec([SequentialSpec([ConstantSpec(lr=0.1, factor=0.5, total_iters=2),
-                                           LinearSpec(lr=0.1, start_factor=0.5, total_iters=4)], milestones=[3]),
-                           ConstantSpec(lr=0.1, factor=0.25, total_iters=3)], milestones=[6])
+    spec = SequentialSpec(
+        [
+            SequentialSpec(
+                [ConstantSpec(lr=0.1, factor=0.5, total_iters=2), LinearSpec(lr=0.1, start_factor=0.5, total_iters=4)],
+                milestones=[3],
+            ),
+            ConstantSpec(lr=0.1, factor=0.25, total_iters=3),
+        ],
+        milestones=[6],
+    )
     np.testing.assert_allclose(torch_lrs, [0.05, 0.05, 0.05, 0.0625, 0.075, 0.0875, 0.025, 0.025, 0.025, 0.1, 0.1, 0.1])
     np.testing.assert_allclose(spec.lr(range(12)), torch_lrs, rtol=1e-15)
     assert [start for start, _ in spec.phases] == [0, 2, 6]
@@ -296,8 +328,9 @@ def test_a_nested_sequence_as_a_later_phase_is_refused_as_torch_fails():
 
 def test_a_onecycle_phase_past_its_end_is_refused_as_torch_fails():
     opt = _optimizer()
-    sched = _T().SequentialLR(opt, [_T().OneCycleLR(opt, max_lr=0.1, total_steps=10), _T().ConstantLR(opt)],
-                              milestones=[12])
+    sched = _T().SequentialLR(
+        opt, [_T().OneCycleLR(opt, max_lr=0.1, total_steps=10), _T().ConstantLR(opt)], milestones=[12]
+    )
     with warnings.catch_warnings(), pytest.raises(ValueError, match="Tried to step 11"):
         warnings.simplefilter("ignore")
         for _ in range(12):
@@ -310,14 +343,25 @@ def test_onecycles_that_need_other_group_settings_are_refused():
     """torch's OneCycleLR reads its lrs and momentum bounds from the param groups: two with
     different ones, or one and a later momentum-cycling CyclicLR with others, cannot both run."""
     with pytest.raises(ValueError, match="two OneCycleSpec phases"):
-        SequentialSpec([OneCycleSpec(max_lr=0.1, total_steps=10), OneCycleSpec(max_lr=0.2, total_steps=10)],
-                       milestones=[10])
+        SequentialSpec(
+            [OneCycleSpec(max_lr=0.1, total_steps=10), OneCycleSpec(max_lr=0.2, total_steps=10)], milestones=[10]
+        )
     with pytest.raises(ValueError, match="same momentum bounds"):
-        SequentialSpec([OneCycleSpec(max_lr=0.1, total_steps=10, div_factor=1.0),
-                        CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=3)], milestones=[10])
+        SequentialSpec(
+            [
+                OneCycleSpec(max_lr=0.1, total_steps=10, div_factor=1.0),
+                CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=3),
+            ],
+            milestones=[10],
+        )
     # where they agree (what from_torch gives: torch's groups hold one set), both run
-    SequentialSpec([OneCycleSpec(max_lr=0.1, total_steps=10, div_factor=1.0, base_momentum=0.8, max_momentum=0.9),
-                    CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=3)], milestones=[10])
+    SequentialSpec(
+        [
+            OneCycleSpec(max_lr=0.1, total_steps=10, div_factor=1.0, base_momentum=0.8, max_momentum=0.9),
+            CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=3),
+        ],
+        milestones=[10],
+    )
 
 
 def test_a_custom_scale_fn_in_a_sequence_is_passed_or_refused():
@@ -334,9 +378,11 @@ def test_a_custom_scale_fn_in_a_sequence_is_passed_or_refused():
 
     fn = Halving()
     opt = _optimizer()
-    sched = _T().SequentialLR(opt, [_T().LinearLR(opt, total_iters=3),
-                                    _T().CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=2, scale_fn=fn)],
-                              milestones=[3])
+    sched = _T().SequentialLR(
+        opt,
+        [_T().LinearLR(opt, total_iters=3), _T().CyclicLR(opt, base_lr=0.01, max_lr=0.1, step_size_up=2, scale_fn=fn)],
+        milestones=[3],
+    )
     state, opt_state = sched.state_dict(), opt.state_dict()
     with pytest.raises(ValueError, match="custom scale_fn"):
         clr_spec.from_torch(state, optimizer_state=opt_state)
@@ -355,8 +401,10 @@ def test_a_custom_scale_fn_in_a_sequence_is_passed_or_refused():
 def test_adam_sequence_momentum_bounds():
     """beta1 must stay below 1 wherever a phase sets it: clr_torch.scheduler and clr_optax.adam
     refuse a 1cycle phase with max_momentum=1.0, as CyclicLR's rule does."""
-    spec = SequentialSpec([LinearSpec(lr=0.004, total_iters=3), OneCycleSpec(max_lr=0.1, total_steps=20,
-                                                                           max_momentum=1.0)], milestones=[3])
+    spec = SequentialSpec(
+        [LinearSpec(lr=0.004, total_iters=3), OneCycleSpec(max_lr=0.1, total_steps=20, max_momentum=1.0)],
+        milestones=[3],
+    )
     opt = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))])
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         clr_torch.scheduler(opt, spec)

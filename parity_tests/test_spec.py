@@ -31,8 +31,14 @@ def test_closed_form_matches_torch(name, what):
     for g in groups_of(spec):
         ours = (spec.lr if what == "lr" else spec.momentum)(steps, group=g)
         below = steps < 10**7
-        check_relative(name if g == 0 else f"{name}[group {g}]", what, ours[below], ref[below, g], rtol=1e-12,
-                       evaluator="clr_spec (numpy float64)")
+        check_relative(
+            name if g == 0 else f"{name}[group {g}]",
+            what,
+            ours[below],
+            ref[below, g],
+            rtol=1e-12,
+            evaluator="clr_spec (numpy float64)",
+        )
         # In fact it is torch's arithmetic, in torch's order: equal to the last bit everywhere.
         valid = ~np.isnan(ref[:, g])
         np.testing.assert_array_equal(ours[valid], ref[valid, g])
@@ -136,11 +142,21 @@ def test_from_torch_does_not_import_torch():
     import subprocess
     import sys
 
-    state = {"base_lrs": [0.001], "max_lrs": [0.006], "total_size": 4000.0, "step_ratio": 0.5,
-             "mode": "triangular", "gamma": 1.0, "scale_mode": "cycle", "cycle_momentum": False}
-    code = ("import sys, json; from clr_spec import CyclicSpec; "
-            f"s = CyclicSpec.from_torch(json.loads({json.dumps(json.dumps(state))})); "
-            "assert 'torch' not in sys.modules and 'jax' not in sys.modules; print(s.step_size_up)")
+    state = {
+        "base_lrs": [0.001],
+        "max_lrs": [0.006],
+        "total_size": 4000.0,
+        "step_ratio": 0.5,
+        "mode": "triangular",
+        "gamma": 1.0,
+        "scale_mode": "cycle",
+        "cycle_momentum": False,
+    }
+    code = (
+        "import sys, json; from clr_spec import CyclicSpec; "
+        f"s = CyclicSpec.from_torch(json.loads({json.dumps(json.dumps(state))})); "
+        "assert 'torch' not in sys.modules and 'jax' not in sys.modules; print(s.step_size_up)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "2000"
 
@@ -201,9 +217,16 @@ def _entry_points():
 ENTRY_POINTS = _entry_points()
 
 
-@pytest.mark.parametrize("entry", [pytest.param(e, marks=needs_torch if e == "torch" else needs_jax if e.startswith("optax")
-                                                  else []) for e in sorted(ENTRY_POINTS)])
-@pytest.mark.parametrize("bad,error,match", INVALID, ids=[f"{sorted(b)[0]}={list(b.values())[0]!r}" for b, _, _ in INVALID])
+@pytest.mark.parametrize(
+    "entry",
+    [
+        pytest.param(e, marks=needs_torch if e == "torch" else needs_jax if e.startswith("optax") else [])
+        for e in sorted(ENTRY_POINTS)
+    ],
+)
+@pytest.mark.parametrize(
+    "bad,error,match", INVALID, ids=[f"{sorted(b)[0]}={list(b.values())[0]!r}" for b, _, _ in INVALID]
+)
 def test_invalid_input_gets_a_clear_error(entry, bad, error, match):
     kwargs = {**GOOD, **bad}
     if entry == "torch" and "base_lr" in bad and isinstance(bad["base_lr"], list) and len(bad["base_lr"]) != 2:
@@ -235,7 +258,7 @@ def test_torch_itself_fails_where_we_raise_clearly():
     sched = torch.optim.lr_scheduler.CyclicLR(torch.optim.SGD(p, lr=0.1, momentum=0.9), 0.001, math.nan)
     sched.optimizer._opt_called = True
     sched.step()
-    assert math.isnan(sched.get_last_lr()[0])   # silent NaN
+    assert math.isnan(sched.get_last_lr()[0])  # silent NaN
     with pytest.raises(ValueError, match="max_lr must be finite"):
         clr_torch.CyclicLR(torch.optim.SGD(p, lr=0.1, momentum=0.9), 0.001, math.nan)
 

@@ -77,10 +77,10 @@ def _stepped(spec: TimmCosineSpec, steps: int, per_epoch: bool) -> np.ndarray:
         out.append([g["lr"] for g in opt.param_groups])
         if per_epoch:
             sched.step(t + 1)
-            sched.step_update(num_updates=(t + 1) * 7)        # ignored by a per-epoch schedule, as in timm
+            sched.step_update(num_updates=(t + 1) * 7)  # ignored by a per-epoch schedule, as in timm
         else:
             sched.step_update(num_updates=t + 1)
-            sched.step(t + 1)                                 # ignored by a per-update schedule
+            sched.step(t + 1)  # ignored by a per-update schedule
     return np.array(out, dtype=np.float64)
 
 
@@ -90,7 +90,7 @@ def _stepped(spec: TimmCosineSpec, steps: int, per_epoch: bool) -> np.ndarray:
 def test_numpy_is_timm_bitwise_driven_either_way(index):
     spec = _spec(CONFIGS[index])
     per_update, per_epoch = _stepped(spec, STEPS, False), _stepped(spec, STEPS, True)
-    np.testing.assert_array_equal(per_update, per_epoch)       # t_in_epochs picks the call, not the values
+    np.testing.assert_array_equal(per_update, per_epoch)  # t_in_epochs picks the call, not the values
     for g in _groups(spec):
         np.testing.assert_array_equal(spec.lr(np.arange(STEPS), g), per_update[:, g], err_msg=str(CONFIGS[index]))
 
@@ -99,8 +99,9 @@ def test_numpy_is_timm_bitwise_driven_either_way(index):
 @pytest.mark.parametrize("index", range(0, len(CONFIGS), 3))
 def test_numpy_far_into_training_is_timm_bitwise(index):
     spec = _spec(CONFIGS[index])
-    steps = np.concatenate([make_golden_timm.far_steps(),
-                            np.array([2**40 + 3, 2**53 - 1]) if spec.cycle_mul == 1.0 else np.array([], int)])
+    steps = np.concatenate(
+        [make_golden_timm.far_steps(), np.array([2**40 + 3, 2**53 - 1]) if spec.cycle_mul == 1.0 else np.array([], int)]
+    )
     reference = make_golden_timm.timm_values(spec, steps)
     for g in _groups(spec):
         np.testing.assert_array_equal(spec.lr(steps, g), reference[:, g])
@@ -151,14 +152,21 @@ def test_a_timm_training_loop_per_update_and_per_epoch():
     spec.lr(e) (clr_torch: SpecLR stepped once an epoch; optax: the schedule at count // per_epoch)."""
     updates_per_epoch = 7
     for per_epoch in (False, True):
-        spec = TimmCosineSpec(lr=[0.1, 0.02], t_initial=30 if not per_epoch else 5, cycle_limit=3, cycle_decay=0.5,
-                              warmup_t=4 if not per_epoch else 1, warmup_lr_init=1e-3, lr_min=1e-4,
-                              t_in_epochs=per_epoch)
+        spec = TimmCosineSpec(
+            lr=[0.1, 0.02],
+            t_initial=30 if not per_epoch else 5,
+            cycle_limit=3,
+            cycle_decay=0.5,
+            warmup_t=4 if not per_epoch else 1,
+            warmup_lr_init=1e-3,
+            lr_min=1e-4,
+            t_in_epochs=per_epoch,
+        )
         sched, opt = make_golden_timm.timm_scheduler(spec)
         used, num_updates = [], 0
         for epoch in range(12):
             for _ in range(updates_per_epoch):
-                used.append([g["lr"] for g in opt.param_groups])      # this update's lr
+                used.append([g["lr"] for g in opt.param_groups])  # this update's lr
                 num_updates += 1
                 sched.step_update(num_updates=num_updates)
             sched.step(epoch + 1)
@@ -174,14 +182,16 @@ def test_step_0_is_what_timm_writes_at_construction():
     """timm writes lr (warmup_lr_init with a warmup) at construction; its _get_lr(0), which a loop
     calling step(0) would write, differs where there is no cycle (cycle_limit=0: lr_min) or, by
     rounding, where lr_min + (lr - lr_min) is not lr."""
-    for spec in (TimmCosineSpec(lr=0.3, t_initial=10, cycle_limit=0, lr_min=0.01),
-                 TimmCosineSpec(lr=0.3, t_initial=10, lr_min=0.03),
-                 TimmCosineSpec(lr=0.3, t_initial=10, warmup_t=5, warmup_lr_init=0.01)):
+    for spec in (
+        TimmCosineSpec(lr=0.3, t_initial=10, cycle_limit=0, lr_min=0.01),
+        TimmCosineSpec(lr=0.3, t_initial=10, lr_min=0.03),
+        TimmCosineSpec(lr=0.3, t_initial=10, warmup_t=5, warmup_lr_init=0.01),
+    ):
         sched, opt = make_golden_timm.timm_scheduler(spec)
         assert float(spec.lr(0)) == opt.param_groups[0]["lr"]
         if spec.cycle_limit == 0:
             assert sched._get_lr(0) == [0.01] != [float(spec.lr(0))]
-        if spec.lr_min == 0.03:      # the rounding case, by hand
+        if spec.lr_min == 0.03:  # the rounding case, by hand
             assert 0.03 + (0.3 - 0.03) != 0.3 and sched._get_lr(0) != [0.3]
 
 
@@ -194,7 +204,7 @@ def test_lr_scale_of_timm_layer_decay():
     sched, opt = make_golden_timm.timm_scheduler(spec)
     assert from_timm(sched) == spec
     assert from_timm(sched.state_dict(), optimizer_state=opt.state_dict()) == spec
-    assert from_timm(sched.state_dict()) == spec.replace(lr_scale=1.0)        # a state alone has no groups
+    assert from_timm(sched.state_dict()) == spec.replace(lr_scale=1.0)  # a state alone has no groups
 
 
 # ------------------------------------------------------------------------------ timm's float log
@@ -222,8 +232,8 @@ def test_a_cycle_whose_position_starts_below_0():
     sched, _ = make_golden_timm.timm_scheduler(fractional)
     with pytest.raises(TypeError):
         sched.step(23)
-    assert float(fractional.lr(23)) == 0.1 * 1.0 ** 2 and float(spec.lr(23)) == 0.1
-    squared = spec.replace(k_decay=2.0)             # an integer k_decay: timm's pow of the negative position
+    assert float(fractional.lr(23)) == 0.1 * 1.0**2 and float(spec.lr(23)) == 0.1
+    squared = spec.replace(k_decay=2.0)  # an integer k_decay: timm's pow of the negative position
     np.testing.assert_array_equal(squared.lr(np.arange(60)), make_golden_timm.timm_values(squared, np.arange(60))[:, 0])
 
 
@@ -258,8 +268,9 @@ def check_float32_only(spec: TimmCosineSpec, group: int, ours: np.ndarray, refer
     far = ulp_distance(ours, ref32) > FLOAT32_ONLY_ULPS
     close = np.abs(ours.astype(np.float64) - reference) <= FLOAT32_ONLY_ABSOLUTE * peak
     bad = far & ~close
-    assert not bad.any(), (f"float32-only path off at steps {np.nonzero(bad)[0][:5]}: {ours[bad][:3]} vs "
-                           f"{reference[bad][:3]}")
+    assert not bad.any(), (
+        f"float32-only path off at steps {np.nonzero(bad)[0][:5]}: {ours[bad][:3]} vs {reference[bad][:3]}"
+    )
 
 
 @needs_jax
@@ -269,13 +280,14 @@ def test_optax_per_epoch_schedule_from_the_update_count():
 
     import clr_optax
 
-    spec = TimmCosineSpec(lr=0.1, t_initial=10, cycle_limit=2, warmup_t=2)       # t in epochs
+    spec = TimmCosineSpec(lr=0.1, t_initial=10, cycle_limit=2, warmup_t=2)  # t in epochs
     per_epoch = clr_optax.lr_schedule(spec)
     updates_per_epoch = 50
     schedule = jax.jit(lambda count: per_epoch(count // updates_per_epoch))
     counts = jnp.arange(30 * updates_per_epoch)
-    np.testing.assert_array_equal(np.asarray(schedule(counts)),
-                                  spec.lr(np.arange(30 * updates_per_epoch) // updates_per_epoch).astype(np.float32))
+    np.testing.assert_array_equal(
+        np.asarray(schedule(counts)), spec.lr(np.arange(30 * updates_per_epoch) // updates_per_epoch).astype(np.float32)
+    )
 
 
 # ------------------------------------------------------------------------------ golden (no timm, no torch)
@@ -313,8 +325,15 @@ def test_optax_is_golden(name):
         for g in _groups(spec):
             reference = GOLDEN[key][:, g]
             ours = np.asarray(jax.jit(clr_optax.lr_schedule(spec, g))(k.astype(np.int32)))
-            check_float32(f"timm {name} (golden)", "lr", ours, reference, max_ulp=0, min_exact=1.0,
-                          evaluator="clr_optax timm, golden")
+            check_float32(
+                f"timm {name} (golden)",
+                "lr",
+                ours,
+                reference,
+                max_ulp=0,
+                min_exact=1.0,
+                evaluator="clr_optax timm, golden",
+            )
             with jax.enable_x64(True):
                 np.testing.assert_array_equal(np.asarray(jax.jit(clr_optax.lr_schedule(spec, g))(k)), reference)
             tpu = np.asarray(jax.jit(optax_family.schedule_of(spec, "lr", g, "float-float"))(k.astype(np.int32)))
@@ -347,13 +366,13 @@ def test_from_timm_of_the_object_and_its_state(index):
     spec = _spec(CONFIGS[index])
     sched, opt = make_golden_timm.timm_scheduler(spec)
     sched.step(5)
-    sched.step_update(num_updates=9)            # timm keeps no step: the state is the same at any t
+    sched.step_update(num_updates=9)  # timm keeps no step: the state is the same at any t
     state = sched.state_dict()
     assert from_timm(sched) == spec
     assert from_timm(state, optimizer_state=opt.state_dict()) == spec
     before = {k: (list(val) if isinstance(val, list) else val) for k, val in state.items()}
     from_timm(state)
-    assert state == before                       # nothing the user passes is changed
+    assert state == before  # nothing the user passes is changed
 
 
 @needs_timm
@@ -367,12 +386,18 @@ def test_from_timm_refuses_what_it_does_not_read():
     with pytest.raises(ValueError, match="noise_range_t"):
         TimmCosineSpec(lr=0.1, t_initial=10, noise_range_t=(2, 5))
     state = TIMM.CosineLRScheduler(opt, t_initial=10).state_dict()
-    for change, message in (({"power": 1.0}, "PolyLRScheduler"), ({"lb": -7.0}, "TanhLRScheduler"),
-                            ({"decay_t": 3}, "StepLRScheduler"), ({"decay_rate": 0.1}, "timm < 0.5"),
-                            ({"surprise": 1}, "does not keep"), ({"warmup_steps": [0.5]}, "warmup_steps"),
-                            ({"t_initial": 0}, "t_initial"), ({"cycle_mul": 0.5}, "cycle_mul"),
-                            ({"base_values": []}, "base_values"), ({"param_group_field": "weight_decay"},
-                                                                   "param_group_field")):
+    for change, message in (
+        ({"power": 1.0}, "PolyLRScheduler"),
+        ({"lb": -7.0}, "TanhLRScheduler"),
+        ({"decay_t": 3}, "StepLRScheduler"),
+        ({"decay_rate": 0.1}, "timm < 0.5"),
+        ({"surprise": 1}, "does not keep"),
+        ({"warmup_steps": [0.5]}, "warmup_steps"),
+        ({"t_initial": 0}, "t_initial"),
+        ({"cycle_mul": 0.5}, "cycle_mul"),
+        ({"base_values": []}, "base_values"),
+        ({"param_group_field": "weight_decay"}, "param_group_field"),
+    ):
         with pytest.raises(ValueError, match=message):
             from_timm({**state, **change})
     missing = dict(state)
@@ -380,7 +405,7 @@ def test_from_timm_refuses_what_it_does_not_read():
     with pytest.raises(ValueError, match="k_decay"):
         from_timm(missing)
 
-    class PolyLRScheduler:      # timm's other classes, by name and module (no timm import in clr_spec)
+    class PolyLRScheduler:  # timm's other classes, by name and module (no timm import in clr_spec)
         __module__ = "timm.scheduler.poly_lr"
 
         def state_dict(self):
@@ -393,40 +418,48 @@ def test_from_timm_refuses_what_it_does_not_read():
 
 
 def test_the_spec_of_a_spec_lr_state():
-    state = {"last_epoch": 3, "base_lrs": [0.1], "_step_count": 4, "spec_document": TimmCosineSpec(lr=0.1, t_initial=5).to_dict()}
+    state = {
+        "last_epoch": 3,
+        "base_lrs": [0.1],
+        "_step_count": 4,
+        "spec_document": TimmCosineSpec(lr=0.1, t_initial=5).to_dict(),
+    }
     assert TimmCosineSpec.from_torch(state) == TimmCosineSpec(lr=0.1, t_initial=5)
     assert clr_spec.from_torch(state) == TimmCosineSpec(lr=0.1, t_initial=5)
 
 
 # ------------------------------------------------------------------------------ validation
-@pytest.mark.parametrize("field, value, error, message", [
-    ("t_initial", 0, ValueError, r"t_initial must be an int >= 1"),
-    ("t_initial", 2**31, ValueError, r"t_initial must be an int in \[1, 2\*\*31 - 1\]"),
-    ("t_initial", 10**40, ValueError, "t_initial must be an int < 2\\*\\*53"),
-    ("t_initial", 10.0, TypeError, "t_initial must be an int"),
-    ("t_initial", True, TypeError, "t_initial must be an int"),
-    ("lr", -0.1, ValueError, "lr must be >= 0"),
-    ("lr", [0.1, math.nan], ValueError, r"lr\[1\] must be finite"),
-    ("lr", [], ValueError, "non-empty"),
-    ("lr", "0.1", TypeError, "lr must be a real number"),
-    ("lr_min", math.inf, ValueError, "lr_min must be finite"),
-    ("cycle_mul", 0.9, ValueError, r"cycle_mul must be in \[1.0, 9007199254740992.0\]"),
-    ("cycle_mul", math.nan, ValueError, "cycle_mul must be in"),
-    ("cycle_decay", 1.5, ValueError, r"cycle_decay must be in \[0.0, 1.0\]"),
-    ("cycle_decay", -0.1, ValueError, "cycle_decay must be in"),
-    ("cycle_limit", -1, ValueError, "cycle_limit must be an int >= 0"),
-    ("cycle_limit", 2**31, ValueError, r"cycle_limit must be an int in \[0, 2\*\*31 - 1\]"),
-    ("warmup_t", -1, ValueError, "warmup_t must be an int >= 0"),
-    ("warmup_t", 3.0, TypeError, "warmup_t must be an int"),
-    ("warmup_lr_init", -1e-3, ValueError, "warmup_lr_init must be >= 0"),
-    ("warmup_prefix", "yes", TypeError, "warmup_prefix must be a bool"),
-    ("t_in_epochs", 2, TypeError, "t_in_epochs must be a bool"),
-    ("k_decay", 0.0, ValueError, r"k_decay must be in \(0.0, 16.0\]"),
-    ("k_decay", 17.0, ValueError, "k_decay must be in"),
-    ("k_decay", math.inf, ValueError, "k_decay must be in"),
-    ("lr_scale", [1.0, -1.0], ValueError, r"lr_scale\[1\] must be >= 0"),
-    ("noise_pct", "x", TypeError, "noise_pct must be a real number"),
-])
+@pytest.mark.parametrize(
+    "field, value, error, message",
+    [
+        ("t_initial", 0, ValueError, r"t_initial must be an int >= 1"),
+        ("t_initial", 2**31, ValueError, r"t_initial must be an int in \[1, 2\*\*31 - 1\]"),
+        ("t_initial", 10**40, ValueError, "t_initial must be an int < 2\\*\\*53"),
+        ("t_initial", 10.0, TypeError, "t_initial must be an int"),
+        ("t_initial", True, TypeError, "t_initial must be an int"),
+        ("lr", -0.1, ValueError, "lr must be >= 0"),
+        ("lr", [0.1, math.nan], ValueError, r"lr\[1\] must be finite"),
+        ("lr", [], ValueError, "non-empty"),
+        ("lr", "0.1", TypeError, "lr must be a real number"),
+        ("lr_min", math.inf, ValueError, "lr_min must be finite"),
+        ("cycle_mul", 0.9, ValueError, r"cycle_mul must be in \[1.0, 9007199254740992.0\]"),
+        ("cycle_mul", math.nan, ValueError, "cycle_mul must be in"),
+        ("cycle_decay", 1.5, ValueError, r"cycle_decay must be in \[0.0, 1.0\]"),
+        ("cycle_decay", -0.1, ValueError, "cycle_decay must be in"),
+        ("cycle_limit", -1, ValueError, "cycle_limit must be an int >= 0"),
+        ("cycle_limit", 2**31, ValueError, r"cycle_limit must be an int in \[0, 2\*\*31 - 1\]"),
+        ("warmup_t", -1, ValueError, "warmup_t must be an int >= 0"),
+        ("warmup_t", 3.0, TypeError, "warmup_t must be an int"),
+        ("warmup_lr_init", -1e-3, ValueError, "warmup_lr_init must be >= 0"),
+        ("warmup_prefix", "yes", TypeError, "warmup_prefix must be a bool"),
+        ("t_in_epochs", 2, TypeError, "t_in_epochs must be a bool"),
+        ("k_decay", 0.0, ValueError, r"k_decay must be in \(0.0, 16.0\]"),
+        ("k_decay", 17.0, ValueError, "k_decay must be in"),
+        ("k_decay", math.inf, ValueError, "k_decay must be in"),
+        ("lr_scale", [1.0, -1.0], ValueError, r"lr_scale\[1\] must be >= 0"),
+        ("noise_pct", "x", TypeError, "noise_pct must be a real number"),
+    ],
+)
 def test_every_bad_field_is_named(field, value, error, message):
     with pytest.raises(error, match=message):
         TimmCosineSpec(**{"lr": 0.1, "t_initial": 10, field: value})
@@ -448,8 +481,9 @@ def test_refusals_that_span_fields():
 
 def test_nothing_passed_is_changed_and_counts_reach_int32_max():
     lrs = [0.1, 0.2]
-    spec = TimmCosineSpec(lr=lrs, t_initial=INT32_MAX, cycle_limit=INT32_MAX, warmup_t=INT32_MAX,
-                          cycle_mul=2.0, cycle_decay=0.5)
+    spec = TimmCosineSpec(
+        lr=lrs, t_initial=INT32_MAX, cycle_limit=INT32_MAX, warmup_t=INT32_MAX, cycle_mul=2.0, cycle_decay=0.5
+    )
     assert lrs == [0.1, 0.2]
     values = spec.lr([0, 1, INT32_MAX - 1, INT32_MAX, 2**53 - 1], 1)
     assert np.all(np.isfinite(values)) and values[0] == 0.0
@@ -463,5 +497,6 @@ def test_the_docstring_example_by_hand():
     # at half the peak, then lr_min (cycle_limit=2)
     spec = TimmCosineSpec(lr=1.0, t_initial=4, cycle_limit=2, cycle_decay=0.5, warmup_t=2, warmup_prefix=True)
     cycle = [(1 + math.cos(math.pi * k / 4)) / 2 for k in range(4)]
-    np.testing.assert_allclose(spec.lr(range(12)), [0.0, 0.5, *cycle, *(0.5 * c for c in cycle), 0.0, 0.0],
-                               rtol=1e-15, atol=1e-16)
+    np.testing.assert_allclose(
+        spec.lr(range(12)), [0.0, 0.5, *cycle, *(0.5 * c for c in cycle), 0.0, 0.0], rtol=1e-15, atol=1e-16
+    )

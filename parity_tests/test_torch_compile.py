@@ -19,7 +19,7 @@ from torch._dynamo.testing import CompileCounterWithBackend
 
 import clr_torch
 
-STEPS = 26   # two full cycles of 5 + 7 steps, and two more
+STEPS = 26  # two full cycles of 5 + 7 steps, and two more
 
 
 def _make(kind: str, tensors: bool):
@@ -59,7 +59,7 @@ def test_compiled_step_with_tensor_hyperparams_compiles_once(kind):
     compiled_step = torch.compile(opt.step, backend=counter)
     frames = []
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)   # "optimizer.step() has been overridden": it has
+        warnings.simplefilter("ignore", UserWarning)  # "optimizer.step() has been overridden": it has
         seen = _train(model, opt, sched, compiled_step, counter, frames)
     # SGD's first step creates its momentum buffers (a second graph, with or without a
     # scheduler); after that, two full cycles of new lrs (and betas) reuse the same graph.
@@ -69,10 +69,10 @@ def test_compiled_step_with_tensor_hyperparams_compiles_once(kind):
     expected = _train(eager_model, eager_opt, eager_sched, eager_opt.step)
     # The tensors are float32: they hold float32 of the float values, at every step
     # (SGD's momentum stays a float: it does not cycle here).
-    float32 = (lambda v: float(torch.tensor(v, dtype=torch.float32)))
+    float32 = lambda v: float(torch.tensor(v, dtype=torch.float32))
     momentum_as_stored = float32 if kind == "adam" else float
     assert seen == [(float32(lr), momentum_as_stored(m)) for lr, m in expected]
-    assert len({lr for lr, _ in seen}) >= 10                 # the lr really moved
+    assert len({lr for lr, _ in seen}) >= 10  # the lr really moved
     for compiled, eager in zip(model.parameters(), eager_model.parameters()):
         torch.testing.assert_close(compiled, eager, rtol=1e-5, atol=1e-7)
 

@@ -33,8 +33,9 @@ def _as_number(v):
     return v.item() if isinstance(v, torch.Tensor) else v
 
 
-def train(scheduler_cls, optimizer: str, kwargs: dict, steps: int, *, tensor_lr: bool = False,
-          groups: int = 1, seed: int = 0):
+def train(
+    scheduler_cls, optimizer: str, kwargs: dict, steps: int, *, tensor_lr: bool = False, groups: int = 1, seed: int = 0
+):
     """A real training loop; returns per-step (lr, momentum) of every group and the final params."""
     torch.manual_seed(seed)
     model = torch.nn.Sequential(*[torch.nn.Linear(4, 4) for _ in range(groups)])
@@ -123,8 +124,9 @@ def test_callable_object_scale_fn_and_its_state():
 @pytest.mark.parametrize("name", ["triangular2_short", "exp_range", "fractional", "custom_cycle"])
 def test_state_dict_interchange_continues_identically(name, direction):
     kwargs = CONFIGS[name]
-    source_cls, target_cls = ((TorchCyclicLR, clr_torch.CyclicLR) if direction == "torch->ours"
-                              else (clr_torch.CyclicLR, TorchCyclicLR))
+    source_cls, target_cls = (
+        (TorchCyclicLR, clr_torch.CyclicLR) if direction == "torch->ours" else (clr_torch.CyclicLR, TorchCyclicLR)
+    )
     _, _, source, source_opt = train(source_cls, "sgd", kwargs, 37)
     saved = copy.deepcopy(source.state_dict())
     untouched = copy.deepcopy(saved)
@@ -144,7 +146,7 @@ def test_state_dict_interchange_continues_identically(name, direction):
 
 
 def test_triangular2_past_1024_cycles_no_overflow():
-    kw = dict(base_lr=0.001, max_lr=0.01, step_size_up=1, mode="triangular2")   # 2-step cycles
+    kw = dict(base_lr=0.001, max_lr=0.01, step_size_up=1, mode="triangular2")  # 2-step cycles
     params = [torch.nn.Parameter(torch.zeros(1))]
     theirs = TorchCyclicLR(torch.optim.SGD(params, lr=0.1, momentum=0.9), **kw)
     ours = clr_torch.CyclicLR(torch.optim.SGD(params, lr=0.1, momentum=0.9), **kw)
@@ -170,8 +172,9 @@ def test_from_spec_and_spec_round_trip():
     sched = clr_torch.CyclicLR.from_spec(opt, spec)
     assert sched.spec == spec
     assert CyclicSpec.from_torch(sched.state_dict()) == spec
-    ref = TorchCyclicLR(torch.optim.SGD([{"params": m.parameters()} for m in model], lr=0.1, momentum=0.9),
-                        **spec.torch_kwargs())
+    ref = TorchCyclicLR(
+        torch.optim.SGD([{"params": m.parameters()} for m in model], lr=0.1, momentum=0.9), **spec.torch_kwargs()
+    )
     assert sched.state_dict() == ref.state_dict()
 
 

@@ -26,8 +26,13 @@ import weakref
 import torch
 import torch.nn.functional as F
 from torch.optim import SGD, Adam, AdamW, Rprop
-from torch.optim.lr_scheduler import (EPOCH_DEPRECATION_WARNING, ChainedScheduler, ConstantLR, CosineAnnealingLR,
-                                      SequentialLR)
+from torch.optim.lr_scheduler import (
+    EPOCH_DEPRECATION_WARNING,
+    ChainedScheduler,
+    ConstantLR,
+    CosineAnnealingLR,
+    SequentialLR,
+)
 
 import clr_torch
 
@@ -58,8 +63,9 @@ def net():
 
 @pytest.fixture
 def opt(net):
-    return SGD([{"params": net.conv1.parameters()},
-                {"params": net.conv2.parameters(), "lr": torch.tensor(0.5)}], lr=0.05)
+    return SGD(
+        [{"params": net.conv1.parameters()}, {"params": net.conv2.parameters(), "lr": torch.tensor(0.5)}], lr=0.05
+    )
 
 
 def check_cycle(opt, scheduler, lr_targets, momentum_targets, steps, use_beta1=False):
@@ -78,8 +84,30 @@ def check_cycle(opt, scheduler, lr_targets, momentum_targets, steps, use_beta1=F
 TRIANGULAR = [1, 2, 3, 4, 5, 4, 3, 2, 1, 2, 3]
 TRIANGULAR_MOMENTUM = [5, 4, 3, 2, 1, 2, 3, 4, 5, 4, 3]
 TRIANGULAR2 = [1, 2, 3, 4, 5, 4, 3, 2, 1, 1.5, 2.0, 2.5, 3.0, 2.5, 2.0, 1.5, 1, 1.25, 1.50, 1.75, 2.00, 1.75]
-TRIANGULAR2_MOMENTUM = [5.0, 4.0, 3.0, 2.0, 1.0, 2.0, 3.0, 4.0, 5.0, 4.5, 4.0, 3.5, 3.0, 3.5, 4.0, 4.5, 5.0,
-                        4.75, 4.5, 4.25, 4.0, 4.25]
+TRIANGULAR2_MOMENTUM = [
+    5.0,
+    4.0,
+    3.0,
+    2.0,
+    1.0,
+    2.0,
+    3.0,
+    4.0,
+    5.0,
+    4.5,
+    4.0,
+    3.5,
+    3.0,
+    3.5,
+    4.0,
+    4.5,
+    5.0,
+    4.75,
+    4.5,
+    4.25,
+    4.0,
+    4.25,
+]
 EXP_XS = [0, 0.25, 0.5, 0.75, 1, 0.75, 0.50, 0.25, 0, 0.25, 0.5, 0.75, 1]
 
 
@@ -90,8 +118,16 @@ def test_cycle_lr_invalid_mode(CyclicLR, opt):
 
 
 def test_cycle_lr_triangular_mode_one_lr(CyclicLR, opt):
-    sched = CyclicLR(opt, base_lr=1, max_lr=5, step_size_up=4, cycle_momentum=True, base_momentum=1,
-                     max_momentum=5, mode="triangular")
+    sched = CyclicLR(
+        opt,
+        base_lr=1,
+        max_lr=5,
+        step_size_up=4,
+        cycle_momentum=True,
+        base_momentum=1,
+        max_momentum=5,
+        mode="triangular",
+    )
     check_cycle(opt, sched, [TRIANGULAR] * 2, [TRIANGULAR_MOMENTUM] * 2, len(TRIANGULAR))
 
 
@@ -102,68 +138,194 @@ def test_cycle_lr_triangular_mode_one_lr_no_momentum(CyclicLR, opt):
 
 
 def test_cycle_lr_triangular2_mode_one_lr(CyclicLR, opt):
-    sched = CyclicLR(opt, base_lr=1, max_lr=5, step_size_up=4, cycle_momentum=True, base_momentum=1,
-                     max_momentum=5, mode="triangular2")
+    sched = CyclicLR(
+        opt,
+        base_lr=1,
+        max_lr=5,
+        step_size_up=4,
+        cycle_momentum=True,
+        base_momentum=1,
+        max_momentum=5,
+        mode="triangular2",
+    )
     check_cycle(opt, sched, [TRIANGULAR2] * 2, [TRIANGULAR2_MOMENTUM] * 2, len(TRIANGULAR2))
 
 
 def test_cycle_lr_exp_range_mode_one_lr(CyclicLR, opt):
     lr = [1 + x * 4 * 0.9**i for i, x in enumerate(EXP_XS)]
     momentum = [5 - x * 4 * 0.9**i for i, x in enumerate(EXP_XS)]
-    sched = CyclicLR(opt, base_lr=1, max_lr=5, step_size_up=4, cycle_momentum=True, base_momentum=1,
-                     max_momentum=5, mode="exp_range", gamma=0.9)
+    sched = CyclicLR(
+        opt,
+        base_lr=1,
+        max_lr=5,
+        step_size_up=4,
+        cycle_momentum=True,
+        base_momentum=1,
+        max_momentum=5,
+        mode="exp_range",
+        gamma=0.9,
+    )
     check_cycle(opt, sched, [lr] * 2, [momentum] * 2, len(lr))
 
 
 def test_cycle_lr_triangular_mode(CyclicLR, opt):
-    sched = CyclicLR(opt, base_lr=[1, 2], max_lr=[5, 6], step_size_up=4, cycle_momentum=True,
-                     base_momentum=[1, 2], max_momentum=[5, 6], mode="triangular")
-    check_cycle(opt, sched, [TRIANGULAR, [x + 1 for x in TRIANGULAR]],
-                [TRIANGULAR_MOMENTUM, [x + 1 for x in TRIANGULAR_MOMENTUM]], len(TRIANGULAR))
+    sched = CyclicLR(
+        opt,
+        base_lr=[1, 2],
+        max_lr=[5, 6],
+        step_size_up=4,
+        cycle_momentum=True,
+        base_momentum=[1, 2],
+        max_momentum=[5, 6],
+        mode="triangular",
+    )
+    check_cycle(
+        opt,
+        sched,
+        [TRIANGULAR, [x + 1 for x in TRIANGULAR]],
+        [TRIANGULAR_MOMENTUM, [x + 1 for x in TRIANGULAR_MOMENTUM]],
+        len(TRIANGULAR),
+    )
 
 
 def test_cycle_lr_triangular2_mode(CyclicLR, opt):
-    sched = CyclicLR(opt, base_lr=[1, 3], max_lr=[5, 7], step_size_up=4, cycle_momentum=True,
-                     base_momentum=[1, 3], max_momentum=[5, 7], mode="triangular2")
-    check_cycle(opt, sched, [TRIANGULAR2, [x + 2 for x in TRIANGULAR2]],
-                [TRIANGULAR2_MOMENTUM, [x + 2 for x in TRIANGULAR2_MOMENTUM]], len(TRIANGULAR2))
+    sched = CyclicLR(
+        opt,
+        base_lr=[1, 3],
+        max_lr=[5, 7],
+        step_size_up=4,
+        cycle_momentum=True,
+        base_momentum=[1, 3],
+        max_momentum=[5, 7],
+        mode="triangular2",
+    )
+    check_cycle(
+        opt,
+        sched,
+        [TRIANGULAR2, [x + 2 for x in TRIANGULAR2]],
+        [TRIANGULAR2_MOMENTUM, [x + 2 for x in TRIANGULAR2_MOMENTUM]],
+        len(TRIANGULAR2),
+    )
 
 
 def test_cycle_lr_exp_range_mode(CyclicLR, opt):
     lrs = [[b + x * (m - b) * 0.9**i for i, x in enumerate(EXP_XS)] for b, m in ((1, 5), (5, 12))]
     momenta = [[m - x * (m - b) * 0.9**i for i, x in enumerate(EXP_XS)] for b, m in ((1, 5), (5, 12))]
-    sched = CyclicLR(opt, base_lr=[1, 5], max_lr=[5, 12], step_size_up=4, cycle_momentum=True,
-                     base_momentum=[1, 5], max_momentum=[5, 12], mode="exp_range", gamma=0.9)
+    sched = CyclicLR(
+        opt,
+        base_lr=[1, 5],
+        max_lr=[5, 12],
+        step_size_up=4,
+        cycle_momentum=True,
+        base_momentum=[1, 5],
+        max_momentum=[5, 12],
+        mode="exp_range",
+        gamma=0.9,
+    )
     check_cycle(opt, sched, lrs, momenta, len(EXP_XS))
 
 
 def test_cycle_lr_triangular_mode_step_size_up_down(CyclicLR, opt):
     lr = [1.0, 2.0, 3.0, 4.0, 5.0, 13.0 / 3, 11.0 / 3, 9.0 / 3, 7.0 / 3, 5.0 / 3, 1.0]
     momentum = [5.0, 4.0, 3.0, 2.0, 1.0, 5.0 / 3, 7.0 / 3, 3.0, 11.0 / 3, 13.0 / 3, 5.0]
-    sched = CyclicLR(opt, base_lr=1, max_lr=5, step_size_up=4, step_size_down=6, cycle_momentum=True,
-                     base_momentum=1, max_momentum=5, mode="triangular")
+    sched = CyclicLR(
+        opt,
+        base_lr=1,
+        max_lr=5,
+        step_size_up=4,
+        step_size_down=6,
+        cycle_momentum=True,
+        base_momentum=1,
+        max_momentum=5,
+        mode="triangular",
+    )
     check_cycle(opt, sched, [lr] * 2, [momentum] * 2, len(lr))
 
 
 def test_cycle_lr_triangular2_mode_step_size_up_down(CyclicLR, opt):
-    lr = [1.0, 3.0, 5.0, 13.0 / 3, 11.0 / 3, 9.0 / 3, 7.0 / 3, 5.0 / 3, 1.0, 2.0, 3.0, 8.0 / 3, 7.0 / 3,
-          6.0 / 3, 5.0 / 3, 4.0 / 3, 1.0, 3.0 / 2, 2.0, 11.0 / 6, 10.0 / 6, 9.0 / 6, 8.0 / 6, 7.0 / 6]
-    momentum = [5.0, 3.0, 1.0, 5.0 / 3, 7.0 / 3, 3.0, 11.0 / 3, 13.0 / 3, 5.0, 4.0, 3.0, 10.0 / 3, 11.0 / 3,
-                4.0, 13.0 / 3, 14.0 / 3, 5.0, 4.5, 4.0, 25.0 / 6, 13.0 / 3, 4.5, 14.0 / 3, 29.0 / 6]
+    lr = [
+        1.0,
+        3.0,
+        5.0,
+        13.0 / 3,
+        11.0 / 3,
+        9.0 / 3,
+        7.0 / 3,
+        5.0 / 3,
+        1.0,
+        2.0,
+        3.0,
+        8.0 / 3,
+        7.0 / 3,
+        6.0 / 3,
+        5.0 / 3,
+        4.0 / 3,
+        1.0,
+        3.0 / 2,
+        2.0,
+        11.0 / 6,
+        10.0 / 6,
+        9.0 / 6,
+        8.0 / 6,
+        7.0 / 6,
+    ]
+    momentum = [
+        5.0,
+        3.0,
+        1.0,
+        5.0 / 3,
+        7.0 / 3,
+        3.0,
+        11.0 / 3,
+        13.0 / 3,
+        5.0,
+        4.0,
+        3.0,
+        10.0 / 3,
+        11.0 / 3,
+        4.0,
+        13.0 / 3,
+        14.0 / 3,
+        5.0,
+        4.5,
+        4.0,
+        25.0 / 6,
+        13.0 / 3,
+        4.5,
+        14.0 / 3,
+        29.0 / 6,
+    ]
     deltas = [0, 2]
-    sched = CyclicLR(opt, base_lr=[1 + d for d in deltas], max_lr=[5 + d for d in deltas], step_size_up=2,
-                     step_size_down=6, cycle_momentum=True, base_momentum=[1 + d for d in deltas],
-                     max_momentum=[5 + d for d in deltas], mode="triangular2")
-    check_cycle(opt, sched, [[x + d for x in lr] for d in deltas], [[x + d for x in momentum] for d in deltas],
-                len(lr))
+    sched = CyclicLR(
+        opt,
+        base_lr=[1 + d for d in deltas],
+        max_lr=[5 + d for d in deltas],
+        step_size_up=2,
+        step_size_down=6,
+        cycle_momentum=True,
+        base_momentum=[1 + d for d in deltas],
+        max_momentum=[5 + d for d in deltas],
+        mode="triangular2",
+    )
+    check_cycle(opt, sched, [[x + d for x in lr] for d in deltas], [[x + d for x in momentum] for d in deltas], len(lr))
 
 
 def test_cycle_lr_exp_range_mode_step_size_up_down(CyclicLR, opt):
     xs = [0.0, 0.5, 1.0, 5.0 / 6, 4.0 / 6, 3.0 / 6, 2.0 / 6, 1.0 / 6, 0.0, 0.5, 1.0, 5.0 / 6, 4.0 / 6]
     lr = [1 + x * 4 * 0.9**i for i, x in enumerate(xs)]
     momentum = [5 - x * 4 * 0.9**i for i, x in enumerate(xs)]
-    sched = CyclicLR(opt, base_lr=1, max_lr=5, step_size_up=2, step_size_down=6, cycle_momentum=True,
-                     base_momentum=1, max_momentum=5, mode="exp_range", gamma=0.9)
+    sched = CyclicLR(
+        opt,
+        base_lr=1,
+        max_lr=5,
+        step_size_up=2,
+        step_size_down=6,
+        cycle_momentum=True,
+        base_momentum=1,
+        max_momentum=5,
+        mode="exp_range",
+        gamma=0.9,
+    )
     check_cycle(opt, sched, [lr] * 2, [momentum] * 2, len(lr))
 
 
@@ -188,7 +350,7 @@ def test_cycle_lr_removed_after_out_of_scope(CyclicLR, net):
 
     gc.disable()
     try:
-        assert make()() is None   # freed by reference counting alone: no cycles
+        assert make()() is None  # freed by reference counting alone: no cycles
     finally:
         gc.enable()
 
@@ -273,7 +435,7 @@ def test_constant_initial_params_cyclelr(CyclicLR):
             t.multiply_(0.5)
         opt.step()
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")   # step(epoch) is deprecated
+            warnings.simplefilter("ignore")  # step(epoch) is deprecated
             sched.step(i)
         for group, before in zip(opt.param_groups, original):
             for key in ("initial_lr", "max_momentum", "base_momentum"):
@@ -393,7 +555,7 @@ def test_state_dict_round_trip_restores_every_attribute(CyclicLR, opt):
     copy_ = CyclicLR(opt, base_lr=0.5, max_lr=1.0, step_size_up=7)
     copy_.load_state_dict(sched.state_dict())
     for key in sched.__dict__:
-        if key not in ("optimizer", "_scale_fn_ref"):   # a partial: equal by identity only
+        if key not in ("optimizer", "_scale_fn_ref"):  # a partial: equal by identity only
             assert sched.__dict__[key] == copy_.__dict__[key], key
     assert copy_.scale_fn(10) == sched.scale_fn(10) == 0.9**10
     assert sched.get_last_lr() == copy_.get_last_lr()
@@ -445,11 +607,19 @@ def test_sequential_lr(CyclicLR, opt):
 
 def test_same_trajectory_as_torch_in_sequential_lr(opt, net):
     def run(CyclicLR):
-        o = SGD([{"params": net.conv1.parameters()}, {"params": net.conv2.parameters(), "lr": torch.tensor(0.5)}],
-                lr=0.05, momentum=0.9)
-        seq = SequentialLR(o, [ConstantLR(o, factor=0.1, total_iters=3),
-                               CyclicLR(o, base_lr=[0.01, 0.02], max_lr=[0.1, 0.3], step_size_up=4,
-                                        mode="triangular2")], milestones=[5])
+        o = SGD(
+            [{"params": net.conv1.parameters()}, {"params": net.conv2.parameters(), "lr": torch.tensor(0.5)}],
+            lr=0.05,
+            momentum=0.9,
+        )
+        seq = SequentialLR(
+            o,
+            [
+                ConstantLR(o, factor=0.1, total_iters=3),
+                CyclicLR(o, base_lr=[0.01, 0.02], max_lr=[0.1, 0.3], step_size_up=4, mode="triangular2"),
+            ],
+            milestones=[5],
+        )
         out = []
         for _ in range(40):
             out.append([(float(g["lr"]), float(g["momentum"])) for g in o.param_groups])
@@ -496,9 +666,11 @@ def test_no_reference_cycles_in_step(CyclicLR):
 
 
 def test_scale_fn_is_torch_s(CyclicLR, opt):
-    for mode, gamma, xs, expected in (("triangular", 1.0, [1, 7], [1.0, 1.0]),
-                                      ("triangular2", 1.0, [1, 3, 11], [1.0, 0.25, 1 / 1024]),
-                                      ("exp_range", 0.9, [0, 5], [1.0, 0.9**5])):
+    for mode, gamma, xs, expected in (
+        ("triangular", 1.0, [1, 7], [1.0, 1.0]),
+        ("triangular2", 1.0, [1, 3, 11], [1.0, 0.25, 1 / 1024]),
+        ("exp_range", 0.9, [0, 5], [1.0, 0.9**5]),
+    ):
         sched = CyclicLR(opt, base_lr=0.01, max_lr=0.1, mode=mode, gamma=gamma)
         assert [sched.scale_fn(x) for x in xs] == expected
     custom = CyclicLR(opt, base_lr=0.01, max_lr=0.1, scale_fn=lambda x: 1 / (x + 1))

@@ -38,15 +38,35 @@ import numpy as np
 import pytest
 
 import clr_spec
-from clr_spec import (ConstantSpec, ExponentialSpec, LinearSpec, MultiStepSpec, PolynomialSpec, SequentialSpec,
-                      StepSpec)
+from clr_spec import ConstantSpec, ExponentialSpec, LinearSpec, MultiStepSpec, PolynomialSpec, SequentialSpec, StepSpec
 
 from ._frameworks import HAS_JAX, HAS_TORCH, needs_torch
-from ._upstream import (ATOL, FIXTURES, FLOAT64_DEFAULT, SETUP_LRS, Case, _T, check_constant_initial_lr, default_tol,
-                        setup_optimizer, state_saved_and_reloaded, stepped_targets, tensor_group_ulps, torch_values)
+from ._upstream import (
+    ATOL,
+    FIXTURES,
+    FLOAT64_DEFAULT,
+    SETUP_LRS,
+    Case,
+    _T,
+    check_constant_initial_lr,
+    default_tol,
+    setup_optimizer,
+    state_saved_and_reloaded,
+    stepped_targets,
+    tensor_group_ulps,
+    torch_values,
+)
+
 # the value checks (1)-(4): collected in this file, parametrized on its CASES by pytest_generate_tests
-from ._upstream import (pytest_generate_tests, test_clr_torch_resumed, test_clr_torch_trajectory,  # noqa: F401
-                        test_from_torch, test_optax_float32, test_optax_x64, test_spec_lr)
+from ._upstream import (  # noqa: F401 - collected here, parametrized by pytest_generate_tests
+    pytest_generate_tests,
+    test_clr_torch_resumed,
+    test_clr_torch_trajectory,
+    test_from_torch,
+    test_optax_float32,
+    test_optax_x64,
+    test_spec_lr,
+)
 
 
 def two_groups(single: Sequence[float], epochs: int = 10) -> list:
@@ -63,17 +83,19 @@ def closed_form_targets(build: Callable, epochs: int) -> Callable[[], list]:
     optimizers no scheduler touches (0.05 and 0.5 at every epoch), so upstream's test, as
     written, checks nothing (and reads the stepped lr one epoch late). This harness uses the
     intended expectation: the closed form at epoch k against the lr after k steps."""
+
     def make() -> list:
         opt = FIXTURES["setup"].make()
         sched = build(opt)
         out = []
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore")            # step(epoch) is deprecated
+            warnings.simplefilter("ignore")  # step(epoch) is deprecated
             for epoch in range(epochs):
                 opt.step()
                 sched.step(epoch)
                 out.append(torch_values(opt))
         return [list(col) for col in zip(*out)]
+
     return make
 
 
@@ -85,70 +107,163 @@ CASES: list[Case] = []
 
 # --- single schedulers, upstream's hand-built expectations --------------------------------
 CASES += [
-    Case("test_step_lr", (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),),
-         lambda o: _T().StepLR(o, gamma=0.1, step_size=3),
-         two_groups([0.05] * 3 + [0.005] * 3 + [0.0005] * 3 + [0.00005] * 3), range(10)),
-    Case("test_get_last_lr_step_lr", (StepSpec(lr=0.1, step_size=3, gamma=0.1),),
-         lambda o: _T().StepLR(o, 3, gamma=0.1),
-         [[0.1] * 3 + [0.01] * 3 + [0.001] * 3 + [0.0001]], range(10), fixture="sgd_0.1", read="last_lr"),
-    Case("test_get_last_lr_multi_step_lr", (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),),
-         lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
-         two_groups([0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005] * 1), range(10), read="last_lr"),
-    Case("test_multi_step_lr", (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),),
-         lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
-         two_groups([0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005] * 3), range(10)),
-    Case("test_multi_step_lr_with_epoch", (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),),
-         lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
-         two_groups([0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005] * 3), range(10), read="epoch"),
-    Case("test_exp_lr", (ExponentialSpec(lr=SETUP_LRS, gamma=0.9),),
-         lambda o: _T().ExponentialLR(o, gamma=0.9),
-         two_groups([0.05 * (0.9**x) for x in range(10)]), range(10)),
-    Case("test_poly_lr", (PolynomialSpec(lr=SETUP_LRS, total_iters=5, power=0.9),),
-         lambda o: _T().PolynomialLR(o, power=0.9, total_iters=5),
-         two_groups([(1.0 - x / 5) ** 0.9 * 0.05 for x in range(5)] + [0.0] * (10 - 5)), range(10)),
+    Case(
+        "test_step_lr",
+        (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),),
+        lambda o: _T().StepLR(o, gamma=0.1, step_size=3),
+        two_groups([0.05] * 3 + [0.005] * 3 + [0.0005] * 3 + [0.00005] * 3),
+        range(10),
+    ),
+    Case(
+        "test_get_last_lr_step_lr",
+        (StepSpec(lr=0.1, step_size=3, gamma=0.1),),
+        lambda o: _T().StepLR(o, 3, gamma=0.1),
+        [[0.1] * 3 + [0.01] * 3 + [0.001] * 3 + [0.0001]],
+        range(10),
+        fixture="sgd_0.1",
+        read="last_lr",
+    ),
+    Case(
+        "test_get_last_lr_multi_step_lr",
+        (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),),
+        lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
+        two_groups([0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005] * 1),
+        range(10),
+        read="last_lr",
+    ),
+    Case(
+        "test_multi_step_lr",
+        (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),),
+        lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
+        two_groups([0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005] * 3),
+        range(10),
+    ),
+    Case(
+        "test_multi_step_lr_with_epoch",
+        (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),),
+        lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
+        two_groups([0.05] * 2 + [0.005] * 3 + [0.0005] * 4 + [0.00005] * 3),
+        range(10),
+        read="epoch",
+    ),
+    Case(
+        "test_exp_lr",
+        (ExponentialSpec(lr=SETUP_LRS, gamma=0.9),),
+        lambda o: _T().ExponentialLR(o, gamma=0.9),
+        two_groups([0.05 * (0.9**x) for x in range(10)]),
+        range(10),
+    ),
+    Case(
+        "test_poly_lr",
+        (PolynomialSpec(lr=SETUP_LRS, total_iters=5, power=0.9),),
+        lambda o: _T().PolynomialLR(o, power=0.9, total_iters=5),
+        two_groups([(1.0 - x / 5) ** 0.9 * 0.05 for x in range(5)] + [0.0] * (10 - 5)),
+        range(10),
+    ),
 ]
 
 # --- closed form (torch's step(epoch)) -----------------------------------------------------
 for _name, _spec, _build in [
-    ("test_closed_form_step_lr", StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),
-     lambda o: _T().StepLR(o, gamma=0.1, step_size=3)),
-    ("test_closed_form_multi_step_lr", MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),
-     lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9])),
-    ("test_closed_form_exp_lr", ExponentialSpec(lr=SETUP_LRS, gamma=0.9),
-     lambda o: _T().ExponentialLR(o, gamma=0.9)),
-    ("test_closed_form_poly_lr", PolynomialSpec(lr=SETUP_LRS, power=0.9),
-     lambda o: _T().PolynomialLR(o, power=0.9)),
+    (
+        "test_closed_form_step_lr",
+        StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),
+        lambda o: _T().StepLR(o, gamma=0.1, step_size=3),
+    ),
+    (
+        "test_closed_form_multi_step_lr",
+        MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),
+        lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
+    ),
+    ("test_closed_form_exp_lr", ExponentialSpec(lr=SETUP_LRS, gamma=0.9), lambda o: _T().ExponentialLR(o, gamma=0.9)),
+    ("test_closed_form_poly_lr", PolynomialSpec(lr=SETUP_LRS, power=0.9), lambda o: _T().PolynomialLR(o, power=0.9)),
 ]:
-    CASES.append(Case(_name, (_spec,), _build, closed_form_targets(_build, 20), range(20),
-                      read="epoch", needs_torch_for_expected=True))
+    CASES.append(
+        Case(
+            _name,
+            (_spec,),
+            _build,
+            closed_form_targets(_build, 20),
+            range(20),
+            read="epoch",
+            needs_torch_for_expected=True,
+        )
+    )
 
 # --- SequentialLR of the decays with ConstantLR ---------------------------------------------
 # from_torch reads the optimizer's momentum into a SequentialSpec none of whose phases sets it:
 # upstream's SGD has momentum 0.
-_SEQ1 = SequentialSpec([ExponentialSpec(lr=SETUP_LRS, gamma=0.8), StepSpec(lr=SETUP_LRS, step_size=4, gamma=0.1)],
-                       milestones=[3], momentum=0.0)
-_SEQ2 = SequentialSpec([ConstantSpec(lr=SETUP_LRS, factor=0.1, total_iters=3),
-                        ExponentialSpec(lr=SETUP_LRS, gamma=0.9)], milestones=[3], momentum=0.0)
-_SEQ3 = SequentialSpec([ConstantSpec(lr=SETUP_LRS, factor=0.1, total_iters=3),
-                        ExponentialSpec(lr=SETUP_LRS, gamma=0.8),
-                        StepSpec(lr=SETUP_LRS, step_size=2, gamma=0.1)], milestones=[3, 6], momentum=0.0)
+_SEQ1 = SequentialSpec(
+    [ExponentialSpec(lr=SETUP_LRS, gamma=0.8), StepSpec(lr=SETUP_LRS, step_size=4, gamma=0.1)],
+    milestones=[3],
+    momentum=0.0,
+)
+_SEQ2 = SequentialSpec(
+    [ConstantSpec(lr=SETUP_LRS, factor=0.1, total_iters=3), ExponentialSpec(lr=SETUP_LRS, gamma=0.9)],
+    milestones=[3],
+    momentum=0.0,
+)
+_SEQ3 = SequentialSpec(
+    [
+        ConstantSpec(lr=SETUP_LRS, factor=0.1, total_iters=3),
+        ExponentialSpec(lr=SETUP_LRS, gamma=0.8),
+        StepSpec(lr=SETUP_LRS, step_size=2, gamma=0.1),
+    ],
+    milestones=[3, 6],
+    momentum=0.0,
+)
 _SEQ3_SINGLE = [0.005] * 3 + [0.05, 0.04, 0.032] + [0.05, 0.05, 0.005, 0.005, 0.0005, 0.0005]
 CASES += [
-    Case("test_sequentiallr1", (_SEQ1,),
-         lambda o: _seq(o, [_T().ExponentialLR(o, gamma=0.8), _T().StepLR(o, gamma=0.1, step_size=4)], [3]),
-         [[0.05, 0.04, 0.032] + [0.05 for x in range(4)] + [0.05 * 0.1 for x in range(4)]
-          + [0.05 * 0.01 for x in range(4)] + [0.05 * 0.001 for x in range(4)]], range(19)),
-    Case("test_sequentiallr2", (_SEQ2,),
-         lambda o: _seq(o, [_T().ConstantLR(o, factor=0.1, total_iters=3), _T().ExponentialLR(o, gamma=0.9)], [3]),
-         [[0.005, 0.005, 0.005] + [0.05 * 0.9**x for x in range(10)]], range(13)),
-    Case("test_sequentiallr3", (_SEQ3,),
-         lambda o: _seq(o, [_T().ConstantLR(o, factor=0.1, total_iters=3), _T().ExponentialLR(o, gamma=0.8),
-                            _T().StepLR(o, gamma=0.1, step_size=2)], [3, 6]),
-         [_SEQ3_SINGLE], range(12)),
-    Case("test_get_last_lr_sequentiallr", (_SEQ3,),
-         lambda o: _seq(o, [_T().ConstantLR(o, factor=0.1, total_iters=3), _T().ExponentialLR(o, gamma=0.8),
-                            _T().StepLR(o, gamma=0.1, step_size=2)], [3, 6]),
-         [_SEQ3_SINGLE, [x * 10 for x in _SEQ3_SINGLE]], range(12), read="last_lr"),
+    Case(
+        "test_sequentiallr1",
+        (_SEQ1,),
+        lambda o: _seq(o, [_T().ExponentialLR(o, gamma=0.8), _T().StepLR(o, gamma=0.1, step_size=4)], [3]),
+        [
+            [0.05, 0.04, 0.032]
+            + [0.05 for x in range(4)]
+            + [0.05 * 0.1 for x in range(4)]
+            + [0.05 * 0.01 for x in range(4)]
+            + [0.05 * 0.001 for x in range(4)]
+        ],
+        range(19),
+    ),
+    Case(
+        "test_sequentiallr2",
+        (_SEQ2,),
+        lambda o: _seq(o, [_T().ConstantLR(o, factor=0.1, total_iters=3), _T().ExponentialLR(o, gamma=0.9)], [3]),
+        [[0.005, 0.005, 0.005] + [0.05 * 0.9**x for x in range(10)]],
+        range(13),
+    ),
+    Case(
+        "test_sequentiallr3",
+        (_SEQ3,),
+        lambda o: _seq(
+            o,
+            [
+                _T().ConstantLR(o, factor=0.1, total_iters=3),
+                _T().ExponentialLR(o, gamma=0.8),
+                _T().StepLR(o, gamma=0.1, step_size=2),
+            ],
+            [3, 6],
+        ),
+        [_SEQ3_SINGLE],
+        range(12),
+    ),
+    Case(
+        "test_get_last_lr_sequentiallr",
+        (_SEQ3,),
+        lambda o: _seq(
+            o,
+            [
+                _T().ConstantLR(o, factor=0.1, total_iters=3),
+                _T().ExponentialLR(o, gamma=0.8),
+                _T().StepLR(o, gamma=0.1, step_size=2),
+            ],
+            [3, 6],
+        ),
+        [_SEQ3_SINGLE, [x * 10 for x in _SEQ3_SINGLE]],
+        range(12),
+        read="last_lr",
+    ),
 ]
 
 
@@ -170,39 +285,67 @@ def _compound_linearlr_and_multistep_lr() -> list:
 
 
 CASES += [
-    Case("test_compound_step_and_multistep_lr",
-         (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),
-          MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1)),
-         lambda o: [_T().StepLR(o, gamma=0.1, step_size=3), _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9])],
-         [[0.05] * 2 + [0.005] * 1 + [5e-4] * 2 + [5e-5] + [5e-6] * 3 + [5e-8]], range(10)),
-    Case("test_compound_step_and_exp_lr",
-         (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1), ExponentialSpec(lr=SETUP_LRS, gamma=0.9)),
-         lambda o: [_T().StepLR(o, gamma=0.1, step_size=3), _T().ExponentialLR(o, gamma=0.9)],
-         two_groups([0.05 * (0.9**x) for x in range(3)] + [0.005 * (0.9**x) for x in range(3, 6)]
-                    + [0.0005 * (0.9**x) for x in range(6, 9)] + [0.00005 * (0.9**x) for x in range(9, 12)]),
-         range(10)),
-    Case("test_compound_exp_and_multistep_lr",
-         (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1), ExponentialSpec(lr=SETUP_LRS, gamma=0.9)),
-         lambda o: [_T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]), _T().ExponentialLR(o, gamma=0.9)],
-         two_groups([0.05 * (0.9**x) for x in range(2)] + [0.005 * (0.9**x) for x in range(2, 5)]
-                    + [0.0005 * (0.9**x) for x in range(5, 9)] + [0.00005 * (0.9**x) for x in range(9, 11)]),
-         range(10)),
-    Case("test_compound_exp_and_linearlr",
-         (LinearSpec(lr=SETUP_LRS, start_factor=0.4, end_factor=0.9, total_iters=4),
-          ExponentialSpec(lr=SETUP_LRS, gamma=0.9)),
-         lambda o: [_T().LinearLR(o, start_factor=0.4, end_factor=0.9, total_iters=4),
-                    _T().ExponentialLR(o, gamma=0.9)],
-         _compound_exp_and_linearlr(), range(10)),
-    Case("test_compound_step_and_constantlr",
-         (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1), ConstantSpec(lr=SETUP_LRS, factor=0.4, total_iters=4)),
-         lambda o: [_T().StepLR(o, gamma=0.1, step_size=3), _T().ConstantLR(o, factor=0.4, total_iters=4)],
-         two_groups([0.05 * 0.4] * 3 + [0.005 * 0.4] + [0.005] * 2 + [0.0005] * 3 + [0.00005] * 3), range(10)),
-    Case("test_compound_linearlr_and_multistep_lr",
-         (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),
-          LinearSpec(lr=SETUP_LRS, start_factor=0.4, total_iters=4)),
-         lambda o: [_T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
-                    _T().LinearLR(o, start_factor=0.4, total_iters=4)],
-         _compound_linearlr_and_multistep_lr(), range(10)),
+    Case(
+        "test_compound_step_and_multistep_lr",
+        (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1), MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1)),
+        lambda o: [_T().StepLR(o, gamma=0.1, step_size=3), _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9])],
+        [[0.05] * 2 + [0.005] * 1 + [5e-4] * 2 + [5e-5] + [5e-6] * 3 + [5e-8]],
+        range(10),
+    ),
+    Case(
+        "test_compound_step_and_exp_lr",
+        (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1), ExponentialSpec(lr=SETUP_LRS, gamma=0.9)),
+        lambda o: [_T().StepLR(o, gamma=0.1, step_size=3), _T().ExponentialLR(o, gamma=0.9)],
+        two_groups(
+            [0.05 * (0.9**x) for x in range(3)]
+            + [0.005 * (0.9**x) for x in range(3, 6)]
+            + [0.0005 * (0.9**x) for x in range(6, 9)]
+            + [0.00005 * (0.9**x) for x in range(9, 12)]
+        ),
+        range(10),
+    ),
+    Case(
+        "test_compound_exp_and_multistep_lr",
+        (MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1), ExponentialSpec(lr=SETUP_LRS, gamma=0.9)),
+        lambda o: [_T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]), _T().ExponentialLR(o, gamma=0.9)],
+        two_groups(
+            [0.05 * (0.9**x) for x in range(2)]
+            + [0.005 * (0.9**x) for x in range(2, 5)]
+            + [0.0005 * (0.9**x) for x in range(5, 9)]
+            + [0.00005 * (0.9**x) for x in range(9, 11)]
+        ),
+        range(10),
+    ),
+    Case(
+        "test_compound_exp_and_linearlr",
+        (
+            LinearSpec(lr=SETUP_LRS, start_factor=0.4, end_factor=0.9, total_iters=4),
+            ExponentialSpec(lr=SETUP_LRS, gamma=0.9),
+        ),
+        lambda o: [_T().LinearLR(o, start_factor=0.4, end_factor=0.9, total_iters=4), _T().ExponentialLR(o, gamma=0.9)],
+        _compound_exp_and_linearlr(),
+        range(10),
+    ),
+    Case(
+        "test_compound_step_and_constantlr",
+        (StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1), ConstantSpec(lr=SETUP_LRS, factor=0.4, total_iters=4)),
+        lambda o: [_T().StepLR(o, gamma=0.1, step_size=3), _T().ConstantLR(o, factor=0.4, total_iters=4)],
+        two_groups([0.05 * 0.4] * 3 + [0.005 * 0.4] + [0.005] * 2 + [0.0005] * 3 + [0.00005] * 3),
+        range(10),
+    ),
+    Case(
+        "test_compound_linearlr_and_multistep_lr",
+        (
+            MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),
+            LinearSpec(lr=SETUP_LRS, start_factor=0.4, total_iters=4),
+        ),
+        lambda o: [
+            _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
+            _T().LinearLR(o, start_factor=0.4, total_iters=4),
+        ],
+        _compound_linearlr_and_multistep_lr(),
+        range(10),
+    ),
 ]
 
 # --- state dicts and checkpoints: expectations are values torch stepped ----------------------
@@ -214,7 +357,8 @@ TENSOR_RECURSION_DIFFERS = {"test_exp_step_lr_state_dict"}
 TENSOR_RECURSION_XFAIL = (
     "torch steps a tensor lr in float32 tensor arithmetic (f32(f32(lr) * gamma) per decay); "
     "the spec replays torch's float64 recursion of a float lr, rounded once: 3 float32 ulps "
-    "apart at step 10 (within upstream's tolerance)")
+    "apart at step 10 (within upstream's tolerance)"
+)
 
 # the scheduler each test loads the state into (built with other settings)
 STATE_DICT_COPIES = {
@@ -223,35 +367,73 @@ STATE_DICT_COPIES = {
     "test_exp_step_lr_state_dict": ExponentialSpec(lr=SETUP_LRS, gamma=0.01),
 }
 for _name, _spec, _build in [
-    ("test_step_lr_state_dict", StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),
-     lambda o: _T().StepLR(o, gamma=0.1, step_size=3)),
-    ("test_multi_step_lr_state_dict", MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),
-     lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9])),
-    ("test_exp_step_lr_state_dict", ExponentialSpec(lr=SETUP_LRS, gamma=0.1),
-     lambda o: _T().ExponentialLR(o, gamma=0.1)),
+    (
+        "test_step_lr_state_dict",
+        StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),
+        lambda o: _T().StepLR(o, gamma=0.1, step_size=3),
+    ),
+    (
+        "test_multi_step_lr_state_dict",
+        MultiStepSpec(lr=SETUP_LRS, milestones=[2, 5, 9], gamma=0.1),
+        lambda o: _T().MultiStepLR(o, gamma=0.1, milestones=[2, 5, 9]),
+    ),
+    (
+        "test_exp_step_lr_state_dict",
+        ExponentialSpec(lr=SETUP_LRS, gamma=0.1),
+        lambda o: _T().ExponentialLR(o, gamma=0.1),
+    ),
 ]:
-    CASES.append(Case(_name, (_spec,), _build, stepped_targets(_build, "setup", 10), [10], read="last_lr",
-                      tol={g: default_tol("setup", g) for g in range(2)}, stepped=True,
-                      needs_torch_for_expected=True,
-                      tensor_float32_xfail=TENSOR_RECURSION_XFAIL if _name in TENSOR_RECURSION_DIFFERS else None))
+    CASES.append(
+        Case(
+            _name,
+            (_spec,),
+            _build,
+            stepped_targets(_build, "setup", 10),
+            [10],
+            read="last_lr",
+            tol={g: default_tol("setup", g) for g in range(2)},
+            stepped=True,
+            needs_torch_for_expected=True,
+            tensor_float32_xfail=TENSOR_RECURSION_XFAIL if _name in TENSOR_RECURSION_DIFFERS else None,
+        )
+    )
 
 # upstream's parametrized LRClass lists (test_lr_scheduler_checkpoint, test_constant_initial_lr,
 # test_lr_scheduler_state_dict_load): the four classes, as partials over a given lr
 CHECKPOINT_CLASSES = {
-    "ExponentialLR": (lambda lr: ExponentialSpec(lr=lr, gamma=0.999),
-                      lambda o, **k: _T().ExponentialLR(o, gamma=0.999, **k)),
+    "ExponentialLR": (
+        lambda lr: ExponentialSpec(lr=lr, gamma=0.999),
+        lambda o, **k: _T().ExponentialLR(o, gamma=0.999, **k),
+    ),
     "StepLR": (lambda lr: StepSpec(lr=lr, step_size=30), lambda o, **k: _T().StepLR(o, step_size=30, **k)),
-    "MultiStepLR": (lambda lr: MultiStepSpec(lr=lr, milestones=[30, 80]),
-                    lambda o, **k: _T().MultiStepLR(o, milestones=[30, 80], **k)),
+    "MultiStepLR": (
+        lambda lr: MultiStepSpec(lr=lr, milestones=[30, 80]),
+        lambda o, **k: _T().MultiStepLR(o, milestones=[30, 80], **k),
+    ),
     "PolynomialLR": (lambda lr: PolynomialSpec(lr=lr), lambda o, **k: _T().PolynomialLR(o, **k)),
 }
-PARTIAL_CLASSES = {**CHECKPOINT_CLASSES,
-                   "ExponentialLR": (lambda lr: ExponentialSpec(lr=lr, gamma=0.9),
-                                     lambda o, **k: _T().ExponentialLR(o, gamma=0.9, **k))}
+PARTIAL_CLASSES = {
+    **CHECKPOINT_CLASSES,
+    "ExponentialLR": (
+        lambda lr: ExponentialSpec(lr=lr, gamma=0.9),
+        lambda o, **k: _T().ExponentialLR(o, gamma=0.9, **k),
+    ),
+}
 for _cls, (_make, _build) in CHECKPOINT_CLASSES.items():
-    CASES.append(Case(f"test_lr_scheduler_checkpoint[{_cls}]", (_make(1e-3),), _build,
-                      stepped_targets(_build, "adamw", 1), [1], fixture="adamw", read="last_lr",
-                      tol=FLOAT64_DEFAULT, stepped=True, needs_torch_for_expected=True))
+    CASES.append(
+        Case(
+            f"test_lr_scheduler_checkpoint[{_cls}]",
+            (_make(1e-3),),
+            _build,
+            stepped_targets(_build, "adamw", 1),
+            [1],
+            fixture="adamw",
+            read="last_lr",
+            tol=FLOAT64_DEFAULT,
+            stepped=True,
+            needs_torch_for_expected=True,
+        )
+    )
 
 
 # ================================================================== upstream's other checks
@@ -298,7 +480,7 @@ def test_lr_scheduler_checkpoint_resume(cls):
     assert spec == make(1e-3)
     optim2 = __import__("torch").optim.AdamW(model.parameters())
     optim2.load_state_dict(optim.state_dict())
-    sch2 = build(optim2, last_epoch=0)                 # upstream's resume
+    sch2 = build(optim2, last_epoch=0)  # upstream's resume
     assert clr_spec.from_torch(sch2) == spec
     optim3 = __import__("torch").optim.AdamW(model.parameters())
     optim3.load_state_dict(optim.state_dict())
@@ -333,12 +515,15 @@ def test_constant_initial_lr(cls):
 
 
 CONSTANT_EPOCH = {
-    "test_step_lr_is_constant_for_constant_epoch": (StepSpec(lr=SETUP_LRS, step_size=2),
-                                                    lambda o: _T().StepLR(o, 2)),
-    "test_exponential_lr_is_constant_for_constant_epoch": (ExponentialSpec(lr=SETUP_LRS, gamma=0.9),
-                                                           lambda o: _T().ExponentialLR(o, gamma=0.9)),
-    "test_polynomial_lr_is_constant_for_constant_epoch": (PolynomialSpec(lr=SETUP_LRS, power=0.9),
-                                                          lambda o: _T().PolynomialLR(o, power=0.9)),
+    "test_step_lr_is_constant_for_constant_epoch": (StepSpec(lr=SETUP_LRS, step_size=2), lambda o: _T().StepLR(o, 2)),
+    "test_exponential_lr_is_constant_for_constant_epoch": (
+        ExponentialSpec(lr=SETUP_LRS, gamma=0.9),
+        lambda o: _T().ExponentialLR(o, gamma=0.9),
+    ),
+    "test_polynomial_lr_is_constant_for_constant_epoch": (
+        PolynomialSpec(lr=SETUP_LRS, power=0.9),
+        lambda o: _T().PolynomialLR(o, power=0.9),
+    ),
 }
 
 
@@ -378,11 +563,15 @@ def test_lr_is_constant_for_constant_epoch(name):
 
 # ------------------------------------------------------------------ call-order warnings (StepLR)
 WARN_SPEC = StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1)
-RESUMED_SPEC = StepSpec(lr=0.01, step_size=3, gamma=0.1)   # upstream: initial_lr = 0.01, last_epoch=10
-RESUME_XFAIL = pytest.mark.xfail(strict=True, reason=(
-    "clr_torch.scheduler(step=10) replays 10 step() calls (warnings silenced), so the scheduler's "
-    "_step_count is 11 and torch's call-order check (made at _step_count == 1) never runs again; "
-    "torch's own resume (last_epoch=10) leaves _step_count at 1 and warns"))
+RESUMED_SPEC = StepSpec(lr=0.01, step_size=3, gamma=0.1)  # upstream: initial_lr = 0.01, last_epoch=10
+RESUME_XFAIL = pytest.mark.xfail(
+    strict=True,
+    reason=(
+        "clr_torch.scheduler(step=10) leaves the scheduler as 10 step() calls leave it (its _step_count "
+        "is 11), so torch's call-order check (made at _step_count == 1) never runs again; torch's own "
+        "resume (last_epoch=10) leaves _step_count at 1 and warns"
+    ),
+)
 
 
 def _old_pattern(opt, sched, epochs=35):
@@ -420,8 +609,9 @@ def test_old_pattern_warning(upstream):
 
 @needs_torch
 @RESUME_XFAIL
-@pytest.mark.parametrize("upstream", ["test_old_pattern_warning_resuming",
-                                      "test_old_pattern_warning_resuming_with_arg"])
+@pytest.mark.parametrize(
+    "upstream", ["test_old_pattern_warning_resuming", "test_old_pattern_warning_resuming_with_arg"]
+)
 def test_old_pattern_warning_resuming(upstream):
     opt, sched = _built_quietly(RESUMED_SPEC, step=10)
     with pytest.warns(UserWarning, match="how-to-adjust-learning-rate"):
@@ -482,8 +672,14 @@ def test_sequentiallr_no_warnings():
     stepped in the right order, warns nothing; torch's reads back as the spec."""
     import clr_torch
 
-    spec = SequentialSpec([LinearSpec(lr=SETUP_LRS, start_factor=0.5, end_factor=0.1, total_iters=5),
-                           ExponentialSpec(lr=SETUP_LRS, gamma=0.9)], milestones=[5], momentum=0.0)
+    spec = SequentialSpec(
+        [
+            LinearSpec(lr=SETUP_LRS, start_factor=0.5, end_factor=0.1, total_iters=5),
+            ExponentialSpec(lr=SETUP_LRS, gamma=0.9),
+        ],
+        milestones=[5],
+        momentum=0.0,
+    )
     opt = setup_optimizer()
     sched = clr_torch.scheduler(opt, spec)
     for _ in range(10):
@@ -493,8 +689,11 @@ def test_sequentiallr_no_warnings():
             sched.step()
         assert caught == []
     ref = setup_optimizer()
-    theirs = _seq(ref, [_T().LinearLR(ref, start_factor=0.5, end_factor=0.1, total_iters=5),
-                        _T().ExponentialLR(ref, gamma=0.9)], [5])
+    theirs = _seq(
+        ref,
+        [_T().LinearLR(ref, start_factor=0.5, end_factor=0.1, total_iters=5), _T().ExponentialLR(ref, gamma=0.9)],
+        [5],
+    )
     assert clr_spec.from_torch(theirs) == spec
 
 
@@ -507,6 +706,6 @@ def test_tensor_lr_is_stepped_in_float32():
     tolerance and within 3 float32 ulps over upstream's 10 steps (0 or 1 for StepLR and
     MultiStepLR, up to 3 for ExponentialLR(0.1)), and bitwise for the float-lr group."""
     for case in (c for c in CASES if c.stepped and c.fixture == "setup"):
-        distance = tensor_group_ulps(case)       # the float lr bitwise, the tensor lr within tolerance
+        distance = tensor_group_ulps(case)  # the float lr bitwise, the tensor lr within tolerance
         assert distance.max() <= 3, case.upstream
         assert (distance[10] > 0) == (case.upstream in TENSOR_RECURSION_DIFFERS)

@@ -42,18 +42,49 @@ import weakref
 import pytest
 
 import clr_spec
-from clr_spec import (ChainedSpec, ConstantSpec, ExponentialSpec, LambdaSpec, LinearSpec, MultiplicativeSpec,
-                      MultiStepSpec, PolynomialSpec, SequentialSpec, StepSpec)
+from clr_spec import (
+    ChainedSpec,
+    ConstantSpec,
+    ExponentialSpec,
+    LambdaSpec,
+    LinearSpec,
+    MultiplicativeSpec,
+    MultiStepSpec,
+    PolynomialSpec,
+    SequentialSpec,
+    StepSpec,
+)
 
 from ._frameworks import HAS_JAX, needs_jax, needs_torch
-from ._upstream import (ATOL, FLOAT64_DEFAULT, LAMBDA_LRS, SETUP_LRS, Case, _T, case_params, check_constant_initial_lr,
-                        default_tol, setup_optimizer, state_keywords, state_saved_and_reloaded, stepped_targets,
-                        tensor_group_ulps)
-# the value checks (1)-(4): collected in this file, parametrized on its CASES by pytest_generate_tests
-from ._upstream import (pytest_generate_tests, test_clr_torch_resumed, test_clr_torch_trajectory,  # noqa: F401
-                        test_from_torch, test_optax_float32, test_optax_x64, test_spec_lr)
+from ._upstream import (
+    ATOL,
+    FLOAT64_DEFAULT,
+    LAMBDA_LRS,
+    SETUP_LRS,
+    Case,
+    _T,
+    case_params,
+    check_constant_initial_lr,
+    default_tol,
+    setup_optimizer,
+    state_keywords,
+    state_saved_and_reloaded,
+    stepped_targets,
+    tensor_group_ulps,
+)
 
-HORIZON = 30                     # MultiplicativeSpec / ChainedSpec replay horizon (upstream steps <= 10)
+# the value checks (1)-(4): collected in this file, parametrized on its CASES by pytest_generate_tests
+from ._upstream import (  # noqa: F401 - collected here, parametrized by pytest_generate_tests
+    pytest_generate_tests,
+    test_clr_torch_resumed,
+    test_clr_torch_trajectory,
+    test_from_torch,
+    test_optax_float32,
+    test_optax_x64,
+    test_spec_lr,
+)
+
+HORIZON = 30  # MultiplicativeSpec / ChainedSpec replay horizon (upstream steps <= 10)
 
 
 # ------------------------------------------------------------------ upstream's functions
@@ -61,43 +92,43 @@ HORIZON = 30                     # MultiplicativeSpec / ChainedSpec replay horiz
 # compare their functions by identity). Each is written as upstream writes it; all of them are
 # plain arithmetic, which JAX traces (clr_optax gets the step as a traced float).
 def lambda_09(x1):
-    return 0.9**x1               # test_lambda_lr: lambda x1: 0.9**x1
+    return 0.9**x1  # test_lambda_lr: lambda x1: 0.9**x1
 
 
 def lambda_08(x2):
-    return 0.8**x2               # test_lambda_lr: lambda x2: 0.8**x2
+    return 0.8**x2  # test_lambda_lr: lambda x2: 0.8**x2
 
 
 def mult_09(x1):
-    return 0.9                   # test_multiplicative_lr: lambda x1: 0.9 (and SWALR tests' mult_factor)
+    return 0.9  # test_multiplicative_lr: lambda x1: 0.9 (and SWALR tests' mult_factor)
 
 
 def mult_08(x2):
-    return 0.8                   # test_multiplicative_lr: lambda x2: 0.8
+    return 0.8  # test_multiplicative_lr: lambda x2: 0.8
 
 
 def every_10(e):
-    return e // 10               # test_lr_scheduler_state_dict_load, test_constant_initial_lr: e // 10
+    return e // 10  # test_lr_scheduler_state_dict_load, test_constant_initial_lr: e // 10
 
 
 def every_30(epoch):
-    return epoch // 30           # test_lr_scheduler_checkpoint: epoch // 30
+    return epoch // 30  # test_lr_scheduler_checkpoint: epoch // 30
 
 
 def mult_095(epoch):
-    return 0.95                  # test_lr_scheduler_checkpoint, test_constant_initial_lr: lambda epoch: 0.95
+    return 0.95  # test_lr_scheduler_checkpoint, test_constant_initial_lr: lambda epoch: 0.95
 
 
 def mult_095_no_arg():
-    return 0.95                  # test_lr_scheduler_state_dict_load: lambda: 0.95 (takes no step!)
+    return 0.95  # test_lr_scheduler_state_dict_load: lambda: 0.95 (takes no step!)
 
 
 def identity(x):
-    return x                     # test_lambda_lr_state_dict_fn: lambda x: x
+    return x  # test_lambda_lr_state_dict_fn: lambda x: x
 
 
 def one(epoch):
-    return 1.0                   # test_no_cyclic_references*: lambda epoch: 1.0
+    return 1.0  # test_no_cyclic_references*: lambda epoch: 1.0
 
 
 class LambdaLRTestObject:
@@ -133,59 +164,122 @@ def _poly_lr(lr: float, epochs: int = 10, power: float = 0.9, total_iters: int =
 
 CASES: list[Case] = [
     # --- LambdaLR, MultiplicativeLR ----------------------------------------------------------
-    Case("test_lambda_lr", LambdaSpec(lr=LAMBDA_LRS, lr_lambda=[lambda_09, lambda_08]),
-         lambda o: _T().LambdaLR(o, lr_lambda=[lambda_09, lambda_08]),
-         [[0.05 * (0.9**x) for x in range(10)], [0.4 * (0.8**x) for x in range(10)]], range(10), fixture="lambda"),
-    Case("test_multiplicative_lr", MultiplicativeSpec(lr=LAMBDA_LRS, lr_lambda=[mult_09, mult_08], horizon=HORIZON),
-         lambda o: _T().MultiplicativeLR(o, lr_lambda=[mult_09, mult_08]),
-         [[0.05 * (0.9**x) for x in range(10)], [0.4 * (0.8**x) for x in range(10)]], range(10), fixture="lambda"),
+    Case(
+        "test_lambda_lr",
+        LambdaSpec(lr=LAMBDA_LRS, lr_lambda=[lambda_09, lambda_08]),
+        lambda o: _T().LambdaLR(o, lr_lambda=[lambda_09, lambda_08]),
+        [[0.05 * (0.9**x) for x in range(10)], [0.4 * (0.8**x) for x in range(10)]],
+        range(10),
+        fixture="lambda",
+    ),
+    Case(
+        "test_multiplicative_lr",
+        MultiplicativeSpec(lr=LAMBDA_LRS, lr_lambda=[mult_09, mult_08], horizon=HORIZON),
+        lambda o: _T().MultiplicativeLR(o, lr_lambda=[mult_09, mult_08]),
+        [[0.05 * (0.9**x) for x in range(10)], [0.4 * (0.8**x) for x in range(10)]],
+        range(10),
+        fixture="lambda",
+    ),
 ]
 # test_swalr_cosine_anneal_after_multiplicative / test_swalr_linear_anneal_after_multiplicative:
 # MultiplicativeLR(lambda epoch: 0.9) steps the groups until swa_start (5), then SWALR (no spec)
 # takes over. The MultiplicativeLR part, targets_before_swa = [lr * 0.9**i for i in range(6)] for
 # the groups' lrs (0.05 and the tensor 0.5), is ported.
 for _name in ("test_swalr_cosine_anneal_after_multiplicative", "test_swalr_linear_anneal_after_multiplicative"):
-    CASES.append(Case(f"{_name}[before_swa]", MultiplicativeSpec(lr=SETUP_LRS, lr_lambda=mult_09, horizon=HORIZON),
-                      lambda o: _T().MultiplicativeLR(o, lr_lambda=mult_09),
-                      [[lr * 0.9**i for i in range(5 + 1)] for lr in SETUP_LRS], range(6)))
+    CASES.append(
+        Case(
+            f"{_name}[before_swa]",
+            MultiplicativeSpec(lr=SETUP_LRS, lr_lambda=mult_09, horizon=HORIZON),
+            lambda o: _T().MultiplicativeLR(o, lr_lambda=mult_09),
+            [[lr * 0.9**i for i in range(5 + 1)] for lr in SETUP_LRS],
+            range(6),
+        )
+    )
 
 # --- ChainedScheduler ------------------------------------------------------------------------
 CASES += [
-    Case("test_chained_lr1", _chained(StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1)),
-         lambda o: _chain(o, _T().StepLR(o, gamma=0.1, step_size=3)),
-         [[0.05] * 3 + [0.005] * 3 + [0.0005] * 3 + [0.00005] * 3], range(10)),
-    Case("test_chained_lr2", _chained(LinearSpec(lr=SETUP_LRS, start_factor=0.4, total_iters=3)),
-         lambda o: _chain(o, _T().LinearLR(o, start_factor=0.4, total_iters=3)),
-         [[0.02, 0.03, 0.04] + [0.05] * 9], range(10)),
-    Case("test_chained_lr3", _chained(LinearSpec(lr=SETUP_LRS, start_factor=0.4, total_iters=3),
-                                      MultiStepSpec(lr=SETUP_LRS, milestones=[4, 8, 10], gamma=0.1)),
-         lambda o: _chain(o, _T().LinearLR(o, start_factor=0.4, total_iters=3),
-                          _T().MultiStepLR(o, milestones=[4, 8, 10], gamma=0.1)),
-         [[0.02, 0.03, 0.04, 0.05] + [0.005] * 4 + [0.0005] * 3 + [0.00005] * 3], range(10)),
-    Case("test_chained_lr4", _chained(ExponentialSpec(lr=SETUP_LRS, gamma=0.9),
-                                      ConstantSpec(lr=SETUP_LRS, factor=0.2, total_iters=4),
-                                      StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1)),
-         lambda o: _chain(o, _T().ExponentialLR(o, gamma=0.9), _T().ConstantLR(o, factor=0.2, total_iters=4),
-                          _T().StepLR(o, gamma=0.1, step_size=3)),
-         [[0.05 * 0.2 * 0.9**x for x in range(3)] + [0.05 * 0.2 * 0.9**3 * 0.1]
-          + [0.05 * 0.9**x * 0.1 for x in range(4, 6)] + [0.05 * 0.9**x * 0.01 for x in range(6, 9)]], range(9)),
-    Case("test_chained_lr5", _chained(PolynomialSpec(lr=SETUP_LRS, total_iters=5, power=0.9),
-                                      ConstantSpec(lr=SETUP_LRS, factor=0.1)),
-         lambda o: _chain(o, _T().PolynomialLR(o, power=0.9, total_iters=5), _T().ConstantLR(o, factor=0.1)),
-         [[x * 0.1 for x in _poly_lr(0.05)], [x * 0.1 for x in _poly_lr(0.5)]], range(10)),
+    Case(
+        "test_chained_lr1",
+        _chained(StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1)),
+        lambda o: _chain(o, _T().StepLR(o, gamma=0.1, step_size=3)),
+        [[0.05] * 3 + [0.005] * 3 + [0.0005] * 3 + [0.00005] * 3],
+        range(10),
+    ),
+    Case(
+        "test_chained_lr2",
+        _chained(LinearSpec(lr=SETUP_LRS, start_factor=0.4, total_iters=3)),
+        lambda o: _chain(o, _T().LinearLR(o, start_factor=0.4, total_iters=3)),
+        [[0.02, 0.03, 0.04] + [0.05] * 9],
+        range(10),
+    ),
+    Case(
+        "test_chained_lr3",
+        _chained(
+            LinearSpec(lr=SETUP_LRS, start_factor=0.4, total_iters=3),
+            MultiStepSpec(lr=SETUP_LRS, milestones=[4, 8, 10], gamma=0.1),
+        ),
+        lambda o: _chain(
+            o, _T().LinearLR(o, start_factor=0.4, total_iters=3), _T().MultiStepLR(o, milestones=[4, 8, 10], gamma=0.1)
+        ),
+        [[0.02, 0.03, 0.04, 0.05] + [0.005] * 4 + [0.0005] * 3 + [0.00005] * 3],
+        range(10),
+    ),
+    Case(
+        "test_chained_lr4",
+        _chained(
+            ExponentialSpec(lr=SETUP_LRS, gamma=0.9),
+            ConstantSpec(lr=SETUP_LRS, factor=0.2, total_iters=4),
+            StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),
+        ),
+        lambda o: _chain(
+            o,
+            _T().ExponentialLR(o, gamma=0.9),
+            _T().ConstantLR(o, factor=0.2, total_iters=4),
+            _T().StepLR(o, gamma=0.1, step_size=3),
+        ),
+        [
+            [0.05 * 0.2 * 0.9**x for x in range(3)]
+            + [0.05 * 0.2 * 0.9**3 * 0.1]
+            + [0.05 * 0.9**x * 0.1 for x in range(4, 6)]
+            + [0.05 * 0.9**x * 0.01 for x in range(6, 9)]
+        ],
+        range(9),
+    ),
+    Case(
+        "test_chained_lr5",
+        _chained(PolynomialSpec(lr=SETUP_LRS, total_iters=5, power=0.9), ConstantSpec(lr=SETUP_LRS, factor=0.1)),
+        lambda o: _chain(o, _T().PolynomialLR(o, power=0.9, total_iters=5), _T().ConstantLR(o, factor=0.1)),
+        [[x * 0.1 for x in _poly_lr(0.05)], [x * 0.1 for x in _poly_lr(0.5)]],
+        range(10),
+    ),
 ]
 
 # --- test_lr_scheduler_checkpoint: expectations are values torch stepped ------------------------
 CHECKPOINT_CLASSES = {
-    "LambdaLR": (lambda lr: LambdaSpec(lr=lr, lr_lambda=every_30),
-                 lambda o, **k: _T().LambdaLR(o, lr_lambda=every_30, **k)),
-    "MultiplicativeLR": (lambda lr: MultiplicativeSpec(lr=lr, lr_lambda=mult_095, horizon=HORIZON),
-                         lambda o, **k: _T().MultiplicativeLR(o, lr_lambda=mult_095, **k)),
+    "LambdaLR": (
+        lambda lr: LambdaSpec(lr=lr, lr_lambda=every_30),
+        lambda o, **k: _T().LambdaLR(o, lr_lambda=every_30, **k),
+    ),
+    "MultiplicativeLR": (
+        lambda lr: MultiplicativeSpec(lr=lr, lr_lambda=mult_095, horizon=HORIZON),
+        lambda o, **k: _T().MultiplicativeLR(o, lr_lambda=mult_095, **k),
+    ),
 }
 for _cls, (_make, _build) in CHECKPOINT_CLASSES.items():
-    CASES.append(Case(f"test_lr_scheduler_checkpoint[{_cls}]", _make(1e-3), _build,
-                      stepped_targets(_build, "adamw", 1), [1], fixture="adamw", read="last_lr",
-                      tol=FLOAT64_DEFAULT, stepped=True, needs_torch_for_expected=True))
+    CASES.append(
+        Case(
+            f"test_lr_scheduler_checkpoint[{_cls}]",
+            _make(1e-3),
+            _build,
+            stepped_targets(_build, "adamw", 1),
+            [1],
+            fixture="adamw",
+            read="last_lr",
+            tol=FLOAT64_DEFAULT,
+            stepped=True,
+            needs_torch_for_expected=True,
+        )
+    )
 
 CHAINED_PARAMS = case_params([c for c in CASES if isinstance(c.specs[0], ChainedSpec)])
 
@@ -217,16 +311,21 @@ def test_chained_lr2_get_last_lr_before_step():
     get_last_lr() is its last member's; on the spec path, also the spec's lr at step 0."""
     import clr_torch
 
-    spec = _chained(LinearSpec(lr=SETUP_LRS, start_factor=0.4, total_iters=3),
-                    MultiStepSpec(lr=SETUP_LRS, milestones=[4, 8, 10], gamma=0.1))
+    spec = _chained(
+        LinearSpec(lr=SETUP_LRS, start_factor=0.4, total_iters=3),
+        MultiStepSpec(lr=SETUP_LRS, milestones=[4, 8, 10], gamma=0.1),
+    )
     opt = setup_optimizer()
     sched = clr_torch.scheduler(opt, spec)
     assert sched.get_last_lr() == sched._schedulers[-1].get_last_lr()
     assert float(sched.get_last_lr()[0]) == spec.lr(0, 0).item() == pytest.approx(0.02)
     # torch's own, as upstream builds it, reads back as the spec
     ref = setup_optimizer()
-    theirs = _chain(ref, _T().LinearLR(ref, start_factor=0.4, total_iters=3),
-                    _T().MultiStepLR(ref, milestones=[4, 8, 10], gamma=0.1))
+    theirs = _chain(
+        ref,
+        _T().LinearLR(ref, start_factor=0.4, total_iters=3),
+        _T().MultiStepLR(ref, milestones=[4, 8, 10], gamma=0.1),
+    )
     assert theirs.get_last_lr() == theirs._schedulers[-1].get_last_lr()
     assert clr_spec.from_torch(theirs, horizon=HORIZON) == spec
 
@@ -299,12 +398,15 @@ def test_lambda_lr_state_dict_obj_read_back_by_from_torch():
 # test_lr_scheduler_state_dict_load's LRClass entries for these classes: each a partial over
 # the optimizer, as (spec, torch builder) on upstream's setUp optimizer.
 STATE_DICT_LOAD = {
-    "LambdaLR": (LambdaSpec(lr=SETUP_LRS, lr_lambda=every_10),
-                 lambda o: _T().LambdaLR(o, lr_lambda=every_10)),
-    "MultiplicativeLR": (MultiplicativeSpec(lr=SETUP_LRS, lr_lambda=mult_095_no_arg, horizon=HORIZON),
-                         lambda o: _T().MultiplicativeLR(o, lr_lambda=mult_095_no_arg)),
-    "ChainedScheduler": (_chained(ConstantSpec(lr=SETUP_LRS), ConstantSpec(lr=SETUP_LRS)),
-                         lambda o: _T().ChainedScheduler(schedulers=[_T().ConstantLR(o), _T().ConstantLR(o)])),
+    "LambdaLR": (LambdaSpec(lr=SETUP_LRS, lr_lambda=every_10), lambda o: _T().LambdaLR(o, lr_lambda=every_10)),
+    "MultiplicativeLR": (
+        MultiplicativeSpec(lr=SETUP_LRS, lr_lambda=mult_095_no_arg, horizon=HORIZON),
+        lambda o: _T().MultiplicativeLR(o, lr_lambda=mult_095_no_arg),
+    ),
+    "ChainedScheduler": (
+        _chained(ConstantSpec(lr=SETUP_LRS), ConstantSpec(lr=SETUP_LRS)),
+        lambda o: _T().ChainedScheduler(schedulers=[_T().ConstantLR(o), _T().ConstantLR(o)]),
+    ),
 }
 
 
@@ -421,12 +523,13 @@ def test_sequentiallr5_chained_phase_is_refused():
     opt = setup_optimizer()
     targets = [0.0005, 0.0014, 0.0023, 0.0032, 0.0041] + [0.025, 0.025, 0.025, 0.025, 0.025]
     with warnings.catch_warnings():
-        warnings.simplefilter("ignore")   # upstream's _test steps without optimizer.step(): torch's order warning
+        warnings.simplefilter("ignore")  # upstream's _test steps without optimizer.step(): torch's order warning
         const_sched = _T().ConstantLR(optimizer=opt, factor=0.1, total_iters=5)
         lin_sched = _T().LinearLR(optimizer=opt, start_factor=0.1, total_iters=5)
         chained = _T().ChainedScheduler([lin_sched, const_sched])
-        scheduler = _T().SequentialLR(opt, milestones=[5],
-                                      schedulers=[chained, _T().ConstantLR(optimizer=opt, factor=0.5, total_iters=5)])
+        scheduler = _T().SequentialLR(
+            opt, milestones=[5], schedulers=[chained, _T().ConstantLR(optimizer=opt, factor=0.5, total_iters=5)]
+        )
         for epoch in range(10):
             assert opt.param_groups[0]["lr"] == pytest.approx(targets[epoch], abs=ATOL, rel=0)
             scheduler.step()
@@ -434,9 +537,16 @@ def test_sequentiallr5_chained_phase_is_refused():
     with pytest.raises(ValueError, match=refused):
         clr_spec.from_torch(scheduler)
     with pytest.raises(ValueError, match=refused):
-        SequentialSpec([_chained(LinearSpec(lr=SETUP_LRS, start_factor=0.1, total_iters=5),
-                                 ConstantSpec(lr=SETUP_LRS, factor=0.1, total_iters=5)),
-                        ConstantSpec(lr=SETUP_LRS, factor=0.5, total_iters=5)], milestones=[5])
+        SequentialSpec(
+            [
+                _chained(
+                    LinearSpec(lr=SETUP_LRS, start_factor=0.1, total_iters=5),
+                    ConstantSpec(lr=SETUP_LRS, factor=0.1, total_iters=5),
+                ),
+                ConstantSpec(lr=SETUP_LRS, factor=0.5, total_iters=5),
+            ],
+            milestones=[5],
+        )
 
 
 @needs_torch
@@ -448,14 +558,19 @@ def test_chained_non_recursive_member_is_refused():
     the spec path refuses it, by spec and by from_torch, naming the member. ReduceLROnPlateau torch itself refuses in a
     ChainedScheduler (its step needs the metric)."""
     opt = setup_optimizer()
-    theirs = _T().ChainedScheduler([_T().CosineAnnealingLR(opt, T_max=10, eta_min=1e-10),
-                                    _T().StepLR(opt, gamma=0.1, step_size=3)])
+    theirs = _T().ChainedScheduler(
+        [_T().CosineAnnealingLR(opt, T_max=10, eta_min=1e-10), _T().StepLR(opt, gamma=0.1, step_size=3)]
+    )
     refused = r"specs\[0\] \(CosineAnnealingSpec\) cannot be chained"
     with pytest.raises(ValueError, match=refused):
         clr_spec.from_torch(theirs)
     with pytest.raises(ValueError, match=refused):
-        ChainedSpec([clr_spec.CosineAnnealingSpec(lr=SETUP_LRS, T_max=10, eta_min=1e-10),
-                     StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1)])
+        ChainedSpec(
+            [
+                clr_spec.CosineAnnealingSpec(lr=SETUP_LRS, T_max=10, eta_min=1e-10),
+                StepSpec(lr=SETUP_LRS, step_size=3, gamma=0.1),
+            ]
+        )
     plateau = _T().ReduceLROnPlateau(opt)
     with pytest.raises(ValueError, match="does not support `ReduceLROnPlateau`"):
         _T().ChainedScheduler([plateau])
@@ -491,5 +606,5 @@ def test_tensor_lr_is_stepped_in_float32():
     test_chained_lr4's chain). Upstream's expectations for these cases are hand-built values
     compared at atol=1e-5, so no check above needs the float32 bits of that group."""
     for case in (c for c in CASES if c.fixture == "setup"):
-        distance = tensor_group_ulps(case)       # the float lr bitwise, the tensor lr within tolerance
+        distance = tensor_group_ulps(case)  # the float lr bitwise, the tensor lr within tolerance
         assert distance.max() <= 4, case.upstream

@@ -41,8 +41,11 @@ def expected(steps, start=0):
 @pytest.mark.parametrize("wrap", ["bare", "chain", "multisteps"])
 def test_flat_hyperparams_through_chain_and_multisteps(optimizer, wrap):
     inner = getattr(clr_optax, optimizer)(SPEC, weight_decay=0.0) if optimizer != "sgd" else clr_optax.sgd(SPEC)
-    tx = {"bare": inner, "chain": optax.chain(optax.clip_by_global_norm(1.0), inner),
-          "multisteps": optax.MultiSteps(inner, every_k_schedule=1)}[wrap]
+    tx = {
+        "bare": inner,
+        "chain": optax.chain(optax.clip_by_global_norm(1.0), inner),
+        "multisteps": optax.MultiSteps(inner, every_k_schedule=1),
+    }[wrap]
     seen, _ = run(tx, 10)
     assert seen == expected(10)
 

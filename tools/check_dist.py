@@ -17,17 +17,28 @@ import tarfile
 import zipfile
 
 
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 def _version() -> str:
     """The one version source, clr_spec.__version__, read without importing the package."""
-    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "clr_spec", "__init__.py")
+    path = os.path.join(ROOT, "clr_spec", "__init__.py")
     with open(path) as fh:
         for node in ast.parse(fh.read()).body:
-            if isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == ["__version__"]:
+            if isinstance(node, ast.Assign) and [t.id for t in node.targets if isinstance(t, ast.Name)] == [
+                "__version__"
+            ]:
                 return ast.literal_eval(node.value)
     raise SystemExit(f"no __version__ in {path}")
 
 
-NAME, VERSION = "clr-spec", _version()
+def _readme_title() -> str:
+    """The README's first line (its title), which the long description must hold."""
+    with open(os.path.join(ROOT, "README.md"), encoding="utf-8") as fh:
+        return fh.readline().strip()
+
+
+NAME, VERSION, README_TITLE = "clr-spec", _version(), _readme_title()
 PACKAGES = ("clr_spec", "clr_optax", "clr_torch")
 EXTRAS = {"torch": ["torch"], "jax": ["jax", "optax"], "plot": ["matplotlib"]}
 
@@ -43,8 +54,8 @@ def problems_of_wheel(path: str) -> list[str]:
         problems.append(f"wheel metadata names {meta['Name']} {meta['Version']}, expected {NAME} {VERSION}")
     if not meta.get("Requires-Python"):
         problems.append("no Requires-Python")
-    if "# clr-spec: cyclical learning rates" not in (meta.get_payload() or ""):
-        problems.append("the README is not the long description")
+    if README_TITLE not in (meta.get_payload() or ""):
+        problems.append(f"the README is not the long description (no {README_TITLE!r} in it)")
     requires = meta.get_all("Requires-Dist") or []
     extras = set(meta.get_all("Provides-Extra") or [])
     for extra, modules in EXTRAS.items():
@@ -90,8 +101,10 @@ def main(dist: str) -> int:
     for problem in problems:
         print(f"dist check: {problem}")
     if not problems:
-        print(f"dist check: {os.path.basename(wheels[0])} and {os.path.basename(sdists[0])}: metadata, extras, "
-              "entry point and contents as expected")
+        print(
+            f"dist check: {os.path.basename(wheels[0])} and {os.path.basename(sdists[0])}: metadata, extras, "
+            "entry point and contents as expected"
+        )
     return 1 if problems else 0
 
 
