@@ -63,21 +63,14 @@ class PlateauSequenceSpec(_family.ValueSpec):
     momentum_: Any
 
     def __init__(self, specs: Sequence[Any], milestones: Sequence[int], momentum: Any = None):
-        from ._sequential import SequentialSpec
+        from ._sequential import SequentialSpec, checked_milestones, checked_momentum
 
         if isinstance(specs, (str, bytes)) or not isinstance(specs, Sequence) or len(specs) < 2:
             raise ValueError("specs must list the stepped phases, then a PlateauSpec (at least two specs)")
         specs = tuple(_family.check_spec(s, f"specs[{i}]") for i, s in enumerate(specs))
         if specs[-1].EVALUATOR != "plateau":
             raise ValueError(f"the last of specs must be a PlateauSpec, got {type(specs[-1]).__name__}")
-        if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
-            raise TypeError(f"milestones must be a list of ints, got {type(milestones).__name__}")
-        milestones = tuple(v.integer(f"milestones[{i}]", m, low=1) for i, m in enumerate(milestones))
-        if len(milestones) != len(specs) - 1:
-            raise ValueError(
-                f"milestones must have one entry fewer than specs (each phase after the first "
-                f"starts at one): {len(specs)} specs, {len(milestones)} milestones"
-            )
+        milestones = checked_milestones(milestones, len(specs))
         # The stepped part is checked as the SequentialSpec (or single spec) it is: the same rules.
         stepped = specs[0] if len(specs) == 2 else SequentialSpec(specs[:-1], milestones[:-1], momentum=momentum)
         for i, phase in enumerate(specs[:-1]):
@@ -86,21 +79,13 @@ class PlateauSequenceSpec(_family.ValueSpec):
                     f"specs[{i}] ({type(phase).__name__}) cannot be a phase here: "
                     f"{phase.NOT_IN_SEQUENCE or 'only the last phase may be a PlateauSpec'}"
                 )
-        if milestones[:-1] and milestones[-1] <= milestones[-2]:
-            raise ValueError(f"milestones must be strictly increasing, got {list(milestones)}")
         end = stepped.natural_end
         if end is not None and milestones[-1] > end + 1:
             raise ValueError(
                 f"milestones[-1] is {milestones[-1]}, but specs[-2] ends at step {end} (its torch "
                 "class cannot step further): the plateau must start by then"
             )
-        counts = {s.num_groups for s in specs} - {None}
-        if momentum is not None:
-            momentum = v.bound("momentum", momentum, v.momentum)
-            if isinstance(momentum, tuple):
-                counts.add(len(momentum))
-        if len(counts) > 1:
-            raise ValueError(f"the phases disagree on the number of param groups: {sorted(counts)}")
+        momentum = checked_momentum(specs, momentum)
         set_ = object.__setattr__
         set_(self, "specs", specs)
         set_(self, "milestones", milestones)

@@ -64,6 +64,34 @@ def _flattened(spec: Any, shift: int) -> tuple:
     return tuple(out)
 
 
+def checked_milestones(milestones: Any, phases: int) -> tuple[int, ...]:
+    """A sequence's milestones: ints >= 1, strictly increasing, one fewer than its ``phases``."""
+    if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
+        raise TypeError(f"milestones must be a list of ints, got {type(milestones).__name__}")
+    milestones = tuple(v.integer(f"milestones[{i}]", m, low=1) for i, m in enumerate(milestones))
+    if len(milestones) != phases - 1:
+        raise ValueError(
+            f"milestones must have one entry fewer than specs (each phase after the first "
+            f"starts at one): {phases} specs, {len(milestones)} milestones"
+        )
+    if any(b <= a for a, b in zip(milestones, milestones[1:])):
+        raise ValueError(f"milestones must be strictly increasing, got {list(milestones)}")
+    return milestones
+
+
+def checked_momentum(specs: Sequence[Any], momentum: Any) -> Any:
+    """The optimizer's momentum a sequence is given (None, a float or one per group), checked,
+    and the phases (and it) agreeing on the number of param groups."""
+    counts = {s.num_groups for s in specs} - {None}
+    if momentum is not None:
+        momentum = v.bound("momentum", momentum, v.momentum)
+        if isinstance(momentum, tuple):
+            counts.add(len(momentum))
+    if len(counts) > 1:
+        raise ValueError(f"the phases disagree on the number of param groups: {sorted(counts)}")
+    return momentum
+
+
 @register
 class SequentialSpec(_family.ValueSpec):
     """torch's ``SequentialLR(optimizer, schedulers, milestones)`` as a spec.
@@ -140,23 +168,8 @@ class SequentialSpec(_family.ValueSpec):
                     f"SequentialLR restarts a {phase.TORCH_CLASS} at its milestone from the lr the "
                     "phase before left (it has no closed form), which no spec of it describes"
                 )
-        if isinstance(milestones, (str, bytes)) or not isinstance(milestones, Sequence):
-            raise TypeError(f"milestones must be a list of ints, got {type(milestones).__name__}")
-        milestones = tuple(v.integer(f"milestones[{i}]", m, low=1) for i, m in enumerate(milestones))
-        if len(milestones) != len(specs) - 1:
-            raise ValueError(
-                f"milestones must have one entry fewer than specs (each phase after the first "
-                f"starts at one): {len(specs)} specs, {len(milestones)} milestones"
-            )
-        if any(b <= a for a, b in zip(milestones, milestones[1:])):
-            raise ValueError(f"milestones must be strictly increasing, got {list(milestones)}")
-        counts = {s.num_groups for s in specs} - {None}
-        if momentum is not None:
-            momentum = v.bound("momentum", momentum, v.momentum)
-            if isinstance(momentum, tuple):
-                counts.add(len(momentum))
-        if len(counts) > 1:
-            raise ValueError(f"the phases disagree on the number of param groups: {sorted(counts)}")
+        milestones = checked_milestones(milestones, len(specs))
+        momentum = checked_momentum(specs, momentum)
         object.__setattr__(self, "specs", specs)
         object.__setattr__(self, "milestones", milestones)
         object.__setattr__(self, "momentum_", momentum)
