@@ -33,7 +33,9 @@ def scheduler(optimizer: Optimizer, spec: Spec, step: int = 0) -> torch.optim.lr
     step 0 and moved to step k as a replay of k steps leaves them, bit for bit, without
     replaying them (``clr_torch._resume``): in O(1) for the closed forms, in a fast loop over
     torch's own arithmetic where torch steps recursively (``CosineAnnealingLR``: about 0.3 us a
-    step; ``LinearLR``: its ``total_iters`` steps at most, vectorized). The optimizer's lr (and
+    step; ``LinearLR``: its ``total_iters`` steps at most, vectorized). A spec torch has no class
+    for runs as ``SpecLR`` (its values at each step, resumed in O(1)); a warmup or cycles then a
+    plateau as ``PlateauSequenceLR``. The optimizer's lr (and
     momentum, where a phase cycles it) is set as torch's schedulers set it. With an optimizer
     that has ``betas`` (Adam, AdamW, ...), a spec's momentum (beta1) must stay below 1.
 
