@@ -59,8 +59,7 @@ WHY = {
     "LambdaLR (0.99999**k)": "the user's function runs as written, in float64: `0.99999 ** k` is a float64 "
     "`pow` per step, where optax's exponential_decay is a float32 `exp`",
     "PolynomialLR": "past the 2**16 steps torch's recursion is tabled for (clr_spec/_decays.py), the closed "
-    "form's float64 `pow` per step (C's pow, kept exact: `JaxFloat64Ops.real_power`), where "
-    "optax's is a float32 power",
+    "form's float64 `pow` per step (and a float64 division), where optax's is a float32 power",
     "LinearLR": "both are a few operations per step (near the write floor); ours are float64 with the guards "
     "that keep torch's roundings",
     "StepLR": "its table of torch's 2**16 decays (512 KiB of float64) is a gather per step",
