@@ -12,7 +12,7 @@ import json
 import os
 import sys
 import warnings
-from typing import Any, Optional, Sequence
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -548,21 +548,40 @@ def cmd_from_huggingface(args: argparse.Namespace, torch: Any) -> int:
         )
     except (TypeError, ValueError) as err:
         raise UsageError(f"{args.checkpoint}: {err}") from err
-    try:
-        with open(args.output, "w") as fh:
-            fh.write(spec.to_json(indent=2) + "\n")
-    except OSError as err:
-        raise UsageError(f"cannot write {args.output!r}: {err.strerror or err}") from err
+    _write_output(args.output, spec.to_json(indent=2))
     print(
         f"read the Hugging Face {getattr(spec, 'name', 'warmup_stable_decay')!r} schedule (LambdaLR state) from "
         f"{args.checkpoint}" + "".join(f"; {s}" for s in sources)
     )
     print(f"wrote {args.output}")
+    _print_resume_step(step)
+    return 0
+
+
+def _write_output(path: str, text: str) -> None:
+    """Write a spec document (``text``) to ``path``, its failure one line."""
+    try:
+        with open(path, "w") as fh:
+            fh.write(text + "\n")
+    except OSError as err:
+        raise UsageError(f"cannot write {path!r}: {err.strerror or err}") from err
+
+
+def _saved_step(checkpoint: str, state: Mapping) -> int:
+    """The step a scheduler state is at (its ``last_epoch``; -1, before its first step, is 0)."""
+    step = state.get("last_epoch", 0)
+    if isinstance(step, bool) or not isinstance(step, int) or not -1 <= step < v.MAX_INT:
+        raise UsageError(
+            f"{checkpoint}: the scheduler state's last_epoch must be an int in [-1, 2**53), got {v.shown(step)}"
+        )
+    return max(step, 0)
+
+
+def _print_resume_step(step: int) -> None:
     print(
         f"step: {step}  (the next update uses lr({step}); resume with "
         f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))"
     )
-    return 0
 
 
 def cmd_from_torch(args: argparse.Namespace) -> int:
@@ -595,17 +614,8 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
         spec = from_torch(state, optimizer_state=optimizer_state)
     except (TypeError, ValueError) as err:
         raise UsageError(f"{args.checkpoint}: {err}") from err
-    step = state.get("last_epoch", 0)
-    if isinstance(step, bool) or not isinstance(step, int) or not -1 <= step < v.MAX_INT:
-        raise UsageError(
-            f"{args.checkpoint}: the scheduler state's last_epoch must be an int in [-1, 2**53), got {v.shown(step)}"
-        )
-    step = max(step, 0)
-    try:
-        with open(args.output, "w") as fh:
-            fh.write(spec.to_json(indent=2) + "\n")
-    except OSError as err:
-        raise UsageError(f"cannot write {args.output!r}: {err.strerror or err}") from err
+    step = _saved_step(args.checkpoint, state)
+    _write_output(args.output, spec.to_json(indent=2))
     print(
         f"read the {torch_class_of(state)} state at {path or 'the top level'}{'' if args.key else ' (found)'}"
         + (f", and the optimizer's at {optimizer_path}" if optimizer_path else "")
@@ -623,10 +633,7 @@ def cmd_from_torch(args: argparse.Namespace) -> int:
             "clr_torch.scheduler(opt, spec) or clr_optax.sgd(spec, ...) and update(..., value=metric)"
         )
     else:
-        print(
-            f"step: {step}  (the next update uses lr({step}); resume with "
-            f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))"
-        )
+        _print_resume_step(step)
     return 0
 
 
@@ -669,7 +676,7 @@ def _from_torch_with_function(args: argparse.Namespace, state: dict, path: str, 
     extra = {"horizon": args.horizon} if torch_class == "MultiplicativeLR" and args.horizon is not None else {}
     try:
         spec = from_torch(state, torch_class=torch_class, lr_lambda=function, **extra)
-        step = v.integer("the state's last_epoch", state.get("last_epoch", 0), low=0)
+        step = _saved_step(args.checkpoint, state)
         saved = state.get("_last_lr")
         if isinstance(saved, (list, tuple)) and spec.num_groups in (None, len(saved)):
             got = [float(spec.lr(step, g)) for g in range(len(saved))]
@@ -681,11 +688,7 @@ def _from_torch_with_function(args: argparse.Namespace, state: dict, path: str, 
         document = spec.to_dict_without_function()
     except (TypeError, ValueError) as err:
         raise UsageError(f"{args.checkpoint}: {err}") from err
-    try:
-        with open(args.output, "w") as fh:
-            fh.write(json.dumps(document, indent=2) + "\n")
-    except OSError as err:
-        raise UsageError(f"cannot write {args.output!r}: {err.strerror or err}") from err
+    _write_output(args.output, json.dumps(document, indent=2))
     print(
         f"read the {torch_class} state at {path or 'the top level'}, with {args.lr_lambda}"
         + (" (checked against the lrs it saved)" if "_last_lr" in state else "")
@@ -693,10 +696,7 @@ def _from_torch_with_function(args: argparse.Namespace, state: dict, path: str, 
     print(
         f"wrote {args.output} (without the function: clr_spec.from_json(text, lr_lambda={args.lr_lambda.replace(':', '.')}))"
     )
-    print(
-        f"step: {step}  (the next update uses lr({step}); resume with "
-        f"clr_torch.scheduler(opt, spec, step={step}) or clr_optax.set_count(state, {step}))"
-    )
+    _print_resume_step(step)
     return 0
 
 
