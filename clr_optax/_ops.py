@@ -94,17 +94,11 @@ class JaxFloat64Ops(Ops):
     def index(self, x: Any) -> Any:
         return jnp.asarray(x).astype(jnp.int64)
 
-    def _count_dependent(self, x: Any) -> Any:
-        """``x >= 0`` (a constant), as data XLA cannot fold: the sign bit cleared where ``count < 0``
-        (a no-op on a value >= 0), so that no rewrite keyed on a known constant applies."""
-        bits = lax.bitcast_convert_type(jnp.asarray(x, jnp.float64), jnp.int64)
-        mask = jnp.where(self.count < 0, jnp.int64(0x7FFF_FFFF_FFFF_FFFF), jnp.int64(-1))
-        return lax.bitcast_convert_type(bits & mask, jnp.float64)
-
     def exact_divide(self, a: Any, b: float) -> Any:
         # XLA turns a division by a constant into a product with its reciprocal (measured: 18% of
-        # k / 204000.0 one ulp off); a divisor it cannot know keeps the division.
-        return a / self._count_dependent(b)
+        # k / 204000.0 one ulp off); a divisor it cannot know keeps the division: ``unfused``'s
+        # mask (the sign bit cleared where count < 0, a no-op on a divisor > 0) makes it data.
+        return a / self.unfused(jnp.asarray(b, jnp.float64))
 
     def inverse_sqrt(self, x: Any) -> Any:
         # XLA rewrites 1 / sqrt(x) to rsqrt(x) (measured: 25% of values one ulp off).

@@ -24,7 +24,7 @@ from typing import Any, Mapping, NamedTuple, Optional
 import numpy as np
 
 from . import _validation as v
-from ._family import FormulaSpec, check_document, register
+from ._family import FormulaSpec, register
 
 WARMUP_TYPES = ("linear", "cosine", "1-sqrt")  # transformers' warmup_type
 DECAY_TYPES = ("linear", "cosine", "1-sqrt", "1-square")  # transformers' decay_type, and 1 - x**2
@@ -446,11 +446,3 @@ class WSDSpec(FormulaSpec):
     @classmethod
     def _document_fields(cls) -> tuple[set, tuple]:
         return set(cls.FIELDS), ("lr", "num_warmup_steps", "num_decay_steps")
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any], **kwargs: Any) -> Any:
-        if kwargs:
-            raise TypeError(f"{cls.__name__}.from_dict takes no keywords, got {sorted(kwargs)}")
-        names, required = cls._document_fields()
-        check_document(cls, data, names=names, required=required)
-        return cls(**{k: val for k, val in data.items() if k not in ("format", "version")})
