@@ -106,6 +106,11 @@ class PlateauSequenceLR(SpecLR):
         self._step_count += 1
         self._last_lr = [_clone(g["lr"]) for g in self.optimizer.param_groups]
 
+    def resume_at(self, step: int) -> None:
+        """Move to ``step`` as ``PlateauSequenceLR(optimizer, spec, step)`` starts there, the
+        plateau in the state it has now (SpecLR's writes only the lrs: the parts need moving too)."""
+        self._start(self.optimizer, self.current_spec(), v.integer("step", step, low=0))
+
     def get_lr(self) -> list:
         return [_clone(g["lr"]) for g in self.optimizer.param_groups]
 

@@ -134,6 +134,11 @@ def test_clr_torch_resumes_from_its_state_and_from_torch(name):
         lrs, momenta, _ = _clr_torch(resumed_spec, metrics, start=k)
         assert lrs.tolist() == full[k:].tolist(), k
         assert momenta.tolist() == full_momenta[k:].tolist(), k
+        # resume_at (SpecLR's O(1) move) builds the parts at the step, as the constructor does
+        opt = _sgd()
+        moved = __import__("clr_torch").PlateauSequenceLR(opt, resumed_spec)
+        moved.resume_at(k)
+        assert [g["lr"] for g in opt.param_groups] == full[k].tolist() and moved.last_epoch == k
 
 
 def _optax_lrs(spec, metrics: list, group: int = 1, start: int = 0, stop: int = N):
