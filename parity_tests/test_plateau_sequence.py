@@ -271,3 +271,34 @@ def test_clr_from_torch_reads_a_checkpoint_of_the_run(tmp_path, capsys):
     assert clr_spec.from_json((tmp_path / "spec.json").read_text()) == sched.current_spec()
     assert cli.main(["show", str(tmp_path / "spec.json")]) == 0
     assert "moves with the metric" in capsys.readouterr().out
+
+
+@needs_jax
+@pytest.mark.parametrize("build", ["adam", "adamw", "sgd_nesterov", "rmsprop"])
+def test_every_torch_rule_optimizer_takes_it(build):
+    import jax.numpy as jnp
+
+    import clr_optax
+
+    spec = SequentialSpec(
+        [
+            CyclicSpec(base_lr=0.01, max_lr=0.1, step_size_up=3, base_momentum=0.8, max_momentum=0.9),
+            PlateauSpec(lr=0.1, factor=0.5, patience=0),
+        ],
+        milestones=[6],
+    )
+    tx = {
+        "adam": lambda: clr_optax.adam(spec),
+        "adamw": lambda: clr_optax.adamw(spec),
+        "sgd_nesterov": lambda: clr_optax.sgd(spec, momentum=0.9, nesterov=True),
+        "rmsprop": lambda: clr_optax.rmsprop(spec, momentum=0.9),
+    }[build]()
+    params = jnp.zeros(2)
+    state = tx.init(params)
+    lrs = []
+    for k in range(10):  # a worse metric each update: from the milestone on, halved at each
+        _, state = tx.update(jnp.ones(2), state, params, value=float(k))
+        lrs.append(float(clr_optax.current_hyperparams(state)["learning_rate"]))
+    # by hand: the triangle 0.01 -> 0.1 -> 0.01 (steps of 0.03), then the plateau from 0.1
+    expected = [0.01, 0.04, 0.07, 0.1, 0.07, 0.04, 0.1, 0.05, 0.025, 0.0125]
+    assert lrs == pytest.approx(expected, rel=1e-6)
