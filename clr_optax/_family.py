@@ -23,6 +23,7 @@ from clr_spec import Spec
 from clr_spec._family import check_spec
 from clr_spec._ops import NUMPY
 
+from ._decided import decided_float32
 from ._ops import JaxFloat32Ops, JaxFloat64Ops
 from ._plateau import schedule_builder as _plateau_builder
 from ._plateau import sequence_schedule_builder as _plateau_sequence_builder
@@ -134,8 +135,9 @@ def _formula_schedule(spec: Any, what: str, group: int, method: Float32Method) -
     on CPU and GPU; float32 throughout on other platforms (TPUs have no float64)."""
     spec.values_at(NUMPY, np.zeros(1, np.int64), what, group)  # a clear error now, not when traced
 
-    def float64_value(step, count):
-        return spec.values_at(JaxFloat64Ops(count), step.astype(jnp.float64), what, group)
+    def float64_value(step, count, ops=None):
+        ops = JaxFloat64Ops(count) if ops is None else ops
+        return spec.values_at(ops, step.astype(jnp.float64), what, group)
 
     def float32_value(step, count):
         # int32 steps: the formulas keep positions exact in integers, the rest is float32.
@@ -159,7 +161,25 @@ def _formula_schedule(spec: Any, what: str, group: int, method: Float32Method) -
         x64=lambda step, count: jnp.asarray(float64_value(step, count), jnp.float64),
         via_float64=_rounded_to_float32(float64_value),
         float32=float32_value,
+        on_cpu=decided_float32(float64_value) if _takes_cosine(spec, what, group) else None,
     )
+
+
+def _takes_cosine(spec: Any, what: str, group: int) -> bool:
+    """Whether the spec's float64 formula takes a cosine (``JaxFloat64Ops.cos``, counted when
+    traced): its float32 values are then decided from a fast one (``_decided``)."""
+    taken = []
+
+    def probe(step, count):
+        ops = JaxFloat64Ops(count)
+        value = spec.values_at(ops, step.astype(jnp.float64), what, group)
+        taken.append(ops.cosines)
+        return value
+
+    step = jax.ShapeDtypeStruct((), jnp.int32)
+    with jax.enable_x64(True):
+        jax.eval_shape(probe, step, step)
+    return taken[0] > 0
 
 
 def _check_traceable(

@@ -31,7 +31,7 @@ from jax import lax
 from clr_spec._ops import Ops
 
 from . import _ff
-from ._float64 import pow2_float64, power_of
+from ._float64 import COS_BOUND, fast_cos, in_cos_domain, pow2_float64, power_of
 from ._float_float import exp2_parts, log2_decimal, scale_by_pow2
 
 # The largest step a schedule evaluates (counts are clipped to [0, 2**31 - 1]): a formula may
@@ -45,15 +45,30 @@ class JaxFloat64Ops(Ops):
     ``count`` is the raw count the step was clipped from (the guards depend on it);
     ``exact_power`` computes ``base**k`` with ``jnp.power`` (correctly rounded on CPU, as
     Python's pow is: the x64 result is torch's bitwise) instead of ``power_of`` (within
-    1 ulp, 8x faster: enough for a value rounded to float32 after)."""
+    1 ulp, 8x faster: enough for a value rounded to float32 after); ``cosine`` "low" or "high"
+    makes ``cos`` a lower or upper bound of the cosine (``_decided``), "exact" the cosine."""
 
     xp = jnp
     in_float64 = True
     max_step = MAX_STEP
 
-    def __init__(self, count: Any, exact_power: bool = False):
+    def __init__(self, count: Any, exact_power: bool = False, cosine: str = "exact"):
         self.count = count
         self.exact_power = exact_power
+        self.cosine = cosine
+        self.cosines = 0  # how many cosines the formula took (counted when traced)
+        self.in_cos_domain: Any = True  # where every one of them was fast_cos's to take
+
+    def cos(self, x: Any) -> Any:
+        # "exact": XLA's float64 cos (C's on CPU: torch's, bitwise); "low" / "high": a bound of it
+        # from a fast polynomial (``_decided``: the float32 value decided from both ends), where the
+        # angle is in the polynomial's domain (an array of where, kept: a formula's selects could
+        # hide a NaN there).
+        self.cosines += 1
+        if self.cosine == "exact":
+            return jnp.cos(x)
+        self.in_cos_domain = self.in_cos_domain & in_cos_domain(x)
+        return fast_cos(x) + (COS_BOUND if self.cosine == "high" else -COS_BOUND)
 
     def divide(self, a: Any, b: float) -> Any:
         return a / jnp.where(self.count < 0, jnp.float64(1.0), jnp.float64(b))
@@ -86,7 +101,11 @@ class JaxFloat64Ops(Ops):
     def cosine_anneal(self, position: Any, length: Any) -> Any:
         # torch's pi * position / length, the division kept a division (``divide``: XLA would
         # multiply by the reciprocal of a constant length, one ulp off now and then)
-        return (1 + jnp.cos(self.divide(math.pi * position, length))) / 2
+        if self.cosine != "exact" and isinstance(length, (int, float)):
+            # A bracket of the cosine (``_decided``) does not need torch's division: the product with
+            # the reciprocal is within 3 ulps of its angle, which ``COS_BOUND`` allows for.
+            return (1 + self.cos(math.pi * position * (1 / length))) / 2
+        return (1 + self.cos(self.divide(math.pi * position, length))) / 2
 
     def constant(self, values: Any) -> Any:
         return jnp.asarray(np.asarray(values, dtype=np.float64))

@@ -202,11 +202,15 @@ def resolved_method(method: Float32Method) -> Optional[Float32Method]:
     return None if target is None else _method_for(target)
 
 
-def path_schedule(method: Float32Method, x64: Callable, via_float64: Callable, float32: Callable) -> Callable:
+def path_schedule(
+    method: Float32Method, x64: Callable, via_float64: Callable, float32: Callable, on_cpu: Optional[Callable] = None
+) -> Callable:
     """``count -> value`` from one of a schedule's evaluations, each ``(step, count) -> value``:
     ``x64`` under ``jax_enable_x64``; otherwise ``via_float64`` (float64 rounded once to float32)
     on CPU and GPU and ``float32`` (float32 arithmetic alone) elsewhere (TPUs have no float64
-    hardware); ``method`` forces one (tests, benchmarks).
+    hardware); ``method`` forces one (tests, benchmarks). ``on_cpu``, where given, is the float64
+    evaluation for CPUs alone (``_decided``'s: measured there; on a GPU, a ``lax.cond`` per step
+    could wait for the device, and its float64 cosine is not the wall a CPU's is).
 
     "auto" picks one path: for the platforms a ``platforms=`` keyword of the public builders
     names (``target_platforms``), when the schedule is built; else for the default backend's
@@ -216,20 +220,22 @@ def path_schedule(method: Float32Method, x64: Callable, via_float64: Callable, f
     (``["cpu", "tpu"]``) get both paths, chosen per platform at lowering by
     ``lax.platform_dependent``.
     """
-    built_for = resolved_method(method)
+    built_for, target = resolved_method(method), _TARGET.get()
+    cpu = on_cpu or via_float64
 
     def schedule(count):
         count = _host_clipped(count)
         step = _as_step(count)
         if jax.config.jax_enable_x64:
             return x64(step, count)
-        chosen = built_for or _method_for((jax.default_backend().lower(),))
+        platforms = target or (jax.default_backend().lower(),)
+        chosen = built_for or _method_for(platforms)
         if chosen == "float64":
-            return via_float64(step, count)
+            return (cpu if set(platforms) == {"cpu"} else via_float64)(step, count)
         if chosen == "float-float":
             return float32(step, count)
         # Built for platforms with and without float64: chosen when lowering for each of them.
-        return lax.platform_dependent(step, count, cpu=via_float64, cuda=via_float64, rocm=via_float64, default=float32)
+        return lax.platform_dependent(step, count, cpu=cpu, cuda=via_float64, rocm=via_float64, default=float32)
 
     return schedule
 

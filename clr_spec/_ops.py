@@ -10,6 +10,10 @@ operations whose right form depends on the evaluator:
 - ``power(base, k)``, ``pow2(n)``, ``cosine_anneal(position, length)``: in float64 torch's own
   arithmetic; on the float32-only path (TPUs) accurate float32 forms.
 - ``call_scale_fn(fn, arg)``: a user's function, as torch calls it.
+- ``cos``: the array module's, but on clr_optax's CPU path a formula's float32 value is decided
+  from a lower and an upper bound of each cosine it takes (``clr_optax._decided``), so a
+  float64 formula's value must be monotone in each ``ops.cos`` it takes (an affine map of the
+  cosine, as every anneal is; ``cos(a) - cos(b)`` or ``cos(x)**2`` would not be).
 
 ``NumpyOps`` (float64, int64 steps) gives ``spec.lr``; clr_optax's ``JaxFloat64Ops`` only swaps
 the module and adds the XLA guards, and ``JaxFloat32Ops`` overrides the float64-only forms.
