@@ -49,17 +49,19 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 
 # Why a schedule misses its speed target where it does (shown only where it is missed).
 WHY = {
-    "OneCycleLR": "one float64 cosine per step (the anneal is computed once, the phase's constants selected); "
-    "it is most of our time, and optax's own 1cycle is of the same order, so the ratio moves "
-    "around the target from run to run (0.78-1.09 measured on this machine)",
-    "CosineAnnealingLR": "one float64 cosine per step (torch's value, rounded once; about 10 ns a step on "
-    "CPU, where optax's float32 cosine is 2-4 ns): the wall of every cosine schedule",
-    "SequentialLR(LinearLR, CyclicLR, CosineAnnealingLR)": "its cosine tail: the float64 cosine, as for CosineAnnealingLR (the select chain over the phases "
-    "costs ~1% of it)",
+    "OneCycleLR": "one cosine per step, decided from the fast float64 cosine (clr_optax/_decided.py); optax's "
+    "own 1cycle is of the same order, so the ratio moves from run to run",
+    "CosineAnnealingLR": "the fast float64 cosine evaluated twice (a lower and an upper bound of the formula, "
+    "whose float32 roundings decide the value) against optax's one float32 cosine: about parity, "
+    "so the ratio moves around the target from run to run (0.83-1.31 measured on this machine)",
+    "SequentialLR(LinearLR, CyclicLR, CosineAnnealingLR)": "every phase is evaluated at every step and one "
+    "selected (as join_schedules does), and the cosine tail's bracket (see CosineAnnealingLR) is "
+    "most of it, against optax's float32 cosine_decay",
     "LambdaLR (0.99999**k)": "the user's function runs as written, in float64: `0.99999 ** k` is a float64 "
     "`pow` per step, where optax's exponential_decay is a float32 `exp`",
     "PolynomialLR": "past the 2**16 steps torch's recursion is tabled for (clr_spec/_decays.py), the closed "
-    "form's float64 `pow` per step (and a float64 division), where optax's is a float32 power",
+    "form's float64 `pow` per step (and a float64 division), where optax's is a float32 power; both "
+    "are within a few times the write floor",
     "LinearLR": "both are a few operations per step (near the write floor); ours are float64 with the guards "
     "that keep torch's roundings",
     "StepLR": "its table of torch's 2**16 decays (512 KiB of float64) is a gather per step",
@@ -68,6 +70,7 @@ LOWER_WHY = {
     "CosineAnnealingWarmRestarts T_mult=2": "the select chain over the 21 periods an int32 count reaches (two "
     "selects each) is most of the program",
     "StepLR": "its table of torch's 2**16 decays (512 KiB of float64) is a constant of the program",
+    "ExponentialLR": "as StepLR: its table of torch's 2**16 decays is a constant of the program",
 }
 EXACT_WHY = {
     "CosineAnnealingLR": "torch steps CosineAnnealingLR recursively (each lr from the last, rounded twice), "
@@ -84,11 +87,12 @@ EXACT_WHY = {
 NEW_TARGET = 1.0
 # Why a new schedule type misses its speed target where it does (shown only where it is missed). Measured
 # on this machine: the same specs on clr_optax's float32 path (platforms="tpu", run on the CPU) ran 1.7x
-# (cosine, warmup_stable_decay) to 2.9x (linear) faster than the float64 path the CPU gets.
+# (warmup_stable_decay) to 2.9x (linear) faster than the float64 path the CPU gets.
 HF_WHY = {
-    "cosine": "one float64 cosine per step, as for CosineAnnealingLR (transformers' lambda in Python floats), "
-    "where optax's warmup_cosine_decay is a float32 cosine; the same spec on clr_optax's float32 "
-    'path (`platforms="tpu"`) measured 1.7× faster on this CPU',
+    "cosine": "transformers' lambda in float64: two true divisions per step (the warmup's and the "
+    "progress's: XLA would multiply by a reciprocal, a rounding Python does not make), the cosine's "
+    "bracket (decided from the fast cosine, as for CosineAnnealingLR) and the guards of "
+    "`max(0.0, x)` and the warmup, where optax's warmup_cosine_decay is a float32 cosine",
     "linear": "transformers' lambda in float64 with the guards that keep Python's roundings (a true division "
     "per step where XLA would multiply by a reciprocal, `where` for `max(0.0, x)` and the warmup), "
     "where optax's two linear pieces are float32 multiply-adds at the write floor; the same spec on "
@@ -98,13 +102,12 @@ HF_WHY = {
     "optax's float32 pieces at the write floor; the float32 path measured 1.7× faster",
     "cyclic WSD (3 cycles)": "the float64 WSD lambda (as warmup_stable_decay) and a select chain over the 3 "
     "cycles' constants, against optax's 9 joined pieces, each of which join_schedules "
-    "evaluates at every step: near parity",
+    "evaluates at every step",
 }
 TIMM_WHY = {
-    "cycles of 2**18, decaying peak, warmup": "one float64 cosine per step (timm's value, rounded once), against sgdr_schedule's 4 warmup-cosine "
-    "pieces, each a float32 cosine that join_schedules evaluates at every step: the same order, so the "
-    "ratio moves around the target from run to run (0.79-1.02 measured on this machine); with 6 pieces "
-    "(the growing cycles) optax's is the slower",
+    "cycles of 2**18, decaying peak, warmup": "one cosine per step (timm's value, decided from the fast "
+    "float64 cosine), against sgdr_schedule's 4 warmup-cosine pieces, each a float32 cosine that "
+    "join_schedules evaluates at every step",
 }
 
 
@@ -174,11 +177,11 @@ def family_tables(quick: bool) -> tuple[list[str], list[str]]:
     over = [row for row in speed if row[1] / floor_ms > 15]
     if over:
         notes.append(
-            f"- Over 15× the write floor ({', '.join(row[0] for row in over)}): the float64 cosine (or "
-            "`pow`) of each step is most of it; a float32 result exact by construction from a fast "
-            "cosine needs a fallback to the exact one where it cannot decide, which under `vmap` (a "
-            "schedule is a function of one count) becomes a select that evaluates the exact cosine "
-            "everywhere, so it was not done."
+            f"- Over 15× the write floor ({', '.join(row[0] for row in over)}): where a float64 `pow` (LambdaLR's "
+            "user function), a gather from a table (StepLR) or a select chain over many periods (SGDR "
+            "T_mult=2: 21) is taken per step, beside the cosine's bracket; the cosine itself is no longer "
+            "the wall (clr_optax/_decided.py: the fast float64 cosine, the exact one only where the float32 "
+            "value cannot be decided from it)."
         )
     if notes:
         out += ["", "Where a target is missed, why:", "", *notes]

@@ -6,7 +6,7 @@ about 1 ns) within ``COS_ERROR`` of the true cosine for ``|x| <= pi``. A schedul
 monotone in the cosine it takes (each formula's float64 value is an affine map of one cosine
 per step, its roundings monotone), so evaluating the formula with every cosine lowered by
 ``COS_BOUND`` and again with every one raised brackets torch's float64 value; where both ends
-(widened by a few float64 ulps, for any rounding order the two evaluations do not share) round
+(widened by 16 float64 ulps, for any rounding order the two evaluations do not share) round
 to the same float32, that float32 is ``float32(torch)``, by construction. Elsewhere (about one
 step in 10**7, more where the lr nears 0 at a cosine's trough, and every step with an angle
 past pi) the formula runs again with the exact cosine.
@@ -31,8 +31,8 @@ from ._ops import JaxFloat64Ops
 _WIDEN = 2.0**-49  # relative: 16 float64 ulps either side, for rounding orders not shared
 # Under vmap: steps in blocks of _BLOCK; the exact formula on the blocks holding an undecided one
 # when they are at most 1/_SHARE of the batch (else on all of it). A step alone or a batch of up to
-# _SMALL takes the exact formula: its cosines cost less than compiling the bracket (three copies
-# of the formula, where XLA's compile time grows with the program) would.
+# _SMALL takes the exact formula: its cosines cost less than compiling the batched rule would (the
+# bracket's two copies of the formula and two of the exact one; XLA's compile time grows with them).
 _BLOCK = 256
 _SHARE = 64
 _SMALL = 4096

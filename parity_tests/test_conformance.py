@@ -529,8 +529,13 @@ def test_optax_float32_x64_and_the_float32_only_path(cls):
         for i, what in enumerate(_whats(row.spec)):
             ref = reference[:, g, i]
             name = f"conformance {cls.__name__}"
-            ours = np.asarray(jax.jit(optax_family.schedule_of(row.spec, what, g))(steps))
+            schedule = optax_family.schedule_of(row.spec, what, g)
+            ours = np.asarray(jax.jit(schedule)(steps))
             check_float32(name, what, ours, ref, max_ulp=0, min_exact=1.0)
+            # a large batch under vmap (on CPU a cosine's values are decided from a fast one there)
+            batch = np.resize(steps, 3 * 4096 + 5)
+            batched = np.asarray(jax.jit(jax.vmap(schedule))(batch))
+            np.testing.assert_array_equal(batched, ours[batch], err_msg=f"{name} {what}: a batch under vmap")
             tpu = np.asarray(jax.jit(optax_family.schedule_of(row.spec, what, g, "float-float"))(steps))
             check_float32(name + " float32-only", what, tpu, ref, max_ulp=row.float32_only_ulps, min_exact=0.0)
             with jax.enable_x64(True):
