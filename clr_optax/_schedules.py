@@ -209,8 +209,8 @@ def path_schedule(
     ``x64`` under ``jax_enable_x64``; otherwise ``via_float64`` (float64 rounded once to float32)
     on CPU and GPU and ``float32`` (float32 arithmetic alone) elsewhere (TPUs have no float64
     hardware); ``method`` forces one (tests, benchmarks). ``on_cpu``, where given, is the float64
-    evaluation for CPUs alone (``_decided``'s: measured there; on a GPU, a ``lax.cond`` per step
-    could wait for the device, and its float64 cosine is not the wall a CPU's is).
+    evaluation for CPUs alone (``_decided``'s: measured there; on a GPU its loop's test could wait
+    for the device, and a GPU's float64 cosine is not the wall a CPU's is; not measured).
 
     "auto" picks one path: for the platforms a ``platforms=`` keyword of the public builders
     names (``target_platforms``), when the schedule is built; else for the default backend's
