@@ -62,8 +62,10 @@ WHY = {
     "PolynomialLR": "past the 2**16 steps torch's recursion is tabled for (clr_spec/_decays.py), the closed "
     "form's float64 `pow` per step (and a float64 division), where optax's is a float32 power; both "
     "are within a few times the write floor",
-    "LinearLR": "both are a few operations per step (near the write floor); ours are float64 with the guards "
-    "that keep torch's roundings",
+    "LinearLR": "both are a few operations per step (near the write floor, where the ratio of two tenths of "
+    "a millisecond is mostly noise); ours are float64 with the guards that keep torch's roundings",
+    "ConstantLR": "both are at the write floor (a select per step), where the ratio of two tenths of a "
+    "millisecond is mostly noise",
     "StepLR": "its table of torch's 2**16 decays (512 KiB of float64) is a gather per step",
 }
 LOWER_WHY = {
