@@ -339,6 +339,15 @@ def _warmup(ops: Any, k: Any, warmup: int) -> Any:
     return ops.exact_divide(k, float(max(1, warmup)))
 
 
+def _warmup_or(ops: Any, steps: Any, k: Any, warmup: int, numerator: Any, denominator: float) -> tuple[Any, Any]:
+    """(``steps < warmup``, the warmup's ``float(current_step) / float(max(1, num_warmup_steps))``
+    there and ``numerator / denominator`` after): one IEEE division of the phase's numerator by its
+    denominator, the same quotient as either division (XLA would run both at every step)."""
+    before = _before(steps, warmup)
+    top = ops.where(before, k, numerator)
+    return before, ops.exact_divide(top, ops.where(before, float(max(1, warmup)), float(denominator)))
+
+
 def _positive(ops: Any, x: Any) -> Any:
     # Python's max(0.0, x) (and max(0, x)): x where x > 0, else 0.
     return ops.where(x > 0, x, 0.0)
@@ -350,10 +359,11 @@ def _before(steps: Any, limit: int) -> Any:
     return steps <= v.below_int_range(limit - 1, steps)
 
 
-def _cosine_progress(ops: Any, spec: HuggingFaceSpec, k: Any) -> Any:
+def _warmup_or_progress(ops: Any, spec: HuggingFaceSpec, steps: Any, k: Any) -> tuple[Any, Any]:
+    """``_warmup_or`` the cosines' progress after the warmup: float(current_step -
+    num_warmup_steps) / float(max(1, num_training_steps - num_warmup_steps))."""
     w, t = spec.warmup_steps, spec.training_steps
-    # float(current_step - num_warmup_steps) / float(max(1, num_training_steps - num_warmup_steps))
-    return ops.exact_divide(k - float(w), float(max(1, t - w)))
+    return _warmup_or(ops, steps, k, w, k - float(w), max(1, t - w))
 
 
 def _floor(ops: Any, factor: Any, min_lr_rate: float) -> Any:
@@ -363,8 +373,9 @@ def _floor(ops: Any, factor: Any, min_lr_rate: float) -> Any:
 
 def _linear(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
     w, t = spec.warmup_steps, spec.training_steps
-    decay = ops.exact_divide(float(t) - k, float(max(1, t - w)))
-    return ops.where(_before(steps, w), _warmup(ops, k, w), _positive(ops, decay))
+    # max(0.0, float(num_training_steps - current_step) / float(max(1, num_training_steps - num_warmup_steps)))
+    before, x = _warmup_or(ops, steps, k, w, float(t) - k, max(1, t - w))
+    return ops.where(before, x, _positive(ops, x))
 
 
 def _cosine(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
@@ -374,23 +385,20 @@ def _cosine(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
         # float32 alone (TPUs): 0.5 * (1 + cos(pi x)) cancels near the bottom; the same value as the
         # anneal's accurate float32 form (cos**2 of half the angle, a sine near the end), at the
         # step's exact distance from the warmup's end (a warmup past the int32 steps is never left).
+        before, x = _before(steps, w), _warmup(ops, k, w)
         factor = ops.cosine_anneal(steps - v.below_int_range(w, steps), float(max(1, t - w)))
     else:
-        progress = _cosine_progress(ops, spec, k)
-        factor = 0.5 * (1.0 + ops.cos((math.pi * spec.keyword("num_cycles") * 2.0) * progress))
+        before, x = _warmup_or_progress(ops, spec, steps, k)  # the progress after the warmup
+        factor = 0.5 * (1.0 + ops.cos((math.pi * spec.keyword("num_cycles") * 2.0) * x))
     rate = spec.keyword("min_lr_rate") if spec.name == "cosine_with_min_lr" else 0.0
-    return ops.where(
-        _before(steps, spec.warmup_steps), _warmup(ops, k, spec.warmup_steps), _positive(ops, _floor(ops, factor, rate))
-    )
+    return ops.where(before, x, _positive(ops, _floor(ops, factor, rate)))
 
 
 def _cosine_with_restarts(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
-    progress = _cosine_progress(ops, spec, k)
+    before, progress = _warmup_or_progress(ops, spec, steps, k)  # the warmup's fraction there
     position = ops.remainder(spec.keyword("num_cycles") * progress, 1.0)  # Python's float % 1.0
     factor = _positive(ops, 0.5 * (1.0 + ops.cos(math.pi * position)))
-    return ops.where(
-        _before(steps, spec.warmup_steps), _warmup(ops, k, spec.warmup_steps), ops.where(progress >= 1.0, 0.0, factor)
-    )
+    return ops.where(before, progress, ops.where(progress >= 1.0, 0.0, factor))
 
 
 def _polynomial(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
@@ -399,13 +407,12 @@ def _polynomial(spec: HuggingFaceSpec, ops: Any, steps: Any, k: Any) -> Any:
     lr_range = lr_init - lr_end
     decay_steps = t - w  # != 0 (checked); < 0 only where this branch is never taken
     done = ops.minimum(ops.maximum(k, float(w)), float(t))  # the branch's steps, where it is taken
-    pct_remaining = 1 - ops.exact_divide(done - float(w), float(decay_steps if decay_steps > 0 else 1))
-    pct_remaining = ops.maximum(pct_remaining, 0.0)  # (only where t < w: not taken)
+    # pct_remaining = 1 - (current_step - num_warmup_steps) / decay_steps
+    before, x = _warmup_or(ops, steps, k, w, done - float(w), decay_steps if decay_steps > 0 else 1)
+    pct_remaining = ops.maximum(1 - x, 0.0)  # (below 0 only where t < w: not taken)
     decay = ops.unfused(lr_range * ops.real_power(pct_remaining, power)) + lr_end
     return ops.where(
-        _before(steps, w),
-        _warmup(ops, k, w),
-        ops.where(steps > v.below_int_range(t, steps), lr_end / lr_init, ops.exact_divide(decay, lr_init)),
+        before, x, ops.where(steps > v.below_int_range(t, steps), lr_end / lr_init, ops.exact_divide(decay, lr_init))
     )
 
 
@@ -430,13 +437,18 @@ def _cosine_warmup_with_min_lr(spec: HuggingFaceSpec, ops: Any, steps: Any, k: A
     # Everything in floats: current_step, num_warmup_steps and num_training_steps are float()ed first.
     w, t = float(spec.warmup_steps), float(spec.training_steps)
     warmup_lr_rate, min_lr_rate = spec.keyword("warmup_lr_rate"), spec.keyword("min_lr_rate")
+    # the warmup's (current_step + 1) / max(1, num_warmup_steps), or warmup_lr_rate + (1 - warmup_lr_rate)
+    # * current_step / max(1, num_warmup_steps - 1); then the progress (current_step - num_warmup_steps
+    # + 1) / max(1, num_training_steps - num_warmup_steps): one division of the phase's terms
     if warmup_lr_rate is None:
-        warm = ops.exact_divide(k + 1.0, max(1.0, w))
+        top, bottom = k + 1.0, max(1.0, w)
     else:
-        warm = warmup_lr_rate + ops.exact_divide((1.0 - warmup_lr_rate) * k, float(max(1, w - 1)))
-    progress = ops.exact_divide(ops.opaque(k - w) + 1.0, max(1.0, t - w))
-    factor = 0.5 * (1.0 + ops.cos((math.pi * spec.keyword("num_cycles") * 2.0) * progress))
-    return ops.where(_before(steps, spec.warmup_steps), warm, _positive(ops, _floor(ops, factor, min_lr_rate)))
+        top, bottom = (1.0 - warmup_lr_rate) * k, float(max(1, w - 1))
+    before = _before(steps, spec.warmup_steps)
+    x = ops.exact_divide(ops.where(before, top, ops.opaque(k - w) + 1.0), ops.where(before, bottom, max(1.0, t - w)))
+    warm = x if warmup_lr_rate is None else warmup_lr_rate + x
+    factor = 0.5 * (1.0 + ops.cos((math.pi * spec.keyword("num_cycles") * 2.0) * x))
+    return ops.where(before, warm, _positive(ops, _floor(ops, factor, min_lr_rate)))
 
 
 _FACTORS = {

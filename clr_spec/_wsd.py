@@ -302,8 +302,16 @@ class WSDSpec(FormulaSpec):
         m = self.min_lr_ratio
         t, warmup, plateau, end, decay_start, cycle = self._local(ops, steps)
         tf = t.astype(dtype)
-        # float(current_step) / float(max(1, num_warmup_steps)), at most 1 where the warmup is not taken
-        progress = ops.minimum(ops.exact_divide(tf, cycle("warmup_div")), 1.0)
+        # float(current_step) / float(max(1, num_warmup_steps)) in the warmup; float(current_step -
+        # num_warmup_steps - num_stable_steps) / float(max(1, num_decay_steps)) after it: one division
+        # of the phase's terms, the same quotients (XLA would run both divisions at every step); at
+        # most 1 where the phase's branch is not taken
+        into = ops.maximum(t - decay_start, 0).astype(dtype)
+        in_warmup = t <= warmup
+        quotient = ops.exact_divide(
+            ops.where(in_warmup, tf, into), ops.where(in_warmup, cycle("warmup_div"), cycle("decay_div"))
+        )
+        progress = ops.minimum(quotient, 1.0)
         # float32 alone (TPUs): the cosines' 1 -+ cos cancels near 0; the same values through the
         # anneal's accurate float32 form (JaxFloat32Ops.cosine_anneal), at the exact distances
         accurate = not ops.in_float64
@@ -320,9 +328,6 @@ class WSDSpec(FormulaSpec):
         # max(0.0, factor)
         warm = ops.unfused(shape * cycle("span")) + m
         warm = ops.where(warm > 0, warm, 0.0)
-        # float(current_step - num_warmup_steps - num_stable_steps) / float(max(1, num_decay_steps))
-        into = ops.maximum(t - decay_start, 0).astype(dtype)
-        progress = ops.minimum(ops.exact_divide(into, cycle("decay_div")), 1.0)
         if self.decay_type == "linear":
             shape = 1.0 - progress
         elif self.decay_type == "cosine" and accurate and self.num_cycles == 0.5:
@@ -336,7 +341,7 @@ class WSDSpec(FormulaSpec):
             shape = 1.0 - ops.unfused(progress * progress)
         decay = ops.unfused(shape * cycle("span")) + m
         decay = ops.where(decay > 0, decay, 0.0)
-        return ops.where(t <= warmup, warm, ops.where(t <= plateau, cycle("peak"), ops.where(t <= end, decay, m)))
+        return ops.where(in_warmup, warm, ops.where(t <= plateau, cycle("peak"), ops.where(t <= end, decay, m)))
 
     def _local(self, ops: Any, steps: Any) -> tuple:
         """(the step within its cycle, the last step of the cycle's warmup, stable phase and decay

@@ -149,7 +149,7 @@ def test_the_bracket_holds_the_exact_value(name):
 
         with jax.enable_x64(True):
             exact, low, high, inside = (np.asarray(a) for a in jax.jit(ends)(jnp.asarray(steps, jnp.int32)))
-        assert inside[:100].all(), name
+        assert inside[:10].all(), name  # (the 2.5 cycles leave [-pi, pi] at a fifth of the warmup)
         below, above = np.minimum(low, high)[inside], np.maximum(low, high)[inside]
         assert (below <= exact[inside]).all() and (exact[inside] <= above).all(), name
 
