@@ -53,10 +53,12 @@ def bracket(value: Callable, step: Any, count: Any) -> Any:
     return jnp.where((low32 == high32) & low_ops.in_cos_domain & high_ops.in_cos_domain, low32, jnp.nan)
 
 
-def decided_float32(value: Callable) -> Callable:
+def decided_float32(value: Callable, step_of: Callable) -> Callable:
     """``(step, count) -> float32`` from ``value(step, count, ops)``, the formula's float64 value
     over ``ops`` (a ``JaxFloat64Ops`` of ``count``), traced with 64-bit types on: the value with
-    the exact cosine rounded to float32, bitwise, most of it decided from a fast one."""
+    the exact cosine rounded to float32, bitwise, most of it decided from a fast one. ``step`` is
+    ``step_of(count)``, which the loop over undecided blocks computes again for them (an array of
+    the steps it took would be written out for it)."""
 
     def exact(step: Any, count: Any) -> Any:
         return value(step, count, JaxFloat64Ops(count)).astype(jnp.float32)
@@ -82,7 +84,7 @@ def decided_float32(value: Callable) -> Callable:
             out, undecided = carry
             (picked,) = jnp.nonzero(undecided, size=most, fill_value=0)
             at = jnp.minimum(picked[:, None] * _BLOCK + jnp.arange(_BLOCK), n - 1).reshape(-1)
-            return out.at[at].set(exact(step[at], count[at])), undecided.at[picked].set(False)
+            return out.at[at].set(exact(step_of(count[at]), count[at])), undecided.at[picked].set(False)
 
         # A loop, not a lax.cond: XLA updates the loop's buffer in place, where a conditional's result
         # is a copy (0.6 ms per 1M steps). Most batches run it no time or once (a trough's blocks);

@@ -161,7 +161,7 @@ def _formula_schedule(spec: Any, what: str, group: int, method: Float32Method) -
         x64=lambda step, count: jnp.asarray(float64_value(step, count), jnp.float64),
         via_float64=_rounded_to_float32(float64_value),
         float32=float32_value,
-        on_cpu=decided_float32(float64_value) if _takes_cosine(spec, what, group) else None,
+        on_cpu=decided_float32(float64_value, _as_step) if _takes_cosine(spec, what, group) else None,
     )
 
 
