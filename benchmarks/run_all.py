@@ -51,41 +51,42 @@ START, END = "<!-- bench:start -->", "<!-- bench:end -->"
 WHY = {
     "OneCycleLR": "one cosine per step, decided from the fast float64 cosine (clr_optax/_decided.py); optax's "
     "own 1cycle is of the same order, so the ratio moves from run to run",
-    "CosineAnnealingLR": "the fast float64 cosine evaluated twice (a lower and an upper bound of the formula, "
-    "whose float32 roundings decide the value) against optax's one float32 cosine: about parity, "
-    "so the ratio moves around the target from run to run (0.83-1.31 measured on this machine)",
+    "CosineAnnealingLR": "a gather from its table of torch's recursion (the first period, replayed: what makes "
+    "it exact) beside the fast float64 cosine evaluated twice (a lower and an upper bound of the formula past "
+    "the table, whose float32 roundings decide the value), against optax's one float32 cosine",
     "SequentialLR(LinearLR, CyclicLR, CosineAnnealingLR)": "every phase is evaluated at every step and one "
-    "selected (as join_schedules does), and the cosine tail's bracket (see CosineAnnealingLR) is "
-    "most of it, against optax's float32 cosine_decay",
+    "selected (as join_schedules does), and the cosine tail is a gather from its table of torch's recursion "
+    "(exact: the closed form alone, 0.66-0.92× across runs, was 99.9997% exact) beside its bracket (see "
+    "CosineAnnealingLR), against optax's float32 cosine_decay",
     "LambdaLR (0.99999**k)": "the user's function runs as written, in float64: `0.99999 ** k` is a float64 "
     "`pow` per step, where optax's exponential_decay is a float32 `exp`",
-    "PolynomialLR": "past the 2**16 steps torch's recursion is tabled for (clr_spec/_decays.py), the closed "
-    "form's float64 `pow` per step (and a float64 division), where optax's is a float32 power; both "
-    "are within a few times the write floor",
+    "PolynomialLR": "a gather per step from its table of torch's 2**20 stepped decays (what makes it exact; "
+    "the closed form past 2**16 decays was 4-5× and 99.99% exact), where optax's is a float32 power; both are "
+    "within 2× the write floor",
     "LinearLR": "both are a few operations per step (near the write floor, where the ratio of two tenths of "
     "a millisecond is mostly noise); ours are float64 with the guards that keep torch's roundings",
     "ConstantLR": "both are at the write floor (a select per step), where the ratio of two tenths of a "
     "millisecond is mostly noise",
-    "StepLR": "its table of torch's 2**16 decays (512 KiB of float64) is a gather per step",
+    "StepLR": "an int64 division and a gather from its table of torch's 1,049 decays per step",
 }
 LOWER_WHY = {
     "CosineAnnealingWarmRestarts T_mult=2": "the select chain over the 21 periods an int32 count reaches (two "
     "selects each) is most of the program (2.0-2.4× measured across runs)",
-    "StepLR": "its table of torch's 2**16 decays (512 KiB of float64) is a constant of the program",
-    "ExponentialLR": "as StepLR: its table of torch's 2**16 decays is a constant of the program",
+    "StepLR": "its table of torch's decays is a constant of the program",
+    "ExponentialLR": "its table of torch's 2**20 decays (4 MiB of float32) is a constant of the program, "
+    "compiled into it: what makes it exact (with 2**16 decays tabled and the closed form after, 99.9999% "
+    "exact, it lowered at 1.5-2×)",
+    "PolynomialLR": "as ExponentialLR: its table of torch's 2**20 decays (4 MiB of float32) is a constant of "
+    "the program",
+    "CosineAnnealingLR": "as ExponentialLR: its table of torch's recursion (2**20 steps, 4 MiB of float32) is a "
+    "constant of the program (the closed form alone, 99.9998% exact, lowered at 1.5×)",
     "SequentialLR(LinearLR, CyclicLR, CosineAnnealingLR)": "three phases' programs in one, against one "
-    "cosine: about 2× (1.8-2.2 measured across runs)",
+    "cosine, and its cosine tail's table of torch's recursion (see CosineAnnealingLR); without the table, "
+    "1.8-2.2× across runs",
     "MultiplicativeLR (0.99999)": "its table of torch's stepped products is a constant of the program",
 }
-EXACT_WHY = {
-    "CosineAnnealingLR": "torch steps CosineAnnealingLR recursively (each lr from the last, rounded twice), "
-    "and its values drift from the closed form by ~1e-14 relative ([Precision](precision.md)): "
-    "float32 of the two differs where that drift straddles a float32 rounding boundary",
-    "SequentialLR(LinearLR, CyclicLR, CosineAnnealingLR)": "its CosineAnnealingLR tail (see CosineAnnealingLR)",
-    "ExponentialLR": "past the 2**16 decays tabled (clr_spec/_decays.py) the value continues in closed form, "
-    "within the stated bound of torch's recursion",
-    "PolynomialLR": "as ExponentialLR: past 2**16 steps, the closed form within its stated bound",
-}
+# Why a schedule is not float32(torch) at every step where it is not (none, as last measured).
+EXACT_WHY: dict[str, str] = {}
 
 # The target of every new schedule type (timm's, Hugging Face's, WSD): at most its nearest optax built-in's
 # time, and float32 values equal to float32 of the reference's (100%, 0 ulp).
@@ -176,8 +177,9 @@ def family_tables(quick: bool) -> tuple[list[str], list[str]]:
         summary.append(f"| {name} | {100 * x:.4f}% / {worst} ulp | {ratio:.2f} (≤ {target}) | {over_floor:.1f}× |")
         if ratio > target and name in WHY:
             notes.append(f"- {name}, {ratio:.2f}× optax's: {WHY[name]}.")
-        if (x < 1.0 or worst) and name in EXACT_WHY:
-            notes.append(f"- {name}, {100 * x:.4f}% exact: {EXACT_WHY[name]}.")
+        if x < 1.0 or worst:
+            why = EXACT_WHY.get(name, "**no reason known: a regression** (benchmarks/run_all.py, EXACT_WHY)")
+            notes.append(f"- {name}, {100 * x:.4f}% exact: {why}.")
     over = [row for row in speed if row[1] / floor_ms > 15]
     if over:
         notes.append(

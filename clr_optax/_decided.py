@@ -43,7 +43,10 @@ def bracket(value: Callable, step: Any, count: Any) -> Any:
     cosines lowered and with them raised (``COS_BOUND``), widened by ``_WIDEN``, round to one
     float32, and every angle was in ``fast_cos``'s domain: that float32; NaN elsewhere. One output:
     XLA computes two outputs of one formula in two loops, the cosine in each."""
-    low_ops, high_ops = JaxFloat64Ops(count, cosine="low"), JaxFloat64Ops(count, cosine="high")
+    low_ops, high_ops = (
+        JaxFloat64Ops(count, cosine="low", rounded=True),
+        JaxFloat64Ops(count, cosine="high", rounded=True),
+    )
     low, high = value(step, count, low_ops), value(step, count, high_ops)
     # ordered with one compare (jnp.minimum and maximum are NaN-propagating: a longer sequence on
     # x86; a NaN end is never decided either way, NaN equals nothing)
@@ -61,7 +64,7 @@ def decided_float32(value: Callable, step_of: Callable) -> Callable:
     the steps it took would be written out for it)."""
 
     def exact(step: Any, count: Any) -> Any:
-        return value(step, count, JaxFloat64Ops(count)).astype(jnp.float32)
+        return value(step, count, JaxFloat64Ops(count, rounded=True)).astype(jnp.float32)
 
     def batch(step: Any, count: Any) -> Any:
         shape = jnp.shape(step)

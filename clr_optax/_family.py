@@ -159,7 +159,9 @@ def _formula_schedule(spec: Any, what: str, group: int, method: Float32Method) -
     return path_schedule(
         method,
         x64=lambda step, count: jnp.asarray(float64_value(step, count), jnp.float64),
-        via_float64=_rounded_to_float32(float64_value),
+        via_float64=_rounded_to_float32(
+            lambda step, count: float64_value(step, count, JaxFloat64Ops(count, rounded=True))
+        ),
         float32=float32_value,
         on_cpu=decided_float32(float64_value, _as_step) if _takes_cosine(spec, what, group) else None,
     )

@@ -50,16 +50,19 @@ class JaxFloat64Ops(Ops):
     ``exact_power`` computes ``base**k`` with ``jnp.power`` (correctly rounded on CPU, as
     Python's pow is: the x64 result is torch's bitwise) instead of ``power_of`` (within
     1 ulp, 8x faster: enough for a value rounded to float32 after); ``cosine`` "low" or "high"
-    makes ``cos`` a lower or upper bound of the cosine (``_decided``), "exact" the cosine."""
+    makes ``cos`` a lower or upper bound of the cosine (``_decided``), "exact" the cosine;
+    ``rounded``: the value is rounded to float32 after, so a table of torch's lrs (``lr_table``)
+    is held in float32 (half the program's constants; float32 of the value is the same)."""
 
     xp = jnp
     in_float64 = True
     max_step = MAX_STEP
 
-    def __init__(self, count: Any, exact_power: bool = False, cosine: str = "exact"):
+    def __init__(self, count: Any, exact_power: bool = False, cosine: str = "exact", rounded: bool = False):
         self.count = count
         self.exact_power = exact_power
         self.cosine = cosine
+        self.rounded = rounded
         self.cosines = 0  # how many cosines the formula took (counted when traced)
         self.in_cos_domain: Any = True  # where every one of them was fast_cos's to take
 
@@ -113,6 +116,11 @@ class JaxFloat64Ops(Ops):
 
     def constant(self, values: Any) -> Any:
         return jnp.asarray(np.asarray(values, dtype=np.float64))
+
+    def lr_table(self, values: Any) -> Any:
+        if not self.rounded:
+            return self.constant(values)
+        return JaxFloat32Ops().constant(values)  # each value float32(torch's); read, then converted
 
     def index(self, x: Any) -> Any:
         return jnp.asarray(x).astype(jnp.int64)

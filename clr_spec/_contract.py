@@ -163,6 +163,12 @@ class Spec(abc.ABC):
     def from_torch(cls, scheduler_or_state: Any, optimizer_state: Optional[Mapping] = None, **kwargs: Any) -> "Spec":
         """The spec of a torch scheduler of class ``TORCH_CLASS`` (an object or its state dict)."""
 
+    def at_milestone(self) -> "Spec":
+        """The schedule as torch's SequentialLR runs it from a milestone, where ``_update_lr(0)``
+        writes its closed form at step 0 (construction writes the group's lr): itself wherever
+        that is the same value (every schedule but a recursion that starts from it)."""
+        return self
+
     def torch_step(self, lr: float, step: int, group: int) -> float:
         """torch's recursive ``get_lr`` at ``step`` (0: the scheduler's construction) from the lr
         the group holds, in torch's arithmetic (Python floats): what a ChainedScheduler replays."""

@@ -8,9 +8,9 @@ table of the lr after each decay, and the schedule looks the step's decay up in 
 float64, and float32 rounded once from it: ``float32(torch)`` exactly).
 
 The table ends where the recursion stops changing (0, or a subnormal fixed point) or after
-``MAX_DECAYS`` decays. Past that (only ``ExponentialLR``'s per-step decay with a gamma within
-about 1e-3 of 1, a ``StepLR`` that decays more than 65,536 times, or a ``PolynomialLR`` longer
-than that) the value continues from the table's last entry in closed form: within
+``MAX_DECAYS`` (2**20) decays. Past that (only ``ExponentialLR``'s per-step decay with a gamma
+within about 7e-4 of 1, a ``StepLR`` that decays more than 1,048,576 times, or a ``PolynomialLR``
+longer than that) the value continues from the table's last entry in closed form: within
 ``(n - MAX_DECAYS) * 2**-53`` relative of torch's recursion in float64, and within 1 ulp of
 ``float32(torch)`` in float32 (README, "Precision").
 """
@@ -26,23 +26,29 @@ import numpy as np
 
 from . import _validation as v
 from ._family import PhaseSpec, register
+from ._replayed import REPLAYED_STEPS, lookup
 
-MAX_DECAYS = 2**16  # table entries per param group: 512 KiB of float64 at most
-SELECT_BELOW = 16  # tables shorter than this are read by a chain of selects
+MAX_DECAYS = REPLAYED_STEPS  # table entries per param group: 8 MiB of float64 at most
 INT32_MAX = 2**31 - 1  # the float32-only path's steps are int32
 
 
-def _replayed(initial_lr: float, factors: Any, count: int) -> np.ndarray:
+def _replayed(initial_lr: float, factor: Any, count: int, constant: bool) -> np.ndarray:
     """torch's recursion ``lr = lr * factor(i)`` for ``i = 1..count`` from ``initial_lr``, in
-    Python floats (torch's arithmetic), stopping early where it can no longer change."""
-    values = [initial_lr]
+    Python floats (torch's arithmetic), stopping early where it can no longer change: at 0, or
+    (``constant``: every factor the same) where a value repeats."""
+    if constant:
+        # numpy's accumulate is the same left fold, one rounded float64 product per decay
+        values = np.multiply.accumulate(np.concatenate([[initial_lr], np.full(count, factor(1))]))
+        repeats = np.flatnonzero(values[1:] == values[:-1])
+        return values[: repeats[0] + 2] if repeats.size else values
+    out = [initial_lr]
     lr = initial_lr
     for i in range(1, count + 1):
-        lr = lr * factors(i)
-        values.append(lr)
+        lr = lr * factor(i)
+        out.append(lr)
         if lr == 0.0:
             break
-    return np.asarray(values, dtype=np.float64)
+    return np.asarray(out, dtype=np.float64)
 
 
 class _RecursiveDecay(PhaseSpec):
@@ -86,9 +92,9 @@ class _RecursiveDecay(PhaseSpec):
         cache = self.__dict__.setdefault("_tables", {})
         if initial_lr not in cache:
             count = self._decay_count()
-            values = _replayed(initial_lr, self._factor, min(count, MAX_DECAYS))
+            values = _replayed(initial_lr, self._factor, min(count, MAX_DECAYS), self._constant_factor())
             ended = values[-1] == 0.0 or len(values) == count + 1  # 0 stays 0; no more decays
-            if self._constant_factor() and len(values) > 2 and values[-1] == values[-2]:
+            if self._constant_factor() and len(values) >= 2 and values[-1] == values[-2]:
                 values, ended = values[:-1], True  # a fixed point: every later decay gives it again
             cache[initial_lr] = (values, ended)
         return cache[initial_lr]
@@ -102,15 +108,7 @@ class _RecursiveDecay(PhaseSpec):
         values, ended = self.table(initial_lr)
         last = len(values) - 1
         n = ops.index(self.decays(ops, steps))
-        table = ops.constant(values)
-        if last < SELECT_BELOW:
-            # a few decays (MultiStepLR's milestones): a chain of selects, which XLA runs several
-            # times faster than a gather; the same values
-            tabled = ops.broadcast_to(table[last], ops.shape(n))
-            for i in reversed(range(last)):
-                tabled = ops.where(n <= i, table[i], tabled)
-        else:
-            tabled = ops.take(table, ops.minimum(n, last))
+        tabled = lookup(ops, values, n, lrs=True)
         if ended:
             return tabled
         return ops.where(n <= last, tabled, self._continued(ops, values[last], n, last))

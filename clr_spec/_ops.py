@@ -76,6 +76,12 @@ class Ops:
         """A table of float64 values computed on the host, in the evaluator's float dtype."""
         raise NotImplementedError
 
+    def lr_table(self, values: Any) -> Any:
+        """A table of the schedule's own values (torch's lr, replayed on the host), which no
+        arithmetic follows: ``constant``, or float32 where the result is rounded to float32 after
+        (``lookup`` converts what it reads to the evaluator's float dtype)."""
+        return self.constant(values)
+
     def index(self, x: Any) -> Any:
         """Whole numbers (of any dtype the steps have) as integers, to index a ``constant``."""
         raise NotImplementedError

@@ -6,12 +6,15 @@ when the scheduler was built (its ``initial_lr``), not anything another schedule
 takes that lr explicitly (``lr=``). Each formula is written once over an ``Ops`` namespace (``clr_spec._ops``)
 and follows torch's closed form (``_get_closed_form_lr``) operation for operation; torch
 itself steps ``LinearLR`` and ``CosineAnnealingLR`` recursively (each lr from the last), so its
-values carry rounding the closed form does not (measured: within 1e-14 relative), while
-``ConstantLR``'s recursion is replayed exactly.
+values carry rounding the closed form does not. ``LinearLR``'s stays within 1e-11 relative (no
+float32 value off in the ramps measured: parity_tests); ``CosineAnnealingLR``'s reaches 1e-7
+past a bottom, so its first period is replayed on the host as torch steps it (a table, exact),
+and ``ConstantLR``'s recursion is replayed exactly.
 """
 
 from __future__ import annotations
 
+import array
 import math
 from typing import Any, Optional
 
@@ -19,6 +22,7 @@ import numpy as np
 
 from . import _validation as v
 from ._family import PhaseSpec, register
+from ._replayed import REPLAYED_STEPS, replayed_or
 
 
 def _step_count(name: str, value: Any) -> int:
@@ -174,8 +178,12 @@ class CosineAnnealingSpec(PhaseSpec):
 
     .. math:: \text{lr}(k) = \eta_{min} + (\text{lr} - \eta_{min}) \cdot (1 + \cos(\pi k / T_{max})) / 2
 
-    (evaluated at the step's exact distance to the nearest multiple of ``2 * T_max``, which
-    keeps its precision far into training).
+    torch steps it recursively (each lr a ratio of cosines times the last), which drifts from
+    the formula (up to 1e-7 relative past a bottom with ``eta_min > 0``). So the first period
+    (``2 * T_max`` steps, at most 2**20) is torch's recursion, replayed on the host as torch
+    computes it (``table``): bitwise torch's. Past it, the formula, evaluated at the step's
+    exact distance to the nearest multiple of ``2 * T_max`` (which keeps its precision far into
+    training), within ``torch_drift`` of torch.
 
     Args:
       lr: the lr torch anneals from (the optimizer's ``initial_lr``), a float or one per group.
@@ -235,7 +243,7 @@ class CosineAnnealingSpec(PhaseSpec):
         factor per bottom k_b, set by two roundings (``eta_min + c``, and ``1 + cos`` near -1) that
         are relative to a value of order ``T_max**-2``: up to 3e-7 for T_max=122264, 0 for most.
         The factor is computed here as torch computes its parts; this is twice its distance from 1,
-        times the anneal's amplitude."""
+        times the anneal's amplitude. 0 where the table of torch's recursion reaches."""
         k = v.steps_array(steps)
         t_max, eta, lr = self.T_max, self.eta_min, self.group_lr(group)
         out = np.zeros(k.shape, dtype=np.float64)
@@ -243,6 +251,7 @@ class CosineAnnealingSpec(PhaseSpec):
         if c == 0:
             return out
         bottom = np.where(k > t_max, (k - t_max - 1) // (2 * t_max) + 1, 0)  # bottoms passed
+        bottom[k < len(self.table(lr))] = 0  # torch's own values there
         passed = np.unique(bottom[bottom > 0])
         if len(passed) > 4096:  # a bound instead: both roundings at their worst
             eps = 2.0**-52 * (2 * t_max / math.pi) ** 2 + 2.0**-52 * (abs(eta) + abs(c)) / abs(c)
@@ -254,6 +263,25 @@ class CosineAnnealingSpec(PhaseSpec):
             eps = abs(((eta + c) - eta) / ((lr - eta) * ratio / 2) - 1) if ratio else 1.0
             out[bottom == n] = 2 * abs(lr - eta) * eps
         return out
+
+    def table(self, initial_lr: float) -> np.ndarray:
+        """torch's lr at steps 0 .. ``min(2 * T_max, REPLAYED_STEPS)`` for a group whose lr is
+        ``initial_lr`` (its base_lr): torch's recursion, in Python floats (cached per lr)."""
+        cache = self.__dict__.setdefault("_tables", {})
+        if initial_lr not in cache:
+            first = initial_lr
+            if self.__dict__.get("_from_milestone"):  # torch's closed form at step 0 (at_milestone)
+                first = self.eta_min + (initial_lr - self.eta_min) * (1 + math.cos(math.pi * 0 / self.T_max)) / 2
+            count = min(2 * self.T_max, REPLAYED_STEPS)
+            cache[initial_lr] = _cosine_recursion(first, initial_lr, self.eta_min, self.T_max, count)
+        return cache[initial_lr]
+
+    def at_milestone(self) -> "CosineAnnealingSpec":
+        # SequentialLR's _update_lr(0) writes eta_min + (lr - eta_min), which can be an ulp off lr,
+        # and torch's recursion runs from that value: a copy (equal to this spec) whose table does.
+        copy = self.replace()
+        object.__setattr__(copy, "_from_milestone", True)
+        return copy
 
     def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         # torch: eta_min + (base_lr - eta_min) * (1 + cos(pi * last_epoch / T_max)) / 2, periodic in
@@ -268,4 +296,25 @@ class CosineAnnealingSpec(PhaseSpec):
         rest = steps if v.below_int_range(period, steps) < period else ops.index(steps) % period
         d = ops.where(rest <= t_max, rest, (t_max - rest) + t_max)  # in [0, T_max]
         # unfused: torch rounds the product, then the sum (LLVM would fuse them into one FMA)
-        return self.eta_min + ops.unfused((initial_lr - self.eta_min) * ops.cosine_anneal(d, float(self.T_max)))
+        closed = self.eta_min + ops.unfused((initial_lr - self.eta_min) * ops.cosine_anneal(d, float(self.T_max)))
+        return replayed_or(ops, self.table(initial_lr), steps, closed)
+
+
+def _cosine_recursion(lr: float, base_lr: float, eta_min: float, t_max: int, count: int) -> np.ndarray:
+    """torch's CosineAnnealingLR stepped ``count`` times from a group lr ``lr``: its get_lr,
+    operation for operation, one cosine per step (the last step's ``1 + cos`` is this
+    step's divisor, the same expression). The divisor is 0 only after a bottom (k - 1 = T_max
+    mod 2 T_max), which torch's additive branch takes instead; elsewhere it is at least about
+    (pi / T_max)**2 / 2 within the steps replayed (<= 2**20: above 0, as it is in torch)."""
+    values = array.array("d", [lr])
+    climb = (base_lr - eta_min) * (1 - math.cos(math.pi / t_max)) / 2
+    previous = 1 + math.cos(math.pi * 0 / t_max)
+    for k in range(1, count + 1):
+        current = 1 + math.cos(math.pi * k / t_max)
+        if (k - 1 - t_max) % (2 * t_max) == 0:
+            lr = lr + climb  # torch: group["lr"] + (base_lr - eta_min) * (1 - cos(pi / T_max)) / 2
+        else:
+            lr = current / previous * (lr - eta_min) + eta_min
+        previous = current
+        values.append(lr)
+    return np.frombuffer(values, dtype=np.float64).copy()

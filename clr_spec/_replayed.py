@@ -16,6 +16,39 @@ import numpy as np
 from . import _validation as v
 
 MAX_HORIZON = 2**24  # steps replayed on the host: 128 MiB of float64 per group at most
+# Steps (or decays) of a closed-form torch scheduler's recursion replayed on the host by its spec,
+# where torch's recursion drifts from its closed form (CosineAnnealingLR, ExponentialLR,
+# PolynomialLR): 8 MiB of float64 per group at most (4 MiB of float32 in a float32 schedule's
+# program); past it, the closed form within its bound.
+REPLAYED_STEPS = 2**20
+SELECT_BELOW = 16  # tables shorter than this are read by a chain of selects (XLA: faster than a gather)
+
+
+def lookup(ops: Any, values: Any, index: Any, *, lrs: bool = False) -> Any:
+    """``values[min(index, last)]`` of a host table of float64 values over ``ops`` (``index``
+    whole and >= 0); ``lrs``: the values are the schedule's own (torch's lr), which a schedule
+    rounded to float32 after may hold in float32 (``ops.lr_table``), not terms of a formula."""
+    table = np.asarray(values, dtype=np.float64)
+    constant = ops.lr_table(table) if lrs else ops.constant(table)
+    if len(table) == 1:
+        out = constant[0] + 0 * index
+    elif len(table) < SELECT_BELOW:
+        # a chain of selects, which XLA runs several times faster than a gather; the same values
+        out = constant[-1] + 0 * index
+        for j in reversed(range(len(table) - 1)):
+            out = ops.where(index <= j, constant[j], out)
+    else:
+        out = ops.take(constant, ops.minimum(index, len(table) - 1))
+    # the values read, in the evaluator's float dtype (a float32 lr_table's converted after the
+    # read: a converted table would be a second constant of the program, folded when compiled)
+    return out.astype(ops.xp.float64 if ops.in_float64 else ops.xp.float32)
+
+
+def replayed_or(ops: Any, values: Any, steps: Any, closed: Any) -> Any:
+    """torch's replayed lr ``values[steps]`` where the table reaches, ``closed`` (the closed form at
+    ``steps``) past it."""
+    index = ops.index(steps)
+    return ops.where(index < len(values), lookup(ops, values, index, lrs=True), closed)
 
 
 def horizon(value: Any) -> int:
@@ -60,4 +93,4 @@ class ReplayedToHorizon:
     def values_at(self, ops: Any, steps: Any, what: str, group: int) -> Any:
         if what != "lr":
             self.check_sets_momentum()  # type: ignore[attr-defined]
-        return ops.take(ops.constant(self.table(group)), ops.minimum(ops.index(steps), self.horizon))
+        return lookup(ops, self.table(group), ops.index(steps), lrs=True)

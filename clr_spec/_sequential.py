@@ -60,7 +60,7 @@ def _flattened(spec: Any, shift: int) -> tuple:
             end = starts[1] if len(starts) > 1 else None
             out += [(s if end is None else min(s, end), leaf) for s, leaf in _flattened(phase, shift + 1)]
         else:
-            out.append((start, phase))
+            out.append((start, phase if i == 0 else phase.at_milestone()))
     return tuple(out)
 
 

@@ -40,6 +40,7 @@ import numpy as np
 
 from . import _validation as v
 from ._family import FormulaSpec, register, spec_lr_spec
+from ._replayed import lookup
 
 INT32_MAX = 2**31 - 1  # the largest length and count a spec takes (clr_optax's int32 steps)
 MAX_STEP = 2**53  # numpy's steps are whole float64 numbers below it
@@ -48,7 +49,6 @@ MAX_STEP = 2**53  # numpy's steps are whole float64 numbers below it
 MAX_CYCLES = 2**16
 # Peaks (lr * cycle_decay**i) tabled for cycle_mul == 1; past them cycle_decay**i per step.
 MAX_PEAKS = 2**16
-SELECT_BELOW = 16  # tables shorter than this are read by a chain of selects (XLA: faster than a gather)
 SUM_BELOW = 64  # up to this many cycle starts, a step's cycle is a sum of comparisons
 MAX_K_DECAY = 16.0  # t_i**k_decay stays finite for every cycle length below 2**53 (2**848)
 
@@ -432,8 +432,8 @@ class TimmCosineSpec(FormulaSpec):
             t_i_k = float(self.t_initial) ** k
         else:
             cycles = self._cycles()
-            t_curr = t - _lookup(ops, cycles["offsets"][:reachable], i)
-            t_i_k = _lookup(ops, cycles["lengths_k"][:reachable], i)
+            t_curr = t - lookup(ops, cycles["offsets"][:reachable], i)
+            t_i_k = lookup(ops, cycles["lengths_k"][:reachable], i)
         lr_max = self._peak(ops, i, lr, group)
         if k != 1.0:
             t_curr = self._signed_power(ops, t_curr)
@@ -457,7 +457,7 @@ class TimmCosineSpec(FormulaSpec):
         if self.cycle_decay == 1.0:
             return lr
         peaks, complete = self._peaks(group)
-        tabled = _lookup(ops, peaks, i)  # past the last entry: the last (0, or a cycle past cycle_limit)
+        tabled = lookup(ops, peaks, i)  # past the last entry: the last (0, or a cycle past cycle_limit)
         if complete:
             return tabled
         # Only cycle_mul == 1 with more than MAX_PEAKS cycles and a cycle_decay near 1: C pow per step
@@ -485,9 +485,9 @@ class TimmCosineSpec(FormulaSpec):
             offsets, lengths = cycles["offsets"][:reachable], cycles["lengths"][:reachable]
             whole, frac = _split(offsets)
             end_whole, end_frac = _split([Fraction(o) + Fraction(n) for o, n in zip(offsets, lengths)])
-            p = (t - _lookup_int(ops, whole, i)).astype(f32) - _lookup(ops, frac, i)
-            rest = (_lookup_int(ops, end_whole, i) - t).astype(f32) + _lookup(ops, end_frac, i)
-            length = _lookup(ops, lengths, i)
+            p = (t - _lookup_int(ops, whole, i)).astype(f32) - lookup(ops, frac, i)
+            rest = (_lookup_int(ops, end_whole, i) - t).astype(f32) + lookup(ops, end_frac, i)
+            length = lookup(ops, lengths, i)
         if k == 1.0:
             u, left = p / length, rest / length
         else:
@@ -535,21 +535,6 @@ def _first_step_of_cycle(n: int, previous: int, estimate: float, t0: int, m: flo
     while timm_cycle(t, t0, m) < n:
         t += 1
     return t
-
-
-def _lookup(ops: Any, values: Any, index: Any) -> Any:
-    """``values[index]`` (a host table of float64 values, ``index`` within it) over ``ops``."""
-    table = np.asarray(values, dtype=np.float64)
-    if len(table) == 1:
-        return ops.constant(table)[0] + 0 * index
-    if len(table) < SELECT_BELOW:
-        # a chain of selects, which XLA runs several times faster than a gather; the same values
-        constant = ops.constant(table)
-        out = constant[-1] + 0 * index
-        for j in reversed(range(len(table) - 1)):
-            out = ops.where(index <= j, constant[j], out)
-        return out
-    return ops.take(ops.constant(table), ops.minimum(index, len(table) - 1))
 
 
 def _lookup_int(ops: Any, values: Any, index: Any) -> Any:

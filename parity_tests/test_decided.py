@@ -33,10 +33,10 @@ from ._frameworks import needs_jax
 pytestmark = needs_jax
 
 CASES = {
-    # eta_min 0: near the trough 1 + cos cancels, and the steps there are undecided
+    # torch's recursion tabled over the first period: the bracket's ends are the table's value
     "CosineAnnealingLR to 0": CosineAnnealingSpec(lr=0.1, T_max=2**16),
     "CosineAnnealingLR, eta_min": CosineAnnealingSpec(lr=0.1, T_max=40_000, eta_min=1e-4),
-    "CosineAnnealingLR past T_max": CosineAnnealingSpec(lr=0.1, T_max=300, eta_min=1e-3),
+    "CosineAnnealingLR past its first period": CosineAnnealingSpec(lr=0.1, T_max=300, eta_min=1e-3),
     "1cycle": OneCycleSpec(max_lr=0.1, total_steps=50_000),
     "1cycle, three phases, two groups": OneCycleSpec(max_lr=[0.1, 0.3], total_steps=30_011, three_phase=True),
     "SGDR T_mult=2": WarmRestartsSpec(lr=0.1, T_0=100, T_mult=2, eta_min=1e-4),
@@ -188,7 +188,8 @@ def test_every_branch_of_the_batched_rule_is_exact():
         np.testing.assert_array_equal(got, _exact_float32(spec, steps))
         return _undecided(spec, steps)
 
-    trough = CosineAnnealingSpec(lr=0.1, T_max=2**16)
+    # eta_min 0: near the trough 1 + cos cancels, and the steps there are undecided
+    trough = WarmRestartsSpec(lr=0.1, T_0=2**16)
     # a small batch: the exact formula
     assert check(trough, np.arange(2**16 - 1000, 2**16)).any()
     # a few undecided blocks (the trough's), of a batch not a multiple of the blocks
