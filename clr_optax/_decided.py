@@ -14,8 +14,9 @@ past pi) the formula runs again with the exact cosine.
 This is for large batches (``jit(vmap(schedule))`` over many counts): under ``vmap`` (a schedule
 is a function of one count) a select would run the exact cosine at every step, so
 ``custom_vmap`` gives the batched rule the whole batch, which runs the exact formula on the
-blocks of steps that hold an undecided one, gathered, a few at a time. A single step (an
-optimizer's) or a small batch takes the exact formula.
+blocks of steps that hold an undecided one, gathered, a few at a time. A formula that reads a
+table of torch's lrs (``ops.tabled_or``) is read from it alone for a batch that lies in the
+table. A single step (an optimizer's) or a small batch takes the exact formula.
 """
 
 from __future__ import annotations
@@ -56,6 +57,21 @@ def bracket(value: Callable, step: Any, count: Any) -> Any:
     return jnp.where((low32 == high32) & low_ops.in_cos_domain & high_ops.in_cos_domain, low32, jnp.nan)
 
 
+def _tabled_or_bracket(value: Callable, step: Any, count: Any) -> Any:
+    """``bracket``, or where the formula reads a table of torch's lrs (``ops.tabled_or``:
+    CosineAnnealingLR's first period) the table's float32 values, the bracket computed only for a
+    batch with steps past the table (a table read costs a fraction of the bracket's cosines)."""
+    tables = JaxFloat64Ops(count, rounded=True, tables_only=True)
+    tabled = value(step, count, tables).astype(jnp.float32)  # NaN past the table
+    if not tables.tables:
+        return bracket(value, step, count)  # (the unused read is dropped when compiled)
+
+    def past_the_table() -> Any:
+        return jnp.where(jnp.isnan(tabled), bracket(value, step, count), tabled)
+
+    return lax.cond(jnp.isnan(jnp.sum(tabled)), past_the_table, lambda: tabled)
+
+
 def decided_float32(value: Callable, step_of: Callable) -> Callable:
     """``(step, count) -> float32`` from ``value(step, count, ops)``, the formula's float64 value
     over ``ops`` (a ``JaxFloat64Ops`` of ``count``), traced with 64-bit types on: the value with
@@ -72,7 +88,7 @@ def decided_float32(value: Callable, step_of: Callable) -> Callable:
         n = step.shape[0]
         if n <= _SMALL:
             return exact(step, count).reshape(shape)
-        fast = bracket(value, step, count)
+        fast = _tabled_or_bracket(value, step, count)
         blocks = -(-n // _BLOCK)
         most = max(1, blocks // _SHARE)
         # A block holds an undecided step where its sum is NaN (a float sum: XLA's CPU backend runs

@@ -52,17 +52,27 @@ class JaxFloat64Ops(Ops):
     1 ulp, 8x faster: enough for a value rounded to float32 after); ``cosine`` "low" or "high"
     makes ``cos`` a lower or upper bound of the cosine (``_decided``), "exact" the cosine;
     ``rounded``: the value is rounded to float32 after, so a table of torch's lrs (``lr_table``)
-    is held in float32 (half the program's constants; float32 of the value is the same)."""
+    is held in float32 (half the program's constants; float32 of the value is the same);
+    ``tables_only``: ``tabled_or`` gives NaN past its table (the closed form unused: XLA drops it)."""
 
     xp = jnp
     in_float64 = True
     max_step = MAX_STEP
 
-    def __init__(self, count: Any, exact_power: bool = False, cosine: str = "exact", rounded: bool = False):
+    def __init__(
+        self,
+        count: Any,
+        exact_power: bool = False,
+        cosine: str = "exact",
+        rounded: bool = False,
+        tables_only: bool = False,
+    ):
         self.count = count
         self.exact_power = exact_power
         self.cosine = cosine
         self.rounded = rounded
+        self.tables_only = tables_only
+        self.tables = 0  # how many replayed tables the formula read (counted when traced)
         self.cosines = 0  # how many cosines the formula took (counted when traced)
         self.in_cos_domain: Any = True  # where every one of them was fast_cos's to take
 
@@ -116,6 +126,10 @@ class JaxFloat64Ops(Ops):
 
     def constant(self, values: Any) -> Any:
         return jnp.asarray(np.asarray(values, dtype=np.float64))
+
+    def tabled_or(self, in_table: Any, tabled: Any, closed: Any) -> Any:
+        self.tables += 1
+        return jnp.where(in_table, tabled, jnp.nan if self.tables_only else closed)
 
     def lr_table(self, values: Any) -> Any:
         if not self.rounded:

@@ -76,6 +76,12 @@ class Ops:
         """A table of float64 values computed on the host, in the evaluator's float dtype."""
         raise NotImplementedError
 
+    def tabled_or(self, in_table: Any, tabled: Any, closed: Any) -> Any:
+        """``tabled`` (torch's lrs read from a replayed table) where ``in_table``, ``closed`` (the
+        closed form) elsewhere: an evaluator that only reads the tables (``clr_optax._decided``,
+        skipping the closed form where a whole batch is tabled) gives NaN there."""
+        return self.where(in_table, tabled, closed)
+
     def lr_table(self, values: Any) -> Any:
         """A table of the schedule's own values (torch's lr, replayed on the host), which no
         arithmetic follows: ``constant``, or float32 where the result is rounded to float32 after

@@ -48,7 +48,7 @@ def replayed_or(ops: Any, values: Any, steps: Any, closed: Any) -> Any:
     """torch's replayed lr ``values[steps]`` where the table reaches, ``closed`` (the closed form at
     ``steps``) past it."""
     index = ops.index(steps)
-    return ops.where(index < len(values), lookup(ops, values, index, lrs=True), closed)
+    return ops.tabled_or(index < len(values), lookup(ops, values, index, lrs=True), closed)
 
 
 def horizon(value: Any) -> int:
