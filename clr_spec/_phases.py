@@ -6,10 +6,10 @@ when the scheduler was built (its ``initial_lr``), not anything another schedule
 takes that lr explicitly (``lr=``). Each formula is written once over an ``Ops`` namespace (``clr_spec._ops``)
 and follows torch's closed form (``_get_closed_form_lr``) operation for operation; torch
 itself steps ``LinearLR`` and ``CosineAnnealingLR`` recursively (each lr from the last), so its
-values carry rounding the closed form does not. ``LinearLR``'s stays within 1e-11 relative (no
-float32 value off in the ramps measured: parity_tests); ``CosineAnnealingLR``'s reaches 1e-7
-past a bottom, so its first period is replayed on the host as torch steps it (a table, exact),
-and ``ConstantLR``'s recursion is replayed exactly.
+values carry rounding the closed form does not (``LinearLR``'s within 1e-11 relative, held after
+the ramp; ``CosineAnnealingLR``'s up to 1e-7 past a bottom): so ``LinearLR``'s ramp and
+``CosineAnnealingLR``'s first period are replayed on the host as torch steps them (a table,
+exact, up to 2**20 steps), and ``ConstantLR``'s recursion is replayed exactly.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import numpy as np
 
 from . import _validation as v
 from ._family import PhaseSpec, register
-from ._replayed import REPLAYED_STEPS, replayed_or
+from ._replayed import REPLAYED_STEPS, lookup, replayed_or
 
 
 def _step_count(name: str, value: Any) -> int:
@@ -109,9 +109,33 @@ class LinearSpec(PhaseSpec):
         )
         value = initial_lr * (self.start_factor + ramp)
         # A decay to end_factor=0 ends a rounding away from 0, which can be below it (-1.4e-18 for
-        # start_factor=0.1, total_iters=3, where torch's recursion gives +7.4e-19): an lr is never
-        # negative, so that residue is 0 here (README, "Differences from torch").
-        return ops.where(value > 0, value, 0.0)
+        # start_factor=0.1, total_iters=3; torch's recursion -1.6e-18 for 0.491 over 20 steps): an
+        # lr is never negative, so that residue is 0 here (docs/differences.md).
+        closed = ops.where(value > 0, value, 0.0)
+        values = self.table(initial_lr)
+        if len(values) == self.total_iters + 1:  # the whole ramp: torch holds its last lr after it
+            return lookup(
+                ops, values, ops.index(ops.minimum(steps, v.below_int_range(self.total_iters, steps))), lrs=True
+            )
+        return replayed_or(ops, values, steps, closed)
+
+    def table(self, initial_lr: float) -> np.ndarray:
+        """torch's lr at steps 0 .. ``min(total_iters, REPLAYED_STEPS)`` of the ramp for a group
+        whose lr is ``initial_lr``: its recursion, in Python floats (cached per lr), never below 0
+        (as ``lr_at``'s closed form)."""
+        cache = self.__dict__.setdefault("_tables", {})
+        if initial_lr not in cache:
+            lr = self.torch_step(initial_lr, 0, 0)
+            values = array.array("d", [lr])
+            for k in range(1, min(self.total_iters, REPLAYED_STEPS) + 1):
+                lr = self.torch_step(lr, k, 0)
+                values.append(lr)
+            cache[initial_lr] = np.maximum(np.frombuffer(values, dtype=np.float64), 0.0)
+        return cache[initial_lr]
+
+    @property
+    def float32_exact(self) -> bool:
+        return self.total_iters <= REPLAYED_STEPS  # the whole ramp tabled: every step a lookup
 
 
 @register

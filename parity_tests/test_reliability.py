@@ -339,23 +339,32 @@ def test_torch_scheduler_keeps_beta1_below_one():
 
 # ------------------------------------------------------------------------------ 4. float32 and zero
 def test_a_decay_to_zero_is_never_negative():
-    spec = LinearSpec(lr=0.1, start_factor=0.1, end_factor=0.0, total_iters=3)
-    values = spec.lr(range(10))
-    assert np.all(values >= 0) and np.all(values[3:] == 0.0)
+    """The ramp is torch's recursion, replayed: it ends a rounding away from 0, above it for
+    start_factor=0.1 over 3 steps (7.4e-19, torch's value), below it for 0.491 over 20
+    (-1.6e-18 in torch), where the spec's lr is 0."""
+    above = LinearSpec(lr=0.1, start_factor=0.1, end_factor=0.0, total_iters=3)
+    below = LinearSpec(lr=0.1, start_factor=0.491, end_factor=0.0, total_iters=20)
+    assert above.lr(5) == pytest.approx(7.40e-19, rel=1e-3)
+    assert np.all(below.lr(range(30)) >= 0) and np.all(below.lr(range(20, 30)) == 0.0)
     if HAS_JAX:
-        f32 = np.asarray(clr_optax.lr_schedule(spec)(jnp.arange(10)))
-        assert np.all(f32 >= 0) and np.all(f32[3:] == 0.0)
-    if HAS_TORCH:  # torch's recursion ends at 7.4e-19: within the stated absolute bound of it
-        opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
-        sched = torch.optim.lr_scheduler.LinearLR(opt, start_factor=0.1, end_factor=0.0, total_iters=3)
-        ref = []
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            for _ in range(10):
-                ref.append(opt.param_groups[0]["lr"])
-                sched.step()
-        assert ref[3] == pytest.approx(7.40e-19, rel=1e-3)
-        assert np.all(np.abs(values - ref) <= v.float64_tolerance(ref, np.arange(10)))
+        f32 = np.asarray(clr_optax.lr_schedule(below)(jnp.arange(30)))
+        assert np.all(f32 >= 0) and np.all(f32[20:] == 0.0)
+    if HAS_TORCH:
+        for spec, steps in ((above, 10), (below, 30)):
+            opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+            sched = torch.optim.lr_scheduler.LinearLR(
+                opt, start_factor=spec.start_factor, end_factor=0.0, total_iters=spec.total_iters
+            )
+            ref = []
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                for _ in range(steps):
+                    ref.append(opt.param_groups[0]["lr"])
+                    sched.step()
+            ref = np.asarray(ref)
+            # torch's values, bitwise, where they are not below 0
+            np.testing.assert_array_equal(spec.lr(range(steps)), np.maximum(ref, 0.0))
+        assert ref[-1] < 0  # torch's recursion for 0.491 over 20 steps
 
 
 @needs_jax
