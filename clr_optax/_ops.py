@@ -33,6 +33,7 @@ import numpy as np
 from jax import lax
 
 from clr_spec._ops import Ops
+from clr_spec._replayed import float32_flushed
 
 from . import _ff
 from ._float64 import COS_BOUND, fast_cos, in_cos_domain, pow2_float64, power_of
@@ -71,6 +72,7 @@ class JaxFloat64Ops(Ops):
         self.exact_power = exact_power
         self.cosine = cosine
         self.rounded = rounded
+        self.rounds_to_float32 = rounded
         self.tables_only = tables_only
         self.tables = 0  # how many replayed tables the formula read (counted when traced)
         self.cosines = 0  # how many cosines the formula took (counted when traced)
@@ -235,10 +237,8 @@ class JaxFloat32Ops(Ops):
         return half * half
 
     def constant(self, values: Any) -> Any:
-        # Each value rounded once to float32: float32(torch's value) where the table is torch's;
-        # subnormals flushed to 0, as XLA flushes every float32 result (README, "Precision").
-        table = np.asarray(values, dtype=np.float64).astype(np.float32)
-        return jnp.asarray(np.where(np.abs(table) < np.finfo(np.float32).tiny, np.float32(0), table))
+        # Each value rounded once to float32: float32(torch's value) where the table is torch's
+        return jnp.asarray(float32_flushed(values))
 
     def index(self, x: Any) -> Any:
         return jnp.asarray(x).astype(jnp.int32)

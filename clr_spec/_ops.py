@@ -33,6 +33,7 @@ class Ops:
 
     xp: Any = None
     in_float64: bool = True
+    rounds_to_float32: bool = False  # the formula's value is rounded to float32 after (clr_optax)
     # The largest step the evaluator is given: numpy's steps are whole float64 numbers (below
     # 2**53); clr_optax's counts are int32, clipped to 2**31 - 1. A formula leaves out what no
     # such step reaches (periods, cycles).

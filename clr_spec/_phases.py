@@ -22,7 +22,8 @@ import numpy as np
 
 from . import _validation as v
 from ._family import PhaseSpec, register
-from ._replayed import REPLAYED_STEPS, lookup, replayed_or
+from ._ops import NUMPY
+from ._replayed import REPLAYED_STEPS, float32_flushed, replayed_lookup, replayed_or
 
 
 def _step_count(name: str, value: Any) -> int:
@@ -99,6 +100,15 @@ class LinearSpec(PhaseSpec):
         return (self.total_iters,)
 
     def lr_at(self, ops: Any, steps: Any, initial_lr: float) -> Any:
+        closed = self._closed_form(ops, steps, initial_lr)
+        values = self.table(initial_lr)
+        if len(values) < self.total_iters + 1:  # a ramp longer than the replay: the closed form past it
+            return replayed_or(ops, values, steps, closed)
+        # the whole ramp, its last lr held after it (as torch holds it)
+        index = ops.index(ops.minimum(steps, v.below_int_range(self.total_iters, steps)))
+        return replayed_lookup(ops, values, index, closed, lambda: self._float32_differs(initial_lr))
+
+    def _closed_form(self, ops: Any, steps: Any, initial_lr: float) -> Any:
         # torch: base_lr * (start + (end - start) * min(total_iters, last_epoch) / total_iters). The
         # minimum is taken against a total_iters the steps' dtype holds (no int32 step exceeds it).
         # (ops.divide: XLA would multiply by the reciprocal, a rounding torch does not make; the
@@ -111,13 +121,17 @@ class LinearSpec(PhaseSpec):
         # A decay to end_factor=0 ends a rounding away from 0, which can be below it (-1.4e-18 for
         # start_factor=0.1, total_iters=3; torch's recursion -1.6e-18 for 0.491 over 20 steps): an
         # lr is never negative, so that residue is 0 here (docs/differences.md).
-        closed = ops.where(value > 0, value, 0.0)
-        values = self.table(initial_lr)
-        if len(values) == self.total_iters + 1:  # the whole ramp: torch holds its last lr after it
-            return lookup(
-                ops, values, ops.index(ops.minimum(steps, v.below_int_range(self.total_iters, steps))), lrs=True
-            )
-        return replayed_or(ops, values, steps, closed)
+        return ops.where(value > 0, value, 0.0)
+
+    def _float32_differs(self, initial_lr: float) -> np.ndarray:
+        """The steps of the ramp where float32 of torch's recursion and of the closed form differ
+        (cached per lr): a few in a long ramp, or none."""
+        cache = self.__dict__.setdefault("_differs", {})
+        if initial_lr not in cache:
+            values = self.table(initial_lr)
+            closed = self._closed_form(NUMPY, np.arange(len(values)), initial_lr)
+            cache[initial_lr] = np.flatnonzero(float32_flushed(values) != float32_flushed(closed))
+        return cache[initial_lr]
 
     def table(self, initial_lr: float) -> np.ndarray:
         """torch's lr at steps 0 .. ``min(total_iters, REPLAYED_STEPS)`` of the ramp for a group
@@ -132,10 +146,6 @@ class LinearSpec(PhaseSpec):
                 values.append(lr)
             cache[initial_lr] = np.maximum(np.frombuffer(values, dtype=np.float64), 0.0)
         return cache[initial_lr]
-
-    @property
-    def float32_exact(self) -> bool:
-        return self.total_iters <= REPLAYED_STEPS  # the whole ramp tabled: every step a lookup
 
 
 @register

@@ -9,7 +9,7 @@ optax schedule (a lookup, ``float32_exact``) holds its last value there.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -22,6 +22,14 @@ MAX_HORIZON = 2**24  # steps replayed on the host: 128 MiB of float64 per group 
 # program); past it, the closed form within its bound.
 REPLAYED_STEPS = 2**20
 SELECT_BELOW = 16  # tables shorter than this are read by a chain of selects (XLA: faster than a gather)
+
+
+def float32_flushed(values: Any) -> np.ndarray:
+    """float64 values rounded once to float32, subnormals flushed to 0, as XLA flushes every
+    float32 result (README, "Precision")."""
+    with np.errstate(over="ignore"):  # past float32's range: inf (a float32 schedule refuses it first)
+        table = np.asarray(values, dtype=np.float64).astype(np.float32)
+    return np.where(np.abs(table) < np.finfo(np.float32).tiny, np.float32(0), table)
 
 
 def lookup(ops: Any, values: Any, index: Any, *, lrs: bool = False) -> Any:
@@ -42,6 +50,19 @@ def lookup(ops: Any, values: Any, index: Any, *, lrs: bool = False) -> Any:
     # the values read, in the evaluator's float dtype (a float32 lr_table's converted after the
     # read: a converted table would be a second constant of the program, folded when compiled)
     return out.astype(ops.xp.float64 if ops.in_float64 else ops.xp.float32)
+
+
+def replayed_lookup(ops: Any, values: Any, index: Any, closed: Any, differs: Callable[[], Any]) -> Any:
+    """torch's replayed lrs ``values[index]`` (``index`` in the table). An evaluator whose result
+    is rounded to float32 (``ops.rounds_to_float32``) takes ``closed`` (the closed form there)
+    instead, with the table's float32 values at ``differs()`` alone, the indices where float32 of
+    the two differ, where they are a few: the same float32 values, without the table's read."""
+    if ops.rounds_to_float32 and len(differs()) < SELECT_BELOW:
+        out = closed
+        for i in differs():
+            out = ops.where(index == int(i), float(np.float32(values[i])), out)
+        return out
+    return lookup(ops, values, index, lrs=True)
 
 
 def replayed_or(ops: Any, values: Any, steps: Any, closed: Any) -> Any:

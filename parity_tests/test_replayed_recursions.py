@@ -180,7 +180,27 @@ def test_a_linear_ramp_is_torchs_recursion(start, end):
         lr = spec.torch_step(lr, k, 0)
         recursion.append(lr)
     np.testing.assert_array_equal(spec.lr(np.arange(total + 10)), np.asarray(recursion))
-    assert spec.float32_exact
+
+
+@needs_jax
+def test_a_float32_ramp_is_the_closed_form_with_the_steps_it_rounds_otherwise():
+    """On CPU and GPU the ramp's float32 values are the closed form's, but at the steps where float32
+    of torch's recursion differs (``_float32_differs``: one of 200,000 here), which are torch's; on
+    the float32-only path, the table's."""
+    import jax
+    import jax.numpy as jnp
+
+    import clr_optax
+    from clr_optax._family import schedule_of
+
+    spec = LinearSpec(lr=0.1, start_factor=0.001, end_factor=1.0, total_iters=200_000)
+    assert spec._float32_differs(0.1).tolist() == [109_950]
+    k = np.arange(200_100)
+    want = spec.lr(k).astype(np.float32)
+    np.testing.assert_array_equal(np.asarray(jax.jit(jax.vmap(clr_optax.lr_schedule(spec)))(jnp.asarray(k))), want)
+    np.testing.assert_array_equal(np.asarray(jax.jit(schedule_of(spec, "lr", 0, "float-float"))(jnp.asarray(k))), want)
+    text = jax.jit(clr_optax.lr_schedule(spec)).lower(jnp.arange(1024, dtype=jnp.int32)).as_text()
+    assert "200001x" not in text  # no table read on this path
 
 
 @needs_torch
