@@ -57,21 +57,6 @@ def bracket(value: Callable, step: Any, count: Any) -> Any:
     return jnp.where((low32 == high32) & low_ops.in_cos_domain & high_ops.in_cos_domain, low32, jnp.nan)
 
 
-def _tabled_or_bracket(value: Callable, step: Any, count: Any) -> Any:
-    """``bracket``, or where the formula reads a table of torch's lrs (``ops.tabled_or``:
-    CosineAnnealingLR's first period) the table's float32 values, the bracket computed only for a
-    batch with steps past the table (a table read costs a fraction of the bracket's cosines)."""
-    tables = JaxFloat64Ops(count, rounded=True, tables_only=True)
-    tabled = value(step, count, tables).astype(jnp.float32)  # NaN past the table
-    if not tables.tables:
-        return bracket(value, step, count)  # (the unused read is dropped when compiled)
-
-    def past_the_table() -> Any:
-        return jnp.where(jnp.isnan(tabled), bracket(value, step, count), tabled)
-
-    return lax.cond(jnp.isnan(jnp.sum(tabled)), past_the_table, lambda: tabled)
-
-
 def decided_float32(value: Callable, step_of: Callable) -> Callable:
     """``(step, count) -> float32`` from ``value(step, count, ops)``, the formula's float64 value
     over ``ops`` (a ``JaxFloat64Ops`` of ``count``), traced with 64-bit types on: the value with
@@ -82,13 +67,9 @@ def decided_float32(value: Callable, step_of: Callable) -> Callable:
     def exact(step: Any, count: Any) -> Any:
         return value(step, count, JaxFloat64Ops(count, rounded=True)).astype(jnp.float32)
 
-    def batch(step: Any, count: Any) -> Any:
-        shape = jnp.shape(step)
-        step, count = jnp.ravel(step), jnp.ravel(jnp.broadcast_to(count, shape))
+    def decided(step: Any, count: Any, fast: Any) -> Any:
+        """``fast`` (float32, NaN where undecided) with its undecided blocks patched exactly."""
         n = step.shape[0]
-        if n <= _SMALL:
-            return exact(step, count).reshape(shape)
-        fast = _tabled_or_bracket(value, step, count)
         blocks = -(-n // _BLOCK)
         most = max(1, blocks // _SHARE)
         # A block holds an undecided step where its sum is NaN (a float sum: XLA's CPU backend runs
@@ -109,6 +90,26 @@ def decided_float32(value: Callable, step_of: Callable) -> Callable:
         # is a copy (0.6 ms per 1M steps). Most batches run it no time or once (a trough's blocks);
         # all undecided, it runs _SHARE times, the exact formula on every step in all.
         out, _ = lax.while_loop(lambda carry: jnp.any(carry[1]), patch, (fast, undecided))
+        return out
+
+    def batch(step: Any, count: Any) -> Any:
+        shape = jnp.shape(step)
+        step, count = jnp.ravel(step), jnp.ravel(jnp.broadcast_to(count, shape))
+        if step.shape[0] <= _SMALL:
+            return exact(step, count).reshape(shape)
+        # A formula that reads a table of torch's lrs (``ops.tabled_or``: CosineAnnealingLR's first
+        # period): the table's float32 values, NaN past it, where the bracket (and its patches) runs
+        # only for a batch with steps there: a loop that runs once or not at all (in place, as above).
+        tables = JaxFloat64Ops(count, rounded=True, tables_only=True)
+        tabled = value(step, count, tables).astype(jnp.float32)
+        if not tables.tables:
+            return decided(step, count, bracket(value, step, count)).reshape(shape)  # (the read is dropped)
+
+        def past_the_table(carry: tuple[Any, Any]) -> tuple[Any, Any]:
+            out, _ = carry
+            return decided(step, count, jnp.where(jnp.isnan(out), bracket(value, step, count), out)), jnp.bool_(False)
+
+        out, _ = lax.while_loop(lambda carry: carry[1], past_the_table, (tabled, jnp.isnan(jnp.sum(tabled))))
         return out.reshape(shape)
 
     @jax.custom_batching.custom_vmap
