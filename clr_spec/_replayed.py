@@ -17,7 +17,7 @@ from . import _validation as v
 
 MAX_HORIZON = 2**24  # steps replayed on the host: 128 MiB of float64 per group at most
 # Steps (or decays) of a closed-form torch scheduler's recursion replayed on the host by its spec,
-# where torch's recursion drifts from its closed form (CosineAnnealingLR, ExponentialLR,
+# where torch's recursion drifts from its closed form (LinearLR, CosineAnnealingLR, ExponentialLR,
 # PolynomialLR): 8 MiB of float64 per group at most (4 MiB of float32 in a float32 schedule's
 # program); past it, the closed form within its bound.
 REPLAYED_STEPS = 2**20
