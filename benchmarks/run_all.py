@@ -135,8 +135,8 @@ def _met(value: float, target: float) -> str:
     return "yes" if value <= target else "**no**"
 
 
-def family_tables(quick: bool) -> tuple[list[str], list[str], list[str]]:
-    """(the family's tables, the README summary's rows, its notes on each miss)."""
+def family_tables(quick: bool) -> tuple[list[str], list[str]]:
+    """(the family's tables, the README summary's rows)."""
     rounds, repeats = (3, 1) if quick else (7, 3)
     cases = bench_family.cases()
     exact = {(name, label): (x, w, r) for name, label, _, x, w, r in bench_family.exactness(cases)}
@@ -251,20 +251,15 @@ def family_tables(quick: bool) -> tuple[list[str], list[str], list[str]]:
     ]
     if missed:
         out += ["", "Where the target is missed, why:", "", *missed]
-    lowering_notes = [
-        f"- {name}, lowered and compiled in {lowering[name][2]:.2f}× cosine_decay's time: {why}."
-        for name, why in LOWER_WHY.items()
-        if name in lowering and lowering[name][2] > 2.0
-    ]
-    return out, summary, notes + lowering_notes
+    return out, summary
 
 
 def _new_schedule_section(
     title: str, intro: str, rows: list[tuple], why: dict[str, str], label: str
-) -> tuple[list[str], list[str], list[str]]:
+) -> tuple[list[str], list[str]]:
     """A section of new schedule types against optax's nearest: rows of (name, steps, optax's name, our ms,
     its ms, ours / its, our exactness, its exactness), each exactness (fraction equal, worst ulp, max rel.);
-    with the README summary's rows and notes (``label`` names the family there)."""
+    with the README summary's rows (``label`` names the family there)."""
     out = [
         title,
         "",
@@ -309,13 +304,13 @@ def _new_schedule_section(
         f"| {name} | `{optax_name}` | {100 * x:.2f}% | {worst:,} | {rel:.1e} |"
         for name, _, optax_name, *_, (x, worst, rel) in rows
     ]
-    return out, summary, [note.replace("- ", f"- {label} ", 1) for note in notes]
+    return out, summary
 
 
-def timm_table(quick: bool) -> tuple[list[str], list[str], list[str]]:
+def timm_table(quick: bool) -> tuple[list[str], list[str]]:
     title = "## timm's CosineLRScheduler against optax"
     if _timm.cosine_lr() is None:
-        return [title, "", f"Skipped: {_timm.REASON}."], [], []
+        return [title, "", f"Skipped: {_timm.REASON}."], []
     exact = {(name, label): (x, w, r) for name, label, _, x, w, r in bench_timm.precision()}
     rows = [
         (
@@ -340,10 +335,10 @@ def timm_table(quick: bool) -> tuple[list[str], list[str], list[str]]:
     return _new_schedule_section(title, intro, rows, TIMM_WHY, "timm's")
 
 
-def huggingface_table(quick: bool) -> tuple[list[str], list[str], list[str]]:
+def huggingface_table(quick: bool) -> tuple[list[str], list[str]]:
     title = "## Hugging Face's schedules and WSD against optax"
     if bench_huggingface is None:
-        return [title, "", f"Skipped: {HF_REASON}."], [], []
+        return [title, "", f"Skipped: {HF_REASON}."], []
     table = bench_huggingface.contenders()
     exact = {(name, label): (x, w, r) for name, label, _, x, w, r in bench_huggingface.precision(table)}
     rows = [
@@ -434,11 +429,10 @@ def cyclic_tables(quick: bool) -> list[str]:
 def page(quick: bool) -> tuple[str, str]:
     """(docs/benchmarks.md, the README summary)."""
     start = time.perf_counter()
-    family, summary, notes = family_tables(quick)
-    timm, timm_summary, timm_notes = timm_table(quick)
-    huggingface, hf_summary, hf_notes = huggingface_table(quick)
-    summary += timm_summary + hf_summary
-    del notes, timm_notes, hf_notes  # the reasons are on docs/benchmarks.md, beside each table
+    family, summary = family_tables(quick)
+    timm, timm_summary = timm_table(quick)
+    huggingface, hf_summary = huggingface_table(quick)
+    summary += timm_summary + hf_summary  # the reasons are on docs/benchmarks.md, beside each table
     resume = resume_table(quick)
     cyclic = cyclic_tables(quick)
     took = time.perf_counter() - start
