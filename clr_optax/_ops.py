@@ -71,7 +71,6 @@ class JaxFloat64Ops(Ops):
         self.count = count
         self.exact_power = exact_power
         self.cosine = cosine
-        self.rounded = rounded
         self.rounds_to_float32 = rounded
         self.tables_only = tables_only
         self.tables = 0  # how many replayed tables the formula read (counted when traced)
@@ -134,7 +133,7 @@ class JaxFloat64Ops(Ops):
         return jnp.where(in_table, tabled, jnp.nan if self.tables_only else closed)
 
     def lr_table(self, values: Any) -> Any:
-        if not self.rounded:
+        if not self.rounds_to_float32:
             return self.constant(values)
         return JaxFloat32Ops().constant(values)  # each value float32(torch's); read, then converted
 

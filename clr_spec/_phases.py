@@ -23,7 +23,7 @@ import numpy as np
 from . import _validation as v
 from ._family import PhaseSpec, register
 from ._ops import NUMPY
-from ._replayed import REPLAYED_STEPS, float32_flushed, replayed_lookup, replayed_or
+from ._replayed import REPLAYED_STEPS, float32_flushed, replay, replayed_lookup, replayed_or
 
 
 def _step_count(name: str, value: Any) -> int:
@@ -139,12 +139,9 @@ class LinearSpec(PhaseSpec):
         (as ``lr_at``'s closed form)."""
         cache = self.__dict__.setdefault("_tables", {})
         if initial_lr not in cache:
-            lr = self.torch_step(initial_lr, 0, 0)
-            values = array.array("d", [lr])
-            for k in range(1, min(self.total_iters, REPLAYED_STEPS) + 1):
-                lr = self.torch_step(lr, k, 0)
-                values.append(lr)
-            cache[initial_lr] = np.maximum(np.frombuffer(values, dtype=np.float64), 0.0)
+            cache[initial_lr] = np.maximum(
+                replay(self.torch_step, initial_lr, min(self.total_iters, REPLAYED_STEPS)), 0.0
+            )
         return cache[initial_lr]
 
 
@@ -285,7 +282,7 @@ class CosineAnnealingSpec(PhaseSpec):
         if c == 0:
             return out
         bottom = np.where(k > t_max, (k - t_max - 1) // (2 * t_max) + 1, 0)  # bottoms passed
-        bottom[k < len(self.table(lr))] = 0  # torch's own values there
+        bottom[k <= self._replayed_steps()] = 0  # torch's own values there (the table)
         passed = np.unique(bottom[bottom > 0])
         if len(passed) > 4096:  # a bound instead: both roundings at their worst
             eps = 2.0**-52 * (2 * t_max / math.pi) ** 2 + 2.0**-52 * (abs(eta) + abs(c)) / abs(c)
@@ -306,9 +303,12 @@ class CosineAnnealingSpec(PhaseSpec):
             first = initial_lr
             if self.__dict__.get("_from_milestone"):  # torch's closed form at step 0 (at_milestone)
                 first = self.eta_min + (initial_lr - self.eta_min) * (1 + math.cos(math.pi * 0 / self.T_max)) / 2
-            count = min(2 * self.T_max, REPLAYED_STEPS)
-            cache[initial_lr] = _cosine_recursion(first, initial_lr, self.eta_min, self.T_max, count)
+            cache[initial_lr] = _cosine_recursion(first, initial_lr, self.eta_min, self.T_max, self._replayed_steps())
         return cache[initial_lr]
+
+    def _replayed_steps(self) -> int:
+        """The last step the table holds: the first period, at most REPLAYED_STEPS."""
+        return min(2 * self.T_max, REPLAYED_STEPS)
 
     def at_milestone(self) -> "CosineAnnealingSpec":
         # SequentialLR's _update_lr(0) writes eta_min + (lr - eta_min), which can be an ulp off lr,

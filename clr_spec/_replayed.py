@@ -9,6 +9,7 @@ optax schedule (a lookup, ``float32_exact``) holds its last value there.
 
 from __future__ import annotations
 
+import array
 from typing import Any, Callable
 
 import numpy as np
@@ -22,6 +23,18 @@ MAX_HORIZON = 2**24  # steps replayed on the host: 128 MiB of float64 per group 
 # program); past it, the closed form within its bound.
 REPLAYED_STEPS = 2**20
 SELECT_BELOW = 16  # tables shorter than this are read by a chain of selects (XLA: faster than a gather)
+
+
+def replay(torch_step: Callable[[float, int, int], Any], lr: float, count: int, group: int = 0) -> np.ndarray:
+    """torch's recursive get_lr (``torch_step(lr, step, group)``, a spec's) from a group lr ``lr``:
+    its lrs at step 0 (the scheduler's construction) and steps 1..``count``, each from the last, in
+    Python floats."""
+    lr = torch_step(lr, 0, group)
+    values = array.array("d", [float(lr)])
+    for k in range(1, count + 1):
+        lr = torch_step(lr, k, group)
+        values.append(float(lr))
+    return np.frombuffer(values, dtype=np.float64).copy()
 
 
 def float32_flushed(values: Any) -> np.ndarray:
@@ -57,11 +70,13 @@ def replayed_lookup(ops: Any, values: Any, index: Any, closed: Any, differs: Cal
     is rounded to float32 (``ops.rounds_to_float32``) takes ``closed`` (the closed form there)
     instead, with the table's float32 values at ``differs()`` alone, the indices where float32 of
     the two differ, where they are a few: the same float32 values, without the table's read."""
-    if ops.rounds_to_float32 and len(differs()) < SELECT_BELOW:
-        out = closed
-        for i in differs():
-            out = ops.where(index == int(i), float(np.float32(values[i])), out)
-        return out
+    if ops.rounds_to_float32:
+        rounds_apart = differs()
+        if len(rounds_apart) < SELECT_BELOW:
+            out = closed
+            for i in rounds_apart:
+                out = ops.where(index == int(i), float(np.float32(values[i])), out)
+            return out
     return lookup(ops, values, index, lrs=True)
 
 
@@ -90,12 +105,7 @@ class ReplayedToHorizon:
         """torch's lr at steps 0..horizon for ``group`` (cached)."""
         cache = self.__dict__.setdefault("_tables", {})
         if group not in cache:
-            lr = self.torch_step(self.group_lr(group), 0, group)  # type: ignore[attr-defined]
-            values = [float(lr)]
-            for k in range(1, self.horizon + 1):
-                lr = self.torch_step(lr, k, group)  # type: ignore[attr-defined]
-                values.append(float(lr))
-            cache[group] = np.asarray(values, dtype=np.float64)
+            cache[group] = replay(self.torch_step, self.group_lr(group), self.horizon, group)  # type: ignore[attr-defined]
         return cache[group]
 
     @property
